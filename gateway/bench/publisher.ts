@@ -1,0 +1,59 @@
+/**
+ * The bench's MQTT publisher, run as its own process so that its CPU is not the measured one's:
+ *   node dist/gateway/bench/publisher.js '{"url":…,"prefix":…,"count":N,"rate":R,…}'
+ * Publishes `count` readings with QoS 1 across the workload's sensors, each stamped with its
+ * publish time: as fast as the broker acknowledges them (rate 0, at most `window` unacknowledged),
+ * or at a steady `rate` per second. Reports on stdout, one JSON object per line:
+ * {"event":"start","t":MS} before the first publish, {"event":"done","t":MS,"cpuS":S} after the last PUBACK.
+ */
+import mqtt from 'mqtt';
+import { METRIC, payloadOf, topicOf } from './workload.js';
+
+export interface PublisherOptions {
+  url: string;
+  prefix: string;
+  count: number;
+  /** Readings per second; 0 = as fast as the broker takes them. */
+  rate: number;
+  metric?: string;
+  /** Most QoS 1 publishes awaiting their PUBACK at once. */
+  window?: number;
+}
+
+const emit = (event: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(event)}\n`);
+
+async function publish(o: PublisherOptions): Promise<void> {
+  const window = o.window ?? 1000;
+  const metric = o.metric ?? METRIC;
+  const client = await mqtt.connectAsync(o.url, { protocolVersion: 5, clean: true, reconnectPeriod: 0 });
+  const t0 = Date.now();
+  emit({ event: 'start', t: t0 });
+  let sent = 0;
+  let acked = 0;
+  await new Promise<void>((resolve, reject) => {
+    const due = () => (o.rate > 0 ? Math.min(o.count, Math.floor(((Date.now() - t0) * o.rate) / 1000)) : o.count);
+    const pump = () => {
+      const until = due();
+      while (sent < until && sent - acked < window) {
+        const i = sent++;
+        client.publish(topicOf(o.prefix, i, metric), payloadOf(i, Date.now()), { qos: 1 }, (err) => {
+          if (err) return reject(err);
+          if (++acked === o.count) resolve();
+          else if (o.rate === 0) pump();
+        });
+      }
+    };
+    if (o.rate > 0) {
+      const timer = setInterval(() => { pump(); if (sent === o.count) clearInterval(timer); }, 10);
+    }
+    pump();
+  });
+  const cpu = process.cpuUsage();
+  emit({ event: 'done', t: Date.now(), cpuS: (cpu.user + cpu.system) / 1e6 });
+  await client.endAsync();
+}
+
+publish(JSON.parse(process.argv[2] ?? '{}') as PublisherOptions).catch((err: Error) => {
+  process.stderr.write(`publisher: ${err.message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,251 @@
+/**
+ * `npm run bench`: speed and memory of the gateway beside its ceilings and its floor, in one run
+ * on one machine (docs/bench.md). Starts its own mosquitto and Kafka broker (or uses
+ * $KAFKA_BROKERS), stops everything it started, prints a table and writes
+ * bench-results/bench-<timestamp>.json.
+ *
+ *   node dist/gateway/bench/run.js [--quick] [--only buffer,pipelines,delivery,steady,fleet] [--cpu-prof]
+ */
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cpus, loadavg, release } from 'node:os';
+import { basename, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { benchBuffer, type BufferBenchResult } from './buffer-bench.js';
+import { kcatCeiling, mqttPipeCeiling } from './ceilings.js';
+import { benchDelivery } from './delivery-bench.js';
+import { benchFleet } from './fleet-bench.js';
+import { KafkaProbe, startBenchKafka, startBenchMosquitto } from './peers.js';
+import { launchGateway, launchNaiveBridge, measureBurst, measureSteady, nodeBaselines, profileIn, type Bench } from './pipelines.js';
+import { runTool } from './proc.js';
+import { summariseProfile } from './profile.js';
+import { note, phase } from './progress.js';
+import { checkTargets, failed, formatReport, ok, type BenchResults, type Outcome } from './report.js';
+
+/**
+ * Sized so that each measurement lasts several seconds on a 2-core machine and the whole run stays under 10 minutes.
+ * The fleet keeps its 500 gateways even when quick: its target is about that many.
+ */
+const SIZES = {
+  full: { bufferReadings: 500_000, bufferRounds: 2, gateway: 100_000, naive: 5_000, kcat: 500_000, mqttPipe: 100_000, delivery: 100_000, deliveryRounds: 2, steadyRate: 500, steadySeconds: 30, fleetGateways: 500, fleetRequests: 200 },
+  quick: { bufferReadings: 100_000, bufferRounds: 1, gateway: 20_000, naive: 1_000, kcat: 100_000, mqttPipe: 20_000, delivery: 20_000, deliveryRounds: 1, steadyRate: 500, steadySeconds: 10, fleetGateways: 500, fleetRequests: 100 },
+};
+/**
+ * Readings per buffer commit swept by the buffer phase. Ingest commits once per
+ * buffer.commitIntervalMs window, so under load its commits hold hundreds to thousands of readings.
+ */
+const COMMIT_SIZES = [200, 1000, 5000];
+/** Where the buffer target is evaluated when this run has no gateway burst to take the commit size from. */
+const DEFAULT_COMMIT_SIZE = 1000;
+const PHASES = ['buffer', 'pipelines', 'delivery', 'steady', 'fleet'] as const;
+type Phase = (typeof PHASES)[number];
+
+const root = fileURLToPath(new URL('../../../', import.meta.url));
+
+const USAGE = `usage: npm run bench [-- --quick] [-- --only ${PHASES.join(',')}] [-- --cpu-prof]\nsee docs/bench.md\n`;
+function parseOptions() {
+  try {
+    return parseArgs({
+      options: {
+        quick: { type: 'boolean', default: false },
+        only: { type: 'string' },
+        'cpu-prof': { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    }).values;
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n${USAGE}`);
+    process.exit(2);
+  }
+}
+const args = parseOptions();
+if (args.help) {
+  process.stdout.write(USAGE);
+  process.exit(0);
+}
+const only = new Set((args.only ?? PHASES.join(',')).split(',').map((s) => s.trim()));
+for (const p of only) {
+  if (PHASES.includes(p as Phase)) continue;
+  process.stderr.write(`--only: unknown phase "${p}" (phases: ${PHASES.join(', ')})\n`);
+  process.exit(2);
+}
+const wants = (p: Phase) => only.has(p);
+const sizes = args.quick ? SIZES.quick : SIZES.full;
+
+const cleanups: Array<() => Promise<unknown>> = [];
+async function cleanUp(): Promise<void> {
+  while (cleanups.length) await cleanups.pop()!().catch((err: Error) => note(`cleanup: ${err.message}`));
+}
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    phase(`${signal}: stopping everything the bench started`);
+    void cleanUp().finally(() => process.exit(130));
+  });
+}
+
+/** A failed measurement is reported as such and the bench goes on with the others. */
+async function attempt<T>(what: string, fn: () => Promise<T>): Promise<Outcome<T>> {
+  try {
+    return await fn();
+  } catch (err) {
+    note(`${what} FAILED: ${(err as Error).message}`);
+    return { error: (err as Error).message };
+  }
+}
+
+/** The buffer target is about the commits the gateway makes: its own burst's size in this run, when there was one. */
+function bufferTargetSize(results: BenchResults): BufferBenchResult['evaluatedAt'] {
+  const gw = ok(results.pipelines.gateway);
+  if (gw?.commits) {
+    return { readingsPerCommit: Math.round(gw.readings / gw.commits), why: `the gateway's burst in this run: ${gw.readings.toLocaleString('en-US')} readings in ${gw.commits} commits` };
+  }
+  return { readingsPerCommit: DEFAULT_COMMIT_SIZE, why: 'no gateway burst in this run' };
+}
+
+function toolVersion(cmd: string, args: string[], pattern: RegExp): string {
+  try {
+    return pattern.exec(runTool(cmd, args))?.[1] ?? 'unknown';
+  } catch (err) {
+    return `unavailable (${(err as Error).message.split('\n')[0]})`;
+  }
+}
+
+async function main(): Promise<number> {
+  const stamp = new Date().toISOString().replace(/\.\d+Z$/, 'Z').replace(/:/g, '-');
+  const resultsDir = join(root, 'bench-results');
+  const resultsFile = join(resultsDir, `bench-${stamp}.json`);
+  await mkdir(resultsDir, { recursive: true });
+  // On the repository's file system (not a tmpfs /tmp), so that fsync and bytes written are real.
+  const workDir = await mkdtemp(join(resultsDir, `.work-${stamp}-`));
+  cleanups.push(() => rm(workDir, { recursive: true, force: true }));
+
+  const results: BenchResults = {
+    startedAt: new Date().toISOString(),
+    host: { cpus: cpus().length, cpuModel: cpus()[0]?.model.trim() ?? 'unknown', node: process.version, kernel: release(), loadavgStart: loadavg() },
+    peers: { kcat: toolVersion('kcat', ['-V'], /Version (\S+)/) },
+    sizes,
+    pipelines: {},
+    targets: [],
+  };
+
+  const needsMqtt = wants('pipelines') || wants('delivery') || wants('steady');
+  const needsKafka = needsMqtt || wants('fleet');
+  if (needsKafka) phase(process.env.KAFKA_BROKERS ? `using Kafka at $KAFKA_BROKERS=${process.env.KAFKA_BROKERS}` : 'starting Kafka (first run downloads it from Maven Central)');
+  const kafka = needsKafka ? await startBenchKafka((m) => note(m)) : undefined;
+  if (kafka) {
+    cleanups.push(() => kafka.stop());
+    results.peers.kafka = { version: kafka.version, brokers: kafka.brokers };
+  }
+
+  if (kafka && needsMqtt) {
+    phase('starting mosquitto');
+    const mosquitto = await startBenchMosquitto(workDir);
+    cleanups.push(() => mosquitto.stop());
+    results.peers.mosquitto = mosquitto.version;
+    const probe = await KafkaProbe.connect(kafka.brokers);
+    cleanups.push(() => probe.close());
+    const bench: Bench = { runId: `r${Date.now().toString(36)}`, workDir, kafka, mosquitto, probe };
+
+    if (wants('pipelines')) {
+      phase(`gateway: ${sizes.gateway.toLocaleString('en-US')} readings MQTT -> sensorgate run -> Kafka`);
+      results.pipelines.gateway = await attempt('gateway', async () => {
+        const gw = await launchGateway(bench, 'gateway');
+        try {
+          return await measureBurst(bench, gw, sizes.gateway);
+        } finally {
+          await gw.stop();
+        }
+      });
+      phase(`naive bridge: ${sizes.naive.toLocaleString('en-US')} readings, one awaited send each`);
+      results.pipelines.naive = await attempt('naive bridge', async () => {
+        const naive = await launchNaiveBridge(bench, 'naive');
+        try {
+          return await measureBurst(bench, naive, sizes.naive);
+        } finally {
+          await naive.stop();
+        }
+      });
+      phase(`kcat: ${sizes.kcat.toLocaleString('en-US')} records from a file`);
+      results.pipelines.kcat = await attempt('kcat', () => kcatCeiling(bench, sizes.kcat));
+      phase(`bare MQTT pipe: ${sizes.mqttPipe.toLocaleString('en-US')} messages mosquitto_pub -> mosquitto_sub`);
+      results.pipelines.mqttPipe = await attempt('MQTT pipe', () => mqttPipeCeiling(bench, sizes.mqttPipe));
+    }
+
+    if (wants('delivery')) {
+      phase(`delivery: ${sizes.deliveryRounds} x (at-least-once, exactly-once), a gateway burst of ${sizes.delivery.toLocaleString('en-US')} readings each`);
+      results.delivery = await attempt('delivery', () => benchDelivery(bench, {
+        readings: sizes.delivery, rounds: sizes.deliveryRounds,
+        onRun: (r) => note(`${r.delivery.padEnd(13)} round ${r.round}: ${Math.round(r.readingsPerSecond).toLocaleString('en-US')} readings/s`),
+      }));
+    }
+
+    if (wants('steady')) {
+      phase(`steady: a fresh gateway at ${sizes.steadyRate} readings/s for ${sizes.steadySeconds} s`);
+      results.steady = await attempt('steady rate', async () => {
+        const gw = await launchGateway(bench, 'steady');
+        try {
+          return await measureSteady(bench, gw, sizes.steadyRate, sizes.steadySeconds);
+        } finally {
+          await gw.stop();
+        }
+      });
+      if (!failed(results.steady)) results.steady.baselines = await nodeBaselines();
+    }
+
+    if (args['cpu-prof']) {
+      phase(`profile: another gateway burst of ${sizes.gateway.toLocaleString('en-US')} readings under node --cpu-prof`);
+      results.profile = await attempt('profile', async () => {
+        const dir = join(workDir, 'cpu-prof');
+        const gw = await launchGateway(bench, 'profiled', { cpuProfDir: dir });
+        let burst;
+        try {
+          burst = await measureBurst(bench, gw, sizes.gateway);
+        } finally {
+          await gw.stop();
+        }
+        const exitedAt = Date.now();
+        const file = await profileIn(dir);
+        if (!file) throw new Error(`the gateway wrote no .cpuprofile into ${dir}`);
+        const kept = join(resultsDir, `gateway-${stamp}.cpuprofile`);
+        await copyFile(file, kept);
+        // Only the burst, not start-up, warm-up or shutdown.
+        return summariseProfile(kept, { fromEndMs: exitedAt - burst.startedAt, toEndMs: exitedAt - burst.endedAt });
+      });
+    }
+  }
+
+  if (kafka && wants('fleet')) {
+    phase(`fleet: ${sizes.fleetGateways} synthetic gateways -> status topic -> sensorgate fleet; ${sizes.fleetRequests} x /api/gateways, then the page in Chromium`);
+    results.fleet = await attempt('fleet', () => benchFleet(kafka.brokers, { gateways: sizes.fleetGateways, requests: sizes.fleetRequests }));
+  }
+
+  // After the pipelines, so that it can be measured at the commit size the gateway made.
+  if (wants('buffer')) {
+    const evaluateAt = bufferTargetSize(results);
+    phase(`buffer append: ${sizes.bufferRounds} x (OFF, FULL) at ${COMMIT_SIZES.join(', ')} readings per commit and the target's ${evaluateAt.readingsPerCommit}, ${sizes.bufferReadings.toLocaleString('en-US')} readings each`);
+    results.buffer = await attempt('buffer append', async () => benchBuffer(workDir, {
+      readings: sizes.bufferReadings, perCommit: COMMIT_SIZES, rounds: sizes.bufferRounds, evaluateAt,
+      onRun: (r) => note(`${r.synchronous.padEnd(4)} ${String(r.readingsPerCommit).padStart(5)}/commit round ${r.round}: ${Math.round(r.readingsPerSecond).toLocaleString('en-US')} readings/s, ${Math.round(r.bytesPerReading)} bytes written/reading`),
+    }));
+  }
+
+  results.finishedAt = new Date().toISOString();
+  results.host.loadavgEnd = loadavg();
+  results.targets = checkTargets(results);
+  await writeFile(resultsFile, JSON.stringify(results, null, 2) + '\n');
+  process.stdout.write(formatReport(results, relative(process.cwd(), resultsFile) || basename(resultsFile)));
+  const anyFailed = [results.buffer, results.delivery, results.steady, results.profile, results.fleet, ...Object.values(results.pipelines)]
+    .some((o) => o !== undefined && typeof (o as { error?: unknown }).error === 'string');
+  return anyFailed ? 1 : 0;
+}
+
+let code = 1;
+try {
+  code = await main();
+} catch (err) {
+  process.stderr.write(`bench failed: ${(err as Error).stack ?? err}\n`);
+} finally {
+  phase('stopping everything the bench started');
+  await cleanUp();
+}
+process.exit(code);

@@ -1,0 +1,124 @@
+#!/usr/bin/env -S node --max-semi-space-size=1
+/**
+ * The `sensorgate` command line (CONTRACT §1).
+ *
+ * The shebang caps V8's young generation at 1 MiB per semi-space: the default (16 MiB) lets a
+ * busy gateway's RSS grow by ~30 MiB for garbage it would collect anyway, and edge devices are
+ * short of memory long before they are short of CPU (`npm run bench` shows both).
+ */
+import { Command, Option } from 'commander';
+import { stringify } from 'yaml';
+import { SqliteBuffer } from './buffer.js';
+import { ConfigError, loadConfig, type Config } from './config.js';
+import { Gateway } from './gateway.js';
+import { createLogger } from './log.js';
+import { VERSION } from './version.js';
+import { registerFlash } from './commands/flash.js';
+import { registerPack } from './commands/pack.js';
+import { registerProvision } from './commands/provision.js';
+import { registerFleet } from './fleet/fleet-command.js';
+import { registerSim } from './commands/sim.js';
+import { registerConsume } from './commands/consume.js';
+
+/** Exit code for a config the gateway refuses (CONTRACT §1). */
+const EXIT_CONFIG = 2;
+
+function configOrExit(file: string): Readonly<Config> {
+  try {
+    return loadConfig(file);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    for (const line of err.problems) process.stderr.write(`config: ${line}\n`);
+    process.exit(EXIT_CONFIG);
+  }
+}
+
+const configOption = new Option('-c, --config <file>', 'gateway config (YAML); SENSORGATE_* variables override its keys').makeOptionMandatory();
+
+const program = new Command('sensorgate')
+  .description('Durable IoT ingestion gateway: sensors over MQTT, serial and GPIO, buffered in SQLite, forwarded to Apache Kafka.')
+  .version(VERSION, '-V, --version')
+  .showHelpAfterError()
+  .addHelpText('after', `
+Examples:
+  sensorgate demo                                   the whole pipeline on this machine
+  sensorgate check -c /etc/sensorgate/config.yaml   validate a config, print it resolved
+  sensorgate run -c /etc/sensorgate/config.yaml     the gateway daemon
+  sensorgate buffer stats -c /etc/sensorgate/config.yaml
+  sensorgate fleet --brokers kafka-1:9092           the fleet status page on :8080
+
+Docs: README.md; docs/drivers.md, status.md, deploy.md, simulator.md, bench.md`);
+
+program.command('run')
+  .description('run the gateway daemon until SIGTERM/SIGINT; invalid config exits 2')
+  .addOption(configOption)
+  .action(async (opts: { config: string }) => {
+    const cfg = configOrExit(opts.config);
+    const log = createLogger(cfg.log.level);
+    const gateway = new Gateway(cfg, log);
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      log.info({ signal }, 'stopping');
+      gateway.stop().then(() => process.exit(0), (err: Error) => { log.error({ err: err.message }, 'stop failed'); process.exit(1); });
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+    try {
+      await gateway.start();
+    } catch (err) {
+      log.fatal({ err: (err as Error).message }, 'gateway failed to start');
+      await gateway.stop().catch(() => undefined);
+      process.exit(1);
+    }
+  });
+
+program.command('check')
+  .description('validate a config and print the resolved result (defaults filled in, environment applied)')
+  .addOption(configOption)
+  .action((opts: { config: string }) => {
+    process.stdout.write(stringify(configOrExit(opts.config)));
+  });
+
+const buffer = program.command('buffer').description('inspect the local buffer');
+
+buffer.command('stats')
+  .description('print {"depth","bytes","oldestTs","nextSeq"} of the buffer as JSON')
+  .addOption(configOption)
+  .action((opts: { config: string }) => {
+    const cfg = configOrExit(opts.config);
+    process.stdout.write(`${JSON.stringify(SqliteBuffer.stats(cfg.gateway.dataDir))}\n`);
+  });
+
+buffer.command('quarantine')
+  .description('print rejected input kept for diagnosis, newest first, one JSON object per line')
+  .addOption(configOption)
+  .option('-n, --limit <n>', 'how many rows', '100')
+  .action((opts: { config: string; limit: string }) => {
+    const cfg = configOrExit(opts.config);
+    for (const q of SqliteBuffer.quarantined(cfg.gateway.dataDir, Number(opts.limit))) {
+      process.stdout.write(`${JSON.stringify({ ...q, payload: q.payload?.toString('utf8') ?? null })}\n`);
+    }
+  });
+
+program.command('demo')
+  .description('everything on one machine: a local Kafka (or $KAFKA_BROKERS), an MQTT broker, simulated serial, Modbus, MQTT and GPIO devices, two gateways and the fleet page; prints the URLs')
+  .option('--data-dir <dir>', 'where the demo keeps its buffer and broker data', '.sensorgate-demo')
+  .option('--status-port <port>', 'local status page port', '8081')
+  .option('--fleet-port <port>', 'fleet page port (default 8080, or a free one when 8080 is taken)')
+  .option('--mqtt-url <url>', 'use this MQTT broker instead of the embedded one')
+  .option('--seed <seed>', 'seed of the simulated devices (same seed, same values)', '1')
+  .action(async (opts: { dataDir: string; statusPort: string; fleetPort?: string; mqttUrl?: string; seed: string }) => {
+    const { runDemo } = await import('./demo.js');
+    await runDemo({ dataDir: opts.dataDir, statusPort: Number(opts.statusPort), fleetPort: opts.fleetPort === undefined ? undefined : Number(opts.fleetPort), mqttUrl: opts.mqttUrl, seed: opts.seed });
+  });
+
+registerPack(program);
+registerFlash(program);
+registerProvision(program);
+registerFleet(program);
+registerSim(program);
+registerConsume(program);
+
+await program.parseAsync();

@@ -1,0 +1,330 @@
+/**
+ * The one place config is defined and validated (CONTRACT §2). A config is parsed from YAML,
+ * overlaid with SENSORGATE_* environment variables, validated once with zod, then frozen.
+ */
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { MAX_UNIT_LENGTH, NAME_PATTERN } from '../drivers/names.js';
+import { listenProblem } from './page/auth.js';
+
+const name = z.string().regex(NAME_PATTERN, { message: 'must match [A-Za-z0-9._-]{1,64}' });
+const hostPort = z.string().regex(/^[^\s:]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/, { message: 'must be HOST:PORT' });
+const filePath = z.string().min(1);
+
+const topicPattern = z.string().regex(/^[^#]*(#)?$/, { message: '# may only end the pattern' });
+
+/** An option set where it has no effect is a mistake worth a line, not silence. */
+function only(ctx: z.RefinementCtx, key: string, where: string): void {
+  ctx.addIssue({ code: 'custom', path: [key], message: `only applies with ${where}` });
+}
+
+const mqttSource = z.strictObject({
+  id: name,
+  driver: z.literal('mqtt'),
+  url: z.string().regex(/^(mqtts?|wss?):\/\/.+/, { message: 'must be an mqtt://, mqtts://, ws:// or wss:// URL' }),
+  topics: z.array(z.string().min(1)).min(1),
+  /** One pattern, or one per subscription layout (the first that matches a topic wins). */
+  topicPattern: z.union([topicPattern, z.array(topicPattern).min(1)]).optional(),
+  clientId: z.string().min(1).max(128).optional(),
+  maxPayloadBytes: z.number().int().positive().default(65536),
+  receiveMaximum: z.number().int().min(1).max(65535).default(1000),
+  /** MQTT 5 by default; "3.1.1" for brokers without 5 (the session is then kept by clean=false alone). */
+  mqttVersion: z.enum(['5', '3.1.1']).default('5'),
+  /** Messages per second accepted on average; the excess is rejected (reason rate_limited). */
+  maxRatePerS: z.number().positive().optional(),
+  /** Messages accepted at once above the rate; default one second's worth. */
+  maxBurst: z.number().int().min(1).optional(),
+  username: z.string().optional(),
+  password: z.string().optional(),
+  ca: filePath.optional(),
+  cert: filePath.optional(),
+  key: filePath.optional(),
+}).superRefine((s, ctx) => {
+  const tls = /^(mqtts|wss):/.test(s.url);
+  for (const k of ['ca', 'cert', 'key'] as const) {
+    if (s[k] !== undefined && !tls) only(ctx, k, 'an mqtts:// or wss:// url');
+  }
+  if (s.cert !== undefined && s.key === undefined) ctx.addIssue({ code: 'custom', path: ['key'], message: 'required with cert (the client certificate\'s private key)' });
+  if (s.key !== undefined && s.cert === undefined) ctx.addIssue({ code: 'custom', path: ['cert'], message: 'required with key' });
+  if (s.password !== undefined && s.username === undefined) ctx.addIssue({ code: 'custom', path: ['username'], message: 'required with password' });
+  if (s.maxBurst !== undefined && s.maxRatePerS === undefined) only(ctx, 'maxBurst', 'maxRatePerS');
+});
+
+/** Serial line settings shared by the serial and Modbus sources. */
+const serialLine = {
+  path: filePath,
+  baudRate: z.number().int().positive().default(9600),
+  // Numbers (not literals) so that SENSORGATE_ overrides, which arrive as numbers, fit.
+  dataBits: z.number().int().min(5).max(8).default(8),
+  parity: z.enum(['none', 'even', 'odd']).default('none'),
+  stopBits: z.number().int().min(1).max(2).default(1),
+};
+
+const serialSource = z.strictObject({
+  id: name,
+  driver: z.literal('serial'),
+  ...serialLine,
+  format: z.enum(['line', 'jsonl']).default('line'),
+  requireChecksum: z.boolean().default(false),
+  /** jsonl: sensor and metric for objects that do not name them. */
+  sensor: name.optional(),
+  metric: name.optional(),
+}).superRefine((s, ctx) => {
+  if (s.format === 'line') {
+    for (const k of ['sensor', 'metric'] as const) if (s[k] !== undefined) only(ctx, k, 'format: jsonl (a line frame names its sensor and metrics)');
+  } else if (s.requireChecksum) {
+    only(ctx, 'requireChecksum', 'format: line');
+  }
+});
+
+const modbusRegister = z.strictObject({
+  sensor: name,
+  metric: name,
+  unit: z.string().min(1).max(MAX_UNIT_LENGTH).optional(),
+  /** Slave address when it differs from the source's (several slaves on one RS-485 line). */
+  unitId: z.number().int().min(1).max(247).optional(),
+  table: z.enum(['holding', 'input']).default('holding'),
+  /** Protocol address, 0-based (register 40001 is holding address 0). */
+  address: z.number().int().min(0).max(65535),
+  type: z.enum(['int16', 'uint16', 'int32', 'uint32', 'float32']).default('uint16'),
+  wordOrder: z.enum(['big', 'little']).default('big'),
+  scale: z.number().default(1),
+  offset: z.number().default(0),
+}).superRefine((r, ctx) => {
+  if (r.type !== 'int16' && r.type !== 'uint16' && r.address > 65534) ctx.addIssue({ code: 'custom', path: ['address'], message: `${r.type} spans two registers: at most 65534` });
+});
+
+const modbusSource = z.strictObject({
+  id: name,
+  driver: z.literal('modbus'),
+  ...serialLine,
+  unitId: z.number().int().min(1).max(247).default(1),
+  pollIntervalMs: z.number().int().min(10).default(1000),
+  timeoutMs: z.number().int().min(10).max(60_000).default(1000),
+  registers: z.array(modbusRegister).min(1),
+}).superRefine((s, ctx) => {
+  const seen = new Set<string>();
+  s.registers.forEach((r, i) => {
+    const key = `${r.sensor}/${r.metric}`;
+    if (seen.has(key)) ctx.addIssue({ code: 'custom', path: ['registers', i, 'metric'], message: `duplicate sensor/metric "${key}"` });
+    seen.add(key);
+  });
+});
+
+const gpioSource = z.strictObject({
+  id: name,
+  driver: z.literal('gpio'),
+  pin: z.number().int().min(0).max(1023),
+  mode: z.enum(['state', 'edges', 'pulses']).default('state'),
+  /** onoff: the kernel's sysfs GPIO; sim: the simulated chip of `sensorgate demo` and tests. */
+  chip: z.enum(['onoff', 'sim']).default('onoff'),
+  /** The gpiochip label, when the sensor is not on the Pi header's chip. */
+  chipLabel: z.string().min(1).optional(),
+  sensor: name.optional(),
+  metric: name.optional(),
+  unit: z.string().min(1).max(MAX_UNIT_LENGTH).optional(),
+  activeLow: z.boolean().default(false),
+  debounceMs: z.number().min(0).max(10_000).optional(),
+  edge: z.enum(['rising', 'falling', 'both']).optional(),
+  stateIntervalMs: z.number().int().min(100).optional(),
+  windowMs: z.number().int().min(100).optional(),
+  pulsesPerUnit: z.number().positive().optional(),
+  ratePer: z.enum(['second', 'minute', 'hour']).optional(),
+}).superRefine((s, ctx) => {
+  if (s.mode !== 'state' && s.stateIntervalMs !== undefined) only(ctx, 'stateIntervalMs', 'mode: state');
+  for (const k of ['windowMs', 'pulsesPerUnit', 'ratePer'] as const) if (s.mode !== 'pulses' && s[k] !== undefined) only(ctx, k, 'mode: pulses');
+  if (s.mode === 'state' && s.edge !== undefined) only(ctx, 'edge', 'mode: edges or pulses');
+  if (s.mode === 'pulses' && s.edge === 'both') ctx.addIssue({ code: 'custom', path: ['edge'], message: 'a pulse is counted on one edge: rising or falling' });
+  if (s.chip === 'sim' && s.chipLabel !== undefined) only(ctx, 'chipLabel', 'chip: onoff');
+});
+
+const source = z.discriminatedUnion('driver', [mqttSource, serialSource, modbusSource, gpioSource]);
+
+export const configSchema = z.strictObject({
+  gateway: z.strictObject({
+    id: name,
+    dataDir: z.string().min(1).default('/var/lib/sensorgate'),
+  }),
+  kafka: z.strictObject({
+    brokers: z.array(hostPort).min(1),
+    topic: z.string().min(1).max(249).default('sensor.readings'),
+    statusTopic: z.string().min(1).max(249).default('sensorgate.status'),
+    delivery: z.enum(['at-least-once', 'exactly-once']).default('at-least-once'),
+    /** exactly-once: where each committed batch's highest seq is recorded (compacted, 1 partition). */
+    offsetsTopic: z.string().min(1).max(249).default('sensorgate.offsets'),
+    compression: z.enum(['none', 'gzip', 'lz4']).default('gzip'),
+    /** Partitions for topics the gateway creates; -1 takes the broker's default. */
+    partitions: z.number().int().min(-1).default(-1),
+    replicationFactor: z.number().int().min(-1).default(-1),
+    batchMaxRecords: z.number().int().min(1).max(100_000).default(5000),
+    batchMaxBytes: z.number().int().min(1024).default(900_000),
+    clientId: z.string().min(1).optional(),
+    ssl: z.boolean().default(false),
+    sasl: z.strictObject({
+      mechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']),
+      username: z.string(),
+      password: z.string(),
+    }).optional(),
+  }),
+  buffer: z.strictObject({
+    maxBytes: z.number().int().min(1024).default(1024 ** 3),
+    whenFull: z.enum(['drop-oldest', 'reject-new']).default('drop-oldest'),
+    /** FULL makes every commit survive a power cut; NORMAL may lose the last commits on one. */
+    synchronous: z.enum(['FULL', 'NORMAL']).default('FULL'),
+    /** Group commit window: at most one fsync per window, however many readings arrive. */
+    commitIntervalMs: z.number().int().min(0).max(10_000).default(20),
+    quarantineMaxRows: z.number().int().min(0).default(10_000),
+  }).prefault({}),
+  log: z.strictObject({
+    level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
+  }).prefault({}),
+  status: z.strictObject({
+    listen: hostPort.default('127.0.0.1:8081'),
+    /** How often the gateway publishes its GatewayStatus to kafka.statusTopic (also on state changes). */
+    heartbeatIntervalMs: z.number().int().min(250).max(3_600_000).default(10_000),
+    /** Bearer token (or Basic password) for the local page and API; required beyond loopback. */
+    authToken: z.string().optional(),
+  }).superRefine((s, ctx) => {
+    const problem = listenProblem(s.listen.slice(0, s.listen.lastIndexOf(':')), s.authToken);
+    if (problem) ctx.addIssue({ code: 'custom', path: ['authToken'], message: problem });
+  }).prefault({}),
+  sources: z.array(source).min(1, { message: 'at least one source is required' }),
+}).superRefine((cfg, ctx) => {
+  const seen = new Set<string>();
+  cfg.sources.forEach((s, i) => {
+    if (seen.has(s.id)) ctx.addIssue({ code: 'custom', path: ['sources', i, 'id'], message: `duplicate source id "${s.id}"` });
+    seen.add(s.id);
+  });
+});
+
+export type Config = z.output<typeof configSchema>;
+export type SourceConfig = Config['sources'][number];
+export type MqttSourceConfig = z.output<typeof mqttSource>;
+
+/** Config problems, one readable line each, naming the key path. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(problems.join('\n'));
+    this.name = 'ConfigError';
+  }
+}
+
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const p of path) out += typeof p === 'number' ? `[${p}]` : (out ? '.' : '') + String(p);
+  return out || '(root)';
+}
+
+/** zod issues as readable lines, one per problem, each naming its key path (shared by every config we read). */
+export function problemLines(issues: z.core.$ZodIssue[]): string[] {
+  return issues.flatMap((i) => {
+    if (i.code === 'unrecognized_keys') {
+      return i.keys.map((k) => `${formatPath([...i.path, k])}: unknown key (check the spelling)`);
+    }
+    if (i.code === 'invalid_type' && i.input === undefined) return [`${formatPath(i.path)}: required`];
+    return [`${formatPath(i.path)}: ${i.message}`];
+  });
+}
+
+type Schema = z.ZodType;
+function unwrap(s: Schema): Schema {
+  // default/prefault/optional wrap the type we care about.
+  let cur: any = s;
+  while (cur?._zod?.def?.innerType) cur = cur._zod.def.innerType;
+  return cur as Schema;
+}
+function keyToken(key: string): string {
+  return key.toUpperCase();
+}
+
+/** SENSORGATE_ variables that are not config paths. */
+const NOT_CONFIG = new Set(['SENSORGATE_CACHE', 'SENSORGATE_FAILPOINT', 'SENSORGATE_FLEET_TOKEN', 'SENSORGATE_FLEET_SASL_PASSWORD']);
+
+/**
+ * Apply SENSORGATE_<PATH> variables. Path segments are keys in upper case, camelCase words
+ * optionally split by `_` (SENSORGATE_GATEWAY_DATA_DIR and SENSORGATE_GATEWAY_DATADIR both set
+ * gateway.dataDir); array elements by index (SENSORGATE_SOURCES_0_URL). Arrays of scalars take
+ * comma-separated values.
+ */
+export function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): string[] {
+  const problems: string[] = [];
+  for (const [name, value] of Object.entries(env)) {
+    if (!name.startsWith('SENSORGATE_') || value === undefined || NOT_CONFIG.has(name)) continue;
+    const tokens = name.slice('SENSORGATE_'.length).split('_');
+    if (!setByTokens(raw, configSchema, tokens, value)) {
+      problems.push(`${name}: no such config key`);
+    }
+  }
+  return problems;
+}
+
+function setByTokens(target: any, schema: Schema, tokens: string[], value: string): boolean {
+  const s: any = unwrap(schema);
+  const type = s._zod.def.type;
+  if (type === 'object') {
+    for (let n = 1; n <= tokens.length; n++) {
+      const joined = tokens.slice(0, n).join('');
+      const key = Object.keys(s.shape).find((k) => keyToken(k) === joined);
+      if (!key) continue;
+      const rest = tokens.slice(n);
+      if (rest.length === 0) { target[key] = convert(s.shape[key], value); return true; }
+      if (typeof target[key] !== 'object' || target[key] === null) target[key] = Array.isArray(target[key]) ? target[key] : {};
+      if (setByTokens(target[key], s.shape[key], rest, value)) return true;
+    }
+    return false;
+  }
+  if (type === 'array' && /^\d+$/.test(tokens[0] ?? '')) {
+    const el = target[Number(tokens[0])];
+    if (typeof el !== 'object' || el === null) return false; // only elements present in the file
+    return setByTokens(el, s._zod.def.element, tokens.slice(1), value);
+  }
+  if (type === 'union') {
+    const driver = target.driver;
+    const option = s._zod.def.options.find((o: any) => o.shape.driver._zod.def.values?.includes(driver));
+    return option ? setByTokens(target, option, tokens, value) : false;
+  }
+  return false;
+}
+
+function convert(schema: Schema, value: string): unknown {
+  const type = (unwrap(schema) as any)._zod.def.type;
+  if (type === 'array') return value.split(',').map((v) => v.trim()).filter(Boolean);
+  if (type === 'number') return value.trim() === '' ? value : Number(value);
+  if (type === 'boolean') return value === 'true' ? true : value === 'false' ? false : value;
+  return value;
+}
+
+/** Validate an already-parsed config object (env applied by the caller if wanted). */
+export function validateConfig(raw: unknown): Readonly<Config> {
+  const result = configSchema.safeParse(raw);
+  if (!result.success) throw new ConfigError(problemLines(result.error.issues));
+  return deepFreeze(result.data);
+}
+
+export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): Readonly<Config> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError([`${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`]);
+  }
+  let raw: unknown;
+  try {
+    raw = parseYaml(text) ?? {};
+  } catch (err) {
+    throw new ConfigError([`${file}: not valid YAML: ${(err as Error).message.split('\n')[0]}`]);
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError([`${file}: the top level must be a mapping`]);
+  const envProblems = applyEnv(raw as Record<string, unknown>, env);
+  if (envProblems.length) throw new ConfigError(envProblems);
+  return validateConfig(raw);
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object') {
+    for (const v of Object.values(o)) deepFreeze(v);
+    Object.freeze(o);
+  }
+  return o;
+}

@@ -1,0 +1,67 @@
+/** `sensorgate fleet` (CONTRACT §1, §7): the fleet status page server. */
+import { Option, type Command } from 'commander';
+import { action } from '../commands/pack.js';
+import { ConfigError, configSchema, type Config } from '../config.js';
+import { listenProblem } from '../page/auth.js';
+
+interface FleetCliOptions {
+  brokers: string;
+  port: string;
+  host: string;
+  topic: string;
+  authToken?: string;
+  ssl?: boolean;
+  saslMechanism?: 'plain' | 'scram-sha-256' | 'scram-sha-512';
+  saslUsername?: string;
+  logLevel: string;
+}
+
+/** Options checked as the gateway's config is (the same schema for the Kafka part), named as typed. */
+function fleetSettings(o: FleetCliOptions, env: NodeJS.ProcessEnv): { kafka: Config['kafka']; host: string; port: number; authToken?: string } {
+  const problems: string[] = [];
+  const password = env.SENSORGATE_FLEET_SASL_PASSWORD;
+  if (o.saslMechanism && (!o.saslUsername || password === undefined)) problems.push('--sasl-mechanism: needs --sasl-username and SENSORGATE_FLEET_SASL_PASSWORD');
+  const kafka = configSchema.shape.kafka.safeParse({
+    brokers: o.brokers.split(',').map((b) => b.trim()).filter(Boolean),
+    statusTopic: o.topic,
+    ssl: o.ssl ?? false,
+    sasl: o.saslMechanism && o.saslUsername && password !== undefined ? { mechanism: o.saslMechanism, username: o.saslUsername, password } : undefined,
+  });
+  if (!kafka.success) {
+    const flag: Record<string, string> = { brokers: '--brokers', statusTopic: '--topic' };
+    for (const i of kafka.error.issues) problems.push(`${flag[String(i.path[0])] ?? String(i.path[0])}: ${i.message}`);
+  }
+  const port = Number(o.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) problems.push('--port: must be a port number (0-65535)');
+  const authToken = o.authToken ?? (env.SENSORGATE_FLEET_TOKEN || undefined);
+  const problem = listenProblem(o.host, authToken);
+  if (problem) problems.push(`--auth-token: ${problem} (or set SENSORGATE_FLEET_TOKEN)`);
+  if (problems.length || !kafka.success) throw new ConfigError(problems);
+  return { kafka: kafka.data, host: o.host, port, authToken };
+}
+
+export function registerFleet(program: Command): void {
+  program.command('fleet')
+    .description('the fleet status page: reads the compacted status topic and serves / (the page), /api/gateways and live updates')
+    .requiredOption('-b, --brokers <list>', 'Kafka bootstrap brokers, HOST:PORT[,HOST:PORT…]')
+    .option('-p, --port <port>', 'HTTP port', '8080')
+    .option('--host <host>', 'address to listen on; beyond loopback an auth token is required', '127.0.0.1')
+    .option('-t, --topic <topic>', 'the gateways\' kafka.statusTopic', 'sensorgate.status')
+    .option('--auth-token <token>', 'require this token (Bearer, or the password of Basic auth with any user); default $SENSORGATE_FLEET_TOKEN')
+    .option('--ssl', 'TLS to the brokers')
+    .addOption(new Option('--sasl-mechanism <mechanism>', 'SASL authentication to the brokers (password from $SENSORGATE_FLEET_SASL_PASSWORD)').choices(['plain', 'scram-sha-256', 'scram-sha-512']))
+    .option('--sasl-username <user>', 'SASL user name')
+    .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error']).default('info'))
+    .action(action('fleet', async (opts: FleetCliOptions) => {
+      const settings = fleetSettings(opts, process.env);
+      const [{ FleetServer }, { createLogger }] = await Promise.all([import('./fleet-server.js'), import('../log.js')]);
+      const log = createLogger(opts.logLevel);
+      const fleet = new FleetServer({ ...settings, log });
+      await fleet.start();
+      log.info({ url: fleet.url, topic: settings.kafka.statusTopic, brokers: settings.kafka.brokers }, 'fleet page listening');
+      process.stderr.write(`fleet page: ${fleet.url}/\n`);
+      await new Promise<void>((r) => { process.once('SIGINT', r); process.once('SIGTERM', r); });
+      await fleet.stop();
+      process.exit(0);
+    }));
+}

@@ -1,0 +1,130 @@
+/**
+ * The status topic, read from the beginning and then followed, over kafkajs (kept behind the
+ * StatusFeed interface, as the uplink is, so a maintained client can replace it).
+ *
+ * Each fleet server joins a consumer group of its own (so it gets every partition) and never
+ * commits offsets: every start reads the whole compacted topic again, which is the point.
+ */
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Admin, Consumer, Kafka } from 'kafkajs';
+import type { Logger } from 'pino';
+import { backoffDelay } from '../backoff.js';
+import type { Config } from '../config.js';
+import { kafkaClient } from '../kafka-uplink.js';
+import { STATUS_TOPIC_CONFIG } from '../kafka-status-publisher.js';
+
+export interface FeedRecord {
+  key: Buffer | null;
+  value: Buffer | null;
+  /** The record's timestamp (epoch ms). */
+  ts: number;
+  /** False while reading what was in the topic at start, true once following it. */
+  live: boolean;
+}
+
+export interface StatusFeed {
+  /** Resolves once everything present in the topic at start was handed to `onRecord`. */
+  start(onRecord: (r: FeedRecord) => void): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export class KafkaStatusFeed implements StatusFeed {
+  private readonly kafka: Kafka;
+  private consumer: Consumer | undefined;
+  private stopped = false;
+  private caughtUp: Promise<void> = Promise.resolve();
+  /** Highest offset handed out per partition: a consumer restart re-reads, we do not re-deliver. */
+  private readonly done = new Map<number, number>();
+
+  constructor(private readonly cfg: Config['kafka'], private readonly log: Logger) {
+    this.kafka = kafkaClient(cfg, `fleet-${hostname()}`, log.child({ component: 'kafkajs' }));
+  }
+
+  async start(onRecord: (r: FeedRecord) => void): Promise<void> {
+    // Kafka may not be up yet: keep trying, as the gateway does.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.connect(onRecord);
+        return await this.caughtUp;
+      } catch (err) {
+        if (this.stopped) return;
+        const delay = backoffDelay(attempt, { initialMs: 500, maxMs: 15_000 });
+        this.log.warn({ err: (err as Error).message, retryInMs: delay }, 'cannot read the status topic yet');
+        await this.consumer?.disconnect().catch(() => undefined);
+        this.consumer = undefined;
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.consumer?.disconnect().catch(() => undefined);
+  }
+
+
+  private async connect(onRecord: (r: FeedRecord) => void): Promise<void> {
+    const topic = this.cfg.statusTopic;
+    const targets = await this.prepare(topic);
+    let markCaughtUp!: () => void;
+    this.caughtUp = new Promise<void>((r) => { markCaughtUp = r; });
+    let live = false;
+    /** Per partition, the offset known to be read up to (compaction may leave gaps at the end). */
+    const reached = new Map<number, number>();
+    const check = () => {
+      if (live || [...targets].some(([p, last]) => Math.max(reached.get(p) ?? -1, this.done.get(p) ?? -1) < last)) return;
+      live = true;
+      clearTimeout(fallback);
+      markCaughtUp();
+    };
+    // Should the end never be recognised, do not wait for ever to call the rest live.
+    const fallback = setTimeout(() => {
+      this.log.warn('status topic: end of the initial read not recognised within 60 s; following it from here');
+      for (const [p, last] of targets) reached.set(p, last);
+      check();
+    }, 60_000);
+    fallback.unref();
+    check();
+    const consumer = this.kafka.consumer({
+      groupId: `sensorgate-fleet-${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`,
+      allowAutoTopicCreation: false,
+      maxWaitTimeInMs: 250,
+    });
+    this.consumer = consumer;
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatch: async ({ batch }) => {
+        const p = batch.partition;
+        for (const m of batch.messages) {
+          const offset = Number(m.offset);
+          if (offset <= (this.done.get(p) ?? -1)) continue;
+          onRecord({ key: m.key, value: m.value, ts: Number(m.timestamp), live });
+          this.done.set(p, offset);
+        }
+        if (batch.offsetLag() === '0') reached.set(p, Number(batch.highWatermark) - 1);
+        check();
+      },
+    });
+  }
+
+  /** Create the topic if missing (as a gateway would); return the last offset present per partition. */
+  private async prepare(topic: string): Promise<Map<number, number>> {
+    const admin: Admin = this.kafka.admin();
+    try {
+      await admin.connect();
+      if (!(await admin.listTopics()).includes(topic)) {
+        await admin.createTopics({
+          topics: [{ topic, numPartitions: this.cfg.partitions, replicationFactor: this.cfg.replicationFactor, configEntries: STATUS_TOPIC_CONFIG }],
+          waitForLeaders: true,
+        }).catch((err: Error) => { if (!/already exists/i.test(err.message)) throw err; });
+      }
+      const offsets = await admin.fetchTopicOffsets(topic);
+      return new Map(offsets.filter((o) => Number(o.high) > Number(o.low)).map((o) => [o.partition, Number(o.high) - 1]));
+    } finally {
+      await admin.disconnect().catch(() => undefined);
+    }
+  }
+}

@@ -1,0 +1,180 @@
+/**
+ * The forwarder moves readings from the buffer to the uplink: lease the next batch in seq order,
+ * send it, and delete it only once Kafka acknowledged it. It never gives up: any failure drops
+ * the connection, waits a jittered, growing delay and starts over from the first unacknowledged
+ * seq. Order is strict (each sensor's readings stay in order in Kafka), so after an outage the
+ * backlog drains first, in batches as large as the config allows, and live readings follow.
+ */
+import type { Logger } from 'pino';
+import { backoffDelay, type BackoffOptions } from './backoff.js';
+import { failpoint } from './failpoint.js';
+import type { SqliteBuffer, StoredRecord } from './buffer.js';
+import type { Status } from './status.js';
+import { UplinkError, type Uplink } from './uplink.js';
+
+export interface ForwarderOptions {
+  batchMaxRecords: number;
+  batchMaxBytes: number;
+  backoff: BackoffOptions;
+  /** How long stop() lets an in-flight batch finish before abandoning it (it stays buffered). */
+  stopTimeoutMs: number;
+  /**
+   * Longest a connect, send or close may take before it counts as failed. Client libraries can
+   * hang on a half-dead connection; never giving up must not mean waiting forever.
+   */
+  callTimeoutMs: number;
+}
+
+/** Settles like `p`, or rejects as unavailable after `ms` (p may still settle later; it is ignored). */
+function bounded<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new UplinkError(`${what} timed out after ${ms} ms`, 'unavailable')), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+export class Forwarder {
+  /** Highest seq acknowledged by Kafka in this process; the buffer holds only what is above it. */
+  private cursor = 0;
+  private connected = false;
+  private running = false;
+  private failures = 0;
+  private loop: Promise<void> | undefined;
+  /** Ends the current wait: set for every wait, so that stop() is prompt. */
+  private interrupt: (() => void) | undefined;
+  /** Ends an idle wait when new readings arrive (never a backoff wait). */
+  private wakeUp: (() => void) | undefined;
+
+  constructor(
+    private readonly buffer: SqliteBuffer,
+    private readonly uplink: Uplink,
+    private readonly status: Status,
+    private readonly log: Logger,
+    private readonly opts: ForwarderOptions,
+  ) {}
+
+  start(): void {
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  /** New readings are in the buffer. */
+  notify(): void {
+    this.wakeUp?.();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.interrupt?.();
+    if (!this.loop) return;
+    const finished = await Promise.race([
+      this.loop?.then(() => true),
+      new Promise<false>((r) => setTimeout(r, this.opts.stopTimeoutMs, false).unref()),
+    ]);
+    if (!finished) this.log.warn('in-flight batch abandoned at shutdown; it stays in the buffer and is sent after restart');
+    await this.close();
+    this.status.uplinkState(false);
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      try {
+        if (!this.connected) {
+          const { committedSeq } = await bounded(this.uplink.connect(), this.opts.callTimeoutMs, 'connect');
+          if (committedSeq !== null) this.alreadyCommitted(committedSeq);
+          this.connected = true;
+          this.status.uplinkState(true);
+          this.log.info('uplink connected');
+        }
+        const batch = this.buffer.lease(this.cursor, this.opts.batchMaxRecords, this.opts.batchMaxBytes);
+        if (batch.length === 0) {
+          await this.sleep(1000, true);
+          continue;
+        }
+        await this.deliver(batch);
+        this.failures = 0;
+      } catch (err) {
+        if (!this.running) break;
+        await this.fail(err as Error);
+      }
+    }
+  }
+
+  /** Send a batch; a batch Kafka refuses as too large is split until the culprit stands alone. */
+  private async deliver(batch: StoredRecord[]): Promise<void> {
+    const t0 = performance.now();
+    try {
+      await bounded(this.uplink.send(batch), this.opts.callTimeoutMs, 'send');
+      this.status.produceLatency((performance.now() - t0) / 1000);
+    } catch (err) {
+      if (!(err instanceof UplinkError && err.kind === 'too_large')) throw err;
+      if (batch.length === 1) {
+        this.isolate(batch[0]!, err);
+        return;
+      }
+      const half = Math.ceil(batch.length / 2);
+      await this.deliver(batch.slice(0, half));
+      await this.deliver(batch.slice(half));
+      return;
+    }
+    failpoint('after-send');
+    this.acked(batch);
+  }
+
+  /**
+   * Exactly-once: Kafka holds everything up to `seq`. Rows still here were committed by a session
+   * that died before deleting them: delete them, never send them again. And a seq must never be
+   * reused, even if the buffer file was lost: continue above what Kafka has.
+   */
+  private alreadyCommitted(seq: number): void {
+    const deleted = seq > this.cursor ? this.buffer.ack(this.cursor + 1, seq) : 0;
+    if (deleted) this.log.info({ committedSeq: seq, deleted }, 'deleted readings an earlier session committed to Kafka');
+    this.buffer.advanceSeq(seq + 1);
+    this.cursor = Math.max(this.cursor, seq);
+  }
+
+  private acked(batch: StoredRecord[]): void {
+    const first = batch[0]!.seq;
+    const last = batch[batch.length - 1]!.seq;
+    this.buffer.ack(first, last);
+    this.cursor = last;
+    this.status.sent(batch.length);
+  }
+
+  /** Kafka will never take this record: keep it in quarantine, count it, let the rest flow. */
+  private isolate(record: StoredRecord, err: Error): void {
+    this.log.warn({ seq: record.seq, bytes: record.bytes }, 'record refused by Kafka as too large; quarantined');
+    this.buffer.quarantine([{ ts: Date.now(), source: 'uplink', reason: 'kafka_too_large', detail: `seq ${record.seq}: ${err.message}`, payload: record.value }]);
+    this.buffer.ack(record.seq, record.seq);
+    this.cursor = record.seq;
+    this.status.dropped('kafka_too_large', 1);
+  }
+
+  private async fail(err: Error): Promise<void> {
+    const delay = backoffDelay(this.failures++, this.opts.backoff);
+    this.status.uplinkState(false, err.message);
+    this.log.warn({ err: err.message, retryInMs: delay, attempt: this.failures }, 'uplink failed; reconnecting');
+    // kafkajs does not always recover a broken producer by itself: always start afresh.
+    this.connected = false;
+    await this.close();
+    await this.sleep(delay, false);
+  }
+
+  private async close(): Promise<void> {
+    await bounded(this.uplink.close(), this.opts.callTimeoutMs, 'close').catch((err: Error) => this.log.warn({ err: err.message }, 'uplink close failed; starting afresh anyway'));
+  }
+
+  private sleep(ms: number, wakeOnData: boolean): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.interrupt = this.wakeUp = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.interrupt = done;
+      if (wakeOnData) this.wakeUp = done;
+    });
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * The daemon, wired in the one direction data flows:
+ *   drivers -> ingest -> buffer -> forwarder -> uplink;  status observes every stage.
+ * Constructing does nothing; start() opens and connects, stop() undoes it in reverse.
+ */
+import type { Server } from 'node:http';
+import type { Logger } from 'pino';
+import type { Driver } from '../drivers/driver.js';
+import type { GpioChip } from '../drivers/gpio/chip.js';
+import { SqliteBuffer } from './buffer.js';
+import { systemClock, type Clock } from './clock.js';
+import type { Config } from './config.js';
+import { Forwarder } from './forwarder.js';
+import { Heartbeat } from './heartbeat.js';
+import { Ingest } from './ingest.js';
+import { KafkaStatusPublisher } from './kafka-status-publisher.js';
+import { createUplink } from './kafka-uplink.js';
+import { systemdReady, type SystemdSession } from './sd-notify.js';
+import { createDriver } from './sources.js';
+import { Status } from './status.js';
+import { startStatusServer } from './status-server.js';
+import type { Uplink } from './uplink.js';
+import { VERSION } from './version.js';
+
+export interface GatewayDeps {
+  clock?: Clock;
+  uplink?: Uplink;
+  drivers?: Driver[];
+  /** The chip behind `chip: sim` GPIO sources (sensorgate demo, tests). */
+  simGpioChip?: GpioChip;
+}
+
+export class Gateway {
+  private buffer?: SqliteBuffer;
+  private ingest?: Ingest;
+  private forwarder?: Forwarder;
+  private server?: Server;
+  private heartbeat?: Heartbeat;
+  private drivers: Driver[] = [];
+  private systemd?: SystemdSession;
+  status?: Status;
+
+  constructor(private readonly cfg: Readonly<Config>, private readonly log: Logger, private readonly deps: GatewayDeps = {}) {}
+
+  async start(): Promise<void> {
+    const { cfg, log } = this;
+    const clock = this.deps.clock ?? systemClock();
+    const buffer = SqliteBuffer.open(cfg.gateway.dataDir, { ...cfg.buffer });
+    this.buffer = buffer;
+    const status = new Status(cfg.gateway.id, VERSION, clock, () => buffer.stats(), { dataDir: cfg.gateway.dataDir, heartbeatIntervalMs: cfg.status.heartbeatIntervalMs });
+    this.status = status;
+    const uplink = this.deps.uplink ?? createUplink(cfg.kafka, cfg.gateway.id, log);
+    const forwarder = new Forwarder(buffer, uplink, status, log.child({ component: 'forwarder' }), {
+      batchMaxRecords: cfg.kafka.batchMaxRecords,
+      batchMaxBytes: cfg.kafka.batchMaxBytes,
+      backoff: { initialMs: 250, maxMs: 30_000 },
+      stopTimeoutMs: 10_000,
+      callTimeoutMs: 60_000,
+    });
+    this.forwarder = forwarder;
+    this.ingest = new Ingest(buffer, status, clock, { gateway: cfg.gateway.id, commitIntervalMs: cfg.buffer.commitIntervalMs }, () => forwarder.notify());
+    this.server = await startStatusServer(status, cfg.status.listen, { authToken: cfg.status.authToken });
+    forwarder.start();
+
+    this.drivers = this.deps.drivers ?? cfg.sources.map((s) => createDriver(s, cfg.gateway.id, { simGpioChip: this.deps.simGpioChip }));
+    for (const d of this.drivers) {
+      status.addSource(d.id, d.driver);
+      await d.start(this.ingest.sinkFor(d.id));
+    }
+    // After the sources are known, so that the first status the fleet sees lists them.
+    this.heartbeat = new Heartbeat(status, new KafkaStatusPublisher(cfg.kafka, cfg.gateway.id, log), { intervalMs: cfg.status.heartbeatIntervalMs }, log.child({ component: 'heartbeat' }));
+    this.heartbeat.start();
+    const b = buffer.stats();
+    log.info({ gateway: cfg.gateway.id, version: VERSION, sources: this.drivers.length, buffered: b.depth, nextSeq: b.nextSeq, status: `http://${cfg.status.listen}` }, 'gateway started');
+    this.systemd = systemdReady(log, `${this.drivers.length} sources, ${b.depth} readings buffered`);
+  }
+
+  /** Stop sources first (nothing new comes in), commit what they handed over, then the uplink. */
+  async stop(): Promise<void> {
+    this.systemd?.stopping();
+    for (const d of this.drivers) {
+      await d.stop().catch((err: Error) => this.log.warn({ source: d.id, err: err.message }, 'source stop failed'));
+    }
+    this.ingest?.close();
+    await this.forwarder?.stop();
+    await this.heartbeat?.stop();
+    const server = this.server;
+    if (server) {
+      const closed = new Promise((r) => server.close(r));
+      server.closeAllConnections();
+      await closed;
+    }
+    this.buffer?.close();
+    this.log.info('gateway stopped');
+  }
+}

@@ -1,0 +1,242 @@
+/**
+ * What the gateway knows about itself: counters and gauges (Prometheus, CONTRACT §6) and the
+ * GatewayStatus document (CONTRACT §5). Every stage reports here; nothing here drives the flow.
+ */
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { DriverState } from '../drivers/driver.js';
+import type { BufferStats } from './buffer.js';
+import { hostFacts, type HostFacts } from './host.js';
+
+export interface SourceStatus {
+  id: string;
+  driver: string;
+  state: DriverState;
+  detail?: string;
+  lastReadingTs: number | null;
+  readings: number;
+  rejected: number;
+  rejectedByReason: Record<string, number>;
+  /** Readings/s taken in from this source over the last minute. */
+  ratePerS: number;
+}
+
+export interface GatewayStatus {
+  gateway: string;
+  version: string;
+  ts: number;
+  uptimeS: number;
+  bootId: string;
+  clockSynced: boolean;
+  /** False only in the last heartbeat a gateway sends while shutting down. */
+  running: boolean;
+  /** How often this gateway publishes its status; the fleet judges silence against it. */
+  heartbeatIntervalMs: number;
+  buffer: { depth: number; bytes: number; oldestTs: number | null; oldestAgeS: number | null; nextSeq: number };
+  uplink: {
+    connected: boolean;
+    /** When `connected` last changed (or the gateway started). */
+    sinceTs: number;
+    lastAckTs: number | null;
+    lastError: string | null;
+    lastErrorTs: number | null;
+    sent: number;
+    dropped: Record<string, number>;
+  };
+  /** Readings/s over the last minute: taken into the buffer, and acknowledged by Kafka. */
+  rates: { ingestPerS: number; sendPerS: number };
+  sources: SourceStatus[];
+  host: HostFacts;
+}
+
+export interface StatusOptions {
+  /** gateway.dataDir: the filesystem whose free space is reported. */
+  dataDir?: string;
+  heartbeatIntervalMs?: number;
+}
+
+export const DEFAULT_HEARTBEAT_INTERVAL_MS = 10_000;
+
+/** Upper bounds of the produce-latency buckets, in seconds: LAN round trips to LTE outages. */
+const PRODUCE_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+/** Events per second over the last minute, counted in one-second buckets of a 60-slot ring. */
+export class RateWindow {
+  private readonly counts = new Float64Array(60);
+  private readonly seconds = new Float64Array(60).fill(-1);
+
+  constructor(private readonly since: number = Date.now()) {}
+
+  add(n: number, now = Date.now()): void {
+    const s = Math.floor(now / 1000);
+    const i = s % 60;
+    if (this.seconds[i] !== s) {
+      this.seconds[i] = s;
+      this.counts[i] = 0;
+    }
+    this.counts[i]! += n;
+  }
+
+  perSecond(now = Date.now()): number {
+    const s = Math.floor(now / 1000);
+    let sum = 0;
+    for (let i = 0; i < 60; i++) {
+      const at = this.seconds[i]!;
+      if (at > s - 60 && at <= s) sum += this.counts[i]!;
+    }
+    // Right after start, average over the time there was, not over a minute of zeros.
+    const span = Math.min(60, Math.max(1, (now - this.since) / 1000));
+    return Math.round((sum / span) * 100) / 100;
+  }
+}
+
+interface SourceEntry {
+  status: Omit<SourceStatus, 'ratePerS'>;
+  rate: RateWindow;
+}
+
+export class Status {
+  readonly registry = new Registry();
+  readonly heartbeatIntervalMs: number;
+  private readonly started = Date.now();
+  private readonly sources = new Map<string, SourceEntry>();
+  private readonly uplink = {
+    connected: false, sinceTs: this.started, lastAckTs: null as number | null, lastError: null as string | null,
+    lastErrorTs: null as number | null, sent: 0, dropped: {} as Record<string, number>,
+  };
+  private readonly ingestRate = new RateWindow(this.started);
+  private readonly sendRate = new RateWindow(this.started);
+  private readonly changeListeners = new Set<() => void>();
+
+  private readonly ingestedTotal = new Counter({ name: 'sensorgate_readings_ingested_total', help: 'Readings made durable in the buffer', labelNames: ['source'], registers: [this.registry] });
+  private readonly rejectedTotal = new Counter({ name: 'sensorgate_readings_rejected_total', help: 'Input refused and quarantined', labelNames: ['source', 'reason'], registers: [this.registry] });
+  private readonly sentTotal = new Counter({ name: 'sensorgate_readings_sent_total', help: 'Readings acknowledged by Kafka', registers: [this.registry] });
+  private readonly droppedTotal = new Counter({ name: 'sensorgate_readings_dropped_total', help: 'Readings given up by policy', labelNames: ['reason'], registers: [this.registry] });
+  private readonly commitsTotal = new Counter({ name: 'sensorgate_buffer_commits_total', help: 'Buffer transactions committed by ingest (each one fsync with synchronous FULL)', registers: [this.registry] });
+  private readonly connectedGauge = new Gauge({ name: 'sensorgate_uplink_connected', help: '1 while the Kafka producer is connected', registers: [this.registry] });
+  private readonly sourceUpGauge = new Gauge({ name: 'sensorgate_source_up', help: '1 while the source is up (connected, port open)', labelNames: ['source'], registers: [this.registry] });
+  private readonly produceSeconds = new Histogram({ name: 'sensorgate_uplink_produce_seconds', help: 'Time from handing a batch to Kafka until it is acknowledged (acks=all)', buckets: PRODUCE_BUCKETS, registers: [this.registry] });
+
+  constructor(
+    readonly gateway: string,
+    readonly version: string,
+    private readonly clock: { bootId: string; synced(): boolean },
+    private readonly bufferStats: () => BufferStats,
+    private readonly opts: StatusOptions = {},
+  ) {
+    this.heartbeatIntervalMs = opts.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS;
+    // One buffer query per scrape sets all three gauges. prom-client collects in registration
+    // order, so the depth gauge (whose collect does the query) is registered first.
+    const gauges: { bytes?: Gauge; oldest?: Gauge } = {};
+    new Gauge({
+      name: 'sensorgate_buffer_depth', help: 'Readings waiting in the buffer', registers: [this.registry],
+      collect() {
+        const s = bufferStats();
+        this.set(s.depth);
+        gauges.bytes!.set(s.bytes);
+        gauges.oldest!.set(ageSeconds(s.oldestTs, Date.now()) ?? 0);
+      },
+    });
+    gauges.bytes = new Gauge({ name: 'sensorgate_buffer_bytes', help: 'Bytes of readings waiting in the buffer', registers: [this.registry] });
+    gauges.oldest = new Gauge({ name: 'sensorgate_buffer_oldest_age_seconds', help: 'Age of the oldest unsent reading', registers: [this.registry] });
+    this.connectedGauge.set(0);
+  }
+
+  /**
+   * Called when a source changes state or the uplink connects or disconnects (the heartbeat
+   * publishes at once then, rather than at its next tick).
+   */
+  onChange(listener: () => void): () => void {
+    this.changeListeners.add(listener);
+    return () => this.changeListeners.delete(listener);
+  }
+
+  addSource(id: string, driver: string): void {
+    this.sources.set(id, { status: { id, driver, state: 'starting', lastReadingTs: null, readings: 0, rejected: 0, rejectedByReason: {} }, rate: new RateWindow() });
+    this.ingestedTotal.inc({ source: id }, 0);
+    this.sourceUpGauge.set({ source: id }, 0);
+  }
+
+  sourceState(id: string, state: DriverState, detail?: string): void {
+    const s = this.sources.get(id)?.status;
+    if (!s) return;
+    const changed = s.state !== state;
+    s.state = state;
+    s.detail = detail;
+    this.sourceUpGauge.set({ source: id }, state === 'up' ? 1 : 0);
+    if (changed) this.changed();
+  }
+
+  ingested(source: string, n: number, lastTs: number): void {
+    if (n === 0) return;
+    this.ingestedTotal.inc({ source }, n);
+    this.ingestRate.add(n);
+    const s = this.sources.get(source);
+    if (s) { s.status.readings += n; s.status.lastReadingTs = lastTs; s.rate.add(n); }
+  }
+
+  rejected(source: string, reason: string): void {
+    this.rejectedTotal.inc({ source, reason });
+    const s = this.sources.get(source)?.status;
+    if (s) { s.rejected++; s.rejectedByReason[reason] = (s.rejectedByReason[reason] ?? 0) + 1; }
+  }
+
+  committed(): void {
+    this.commitsTotal.inc();
+  }
+
+  dropped(reason: string, n: number): void {
+    if (n === 0) return;
+    this.droppedTotal.inc({ reason }, n);
+    this.uplink.dropped[reason] = (this.uplink.dropped[reason] ?? 0) + n;
+  }
+
+  sent(n: number): void {
+    this.sentTotal.inc(n);
+    this.sendRate.add(n);
+    this.uplink.sent += n;
+    this.uplink.lastAckTs = Date.now();
+  }
+
+  /** One produce request to Kafka took this long, from send to acknowledgement. */
+  produceLatency(seconds: number): void {
+    this.produceSeconds.observe(seconds);
+  }
+
+  uplinkState(connected: boolean, error?: string): void {
+    const changed = this.uplink.connected !== connected;
+    this.uplink.connected = connected;
+    this.connectedGauge.set(connected ? 1 : 0);
+    if (changed) this.uplink.sinceTs = Date.now();
+    if (error !== undefined) { this.uplink.lastError = error; this.uplink.lastErrorTs = Date.now(); }
+    if (changed) this.changed();
+  }
+
+  snapshot(): GatewayStatus {
+    const b = this.bufferStats();
+    const now = Date.now();
+    return {
+      gateway: this.gateway,
+      version: this.version,
+      ts: now,
+      uptimeS: Math.round((now - this.started) / 1000),
+      bootId: this.clock.bootId,
+      clockSynced: this.clock.synced(),
+      running: true,
+      heartbeatIntervalMs: this.heartbeatIntervalMs,
+      buffer: { depth: b.depth, bytes: b.bytes, oldestTs: b.oldestTs, oldestAgeS: ageSeconds(b.oldestTs, now), nextSeq: b.nextSeq },
+      uplink: { ...this.uplink, dropped: { ...this.uplink.dropped } },
+      rates: { ingestPerS: this.ingestRate.perSecond(now), sendPerS: this.sendRate.perSecond(now) },
+      sources: [...this.sources.values()].map(({ status: s, rate }) => ({ ...s, rejectedByReason: { ...s.rejectedByReason }, ratePerS: rate.perSecond(now) })),
+      host: hostFacts(this.opts.dataDir),
+    };
+  }
+
+  private changed(): void {
+    for (const l of this.changeListeners) l();
+  }
+}
+
+/** Seconds since `ts`, never negative (a clock step back must not show a negative age). */
+function ageSeconds(ts: number | null, now: number): number | null {
+  return ts === null ? null : Math.max(0, Math.round(now - ts) / 1000);
+}

@@ -1,0 +1,125 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { SqliteBuffer, type BufferEntry, type BufferOptions } from '../buffer.js';
+
+const dirs: string[] = [];
+after(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
+function tempDir(): string {
+  const d = mkdtempSync(join(tmpdir(), 'sg-buffer-'));
+  dirs.push(d);
+  return d;
+}
+const defaults: BufferOptions = { maxBytes: 1 << 30, whenFull: 'drop-oldest', synchronous: 'FULL', quarantineMaxRows: 100 };
+function entries(n: number, sensor = 's1', pad = ''): BufferEntry[] {
+  return Array.from({ length: n }, (_, i) => ({ key: `gw/${sensor}`, ts: 1000 + i, encode: (seq: number) => JSON.stringify({ seq, i, pad }) }));
+}
+
+test('seq is assigned in order, persists across reopen and is never reused after a full drain', () => {
+  const dir = tempDir();
+  let b = SqliteBuffer.open(dir, defaults);
+  b.append(entries(5));
+  const leased = b.lease(0, 100, 1 << 20);
+  assert.deepEqual(leased.map((r) => r.seq), [1, 2, 3, 4, 5]);
+  assert.equal(JSON.parse(leased[2]!.value).seq, 3, 'the stored record carries its seq');
+  b.ack(1, 5);
+  assert.equal(b.stats().depth, 0);
+  b.close();
+  b = SqliteBuffer.open(dir, defaults);
+  assert.deepEqual(b.stats(), { depth: 0, bytes: 0, oldestTs: null, nextSeq: 6 });
+  b.append(entries(2));
+  assert.deepEqual(b.lease(0, 100, 1 << 20).map((r) => r.seq), [6, 7]);
+  b.close();
+  assert.equal(SqliteBuffer.stats(dir).nextSeq, 8, 'read-only stats see the same counters');
+});
+
+test('lease respects record and byte limits but always returns at least one record', () => {
+  const b = SqliteBuffer.open(tempDir(), defaults);
+  b.append(entries(10));
+  assert.equal(b.lease(0, 3, 1 << 20).length, 3);
+  assert.deepEqual(b.lease(7, 100, 1 << 20).map((r) => r.seq), [8, 9, 10]);
+  assert.equal(b.lease(0, 100, 1).length, 1);
+  b.close();
+});
+
+test('ack deletes only the acknowledged range and keeps depth and bytes exact', () => {
+  const b = SqliteBuffer.open(tempDir(), defaults);
+  b.append(entries(10));
+  const before = b.stats().bytes;
+  const rows = b.lease(0, 4, 1 << 20);
+  assert.equal(b.ack(1, 4), 4);
+  const s = b.stats();
+  assert.equal(s.depth, 6);
+  assert.equal(s.bytes, before - rows.reduce((n, r) => n + r.bytes, 0));
+  assert.equal(s.oldestTs, 1004);
+  b.close();
+});
+
+test('drop-oldest: at the cap the oldest readings make room and are counted', () => {
+  const b = SqliteBuffer.open(tempDir(), { ...defaults, maxBytes: 4096 });
+  const r1 = b.append(entries(20, 's1', 'x'.repeat(100)));
+  assert.equal(r1.droppedOldest, 0);
+  const r2 = b.append(entries(20, 's2', 'y'.repeat(100)));
+  assert.ok(r2.droppedOldest > 0, 'old rows dropped');
+  assert.equal(r2.stored, 20, 'every new reading stored');
+  const s = b.stats();
+  assert.ok(s.bytes <= 4096, `bytes ${s.bytes} within the cap`);
+  const seqs = b.lease(0, 1000, 1 << 30).map((r) => r.seq);
+  assert.equal(seqs[0], 41 - s.depth, 'what remains is the newest, contiguous');
+  assert.equal(seqs.at(-1), 40);
+  b.close();
+});
+
+test('reject-new: at the cap new readings are refused and nothing old is lost', () => {
+  const b = SqliteBuffer.open(tempDir(), { ...defaults, maxBytes: 4096, whenFull: 'reject-new' });
+  b.append(entries(20, 's1', 'x'.repeat(100)));
+  const depth = b.stats().depth;
+  const r = b.append(entries(20, 's2', 'y'.repeat(100)));
+  assert.equal(r.droppedOldest, 0);
+  assert.equal(r.refused.length + r.stored, 20);
+  assert.ok(r.refused.length > 0);
+  const rows = b.lease(0, 1000, 1 << 30);
+  assert.deepEqual(rows.slice(0, depth).map((x) => x.seq), Array.from({ length: depth }, (_, i) => i + 1), 'old rows intact');
+  // Refused readings never got a seq: seqs stay gap-free.
+  assert.equal(b.stats().nextSeq, rows.length + 1);
+  b.close();
+});
+
+test('quarantine keeps a bounded number of rows and a bounded payload prefix', () => {
+  const b = SqliteBuffer.open(tempDir(), { ...defaults, quarantineMaxRows: 5 });
+  for (let i = 0; i < 12; i++) b.append([], [{ ts: i, source: 'm', reason: 'invalid_json', detail: `n${i}`, payload: 'z'.repeat(5000) }]);
+  const q = b.quarantined(100);
+  assert.equal(q.length, 5);
+  assert.equal(q[0]!.detail, 'n11');
+  assert.equal(q[0]!.payload!.length, 1024);
+  b.close();
+});
+
+test('a failed transaction rolls back rows and counters together', () => {
+  const b = SqliteBuffer.open(tempDir(), defaults);
+  b.append(entries(3));
+  const before = b.stats();
+  const bad: BufferEntry = { key: 'gw/s', ts: 1, encode: () => { throw new Error('encoder failed'); } };
+  assert.throws(() => b.append([...entries(2), bad]), /encoder failed/);
+  assert.deepEqual(b.stats(), before);
+  b.append(entries(1));
+  assert.deepEqual(b.lease(0, 100, 1 << 20).map((r) => r.seq), [1, 2, 3, 4], 'no seq burnt by the rollback');
+  b.close();
+});
+
+test('the WAL stays bounded under sustained writes and is folded in at close', () => {
+  const dir = tempDir();
+  const b = SqliteBuffer.open(dir, defaults);
+  const pad = 'p'.repeat(200);
+  for (let i = 0; i < 200; i++) {
+    b.append(entries(500, 's1', pad));
+    const rows = b.lease(0, 500, 1 << 30);
+    b.ack(rows[0]!.seq, rows.at(-1)!.seq);
+  }
+  const wal = statSync(join(dir, 'buffer.sqlite-wal')).size;
+  assert.ok(wal <= 16 * 1024 * 1024, `WAL ${wal} bytes after ~25 MB written`);
+  b.close();
+  assert.ok(!existsSync(join(dir, 'buffer.sqlite-wal')) || statSync(join(dir, 'buffer.sqlite-wal')).size === 0);
+});

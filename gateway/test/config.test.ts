@@ -1,0 +1,121 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { ConfigError, loadConfig, validateConfig } from '../config.js';
+
+const CLI = fileURLToPath(new URL('../cli.js', import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), 'sg-config-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const minimal = {
+  gateway: { id: 'line3-pi07' },
+  kafka: { brokers: ['127.0.0.1:9092'] },
+  sources: [{ id: 'plant-mqtt', driver: 'mqtt', url: 'mqtt://127.0.0.1:1883', topics: ['plant/+/+'] }],
+};
+
+function problems(raw: unknown): string[] {
+  try {
+    validateConfig(raw);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  return [];
+}
+
+test('defaults follow the contract', () => {
+  const c = validateConfig(minimal);
+  assert.equal(c.gateway.dataDir, '/var/lib/sensorgate');
+  assert.equal(c.kafka.topic, 'sensor.readings');
+  assert.equal(c.kafka.statusTopic, 'sensorgate.status');
+  assert.equal(c.kafka.delivery, 'at-least-once');
+  assert.equal(c.buffer.maxBytes, 1073741824);
+  assert.equal(c.buffer.whenFull, 'drop-oldest');
+  assert.equal(c.buffer.synchronous, 'FULL');
+  assert.equal(c.status.listen, '127.0.0.1:8081');
+  assert.ok(Object.isFrozen(c) && Object.isFrozen(c.kafka.brokers), 'validated config is frozen');
+});
+
+test('every problem is one line naming the key path', () => {
+  const p = problems({
+    gateway: { id: 'bad id!', dtaDir: '/x' },
+    kafka: { brokers: ['no-port'], delivery: 'maybe' },
+    buffer: { maxBytes: -1 },
+    sources: [
+      { id: 'a', driver: 'mqtt', url: 'http://x', topics: [] },
+      { id: 'b', driver: 'mqtt', url: 'mqtt://x', topics: ['t'], qos: 2 },
+    ],
+  });
+  const expect = [/^gateway\.id: /, /^gateway\.dtaDir: unknown key/, /^kafka\.brokers\[0\]: must be HOST:PORT/, /^kafka\.delivery: /,
+    /^buffer\.maxBytes: /, /^sources\[0\]\.url: /, /^sources\[0\]\.topics: /, /^sources\[1\]\.qos: unknown key/];
+  for (const re of expect) assert.ok(p.some((l) => re.test(l)), `expected a line matching ${re}; got:\n${p.join('\n')}`);
+  assert.ok(p.every((l) => !l.includes('\n')));
+});
+
+test('source ids must be unique', () => {
+  const src = minimal.sources[0]!;
+  assert.deepEqual(problems({ ...minimal, sources: [src, { ...src, topics: ['x/#'] }] }), ['sources[1].id: duplicate source id "plant-mqtt"']);
+});
+
+test('missing required keys and unknown drivers are named', () => {
+  const p = problems({ gateway: {}, sources: [{ id: 'x', driver: 'carrier-pigeon' }] });
+  assert.ok(p.includes('gateway.id: required'), p.join('\n'));
+  assert.ok(p.includes('kafka: required'), p.join('\n'));
+  assert.ok(p.some((l) => l.startsWith('sources[0].driver: ')), p.join('\n'));
+});
+
+test('SENSORGATE_* variables override file values, by path', () => {
+  const file = join(dir, 'env.yaml');
+  writeFileSync(file, JSON.stringify(minimal));
+  const c = loadConfig(file, {
+    SENSORGATE_KAFKA_BROKERS: 'a:9092,b:9092',
+    SENSORGATE_GATEWAY_DATA_DIR: '/data/sg',
+    SENSORGATE_BUFFER_MAXBYTES: '5000',
+    SENSORGATE_BUFFER_WHEN_FULL: 'reject-new',
+    SENSORGATE_SOURCES_0_RECEIVE_MAXIMUM: '10',
+    SENSORGATE_SOURCES_0_USERNAME: 'plant',
+  });
+  assert.deepEqual(c.kafka.brokers, ['a:9092', 'b:9092']);
+  assert.equal(c.gateway.dataDir, '/data/sg');
+  assert.equal(c.buffer.maxBytes, 5000);
+  assert.equal(c.buffer.whenFull, 'reject-new');
+  const src = c.sources[0]!;
+  assert.ok(src.driver === 'mqtt' && src.receiveMaximum === 10 && src.username === 'plant');
+  assert.throws(() => loadConfig(file, { SENSORGATE_KAFKA_BROKRS: 'x:1' }), (e: ConfigError) => e.problems[0] === 'SENSORGATE_KAFKA_BROKRS: no such config key');
+  assert.throws(() => loadConfig(file, { SENSORGATE_BUFFER_MAX_BYTES: 'lots' }), (e: ConfigError) => e.problems[0]!.startsWith('buffer.maxBytes: '));
+});
+
+test('sensorgate check and run exit 2 with readable lines on an invalid config', () => {
+  const file = join(dir, 'bad.yaml');
+  writeFileSync(file, 'gateway:\n  id: ok\n  colour: blue\nkafka:\n  brokers: [x]\nsources: []\n');
+  for (const cmd of ['check', 'run']) {
+    const r = spawnSync(process.execPath, [CLI, cmd, '--config', file], { encoding: 'utf8', env: { ...process.env, SENSORGATE_LOG_LEVEL: undefined } });
+    assert.equal(r.status, 2, `${cmd}: ${r.stderr}`);
+    assert.deepEqual(r.stderr.trim().split('\n'), [
+      'config: gateway.colour: unknown key (check the spelling)',
+      'config: kafka.brokers[0]: must be HOST:PORT',
+      'config: sources: at least one source is required',
+    ]);
+  }
+  const yamlBroken = join(dir, 'broken.yaml');
+  writeFileSync(yamlBroken, 'gateway: [\n');
+  const r = spawnSync(process.execPath, [CLI, 'check', '--config', yamlBroken], { encoding: 'utf8' });
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /not valid YAML/);
+  const missing = spawnSync(process.execPath, [CLI, 'check', '--config', join(dir, 'nope.yaml')], { encoding: 'utf8' });
+  assert.equal(missing.status, 2);
+  assert.match(missing.stderr, /cannot read \(ENOENT\)/);
+});
+
+test('sensorgate check prints the resolved config', () => {
+  const file = join(dir, 'good.yaml');
+  writeFileSync(file, JSON.stringify(minimal));
+  const r = spawnSync(process.execPath, [CLI, 'check', '--config', file], { encoding: 'utf8', env: { ...process.env, SENSORGATE_KAFKA_TOPIC: 'plant.readings' } });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /topic: plant\.readings/);
+  assert.match(r.stdout, /whenFull: drop-oldest/);
+});

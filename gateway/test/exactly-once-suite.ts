@@ -1,0 +1,105 @@
+/**
+ * Exactly-once across crashes (issue 8), with the real gateway process, real Mosquitto and a real
+ * Kafka: readings stream in while the gateway is SIGKILLed at random moments and once
+ * deliberately between the Kafka commit and the local delete. A read_committed consumer must see
+ * every reading and no (gateway, seq) twice. The same scenario in at-least-once mode shows the
+ * duplicates that mode allows.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { after, before, describe, test } from 'node:test';
+import { startKafka, type KafkaBroker } from '../../deploy/kafka/launcher.js';
+import { gatewayProcess, waitFor, type GatewayProcess } from './support/gateway-process.js';
+import { startBroker, type Broker } from '../../drivers/test/support/mosquitto.js';
+import { publisher as openPublisher, type Publisher } from './support/publisher.js';
+
+const run = promisify(execFile);
+
+async function readCommitted(brokers: string[], topic: string): Promise<Array<{ seq: number; reading: string }>> {
+  const { stdout } = await run('kcat', ['-C', '-J', '-e', '-q', '-b', brokers.join(','), '-t', topic, '-o', 'beginning', '-X', 'isolation.level=read_committed'], { maxBuffer: 1 << 28 });
+  return stdout.split('\n').filter(Boolean).map((l) => {
+    const v = JSON.parse(JSON.parse(l).payload);
+    return { seq: v.seq, reading: `${v.sensor}/${v.value}` };
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export function exactlyOnceSuite(kafkaVersion: string): void {
+  describe(`delivery across crashes, Kafka ${kafkaVersion}`, { concurrency: false }, () => {
+    let kafka: KafkaBroker;
+    let mosquitto: Broker;
+    const gateways: GatewayProcess[] = [];
+    const publishers: Publisher[] = [];
+    /** Publishers are closed in after(), also when a test fails midway (else the process would not exit). */
+    const publisher = async (...args: Parameters<typeof openPublisher>) => { const p = await openPublisher(...args); publishers.push(p); return p; };
+    before(async () => { [kafka, mosquitto] = await Promise.all([startKafka({ version: kafkaVersion }), startBroker()]); });
+    after(async () => {
+      for (const p of publishers) await p.close().catch(() => undefined);
+      for (const g of gateways) await g.dispose();
+      await mosquitto?.destroy();
+      await kafka?.destroy();
+    });
+
+    /** Stream readings while crashing the gateway; returns what Kafka holds and what was published. */
+    async function crashScenario(delivery: string, randomKills: number) {
+      const name = delivery.replace(/-/g, '');
+      const g = await gatewayProcess({
+        gateway: { id: `gw-${name}` },
+        kafka: { brokers: kafka.brokers, delivery, topic: `crash-${name}`, statusTopic: `crash-${name}.status`, offsetsTopic: `crash-${name}.offsets`, partitions: 3, batchMaxRecords: 200 },
+        sources: [{ id: 'plant', driver: 'mqtt', url: mosquitto.url, topics: [`${name}/#`], topicPattern: `${name}/{sensor}/{metric}` }],
+      });
+      gateways.push(g);
+      await g.start();
+      const pub = await publisher(mosquitto.url, 5, name);
+      let publishing = true;
+      const stream = (async () => { while (publishing) await pub.publish(100, 1000); })();
+      let seed = 7;
+      const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+      for (let i = 0; i < randomKills; i++) {
+        await sleep(1000 + random() * 2500);
+        await g.kill();
+        await sleep(random() * 1000);
+        await g.start();
+      }
+      // Deliberately between the Kafka commit (or ack) and the local delete.
+      await sleep(1000);
+      await g.kill();
+      await g.start({ SENSORGATE_FAILPOINT: 'after-send:3' });
+      assert.equal(await g.exited(), null, 'the failpoint killed the gateway');
+      await g.start();
+      await sleep(1500);
+      publishing = false;
+      await stream;
+      const total = pub.next.reduce((a, b) => a + b, 0);
+      const records = (await waitFor('every reading in Kafka', async () => {
+        const r = await readCommitted(kafka.brokers, `crash-${name}`);
+        return new Set(r.map((x) => x.reading)).size === total ? r : undefined;
+      }, 180_000))!;
+      await g.stop();
+      await pub.close();
+      return { records, total };
+    }
+
+    test('exactly-once: SIGKILL 5 times at random and once between commit and delete; read_committed sees every reading, no seq twice', async (t) => {
+      const { records, total } = await crashScenario('exactly-once', 5);
+      const seqs = records.map((r) => r.seq);
+      assert.equal(new Set(seqs).size, seqs.length, `${seqs.length - new Set(seqs).size} (gateway, seq) duplicates`);
+      assert.equal(new Set(records.map((r) => r.reading)).size, total);
+      // What may remain is an MQTT redelivery: the same reading taken in twice, under two seqs,
+      // when a PUBACK was lost in a crash after the commit. It is rare; report it.
+      t.diagnostic(`${records.length} records for ${total} readings (MQTT redeliveries: ${records.length - total})`);
+    });
+
+    test('at-least-once: the same crashes produce duplicates, each with the same (gateway, seq)', async () => {
+      const { records, total } = await crashScenario('at-least-once', 2);
+      const bySeq = new Map<number, Set<string>>();
+      for (const r of records) bySeq.set(r.seq, (bySeq.get(r.seq) ?? new Set()).add(r.reading));
+      const duplicates = records.length - bySeq.size;
+      assert.ok(duplicates > 0, 'the kill between ack and delete resends a batch');
+      for (const [seq, readings] of bySeq) assert.equal(readings.size, 1, `seq ${seq} names one reading`);
+      assert.equal(new Set(records.map((r) => r.reading)).size, total);
+    });
+  });
+}

@@ -1,0 +1,36 @@
+/** Reads a topic with kcat: an independent client checks what actually reached Kafka. */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+export interface KafkaRecord {
+  partition: number;
+  offset: number;
+  key: string;
+  value: any;
+  headers: Record<string, string>;
+}
+
+export async function readTopic(brokers: string[], topic: string): Promise<KafkaRecord[]> {
+  const { stdout } = await run('kcat', ['-C', '-J', '-e', '-q', '-b', brokers.join(','), '-t', topic, '-o', 'beginning'], { maxBuffer: 1 << 30 });
+  return stdout.split('\n').filter(Boolean).map((line) => {
+    const r = JSON.parse(line);
+    const headers: Record<string, string> = {};
+    const h: string[] = r.headers ?? [];
+    for (let i = 0; i < h.length; i += 2) headers[h[i]!] = h[i + 1]!;
+    return { partition: r.partition, offset: r.offset, key: r.key, value: JSON.parse(r.payload), headers };
+  });
+}
+
+/** Records of each sensor in Kafka order (offset order within its partition). */
+export function bySensor(records: KafkaRecord[]): Map<string, KafkaRecord[]> {
+  const m = new Map<string, KafkaRecord[]>();
+  const sorted = [...records].sort((a, b) => a.partition - b.partition || a.offset - b.offset);
+  for (const r of sorted) {
+    const list = m.get(r.value.sensor) ?? [];
+    list.push(r);
+    m.set(r.value.sensor, list);
+  }
+  return m;
+}

@@ -1,0 +1,102 @@
+/**
+ * The contract every Uplink implementation passes, against a real broker: how the forwarder may
+ * rely on it. A new Kafka client (replacing kafkajs) is accepted when it passes this suite.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { test } from 'node:test';
+import { Kafka, logLevel } from 'kafkajs';
+import type { KafkaBroker } from '../../deploy/kafka/launcher.js';
+import type { StoredRecord } from '../buffer.js';
+import { UplinkError, type Uplink } from '../uplink.js';
+import { readTopic } from './support/kafka-reader.js';
+
+export interface UplinkFactory {
+  /** An uplink for gateway `gw-contract` producing to `topic`, status topic `${topic}.status`. */
+  (brokers: string[], topic: string): Uplink;
+}
+
+function records(from: number, n: number, pad = ''): StoredRecord[] {
+  return Array.from({ length: n }, (_, i) => {
+    const seq = from + i;
+    const value = JSON.stringify({ gateway: 'gw-contract', sensor: `s${seq % 3}`, seq, pad });
+    return { seq, key: `gw-contract/s${seq % 3}`, value, ts: 1000 + seq, bytes: value.length };
+  });
+}
+
+export function uplinkContract(name: string, factory: UplinkFactory, broker: () => KafkaBroker): void {
+  let n = 0;
+  const topic = () => `contract-${name}-${++n}`;
+  const admin = async () => { const a = new Kafka({ brokers: broker().brokers, logLevel: logLevel.NOTHING }).admin(); await a.connect(); return a; };
+
+  test(`${name}: connect creates the readings topic and a compacted status topic`, async () => {
+    const t = topic();
+    const up = factory(broker().brokers, t);
+    await up.connect();
+    await up.close();
+    const a = await admin();
+    try {
+      assert.ok((await a.listTopics()).includes(t));
+      const cfg = await a.describeConfigs({ resources: [{ type: 2, name: `${t}.status`, configNames: ['cleanup.policy'] }], includeSynonyms: false });
+      assert.equal(cfg.resources[0]!.configEntries[0]!.configValue, 'compact');
+    } finally {
+      await a.disconnect();
+    }
+  });
+
+  test(`${name}: send delivers key, value and contract headers verbatim, in order`, async () => {
+    const t = topic();
+    const up = factory(broker().brokers, t);
+    await up.connect();
+    const batch = records(1, 300);
+    await up.send(batch.slice(0, 100));
+    await up.send(batch.slice(100));
+    await up.close();
+    const got = await readTopic(broker().brokers, t);
+    assert.equal(got.length, 300);
+    const bySeq = new Map(got.map((r) => [r.value.seq as number, r]));
+    for (const r of batch) {
+      const k = bySeq.get(r.seq)!;
+      assert.equal(k.key, r.key);
+      assert.deepEqual(k.value, JSON.parse(r.value));
+      assert.deepEqual(k.headers, { 'sg-gateway': 'gw-contract', 'sg-seq': String(r.seq), 'sg-schema': 'reading/1', 'content-type': 'application/json' });
+    }
+    for (let p = 0; p < 3; p++) {
+      const seqs = got.filter((r) => r.partition === p).sort((a, b) => a.offset - b.offset).map((r) => r.value.seq);
+      assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b), `partition ${p} in seq order`);
+    }
+  });
+
+  test(`${name}: a record over the topic's size limit fails as too_large, not as an outage`, async () => {
+    const t = topic();
+    const a = await admin();
+    await a.createTopics({ topics: [{ topic: t, numPartitions: 1, configEntries: [{ name: 'max.message.bytes', value: '4096' }] }], waitForLeaders: true });
+    await a.disconnect();
+    const up = factory(broker().brokers, t);
+    await up.connect();
+    // Random bytes: compression must not shrink it under the limit.
+    await assert.rejects(up.send(records(1, 1, randomBytes(15_000).toString('base64'))), (err: unknown) => err instanceof UplinkError && err.kind === 'too_large');
+    await up.send(records(2, 3)); // and the connection is still usable
+    await up.close();
+    assert.equal((await readTopic(broker().brokers, t)).length, 3);
+  });
+
+  test(`${name}: with the broker down, connect and send fail as unavailable; after it returns a fresh connect works`, async () => {
+    const t = topic();
+    const up = factory(broker().brokers, t);
+    await up.connect();
+    await broker().stop();
+    try {
+      await assert.rejects(up.send(records(1, 5)), (err: unknown) => err instanceof UplinkError && err.kind === 'unavailable');
+      await up.close();
+      await assert.rejects(up.connect(), (err: unknown) => err instanceof UplinkError && err.kind === 'unavailable');
+    } finally {
+      await broker().start();
+    }
+    await up.close();
+    await up.connect();
+    await up.send(records(1, 5));
+    await up.close();
+    assert.equal((await readTopic(broker().brokers, t)).length, 5);
+  });
+}

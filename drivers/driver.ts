@@ -1,0 +1,66 @@
+/**
+ * The hardware/network edge. A driver turns what a device says into readings and hands them to a
+ * sink; it knows nothing of SQLite, Kafka or HTTP. The gateway owns the sink.
+ */
+
+/** What a device reported, before the gateway stamps it with seq, source and gateway identity. */
+export interface RawReading {
+  sensor: string;
+  metric: string;
+  value: number;
+  unit?: string;
+  /** Event time in epoch ms; absent means "now" at the gateway. */
+  ts?: number;
+}
+
+/** Why input was refused. Stable strings: they are metric labels. */
+export type RejectReason =
+  | 'invalid_json'
+  | 'not_a_number'
+  | 'missing_field'
+  | 'bad_name'
+  | 'bad_timestamp'
+  | 'bad_unit'
+  | 'too_large'
+  | 'bad_checksum'
+  | 'missing_checksum'
+  | 'garbage'
+  /** Excess input over a source's configured rate limit. */
+  | 'rate_limited'
+  /** Modbus: a reply whose CRC does not match. */
+  | 'bad_crc'
+  /** Modbus: no (complete) reply within the timeout. */
+  | 'timeout'
+  /** Modbus: the slave answered with an exception code (e.g. illegal data address). */
+  | 'modbus_exception'
+  /** Modbus: a reply of the wrong length, unit or function code. */
+  | 'bad_frame';
+
+export interface Rejection {
+  reason: RejectReason;
+  detail: string;
+  /** The offending input (the gateway keeps a bounded prefix of it in quarantine). */
+  payload?: Uint8Array | string;
+}
+
+export type DriverState = 'starting' | 'up' | 'down' | 'stopped';
+
+export interface DriverSink {
+  /**
+   * Hand over readings and rejections. The promise settles once both are durable, so a driver
+   * whose protocol can withhold an acknowledgement (MQTT PUBACK, Modbus request) waits for it.
+   */
+  submit(readings: RawReading[], rejections?: Rejection[]): Promise<void>;
+  /** Report connection health; the status page shows it. */
+  state(state: DriverState, detail?: string): void;
+}
+
+export interface Driver {
+  readonly id: string;
+  readonly driver: string;
+  /** Begin producing readings into the sink. Resolves once started; connection failures are
+   *  reported through sink.state and retried by the driver, never thrown from here. */
+  start(sink: DriverSink): Promise<void>;
+  /** Stop producing; resolves when no further submit() will be made. */
+  stop(): Promise<void>;
+}

@@ -1,0 +1,189 @@
+/**
+ * Modbus RTU source: polls holding and input registers of one or more slaves on a serial line
+ * (RS-485, USB adapter) on a fixed schedule, with modbus-serial as the master. Each register read
+ * is its own request, so a register that times out or comes back corrupted is counted as a
+ * rejection with its reason while every other register keeps flowing. The port is kept open like
+ * the serial driver's: reopened with backoff when the adapter disappears.
+ */
+import type { ModbusRTU } from 'modbus-serial/ModbusRTU.js';
+import type { Driver, DriverSink, RawReading, Rejection } from '../driver.js';
+import { Reopener, type RetryDelay } from '../reopen.js';
+import { openFailure, type SerialLineSettings } from '../serial/port.js';
+import { decodeRegisters, registerCount, type RegisterType, type WordOrder } from './registers.js';
+
+export interface ModbusRegister {
+  sensor: string;
+  metric: string;
+  unit?: string;
+  /** Slave address; the source's unitId when absent (several slaves share one RS-485 line). */
+  unitId?: number;
+  table: 'holding' | 'input';
+  /** Protocol address (0-based), as sent on the wire. */
+  address: number;
+  type: RegisterType;
+  wordOrder: WordOrder;
+  /** value = raw × scale + offset */
+  scale: number;
+  offset: number;
+}
+
+export interface ModbusSourceOptions extends SerialLineSettings {
+  id: string;
+  unitId: number;
+  pollIntervalMs: number;
+  timeoutMs: number;
+  registers: readonly ModbusRegister[];
+  reopenDelay: RetryDelay;
+}
+
+type Client = ModbusRTU;
+type ReadResult = { reading: RawReading } | { rejection: Rejection; answered: boolean } | { portGone: true };
+
+const READ_HOLDING = 3;
+const READ_INPUT = 4;
+
+export class ModbusDriver implements Driver {
+  readonly driver = 'modbus';
+  readonly id: string;
+  private readonly reopener: Reopener;
+  private sink?: DriverSink;
+  private client?: Client;
+  private poller?: Promise<void>;
+  private wake?: () => void;
+  /** Last health reported, so that a steady state is not re-reported every cycle. */
+  private health?: string;
+
+  constructor(private readonly opts: ModbusSourceOptions) {
+    this.id = opts.id;
+    this.reopener = new Reopener(() => this.open(), (err) => this.report('down', openFailure(opts.path, err)), opts.reopenDelay);
+  }
+
+  async start(sink: DriverSink): Promise<void> {
+    this.sink = sink;
+    this.health = undefined;
+    sink.state('starting');
+    this.reopener.start();
+  }
+
+  async stop(): Promise<void> {
+    const sink = this.sink;
+    if (!sink) return;
+    await this.reopener.stop();
+    this.sink = undefined;
+    const client = this.client;
+    this.client = undefined;
+    this.wake?.();
+    await this.poller; // a read in progress ends within timeoutMs
+    if (client) await close(client);
+    sink.state('stopped');
+  }
+
+  private async open(): Promise<void> {
+    // CommonJS: module.exports is the class, and also its own `default` (which is what the types describe).
+    const { default: modbusSerial } = await import('modbus-serial');
+    const client = new modbusSerial.default();
+    // A listener must exist before connecting: an unhandled 'error' would crash the process.
+    client.on('error', (err) => this.lost(client, (err as Error).message));
+    const o = this.opts;
+    await client.connectRTUBuffered(o.path, { baudRate: o.baudRate, dataBits: o.dataBits, parity: o.parity, stopBits: o.stopBits });
+    client.setTimeout(o.timeoutMs);
+    if (!this.sink) { await close(client); return; } // stopped while opening
+    client.on('close', () => this.lost(client, 'port closed'));
+    this.client = client;
+    this.poller = this.poll(client);
+  }
+
+  private lost(client: Client, why: string): void {
+    if (this.client !== client) return;
+    this.client = undefined;
+    this.wake?.();
+    this.report('down', `${this.opts.path}: ${why}`);
+    void close(client);
+    this.reopener.lost();
+  }
+
+  private report(state: 'up' | 'down', detail?: string): void {
+    const key = `${state}:${detail ?? ''}`;
+    if (!this.sink || this.health === key) return;
+    this.health = key;
+    this.sink.state(state, detail);
+  }
+
+  private async poll(client: Client): Promise<void> {
+    let due = performance.now();
+    while (this.client === client) {
+      const readings: RawReading[] = [];
+      const rejections: Rejection[] = [];
+      let answered = 0;
+      for (const reg of this.opts.registers) {
+        const r = await this.read(client, reg);
+        if ('portGone' in r || this.client !== client) return; // 'close' reports it
+        if ('reading' in r) { readings.push(r.reading); answered++; }
+        else { rejections.push(r.rejection); if (r.answered) answered++; }
+      }
+      const sink = this.sink;
+      if (!sink || this.client !== client) return;
+      if (answered > 0) this.report('up');
+      else this.report('down', `no valid reply from the device (last: ${rejections.at(-1)?.detail})`);
+      // Wait for the commit: a slow buffer slows polling rather than piling readings up.
+      await sink.submit(readings, rejections).catch((err: Error) => this.report('down', `buffer write failed: ${err.message}`));
+      // Fixed schedule; ticks missed while a slow cycle ran are skipped, not caught up in a burst.
+      const now = performance.now();
+      due = Math.max(due + this.opts.pollIntervalMs, now);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, due - now);
+        this.wake = () => { clearTimeout(timer); resolve(); };
+      });
+      this.wake = undefined;
+    }
+  }
+
+  private async read(client: Client, reg: ModbusRegister): Promise<ReadResult> {
+    const unit = reg.unitId ?? this.opts.unitId;
+    const where = `unit ${unit} ${reg.table} ${reg.address} (${reg.sensor}/${reg.metric})`;
+    discardStaleBytes(client);
+    let words: number[];
+    try {
+      const fc = reg.table === 'holding' ? READ_HOLDING : READ_INPUT;
+      words = await new Promise<number[]>((resolve, reject) => {
+        const done = (err: unknown, res?: { data: number[] }) => (err ? reject(err) : resolve(res!.data));
+        if (fc === READ_HOLDING) client.writeFC3(unit, reg.address, registerCount(reg.type), done);
+        else client.writeFC4(unit, reg.address, registerCount(reg.type), done);
+      });
+    } catch (err) {
+      const e = err as { name?: string; message?: string; errno?: string; modbusCode?: number };
+      if (e.name === 'PortNotOpenError') return { portGone: true };
+      const detail = `${where}: ${e.message ?? String(err)}`;
+      if (e.modbusCode !== undefined) return { rejection: { reason: 'modbus_exception', detail }, answered: true };
+      if (e.errno === 'ETIMEDOUT') return { rejection: { reason: 'timeout', detail }, answered: false };
+      if (e.message === 'CRC error') return { rejection: { reason: 'bad_crc', detail }, answered: false };
+      return { rejection: { reason: 'bad_frame', detail }, answered: false };
+    }
+    const raw = decodeRegisters(words, reg.type, reg.wordOrder);
+    const value = raw * reg.scale + reg.offset;
+    if (!Number.isFinite(value)) {
+      return { rejection: { reason: 'not_a_number', detail: `${where}: ${reg.type} ${raw}`, payload: Buffer.from(words.flatMap((w) => [w >> 8, w & 0xff])) }, answered: true };
+    }
+    const reading: RawReading = { sensor: reg.sensor, metric: reg.metric, value, ts: Date.now() };
+    if (reg.unit !== undefined) reading.unit = reg.unit;
+    return { reading };
+  }
+}
+
+/**
+ * Bytes waiting before a request is sent can only be the late tail of an earlier reply (a slave
+ * speaks only when asked). modbus-serial's buffered port would prepend them to the next reply and
+ * misparse it, so they are dropped. It keeps them in a private field: guarded, so a library
+ * update that renames it costs only this cleanup, never a crash.
+ */
+function discardStaleBytes(client: Client): void {
+  const port = (client as unknown as { _port?: { _buffer?: unknown } })._port;
+  if (port && Buffer.isBuffer(port._buffer) && port._buffer.length > 0) port._buffer = Buffer.alloc(0);
+}
+
+function close(client: Client): Promise<void> {
+  return new Promise((resolve) => {
+    if (!client.isOpen) { resolve(); return; }
+    client.close(() => resolve());
+  });
+}

@@ -1,0 +1,58 @@
+/**
+ * The MQTT payload codec (CONTRACT §4) and topic patterns. Pure functions, no I/O; the JSON
+ * reading itself is shared with serial `jsonl` (../json-reading.ts).
+ */
+import { decodeJsonText, reject, type Decoded, type DefaultNames } from '../json-reading.js';
+
+/** Where sensor and metric come from when the payload does not say. */
+export type TopicNames = DefaultNames;
+
+/** Decode an MQTT payload. `names` are what the topic pattern yielded. */
+export function decodePayload(payload: Uint8Array, names: TopicNames, maxBytes: number): Decoded {
+  if (payload.length > maxBytes) {
+    return reject('too_large', `payload of ${payload.length} bytes exceeds ${maxBytes}`, payload);
+  }
+  const text = Buffer.from(payload.buffer, payload.byteOffset, payload.length).toString('utf8');
+  return decodeJsonText(text, names, payload);
+}
+
+/**
+ * A compiled `topicPattern` such as `plant/{sensor}/{metric}`: each `{name}` captures one topic
+ * level, `+` matches one level and `#` the rest. Without a pattern the last two levels are taken
+ * as sensor and metric (a single level is the sensor, metric `value`). Several patterns (one per
+ * subscription layout) are tried in order; the first that matches wins.
+ */
+export function compileTopicPattern(pattern: string | readonly string[] | undefined): (topic: string) => TopicNames | undefined {
+  if (typeof pattern === 'object') {
+    const matchers = pattern.map((p) => compileTopicPattern(p));
+    return (topic) => {
+      for (const match of matchers) {
+        const names = match(topic);
+        if (names) return names;
+      }
+      return undefined;
+    };
+  }
+  if (!pattern) {
+    return (topic) => {
+      const levels = topic.split('/');
+      if (levels.length === 1) return { sensor: levels[0], metric: 'value' };
+      return { sensor: levels[levels.length - 2], metric: levels[levels.length - 1] };
+    };
+  }
+  const parts = pattern.split('/');
+  return (topic) => {
+    const levels = topic.split('/');
+    const names: TopicNames = {};
+    for (let i = 0; i < parts.length; i++) {
+      const part = parts[i]!;
+      if (part === '#') return names;
+      const level = levels[i];
+      if (level === undefined) return undefined;
+      const m = /^\{(sensor|metric)\}$/.exec(part);
+      if (m) names[m[1] as 'sensor' | 'metric'] = level;
+      else if (part !== '+' && part !== level) return undefined;
+    }
+    return levels.length === parts.length ? names : undefined;
+  };
+}

@@ -1,0 +1,49 @@
+/**
+ * Test helper: a DriverSink that keeps what it is given, standing in for the gateway's ingest.
+ * Submissions settle at once (or after `commitDelayMs`, to hold a driver's acknowledgements).
+ */
+import type { DriverSink, DriverState, RawReading, Rejection } from '../../driver.js';
+
+export class RecordingSink implements DriverSink {
+  readonly readings: RawReading[] = [];
+  readonly rejections: Rejection[] = [];
+  readonly states: Array<{ state: DriverState; detail?: string }> = [];
+  submits = 0;
+
+  constructor(private readonly commitDelayMs = 0) {}
+
+  submit(readings: RawReading[], rejections: Rejection[] = []): Promise<void> {
+    this.submits++;
+    this.readings.push(...readings);
+    this.rejections.push(...rejections);
+    return this.commitDelayMs ? new Promise((r) => setTimeout(r, this.commitDelayMs)) : Promise.resolve();
+  }
+
+  state(state: DriverState, detail?: string): void {
+    this.states.push({ state, detail });
+  }
+
+  get lastState(): DriverState | undefined {
+    return this.states.at(-1)?.state;
+  }
+
+  /** Rejection counts by reason. */
+  reasons(): Record<string, number> {
+    const counts: Record<string, number> = {};
+    for (const r of this.rejections) counts[r.reason] = (counts[r.reason] ?? 0) + 1;
+    return counts;
+  }
+}
+
+/**
+ * Poll until `check` holds, calling `nudge` (e.g. "make the device send again") between polls.
+ * Fails with `what` after a generous timeout; tests never depend on how fast things are.
+ */
+export async function until(what: string, check: () => boolean, nudge?: () => unknown, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await nudge?.();
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

@@ -1,0 +1,62 @@
+/**
+ * What goes onto one device: its config (validated here, before any image is touched, by the
+ * gateway's own schema), its secrets and its hostname.
+ *
+ * Secrets never go into the config file: each is a credential named after the SENSORGATE_<PATH>
+ * environment variable that overrides the config key it holds (SENSORGATE_KAFKA_SASL_PASSWORD
+ * fills kafka.sasl.password). The config is validated with them applied, as the device will run it.
+ * Credentials with other names (TLS keys, e.g. mqtt-client.key) are files the config refers to by
+ * their path under /run/credentials/sensorgate.service/ (docs/deploy.md).
+ */
+import { parse as parseYaml } from 'yaml';
+import { applyEnv, ConfigError, formatPath, validateConfig, type Config } from '../../gateway/config.js';
+
+export interface DevicePayload {
+  /** The config file's text, written as given (comments kept). */
+  readonly configText: string;
+  /** Credential name (SENSORGATE_…) -> secret. */
+  readonly credentials: Readonly<Record<string, string>>;
+  readonly hostname?: string;
+  /** The validated result, with the credentials applied. */
+  readonly config: Readonly<Config>;
+}
+
+/** The only directory the systemd unit lets the service write (StateDirectory=sensorgate). */
+export const STATE_DIRECTORY = '/var/lib/sensorgate';
+
+const ENV_CREDENTIAL = /^SENSORGATE_[A-Z0-9_]+$/;
+const FILE_CREDENTIAL = /^(?!SENSORGATE_)[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+const HOSTNAME = /^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$/;
+
+/** Validate a device's config, credentials and hostname; every problem is one line naming its key. */
+export function devicePayload(configText: string, credentials: Record<string, string>, hostname: string | undefined, source: string): DevicePayload {
+  let raw: unknown;
+  try {
+    raw = parseYaml(configText) ?? {};
+  } catch (err) {
+    throw new ConfigError([`${source}: not valid YAML: ${(err as Error).message.split('\n')[0]}`]);
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError([`${source}: the top level must be a mapping`]);
+
+  const problems: string[] = [];
+  for (const name of Object.keys(credentials).filter((n) => !ENV_CREDENTIAL.test(n) && !FILE_CREDENTIAL.test(n))) {
+    problems.push(`credentials.${name}: not a credential name: SENSORGATE_<PATH> (upper case, digits, _) for a config key, or a file name ([A-Za-z0-9._-])`);
+  }
+  const overrides = Object.fromEntries(Object.entries(credentials).filter(([n]) => ENV_CREDENTIAL.test(n)));
+  problems.push(...applyEnv(raw as Record<string, unknown>, overrides).map((p) => `credentials.${p}`));
+  if (hostname !== undefined && !HOSTNAME.test(hostname)) problems.push(`hostname: "${hostname}" is not a valid host name (letters, digits and -, at most 63)`);
+
+  const dataDir = (raw as { gateway?: { dataDir?: unknown } }).gateway?.dataDir;
+  if (typeof dataDir === 'string' && dataDir !== STATE_DIRECTORY && !dataDir.startsWith(`${STATE_DIRECTORY}/`)) {
+    problems.push(`${formatPath(['gateway', 'dataDir'])}: must be ${STATE_DIRECTORY} or below it on a device: the service may write nowhere else (remove the key for the default)`);
+  }
+  let config: Readonly<Config> | undefined;
+  try {
+    config = validateConfig(raw);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    problems.push(...err.problems);
+  }
+  if (problems.length || !config) throw new ConfigError(problems);
+  return { configText, credentials, config, ...(hostname !== undefined ? { hostname } : {}) };
+}

@@ -1,0 +1,166 @@
+/**
+ * `sensorgate pack`: a self-contained offline bundle for one device architecture.
+ *
+ *   sensorgate/                      (the single top-level folder of the .tar.gz)
+ *     bin/sensorgate                 launcher: runs dist/gateway/cli.js with the device's node
+ *     install.sh                     installs it as a systemd service (docs/deploy.md)
+ *     sensorgate-bundle.json         manifest: version, arch, Node ABI, native modules
+ *     package.json, dist/, node_modules/ (production only, native modules built for the arch)
+ *     deploy/systemd/sensorgate.service, deploy/flash/firstrun.sh, docs/deploy.md
+ *
+ * The production tree comes from the lockfile (`npm ci --omit=dev` with npm's --cpu/--os/--libc
+ * set to the target, so platform packages such as lz4-napi's are the target's), with install
+ * scripts off: nothing is downloaded from anywhere but the npm registry (or npm's cache), and the
+ * modules with a binding.gyp are then compiled for the target (native.ts).
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { access, chmod, copyFile, cp, mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
+import { run } from './exec.js';
+import { buildNativePackage, defaultNodeDir, findNativePackages, pruneAndVerify, readNodeHeaders, toolchainPrefix } from './native.js';
+import { asset, cacheDir, PACKAGE_ROOT } from './paths.js';
+import { TARGETS, type Arch } from './targets.js';
+
+export interface PackOptions {
+  arch: Arch;
+  /** The .tar.gz to write. */
+  out: string;
+  /** Node headers to compile against (default: those of the Node running this). */
+  nodedir?: string;
+  /** Keep/reuse built native modules in the per-user cache (default true). */
+  cache?: boolean;
+  /** Phase lines for the user. */
+  log?: (line: string) => void;
+}
+
+export interface BundleManifest {
+  name: string;
+  version: string;
+  arch: Arch;
+  platform: 'linux';
+  /** The Node the native modules were compiled for: the device needs the same major (same `modules`). */
+  node: { version: string; modules: string };
+  nativeModules: string[];
+  builtAt: string;
+}
+
+export interface PackResult {
+  out: string;
+  bytes: number;
+  sha256: string;
+  manifest: BundleManifest;
+}
+
+/** The file name of the manifest inside a bundle's top folder. */
+export const MANIFEST = 'sensorgate-bundle.json';
+/** Top-level folder of every bundle. */
+export const BUNDLE_DIR = 'sensorgate';
+
+/** package.json fields a bundle keeps: what Node needs to run it and `--version` to report it. */
+const KEPT_FIELDS = ['name', 'version', 'description', 'license', 'type', 'engines', 'bin', 'dependencies'];
+
+export async function pack(opts: PackOptions): Promise<PackResult> {
+  const target = TARGETS[opts.arch];
+  const log = opts.log ?? (() => undefined);
+  const out = resolve(opts.out);
+  const nodedir = opts.nodedir ?? defaultNodeDir();
+  const steps = 6;
+  const phase = (n: number, what: string) => log(`pack [${n}/${steps}] ${what}`);
+
+  phase(1, `checking the ${target.arch} toolchain, Node headers and compiled code`);
+  const prefix = await toolchainPrefix(target);
+  const headers = readNodeHeaders(nodedir);
+  await access(join(PACKAGE_ROOT, 'dist', 'gateway', 'cli.js')).catch(() => {
+    throw new Error(`no compiled code in ${join(PACKAGE_ROOT, 'dist')}: run \`npm run build\` first`);
+  });
+  await access(join(PACKAGE_ROOT, 'package-lock.json')).catch(() => {
+    throw new Error(`no package-lock.json in ${PACKAGE_ROOT}: pack runs from a checkout of the repository`);
+  });
+
+  const stage = await mkdtemp(join(tmpdir(), 'sensorgate-pack-'));
+  try {
+    const bundle = join(stage, BUNDLE_DIR);
+    await mkdir(bundle);
+
+    phase(2, 'copying compiled code (without tests and source maps)');
+    await cp(join(PACKAGE_ROOT, 'dist'), join(bundle, 'dist'), {
+      recursive: true,
+      filter: (src) => basename(src) !== 'test' && !src.endsWith('.map'),
+    });
+
+    phase(3, `installing production dependencies for linux-${target.nodeArch} (npm ci --omit=dev)`);
+    await copyFile(join(PACKAGE_ROOT, 'package.json'), join(bundle, 'package.json'));
+    await copyFile(join(PACKAGE_ROOT, 'package-lock.json'), join(bundle, 'package-lock.json'));
+    await run('npm', [
+      'ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline',
+      '--os=linux', `--cpu=${target.nodeArch}`, '--libc=glibc',
+    ], { cwd: bundle, install: 'npm' });
+
+    const natives = await findNativePackages(join(bundle, 'node_modules'));
+    phase(4, `building ${natives.length} native modules for ${target.arch} against Node ${headers.version} headers (ABI ${headers.modules})`);
+    const cache = opts.cache === false ? undefined : cacheDir('native');
+    for (const [i, pkg] of natives.entries()) {
+      const started = Date.now();
+      log(`  (${i + 1}/${natives.length}) ${pkg.name}@${pkg.version} …`);
+      const how = await buildNativePackage(pkg, { target, prefix, nodedir, modules: headers.modules, cacheDir: cache });
+      log(`  (${i + 1}/${natives.length}) ${pkg.name}@${pkg.version} ${how} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    }
+    const nativeModules = await pruneAndVerify(join(bundle, 'node_modules'), target);
+
+    phase(5, 'adding the launcher, install script, systemd unit and manifest');
+    const pkg = JSON.parse(await readFile(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as Record<string, unknown>;
+    const slim = Object.fromEntries(KEPT_FIELDS.filter((k) => k in pkg).map((k) => [k, pkg[k]]));
+    await writeFile(join(bundle, 'package.json'), `${JSON.stringify(slim, null, 2)}\n`);
+    await rm(join(bundle, 'package-lock.json'));
+    await rm(join(bundle, 'node_modules', '.package-lock.json'), { force: true });
+    await placeFile(asset('deploy/pack/launcher.sh'), join(bundle, 'bin', 'sensorgate'), 0o755);
+    await placeFile(asset('deploy/pack/install.sh'), join(bundle, 'install.sh'), 0o755);
+    await placeFile(asset('deploy/systemd/sensorgate.service'), join(bundle, 'deploy', 'systemd', 'sensorgate.service'), 0o644);
+    await placeFile(asset('deploy/flash/firstrun.sh'), join(bundle, 'deploy', 'flash', 'firstrun.sh'), 0o755); // `flash --bundle` from a bundle
+    await placeFile(asset('docs/deploy.md'), join(bundle, 'docs', 'deploy.md'), 0o644);
+    const manifest: BundleManifest = {
+      name: String(pkg.name),
+      version: String(pkg.version),
+      arch: target.arch,
+      platform: 'linux',
+      node: headers,
+      nativeModules,
+      builtAt: new Date().toISOString(),
+    };
+    await writeFile(join(bundle, MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`);
+
+    phase(6, `writing ${out}`);
+    await mkdir(dirname(out), { recursive: true });
+    const partial = `${out}.partial`;
+    await run('tar', ['--sort=name', '--owner=0', '--group=0', '--numeric-owner', '-czf', partial, '-C', stage, BUNDLE_DIR]);
+    await rename(partial, out);
+    const bytes = (await stat(out)).size;
+    const sha256 = await sha256File(out);
+    log(`pack: ${out} (${(bytes / 1024 / 1024).toFixed(1)} MiB, sha256 ${sha256})`);
+    return { out, bytes, sha256, manifest };
+  } finally {
+    await rm(stage, { recursive: true, force: true });
+  }
+}
+
+async function placeFile(src: string, dest: string, mode: number): Promise<void> {
+  await mkdir(dirname(dest), { recursive: true });
+  await copyFile(src, dest);
+  await chmod(dest, mode);
+}
+
+export async function sha256File(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/** The manifest of a bundle file, read without unpacking the rest. */
+export async function readBundleManifest(bundle: string): Promise<BundleManifest> {
+  const text = await run('tar', ['-xzOf', bundle, `${BUNDLE_DIR}/${MANIFEST}`]).catch((err: Error) => {
+    throw new Error(`${bundle} is not a sensorgate bundle (no ${BUNDLE_DIR}/${MANIFEST}): ${err.message.split('\n')[0]}`);
+  });
+  return JSON.parse(text.toString('utf8')) as BundleManifest;
+}

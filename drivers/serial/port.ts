@@ -2,6 +2,7 @@
  * Opening serial ports, shared by the line/JSONL and Modbus drivers. `serialport` is imported
  * lazily so that configs without a serial source never load its native binding.
  */
+import { stat } from 'node:fs/promises';
 import type { SerialPort } from 'serialport';
 
 export interface SerialLineSettings {
@@ -21,6 +22,28 @@ export async function openSerialPort(s: SerialLineSettings): Promise<SerialPort>
   });
   await new Promise<void>((resolve, reject) => port.open((err) => (err ? reject(err) : resolve())));
   return port;
+}
+
+/** How often an open port's device node is checked (one stat() call). */
+export const PRESENCE_CHECK_MS = 500;
+
+/**
+ * Calls `gone` once the device node at `path` disappears or is replaced by another device, and
+ * returns the function that stops watching. Read errors alone do not reveal an unplug: the kernel
+ * hangs up a USB serial tty (or a pty whose other end closed), a read can then return end-of-file
+ * rather than fail, and serialport retries such reads forever, busy, never emitting 'close'.
+ */
+export async function watchPresence(path: string, gone: () => void): Promise<() => void> {
+  const identity = await stat(path).catch(() => undefined);
+  let stopped = false;
+  const check = async (): Promise<void> => {
+    const now = await stat(path).catch(() => undefined);
+    if (stopped) return;
+    if (!identity || !now || now.rdev !== identity.rdev || now.ino !== identity.ino) { stopped = true; clearInterval(timer); gone(); }
+  };
+  const timer = setInterval(() => void check(), PRESENCE_CHECK_MS);
+  timer.unref();
+  return () => { stopped = true; clearInterval(timer); };
 }
 
 /**

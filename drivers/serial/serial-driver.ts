@@ -10,7 +10,7 @@ import { Reopener, type RetryDelay } from '../reopen.js';
 import { decodeJsonLine } from './jsonl-codec.js';
 import { decodeLine, type FrameResult } from './line-codec.js';
 import { LineFramer, MAX_FRAME_BYTES } from './line-framer.js';
-import { describeOpenFailure, openFailure, openSerialPort, type SerialLineSettings } from './port.js';
+import { describeOpenFailure, openFailure, openSerialPort, watchPresence, type SerialLineSettings } from './port.js';
 
 export interface SerialSourceOptions extends SerialLineSettings {
   id: string;
@@ -31,6 +31,7 @@ export class SerialDriver implements Driver {
   private readonly reopener: Reopener;
   private sink?: DriverSink;
   private port?: SerialPort;
+  private unwatch?: () => void;
   private lastSubmit: Promise<unknown> = Promise.resolve();
   /** Why the port cannot be opened, described once per outage (listing ports is not free). */
   private outage: string | undefined;
@@ -58,6 +59,7 @@ export class SerialDriver implements Driver {
     await this.reopener.stop();
     const port = this.port;
     this.port = undefined;
+    this.unwatch?.();
     if (port) {
       port.removeAllListeners('data');
       if (port.isOpen) await new Promise<void>((resolve) => port.close(() => resolve()));
@@ -70,16 +72,22 @@ export class SerialDriver implements Driver {
 
   private async open(): Promise<void> {
     const port = await openSerialPort(this.opts);
+    let lastError: Error | undefined;
+    const unwatch = await watchPresence(this.opts.path, () => {
+      lastError = new Error('device removed');
+      if (port.isOpen) port.close();
+    });
     const sink = this.sink;
     if (!sink) {
       // Stopped while the port was opening.
+      unwatch();
       await new Promise<void>((resolve) => port.close(() => resolve()));
       return;
     }
     this.port = port;
+    this.unwatch = unwatch;
     this.framer.reset();
     this.outage = undefined;
-    let lastError: Error | undefined;
     port.on('data', (chunk: Buffer) => this.receive(chunk));
     // A fatal error closes the port (serialport does so itself on a read error, i.e. an unplug);
     // the 'close' that follows reports it, with the error if 'close' carries none.
@@ -106,6 +114,7 @@ export class SerialDriver implements Driver {
   private closed(port: SerialPort, err: Error | undefined): void {
     if (this.port !== port) return; // our own close in stop()
     this.port = undefined;
+    this.unwatch?.();
     port.removeAllListeners();
     this.framer.reset();
     this.sink?.state('down', `${this.opts.path} closed${err ? `: ${err.message}` : ''}`);

@@ -3,8 +3,10 @@
  * device writes bytes into one end, the driver reads the other.
  */
 import assert from 'node:assert/strict';
+import { readlinkSync, renameSync, symlinkSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import type { SerialPort } from 'serialport';
+import type { DriverState } from '../driver.js';
 import { openSerialPort } from '../serial/port.js';
 import { encodeJsonLine } from '../serial/jsonl-codec.js';
 import { encodeLine, xorChecksum } from '../serial/line-codec.js';
@@ -149,6 +151,61 @@ describe('serial driver on a pseudo-terminal', () => {
       assert.ok(sink.states.some((s) => s.state === 'down' && s.detail?.includes(pair.a)), 'the outage names the port');
     } finally {
       await driver.stop();
+    }
+  });
+
+  test('unplugs right after opening are all noticed, though a hung-up tty may read as end-of-file rather than fail', async () => {
+    // Whether the read after a hang-up fails or returns 0 bytes is a race in the kernel; serialport
+    // only notices the failure. Unplugging the moment the port is up makes the 0-byte case likely.
+    for (let i = 0; i < 8; i++) {
+      const p = await ptyPair();
+      const driver = new SerialDriver(serialOptions(p.a));
+      let unplugged: Promise<void> | undefined;
+      const sink = new (class extends RecordingSink {
+        override state(state: DriverState, detail?: string): void {
+          super.state(state, detail);
+          if (state === 'up') unplugged ??= p.stop();
+        }
+      })();
+      try {
+        await driver.start(sink);
+        await until('port open', () => unplugged !== undefined);
+        await unplugged;
+        await until(`down after unplug ${i + 1}`, () => sink.lastState === 'down', undefined, 10_000);
+      } finally {
+        await driver.stop();
+        await p.destroy();
+      }
+    }
+  });
+
+  test('a device node replaced by another device (an adapter re-enumerated) is reopened', async () => {
+    const other = await ptyPair();
+    const otherDevice = new Device(other.b);
+    const driver = new SerialDriver(serialOptions(pair.a));
+    const sink = new RecordingSink();
+    await driver.start(sink);
+    try {
+      await until('port open', () => sink.lastState === 'up');
+      // Point the gateway's path at the other pty, atomically, as udev moves a by-id link.
+      const swap = `${pair.a}.swap`;
+      symlinkSync(readlinkSync(other.a), swap);
+      renameSync(swap, pair.a);
+      await until('down', () => sink.lastState === 'down');
+      assert.match(sink.states.at(-1)!.detail!, /closed: device removed/);
+      await until('up on the new device', () => sink.lastState === 'up');
+      await otherDevice.open();
+      await otherDevice.write('moved x=3\n');
+      await until('reading from the new device', () => sink.readings.some((r) => r.sensor === 'moved'));
+    } finally {
+      await driver.stop();
+      await otherDevice.close();
+      await other.destroy();
+      // Restore the pair for the tests after this one.
+      await pair.stop();
+      await pair.start();
+      await device.close();
+      await device.open();
     }
   });
 

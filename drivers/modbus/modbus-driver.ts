@@ -8,7 +8,7 @@
 import type { ModbusRTU } from 'modbus-serial/ModbusRTU.js';
 import type { Driver, DriverSink, RawReading, Rejection } from '../driver.js';
 import { Reopener, type RetryDelay } from '../reopen.js';
-import { openFailure, type SerialLineSettings } from '../serial/port.js';
+import { openFailure, watchPresence, type SerialLineSettings } from '../serial/port.js';
 import { decodeRegisters, registerCount, type RegisterType, type WordOrder } from './registers.js';
 
 export interface ModbusRegister {
@@ -48,6 +48,7 @@ export class ModbusDriver implements Driver {
   private readonly reopener: Reopener;
   private sink?: DriverSink;
   private client?: Client;
+  private unwatch?: () => void;
   private poller?: Promise<void>;
   private wake?: () => void;
   /** Last health reported, so that a steady state is not re-reported every cycle. */
@@ -72,6 +73,7 @@ export class ModbusDriver implements Driver {
     this.sink = undefined;
     const client = this.client;
     this.client = undefined;
+    this.unwatch?.();
     this.wake?.();
     await this.poller; // a read in progress ends within timeoutMs
     if (client) await close(client);
@@ -87,15 +89,19 @@ export class ModbusDriver implements Driver {
     const o = this.opts;
     await client.connectRTUBuffered(o.path, { baudRate: o.baudRate, dataBits: o.dataBits, parity: o.parity, stopBits: o.stopBits });
     client.setTimeout(o.timeoutMs);
-    if (!this.sink) { await close(client); return; } // stopped while opening
+    // As in the serial source: a hung-up tty may read as end-of-file instead of failing.
+    const unwatch = await watchPresence(o.path, () => this.lost(client, 'device removed'));
+    if (!this.sink) { unwatch(); await close(client); return; } // stopped while opening
     client.on('close', () => this.lost(client, 'port closed'));
     this.client = client;
+    this.unwatch = unwatch;
     this.poller = this.poll(client);
   }
 
   private lost(client: Client, why: string): void {
     if (this.client !== client) return;
     this.client = undefined;
+    this.unwatch?.();
     this.wake?.();
     this.report('down', `${this.opts.path}: ${why}`);
     void close(client);

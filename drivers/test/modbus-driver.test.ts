@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { crc16, ModbusSlave } from '../../firmware-sim/modbus-slave.js';
 import { ModbusDriver, type ModbusRegister, type ModbusSourceOptions } from '../modbus/modbus-driver.js';
 import { driverContract } from './driver-contract.js';
-import { ptyPair, type PtyPair } from './support/pty-pair.js';
+import { ptyPair, repoint, type PtyPair } from './support/pty-pair.js';
 import { RecordingSink, until } from './support/recording-sink.js';
 
 const line = { baudRate: 19200, dataBits: 8, parity: 'none', stopBits: 1 } as const;
@@ -110,6 +110,34 @@ describe('modbus driver on a pseudo-terminal', () => {
       await until('the repaired register', () => sink.readings.some((r) => r.sensor === 'noisy' && r.value === 200));
     } finally {
       await driver.stop();
+    }
+  });
+
+  test('a device node replaced by another device (an adapter re-enumerated) is reopened', async () => {
+    const other = await ptyPair();
+    const otherSlave = new ModbusSlave({ path: other.b, ...line, unitId: 1 });
+    otherSlave.set('holding', 0, 222);
+    await otherSlave.start();
+    slave.set('holding', 0, 111);
+    const driver = new ModbusDriver(options(pair.a, [reg({ sensor: 'meter', metric: 'x', address: 0 })]));
+    const sink = new RecordingSink();
+    await driver.start(sink);
+    try {
+      await until('a reading from the first device', () => last(sink, 'meter', 'x')?.value === 111);
+      // The old device still answers on its pty: only the moved link says the adapter changed.
+      repoint(pair.a, other.a);
+      await until('down', () => sink.lastState === 'down');
+      assert.match(sink.states.at(-1)!.detail!, /device removed/);
+      await until('readings from the new device', () => last(sink, 'meter', 'x')?.value === 222);
+    } finally {
+      await driver.stop();
+      await otherSlave.stop();
+      await other.destroy();
+      // Restore the pair for the tests after this one.
+      await slave.stop();
+      await pair.stop();
+      await pair.start();
+      await slave.start();
     }
   });
 

@@ -3,7 +3,6 @@
  * device writes bytes into one end, the driver reads the other.
  */
 import assert from 'node:assert/strict';
-import { readlinkSync, renameSync, symlinkSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import type { SerialPort } from 'serialport';
 import type { DriverState } from '../driver.js';
@@ -12,7 +11,7 @@ import { encodeJsonLine } from '../serial/jsonl-codec.js';
 import { encodeLine, xorChecksum } from '../serial/line-codec.js';
 import { SerialDriver, type SerialSourceOptions } from '../serial/serial-driver.js';
 import { driverContract } from './driver-contract.js';
-import { ptyPair, type PtyPair } from './support/pty-pair.js';
+import { ptyPair, repoint, type PtyPair } from './support/pty-pair.js';
 import { RecordingSink, until } from './support/recording-sink.js';
 
 const line8n1 = { baudRate: 115200, dataBits: 8, parity: 'none', stopBits: 1 } as const;
@@ -187,10 +186,7 @@ describe('serial driver on a pseudo-terminal', () => {
     await driver.start(sink);
     try {
       await until('port open', () => sink.lastState === 'up');
-      // Point the gateway's path at the other pty, atomically, as udev moves a by-id link.
-      const swap = `${pair.a}.swap`;
-      symlinkSync(readlinkSync(other.a), swap);
-      renameSync(swap, pair.a);
+      repoint(pair.a, other.a);
       await until('down', () => sink.lastState === 'down');
       assert.match(sink.states.at(-1)!.detail!, /closed: device removed/);
       await until('up on the new device', () => sink.lastState === 'up');

@@ -2,15 +2,14 @@
  * A Modbus RTU slave on a real pseudo-terminal (ModbusSlave), serving its model's metrics from
  * registers that each tick updates. The gateway's master polls at its own pace; bus faults are
  * queued on one register for its next read (so each becomes exactly one counted rejection), a
- * dropout makes the slave answer nothing, and an unplug takes the device node away.
+ * dropout makes the slave answer nothing, and an unplug takes the device node away (PtySimDevice).
  */
-import { join } from 'node:path';
 import { registerCount } from '../drivers/modbus/registers.js';
 import type { DeviceConfig, RegisterConfig } from './config.js';
-import { SimDevice, type DeviceEnv } from './device.js';
+import type { DeviceEnv } from './device.js';
 import type { Firmware, Tick } from './firmware.js';
 import { ModbusSlave, type SlaveFault } from './modbus-slave.js';
-import { ptyPair, type PtyPair } from './pty.js';
+import { PtySimDevice } from './pty-device.js';
 import type { Random } from './random.js';
 
 type ModbusConfig = Extract<DeviceConfig, { transport: 'modbus' }>;
@@ -20,47 +19,29 @@ const BUS_FAULTS = { bad_crc: 'bad_crc', timeout: 'silent', busy: 'busy' } as co
 /** What a raw register value may hold, by type. */
 const RANGE = { int16: [-32768, 32767], uint16: [0, 65535], int32: [-2147483648, 2147483647], uint32: [0, 4294967295], float32: [-Infinity, Infinity] } as const;
 
-export class ModbusSimDevice extends SimDevice {
-  readonly path: string;
+export class ModbusSimDevice extends PtySimDevice {
   readonly registers: readonly RegisterConfig[];
-  private readonly devicePath: string;
-  private pty?: PtyPair;
-  private slave?: ModbusSlave;
-  private unplugged = false;
+  private readonly slave: ModbusSlave;
 
   constructor(readonly cfg: ModbusConfig, firmware: Firmware, env: DeviceEnv, private readonly random: Random, devDir: string) {
-    super(cfg, firmware, env);
-    this.path = join(devDir, cfg.id);
-    this.devicePath = join(devDir, `${cfg.id}.sim`);
+    super(cfg, firmware, env, devDir);
     // Default map: every metric as a float32 in consecutive input registers.
     this.registers = cfg.registers ?? firmware.metrics.map((m, i) => ({ metric: m.name, table: 'input', address: 2 * i, type: 'float32', wordOrder: 'big', scale: 1 }));
+    this.slave = new ModbusSlave({ path: this.devicePath, baudRate: cfg.baudRate, unitId: cfg.unitId });
   }
 
-  async open(): Promise<void> {
-    this.pty = await ptyPair({ a: this.path, b: this.devicePath });
-    this.slave = new ModbusSlave({ path: this.devicePath, baudRate: this.cfg.baudRate, unitId: this.cfg.unitId });
-    await this.slave.start();
+  protected plugIn(): Promise<void> {
+    return this.slave.start();
   }
 
-  protected async close(): Promise<void> {
-    await this.slave?.stop();
-    await this.pty?.destroy();
+  protected plugOut(): Promise<void> {
+    return this.slave.stop();
   }
 
   protected async emit(tick: Tick): Promise<void> {
-    const slave = this.slave!;
+    await this.followUnplug(tick);
+    const slave = this.slave;
     const { started, ended, active } = tick.faults;
-    if (started.includes('unplug') && !this.unplugged) {
-      this.count('unplug');
-      this.unplugged = true;
-      await slave.stop();
-      await this.pty!.stop();
-    } else if (this.unplugged && !active.has('unplug')) {
-      // Plugged back (tried again on the next tick should that fail).
-      await this.pty!.start();
-      await slave.start();
-      this.unplugged = false;
-    }
     if (started.includes('dropout')) {
       this.count('dropout');
       for (const r of this.registers) slave.fault(r.table, r.address, 'silent');
@@ -91,7 +72,7 @@ export class ModbusSimDevice extends SimDevice {
 
   /** One-shot bus faults the master has not read yet. */
   get pendingFaults(): number {
-    return this.slave?.pendingFaults ?? 0;
+    return this.slave.pendingFaults;
   }
 
   describe(): string {

@@ -120,9 +120,19 @@ export function storeAndForwardSuite(kafkaVersion: string): void {
       let seen = '';
       await waitFor('backlog drained', async () => {
         const [depth, ingested] = [await g.metric('sensorgate_buffer_depth'), await g.metric('sensorgate_readings_ingested_total')];
-        seen = `depth ${depth}, ingested ${ingested} of ${total}, uplink ${JSON.stringify((await g.status()).uplink)}\n${g.logTail()}`;
+        const status = await g.status();
+        seen = `depth ${depth}, ingested ${ingested} of ${total}, uplink ${JSON.stringify(status.uplink)}, sources ${JSON.stringify(status.sources)}`;
         return depth === 0 && ingested === total;
-      }, 180_000).catch((err: Error) => { throw new Error(`${err.message}: ${seen}`); });
+      }, 180_000).catch(async (err: Error) => {
+        // Where the missing readings went missing: which values Kafka lacks, and what the broker
+        // saw of the gateway's session (connects, disconnects, dropped messages).
+        const inKafka = bySensor(await readTopic(kafka.brokers, topic));
+        const missing = pub.next.map((n, s) => {
+          const have = new Set((inKafka.get(`s${s}`) ?? []).map((r) => r.value.value as number));
+          return `s${s}: ${Array.from({ length: n }, (_, v) => v).filter((v) => !have.has(v)).slice(0, 50).join(',')}`;
+        });
+        throw new Error(`${err.message}: ${seen}\nmissing in Kafka: ${missing.join('; ')}\nmosquitto: ${mosquitto.logLines(`sensorgate-${id}-`).join('\n')}\n${g.logTail()}`);
+      });
       assert.equal(await g.metric('sensorgate_uplink_connected'), 1);
       assertComplete(await readTopic(kafka.brokers, topic), id, pub.next);
       const status = await g.status();

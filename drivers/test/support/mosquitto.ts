@@ -32,6 +32,8 @@ export interface Broker {
   start(): Promise<void>;
   stop(): Promise<void>;
   destroy(): Promise<void>;
+  /** The broker's log lines that mention `text` (a client id), for a failing test's message. */
+  logLines(text: string): string[];
 }
 
 const live = new Set<ChildProcess>();
@@ -79,6 +81,7 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<Broker> {
   } else {
     conf.push('allow_anonymous true');
   }
+  const logFile = join(dir, 'mosquitto.log');
   const confFile = join(dir, 'mosquitto.conf');
   writeFileSync(confFile, `${conf.join('\n')}\n`);
 
@@ -93,7 +96,7 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<Broker> {
       live.add(c);
       c.once('exit', () => live.delete(c));
       await waitForTcp(port, '127.0.0.1', 10_000, () => (c.exitCode !== null
-        ? new Error(`mosquitto exited: ${readFileSync(join(dir, 'mosquitto.log'), 'utf8').slice(-2000)}`)
+        ? new Error(`mosquitto exited: ${readFileSync(logFile, 'utf8').slice(-2000)}`)
         : undefined));
     },
     async stop() {
@@ -107,6 +110,9 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<Broker> {
     async destroy() {
       await broker.stop();
       rmSync(dir, { recursive: true, force: true });
+    },
+    logLines(text) {
+      return readFileSync(logFile, 'utf8').split('\n').filter((l) => l.includes(text));
     },
   };
   await broker.start();

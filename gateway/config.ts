@@ -12,6 +12,18 @@ const name = z.string().regex(NAME_PATTERN, { message: 'must match [A-Za-z0-9._-
 const hostPort = z.string().regex(/^[^\s:]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/, { message: 'must be HOST:PORT' });
 const filePath = z.string().min(1);
 
+const SIZE_UNITS: Record<string, number> = { B: 1, KB: 1e3, MB: 1e6, GB: 1e9, KIB: 1024, MIB: 1024 ** 2, GIB: 1024 ** 3 };
+
+/** A size in bytes: a number, or a string with a unit (`64MiB`, `1 GB`, `512KiB`). */
+export const byteSize = z.union([
+  z.number().int().min(0),
+  z.string().regex(/^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|KiB|MiB|GiB)?\s*$/i, { message: 'must be a number of bytes or a size such as 64MiB (units: B KB MB GB KiB MiB GiB)' }),
+]).transform((v) => {
+  if (typeof v === 'number') return v;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(v)!;
+  return Math.floor(Number(m[1]) * SIZE_UNITS[(m[2] || 'B').toUpperCase()]!);
+});
+
 const topicPattern = z.string().regex(/^[^#]*(#)?$/, { message: '# may only end the pattern' });
 
 /** An option set where it has no effect is a mistake worth a line, not silence. */
@@ -168,8 +180,10 @@ export const configSchema = z.strictObject({
     }).optional(),
   }),
   buffer: z.strictObject({
-    maxBytes: z.number().int().min(1024).default(1024 ** 3),
+    maxBytes: byteSize.pipe(z.number().min(1024, { message: 'must be at least 1KiB' })).default(1024 ** 3),
     whenFull: z.enum(['drop-oldest', 'reject-new']).default('drop-oldest'),
+    /** Free space always left on the data dir's file system; the cap shrinks to respect it. */
+    reserveBytes: byteSize.default(64 * 1024 ** 2),
     /** FULL makes every commit survive a power cut; NORMAL may lose the last commits on one. */
     synchronous: z.enum(['FULL', 'NORMAL']).default('FULL'),
     /** Group commit window: at most one fsync per window, however many readings arrive. */

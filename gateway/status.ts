@@ -20,6 +20,30 @@ export interface SourceStatus {
   ratePerS: number;
 }
 
+/**
+ * Something wrong now, in words an operator can act on. `code` is stable (dashboards and alerts
+ * match on it); `since` is when it began. Problems are listed while they last and vanish when fixed.
+ */
+export interface Problem {
+  code: ProblemCode;
+  detail: string;
+  since: number;
+}
+
+/**
+ * The stable problem codes. Add codes freely; never rename or reuse one.
+ *  uplink_down       no connection to Kafka
+ *  uplink_stalled    connected, a backlog waits, and nothing was acknowledged for a while
+ *  source_down       a source is down (detail names it); one entry per source, keyed `source_down:<id>`
+ *  buffer_corrupt    the buffer file was found damaged and set aside (detail: salvaged and lost)
+ *  disk_full         readings cannot be stored
+ *  buffer_near_full  over 80 % of the buffer's cap
+ *  clock_unsynced    the wall clock is not synchronised (readings carry clockSynced: false)
+ */
+export type ProblemCode =
+  | 'uplink_down' | 'uplink_stalled' | 'source_down' | 'buffer_corrupt' | 'disk_full' | 'buffer_near_full' | 'clock_unsynced'
+  | (string & {});
+
 export interface GatewayStatus {
   gateway: string;
   version: string;
@@ -45,6 +69,8 @@ export interface GatewayStatus {
   /** Readings/s over the last minute: taken into the buffer, and acknowledged by Kafka. */
   rates: { ingestPerS: number; sendPerS: number };
   sources: SourceStatus[];
+  /** What is wrong now; empty when nothing is. */
+  problems: Problem[];
   host: HostFacts;
 }
 
@@ -106,6 +132,8 @@ export class Status {
   private readonly ingestRate = new RateWindow(this.started);
   private readonly sendRate = new RateWindow(this.started);
   private readonly changeListeners = new Set<() => void>();
+  /** Current problems by key: the code, or `code:subject` where one code can hold several times. */
+  private readonly problems = new Map<string, Problem>();
 
   private readonly ingestedTotal = new Counter({ name: 'sensorgate_readings_ingested_total', help: 'Readings made durable in the buffer', labelNames: ['source'], registers: [this.registry] });
   private readonly rejectedTotal = new Counter({ name: 'sensorgate_readings_rejected_total', help: 'Input refused and quarantined', labelNames: ['source', 'reason'], registers: [this.registry] });
@@ -163,6 +191,7 @@ export class Status {
     s.state = state;
     s.detail = detail;
     this.sourceUpGauge.set({ source: id }, state === 'up' ? 1 : 0);
+    this.problem('source_down', state === 'down' ? `${id}: ${detail ?? 'down'}` : null, id);
     if (changed) this.changed();
   }
 
@@ -208,7 +237,30 @@ export class Status {
     this.connectedGauge.set(connected ? 1 : 0);
     if (changed) this.uplink.sinceTs = Date.now();
     if (error !== undefined) { this.uplink.lastError = error; this.uplink.lastErrorTs = Date.now(); }
+    this.problem('uplink_down', connected ? null : (this.uplink.lastError ?? 'not connected to Kafka'));
     if (changed) this.changed();
+  }
+
+  /**
+   * Raise (detail given) or clear (null) a problem. `key` defaults to the code; give a subject to
+   * hold one code several times (source_down per source). Raising again updates the detail but
+   * keeps `since`. Listeners hear of every raise and clear, not of detail updates.
+   */
+  problem(code: ProblemCode, detail: string | null, subject?: string): void {
+    const key = subject === undefined ? code : `${code}:${subject}`;
+    const had = this.problems.get(key);
+    if (detail === null) {
+      if (had) { this.problems.delete(key); this.changed(); }
+      return;
+    }
+    if (had) { had.detail = detail; return; }
+    this.problems.set(key, { code, detail, since: Date.now() });
+    this.changed();
+  }
+
+  hasProblem(code: ProblemCode): boolean {
+    for (const p of this.problems.values()) if (p.code === code) return true;
+    return false;
   }
 
   snapshot(): GatewayStatus {
@@ -227,6 +279,7 @@ export class Status {
       uplink: { ...this.uplink, dropped: { ...this.uplink.dropped } },
       rates: { ingestPerS: this.ingestRate.perSecond(now), sendPerS: this.sendRate.perSecond(now) },
       sources: [...this.sources.values()].map(({ status: s, rate }) => ({ ...s, rejectedByReason: { ...s.rejectedByReason }, ratePerS: rate.perSecond(now) })),
+      problems: [...this.problems.values()].map((p) => ({ ...p })),
       host: hostFacts(this.opts.dataDir),
     };
   }

@@ -55,6 +55,7 @@ export function syntheticStatus(i: number, now = Date.now()): GatewayStatus {
     uplink: { connected: !down, sinceTs: now - 3_600_000, lastAckTs: down ? now - 600_000 : now - 500, lastError: down ? 'connect ETIMEDOUT 10.0.0.1:9092' : null, lastErrorTs: down ? now - 1000 : null, sent: 990_000 + i, dropped: {} },
     rates: { ingestPerS: down ? 9 : 10 + (i % 7), sendPerS: down ? 0 : 10 + (i % 7) },
     sources,
+    problems: down ? [{ code: 'uplink_down', detail: 'connect ETIMEDOUT 10.0.0.1:9092', since: now - 600_000 }] : [],
     host: { hostname: id, arch: 'arm64', diskFreeBytes: 20e9, diskTotalBytes: 32e9, rssBytes: 48e6, memFreeBytes: 2e9, memTotalBytes: 4e9, cpuTempC: 48 + (i % 20), load: [0.4, 0.3, 0.2] },
   };
 }

@@ -46,6 +46,7 @@ export const statusSchema = z.object({
   }),
   rates: z.object({ ingestPerS: num, sendPerS: num }).optional(),
   sources: z.array(source).max(1000),
+  problems: z.array(z.object({ code: text(64), detail: text(2000), since: num })).max(100).optional(),
   host: z.object({
     hostname: text(256).optional(),
     arch: text(32).optional(),

@@ -24,6 +24,32 @@ export const byteSize = z.union([
   return Math.floor(Number(m[1]) * SIZE_UNITS[(m[2] || 'B').toUpperCase()]!);
 });
 
+/** A PEM file the gateway reads at start: unreadable or not PEM is a config error naming the key. */
+const pemFile = filePath.superRefine((path, ctx) => {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: `cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})` });
+    return;
+  }
+  if (!text.includes('-----BEGIN ')) ctx.addIssue({ code: 'custom', message: `${path} is not a PEM file (no -----BEGIN line)` });
+});
+
+/** TLS to Kafka. Certificates are always verified: there is deliberately no option to turn that off. */
+const kafkaTls = z.strictObject({
+  /** PEM bundle of the CA(s) that signed the brokers' certificates (default: the system's CAs). */
+  ca: pemFile.optional(),
+  /** Client certificate and key: mutual TLS. */
+  cert: pemFile.optional(),
+  key: pemFile.optional(),
+  /** The name to verify in the brokers' certificates instead of the host dialled. */
+  servername: z.string().min(1).optional(),
+}).superRefine((t, ctx) => {
+  if (t.cert !== undefined && t.key === undefined) ctx.addIssue({ code: 'custom', path: ['key'], message: 'required with cert (the client certificate\'s private key)' });
+  if (t.key !== undefined && t.cert === undefined) ctx.addIssue({ code: 'custom', path: ['cert'], message: 'required with key' });
+});
+
 const topicPattern = z.string().regex(/^[^#]*(#)?$/, { message: '# may only end the pattern' });
 
 /** An option set where it has no effect is a mistake worth a line, not silence. */
@@ -172,12 +198,22 @@ export const configSchema = z.strictObject({
     batchMaxRecords: z.number().int().min(1).max(100_000).default(5000),
     batchMaxBytes: z.number().int().min(1024).default(900_000),
     clientId: z.string().min(1).optional(),
-    ssl: z.boolean().default(false),
+    /** `true`: TLS verified against the system's CAs; an object adds a private CA, a client certificate (mutual TLS), a server name. */
+    tls: z.union([z.boolean(), kafkaTls]).optional(),
+    /** The older spelling of `tls: true`. */
+    ssl: z.boolean().optional(),
     sasl: z.strictObject({
       mechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']),
       username: z.string(),
       password: z.string(),
     }).optional(),
+    /** For topics the gateway creates: default min(2, their replication factor). */
+    minInsyncReplicas: z.number().int().min(1).optional(),
+  }).superRefine((k, ctx) => {
+    if (k.ssl !== undefined && k.tls !== undefined) ctx.addIssue({ code: 'custom', path: ['ssl'], message: 'ssl is the older name of tls: set one of them' });
+    if (k.minInsyncReplicas !== undefined && k.replicationFactor > 0 && k.minInsyncReplicas > k.replicationFactor) {
+      ctx.addIssue({ code: 'custom', path: ['minInsyncReplicas'], message: `must not exceed replicationFactor (${k.replicationFactor}), or no write could ever be acknowledged` });
+    }
   }),
   buffer: z.strictObject({
     maxBytes: byteSize.pipe(z.number().min(1024, { message: 'must be at least 1KiB' })).default(1024 ** 3),
@@ -316,7 +352,8 @@ export function validateConfig(raw: unknown): Readonly<Config> {
   return deepFreeze(result.data);
 }
 
-export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): Readonly<Config> {
+/** A config file parsed and overlaid with SENSORGATE_* variables, not yet validated. */
+function readConfigFile(file: string, env: NodeJS.ProcessEnv): Record<string, unknown> {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -332,7 +369,21 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError([`${file}: the top level must be a mapping`]);
   const envProblems = applyEnv(raw as Record<string, unknown>, env);
   if (envProblems.length) throw new ConfigError(envProblems);
-  return validateConfig(raw);
+  return raw as Record<string, unknown>;
+}
+
+export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): Readonly<Config> {
+  return validateConfig(readConfigFile(file, env));
+}
+
+/**
+ * Only the `kafka:` section of a config file, validated as the gateway validates it: `fleet` and
+ * `consume` read a gateway's own file (its other sections are ignored) or one with just `kafka:`.
+ */
+export function loadKafkaConfig(file: string, env: NodeJS.ProcessEnv = process.env): Readonly<Config['kafka']> {
+  const result = z.object({ kafka: configSchema.shape.kafka }).safeParse(readConfigFile(file, env));
+  if (!result.success) throw new ConfigError(problemLines(result.error.issues));
+  return deepFreeze(result.data.kafka);
 }
 
 function deepFreeze<T>(o: T): T {

@@ -10,7 +10,7 @@ import { backoffDelay, type BackoffOptions } from './backoff.js';
 import { failpoint } from './failpoint.js';
 import type { SqliteBuffer, StoredRecord } from './buffer.js';
 import type { Status } from './status.js';
-import { UplinkError, type Uplink } from './uplink.js';
+import { UplinkError, type Refusal, type Uplink } from './uplink.js';
 
 export interface ForwarderOptions {
   batchMaxRecords: number;
@@ -29,7 +29,7 @@ export interface ForwarderOptions {
 function bounded<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new UplinkError(`${what} timed out after ${ms} ms`, 'unavailable')), ms);
+    timer = setTimeout(() => reject(new UplinkError(`${what} timed out after ${ms} ms`)), ms);
   });
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
@@ -101,25 +101,14 @@ export class Forwarder {
     }
   }
 
-  /** Send a batch; a batch Kafka refuses as too large is split until the culprit stands alone. */
+  /** Send a batch; records Kafka refuses for themselves are quarantined, the rest is acknowledged. */
   private async deliver(batch: StoredRecord[]): Promise<void> {
     const t0 = performance.now();
-    try {
-      await bounded(this.uplink.send(batch), this.opts.callTimeoutMs, 'send');
-      this.status.produceLatency((performance.now() - t0) / 1000);
-    } catch (err) {
-      if (!(err instanceof UplinkError && err.kind === 'too_large')) throw err;
-      if (batch.length === 1) {
-        this.isolate(batch[0]!, err);
-        return;
-      }
-      const half = Math.ceil(batch.length / 2);
-      await this.deliver(batch.slice(0, half));
-      await this.deliver(batch.slice(half));
-      return;
-    }
+    const { refused } = await bounded(this.uplink.send(batch), this.opts.callTimeoutMs, 'send');
+    this.status.produceLatency((performance.now() - t0) / 1000);
     failpoint('after-send');
-    this.acked(batch);
+    for (const r of refused) this.isolate(r);
+    this.acked(batch, refused.length);
   }
 
   /**
@@ -134,21 +123,19 @@ export class Forwarder {
     this.cursor = Math.max(this.cursor, seq);
   }
 
-  private acked(batch: StoredRecord[]): void {
+  private acked(batch: StoredRecord[], refused: number): void {
     const first = batch[0]!.seq;
     const last = batch[batch.length - 1]!.seq;
     this.buffer.ack(first, last);
     this.cursor = last;
-    this.status.sent(batch.length);
+    this.status.sent(batch.length - refused);
   }
 
-  /** Kafka will never take this record: keep it in quarantine, count it, let the rest flow. */
-  private isolate(record: StoredRecord, err: Error): void {
-    this.log.warn({ seq: record.seq, bytes: record.bytes }, 'record refused by Kafka as too large; quarantined');
-    this.buffer.quarantine([{ ts: Date.now(), source: 'uplink', reason: 'kafka_too_large', detail: `seq ${record.seq}: ${err.message}`, payload: record.value }]);
-    this.buffer.ack(record.seq, record.seq);
-    this.cursor = record.seq;
-    this.status.dropped('kafka_too_large', 1);
+  /** Kafka will never take this record: keep it in quarantine and count it; the rest flows. */
+  private isolate({ record, reason, detail }: Refusal): void {
+    this.log.warn({ seq: record.seq, bytes: record.bytes, reason }, 'record refused by Kafka; quarantined');
+    this.buffer.quarantine([{ ts: Date.now(), source: 'uplink', reason, detail: `seq ${record.seq}: ${detail}`, payload: record.value }]);
+    this.status.dropped(reason, 1);
   }
 
   private async fail(err: Error): Promise<void> {

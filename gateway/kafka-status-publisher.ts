@@ -3,13 +3,11 @@
  * (a duplicate heartbeat is harmless), acks=all, no kafkajs-internal patience (the heartbeat
  * simply tries again at its next tick), so a status can never hold up or reorder readings.
  */
-import { Kafka, Partitioners, type Producer } from 'kafkajs';
+import { Partitioners, type Kafka, type Producer } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import type { StatusPublisher } from './heartbeat.js';
-import { ensureTopics, kafkaClient } from './kafka-uplink.js';
-
-export { STATUS_TOPIC_CONFIG } from './kafka-uplink.js';
+import { ensureTopics, kafkaClient } from './kafka-client.js';
 
 export const STATUS_HEADERS = { 'sg-schema': 'status/1', 'content-type': 'application/json' };
 
@@ -19,7 +17,7 @@ export class KafkaStatusPublisher implements StatusPublisher {
   private topicChecked = false;
 
   constructor(private readonly cfg: Config['kafka'], gatewayId: string, log: Logger) {
-    this.kafka = kafkaClient(cfg, gatewayId, log.child({ component: 'kafkajs-status' }));
+    this.kafka = kafkaClient(cfg, `sensorgate-${gatewayId}`, log.child({ component: 'kafkajs-status' }));
   }
 
   async publish(key: string, value: string): Promise<void> {

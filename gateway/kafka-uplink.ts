@@ -5,85 +5,77 @@
  *   each batch and a record of its highest seq (in a compacted offsets topic keyed by gateway id)
  *   are committed in one Kafka transaction under a stable transactional id. connect() fences any
  *   older session of the gateway and reads back the last committed seq with read_committed.
+ *
+ * One produce request per partition, and each checked. kafkajs can resolve a send() spanning
+ * several brokers although some partitions got no answer: after a leader moves, its retry skips
+ * every broker that had already answered, including the one that now leads the moved partition
+ * (kafkajs issue 1303). A request for one partition goes to one broker, and we accept it only
+ * with that partition's acknowledgement in hand. It also confines a refusal to its partition:
+ * kafkajs rolls back the idempotence sequence numbers of every partition in a failed request,
+ * also those that were written, after which the broker answers "out of order sequence number"
+ * to each resend. Per partition, the rollback is exactly right, so a refused record can be
+ * isolated by splitting its partition's records, as the Java client splits a batch, with no
+ * sequence error, no duplicate, and in order.
  */
 import { randomUUID } from 'node:crypto';
-import { CompressionTypes, Kafka, logLevel, Partitioners, type Message, type Producer, type SASLOptions, type Transaction } from 'kafkajs';
+import { Partitioners, type Kafka, type Message, type PartitionMetadata, type Producer, type ProducerRecord, type RecordMetadata } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { StoredRecord } from './buffer.js';
 import type { Config } from './config.js';
-import { registerLz4 } from './lz4-codec.js';
+import { brokerErrorType, CLIENT_RETRY, compressionType, ensureTopics, kafkaClient, partitionCount } from './kafka-client.js';
 import { recordHeaders } from './record.js';
-import { UplinkError, type Connected, type Uplink } from './uplink.js';
+import { UplinkError, type Connected, type Refusal, type Uplink } from './uplink.js';
 
-const COMPRESSION = { none: CompressionTypes.None, gzip: CompressionTypes.GZIP, lz4: CompressionTypes.LZ4 } as const;
-const TOO_LARGE = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE']);
-/** kafkajs warnings that describe choices made here on purpose (see comments below): debug only. */
-const EXPECTED_WARNINGS = [/^Limiting retries for the idempotent producer/, /switched default partitioner/];
-/** Few retries inside kafkajs: the forwarder rebuilds the producer and retries forever. */
-const RETRY = { retries: 2, initialRetryTime: 300, maxRetryTime: 3000 };
+/** Broker verdicts on the records themselves: resending the same records can never succeed. */
+const REFUSALS: Record<string, Refusal['reason']> = { MESSAGE_TOO_LARGE: 'kafka_too_large', RECORD_LIST_TOO_LARGE: 'kafka_too_large', INVALID_RECORD: 'kafka_refused' };
 /** All offsets records share one partition, so one ordered log answers "what was committed last". */
 const OFFSETS_PARTITION = 0;
 
-/** kafkajs wraps protocol errors (retries exceeded, aggregate); find the broker's verdict. */
-function protocolType(err: unknown): string | undefined {
-  for (let e: any = err, depth = 0; e && depth < 5; depth++) {
-    if (typeof e.type === 'string') return e.type;
-    e = e.originalError ?? e.cause ?? e.errors?.[0];
-  }
-  return undefined;
-}
-
 function uplinkError(stage: string, err: unknown): UplinkError {
-  const type = protocolType(err);
-  return new UplinkError(`${stage}: ${(err as Error).message}`, type && TOO_LARGE.has(type) ? 'too_large' : 'unavailable', { cause: err });
+  return err instanceof UplinkError ? err : new UplinkError(`${stage}: ${(err as Error).message}`, { cause: err });
 }
 
-export function kafkaClient(cfg: Config['kafka'], gatewayId: string, log: Logger): Kafka {
-  return new Kafka({
-    clientId: cfg.clientId ?? `sensorgate-${gatewayId}`,
-    brokers: [...cfg.brokers],
-    ssl: cfg.ssl,
-    sasl: cfg.sasl ? ({ ...cfg.sasl } as SASLOptions) : undefined,
-    connectionTimeout: 5000,
-    requestTimeout: 30_000,
-    retry: RETRY,
-    logLevel: logLevel.WARN,
-    logCreator: () => ({ level, log: entry }) => {
-      const { message, ...extra } = entry;
-      const expected = EXPECTED_WARNINGS.some((re) => re.test(message));
-      const fn = level <= logLevel.ERROR ? 'error' : level === logLevel.WARN && !expected ? 'warn' : 'debug';
-      log[fn]({ kafkajs: extra }, message);
-    },
-  });
+/** Throws unless the broker acknowledged `partition` of `topic` without error. */
+function acknowledged(meta: RecordMetadata[], topic: string, partition: number): void {
+  const m = meta.find((x) => x.topicName === topic && x.partition === partition);
+  if (!m) throw new UplinkError(`send: no acknowledgement for ${topic} partition ${partition}`);
+  if (m.errorCode !== 0) throw new UplinkError(`send: ${topic} partition ${partition} answered error ${m.errorCode}`);
 }
 
-/** What both uplinks share: client, topics, producer lifecycle, record encoding. */
+type Send = (record: ProducerRecord) => Promise<RecordMetadata[]>;
+
+/** What both uplinks share: client, topics, producer lifecycle, record encoding, checked per-partition sends. */
 abstract class KafkaUplinkBase implements Uplink {
   protected producer: Producer | undefined;
   protected readonly kafka: Kafka;
+  /** murmur2 as the Java client: a key lands on the same partition whoever produces it. */
+  private readonly partitioner = Partitioners.DefaultPartitioner();
+  private partitionMetadata: PartitionMetadata[] = [];
 
   constructor(protected readonly cfg: Config['kafka'], protected readonly gatewayId: string, log: Logger) {
-    this.kafka = kafkaClient(cfg, gatewayId, log.child({ component: 'kafkajs' }));
+    this.kafka = kafkaClient(cfg, `sensorgate-${gatewayId}`, log.child({ component: 'kafkajs' }));
   }
 
   protected abstract createProducer(): Producer;
   /** Runs once per fresh producer; returns what connect() reports. */
   protected abstract onConnected(producer: Producer): Promise<Connected>;
-  abstract send(records: StoredRecord[]): Promise<void>;
+  abstract send(records: StoredRecord[]): Promise<{ refused: Refusal[] }>;
 
   async connect(): Promise<Connected> {
-    if (this.cfg.compression === 'lz4') await registerLz4();
-    await ensureTopics(this.kafka, this.cfg);
     await this.close();
     const producer = this.createProducer();
     try {
+      await ensureTopics(this.kafka, this.cfg);
+      // Counted afresh on every connect: partitions added to the topic are used after a reconnect.
+      const n = await partitionCount(this.kafka, this.cfg.topic);
+      this.partitionMetadata = Array.from({ length: n }, (_, i) => ({ partitionId: i, leader: 0 }) as PartitionMetadata);
       await producer.connect();
       const connected = await this.onConnected(producer);
       this.producer = producer;
       return connected;
     } catch (err) {
       await producer.disconnect().catch(() => undefined);
-      throw err instanceof UplinkError ? err : uplinkError('connect', err);
+      throw uplinkError('connect', err);
     }
   }
 
@@ -94,18 +86,48 @@ abstract class KafkaUplinkBase implements Uplink {
   }
 
   protected connectedProducer(): Producer {
-    if (!this.producer) throw new UplinkError('not connected', 'unavailable');
+    if (!this.producer) throw new UplinkError('not connected');
     return this.producer;
   }
 
-  protected readings(records: StoredRecord[]) {
-    return {
-      topic: this.cfg.topic,
-      acks: -1,
-      timeout: 30_000,
-      compression: COMPRESSION[this.cfg.compression],
-      messages: records.map((r): Message => ({ key: r.key, value: r.value, headers: recordHeaders(this.gatewayId, r.seq) })),
-    };
+  /** Send every record, partition by partition in batch order, each request checked; returns the refused. */
+  protected async sendReadings(send: Send, records: StoredRecord[]): Promise<Refusal[]> {
+    const byPartition = new Map<number, StoredRecord[]>();
+    for (const r of records) {
+      const p = this.partitioner({ topic: this.cfg.topic, partitionMetadata: this.partitionMetadata, message: { key: r.key, value: null } });
+      const list = byPartition.get(p);
+      if (list) list.push(r);
+      else byPartition.set(p, [r]);
+    }
+    const refused: Refusal[] = [];
+    for (const [p, list] of [...byPartition].sort((a, b) => a[0] - b[0])) await this.sendPartition(send, p, list, refused);
+    return refused;
+  }
+
+  /** A refused request is split until the refused record stands alone; the others are sent in order. */
+  private async sendPartition(send: Send, partition: number, records: StoredRecord[], refused: Refusal[]): Promise<void> {
+    let meta: RecordMetadata[];
+    try {
+      meta = await send({
+        topic: this.cfg.topic,
+        acks: -1,
+        timeout: 30_000,
+        compression: compressionType(this.cfg),
+        messages: records.map((r): Message => ({ key: r.key, value: r.value, partition, headers: recordHeaders(this.gatewayId, r.seq) })),
+      });
+    } catch (err) {
+      const reason = REFUSALS[brokerErrorType(err) ?? ''];
+      if (!reason) throw uplinkError('send', err);
+      if (records.length === 1) {
+        refused.push({ record: records[0]!, reason, detail: (err as Error).message });
+        return;
+      }
+      const half = Math.ceil(records.length / 2);
+      await this.sendPartition(send, partition, records.slice(0, half), refused);
+      await this.sendPartition(send, partition, records.slice(half), refused);
+      return;
+    }
+    acknowledged(meta, this.cfg.topic, partition);
   }
 }
 
@@ -115,10 +137,8 @@ export class KafkaUplink extends KafkaUplinkBase {
       idempotent: true,
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
-      // murmur2, as the Java client: a key lands on the same partition whoever produces it.
-      createPartitioner: Partitioners.DefaultPartitioner,
       // Duplicates a rebuilt producer may cause carry the same (gateway, seq): consumers dedupe on it.
-      retry: RETRY,
+      retry: CLIENT_RETRY,
     });
   }
 
@@ -126,12 +146,9 @@ export class KafkaUplink extends KafkaUplinkBase {
     return { committedSeq: null };
   }
 
-  async send(records: StoredRecord[]): Promise<void> {
-    try {
-      await this.connectedProducer().send(this.readings(records));
-    } catch (err) {
-      throw uplinkError('send', err);
-    }
+  async send(records: StoredRecord[]): Promise<{ refused: Refusal[] }> {
+    const producer = this.connectedProducer();
+    return { refused: await this.sendReadings((r) => producer.send(r), records) };
   }
 }
 
@@ -145,8 +162,7 @@ export class TransactionalKafkaUplink extends KafkaUplinkBase {
       idempotent: true,
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
-      createPartitioner: Partitioners.DefaultPartitioner,
-      retry: RETRY,
+      retry: CLIENT_RETRY,
     });
   }
 
@@ -158,29 +174,30 @@ export class TransactionalKafkaUplink extends KafkaUplinkBase {
    */
   protected async onConnected(producer: Producer): Promise<Connected> {
     const probe = randomUUID();
-    const tx = await producer.transaction(); // InitProducerId: fences and completes older sessions
-    await this.inTransaction(tx, () => tx.send(this.offsetsRecord({ gateway: this.gatewayId, seq: null, probe, ts: Date.now() }, `${this.gatewayId}#probe`)));
+    await this.inTransaction(producer, (send) => this.sendOffsets(send, { gateway: this.gatewayId, seq: null, probe, ts: Date.now() }, `${this.gatewayId}#probe`));
     return { committedSeq: await this.readCommittedSeq(probe) };
   }
 
-  async send(records: StoredRecord[]): Promise<void> {
-    const producer = this.connectedProducer();
-    let tx: Transaction;
+  async send(records: StoredRecord[]): Promise<{ refused: Refusal[] }> {
+    const last = records[records.length - 1]!.seq;
+    let refused: Refusal[] = [];
+    await this.inTransaction(this.connectedProducer(), async (send) => {
+      refused = await this.sendReadings(send, records);
+      await this.sendOffsets(send, { gateway: this.gatewayId, seq: last, ts: Date.now() }, this.gatewayId);
+    });
+    return { refused };
+  }
+
+  /** Commit only when every send of the transaction was acknowledged; abort on anything else. */
+  private async inTransaction(producer: Producer, work: (send: Send) => Promise<unknown>): Promise<void> {
+    let tx;
     try {
-      tx = await producer.transaction();
+      tx = await producer.transaction(); // the first one also fences and completes older sessions
     } catch (err) {
       throw uplinkError('begin', err);
     }
-    const last = records[records.length - 1]!.seq;
-    await this.inTransaction(tx, async () => {
-      await tx.send(this.readings(records));
-      await tx.send(this.offsetsRecord({ gateway: this.gatewayId, seq: last, ts: Date.now() }, this.gatewayId));
-    });
-  }
-
-  private async inTransaction(tx: Transaction, work: () => Promise<unknown>): Promise<void> {
     try {
-      await work();
+      await work((r) => tx.send(r));
     } catch (err) {
       await tx.abort().catch(() => undefined);
       throw uplinkError('send', err);
@@ -193,8 +210,9 @@ export class TransactionalKafkaUplink extends KafkaUplinkBase {
     }
   }
 
-  private offsetsRecord(value: OffsetsRecord, key: string) {
-    return { topic: this.cfg.offsetsTopic, acks: -1, messages: [{ key, value: JSON.stringify(value), partition: OFFSETS_PARTITION }] };
+  private async sendOffsets(send: Send, value: OffsetsRecord, key: string): Promise<void> {
+    const topic = this.cfg.offsetsTopic;
+    acknowledged(await send({ topic, acks: -1, messages: [{ key, value: JSON.stringify(value), partition: OFFSETS_PARTITION }] }), topic, OFFSETS_PARTITION);
   }
 
   private async readCommittedSeq(probe: string): Promise<number | null> {
@@ -204,7 +222,7 @@ export class TransactionalKafkaUplink extends KafkaUplinkBase {
       await consumer.subscribe({ topic: this.cfg.offsetsTopic, fromBeginning: true });
       return await new Promise<number | null>((resolve, reject) => {
         let seq: number | null = null;
-        const timer = setTimeout(() => reject(new UplinkError('timed out reading the committed seq', 'unavailable')), 60_000);
+        const timer = setTimeout(() => reject(new UplinkError('timed out reading the committed seq')), 60_000);
         consumer.run({
           autoCommit: false,
           eachMessage: async ({ partition, message }) => {
@@ -217,45 +235,10 @@ export class TransactionalKafkaUplink extends KafkaUplinkBase {
         }).catch(reject);
       });
     } catch (err) {
-      throw err instanceof UplinkError ? err : uplinkError('read committed seq', err);
+      throw uplinkError('read committed seq', err);
     } finally {
       await consumer.disconnect().catch(() => undefined);
     }
-  }
-}
-
-/**
- * Settings of the compacted status topic. Segments roll every 10 minutes so the log cleaner can
- * compact them: a fleet server reading the topic at start reads about one record per gateway
- * plus the last minutes, not days of heartbeats.
- */
-export const STATUS_TOPIC_CONFIG = [
-  { name: 'cleanup.policy', value: 'compact' },
-  { name: 'segment.ms', value: String(10 * 60_000) },
-];
-
-/** Create the readings topic, the compacted status topic and (exactly-once) the compacted offsets topic when missing. */
-export async function ensureTopics(kafka: Kafka, cfg: Config['kafka']): Promise<void> {
-  const admin = kafka.admin();
-  const compacted = [{ name: 'cleanup.policy', value: 'compact' }];
-  try {
-    await admin.connect();
-    const existing = new Set(await admin.listTopics());
-    const topics = [
-      { topic: cfg.topic, numPartitions: cfg.partitions, replicationFactor: cfg.replicationFactor },
-      { topic: cfg.statusTopic, numPartitions: cfg.partitions, replicationFactor: cfg.replicationFactor, configEntries: STATUS_TOPIC_CONFIG },
-      ...(cfg.delivery === 'exactly-once' ? [{ topic: cfg.offsetsTopic, numPartitions: 1, replicationFactor: cfg.replicationFactor, configEntries: compacted }] : []),
-    ].filter((t) => !existing.has(t.topic));
-    if (topics.length) {
-      await admin.createTopics({ topics, waitForLeaders: true }).catch((err: Error) => {
-        // Another gateway may have created it a moment ago.
-        if (protocolType(err) !== 'TOPIC_ALREADY_EXISTS') throw err;
-      });
-    }
-  } catch (err) {
-    throw new UplinkError(`topics: ${(err as Error).message}`, 'unavailable', { cause: err });
-  } finally {
-    await admin.disconnect().catch(() => undefined);
   }
 }
 

@@ -13,19 +13,31 @@ export interface Connected {
   committedSeq: number | null;
 }
 
+/** A record Kafka will never take (too large for the topic, or invalid): the rest of its batch was delivered. */
+export interface Refusal {
+  record: StoredRecord;
+  /** A drop reason for the metrics: kafka_too_large or kafka_refused. */
+  reason: 'kafka_too_large' | 'kafka_refused';
+  detail: string;
+}
+
 export interface Uplink {
   /** Connect (fencing any older session of this gateway) and create the topics if missing. */
   connect(): Promise<Connected>;
-  /** Resolves once every record is acknowledged by all in-sync replicas (acks=all), or committed. */
-  send(records: StoredRecord[]): Promise<void>;
+  /**
+   * Resolves once every record is acknowledged by all in-sync replicas (acks=all), or committed,
+   * except the records Kafka refuses for themselves, which it returns; they were not delivered and
+   * are never worth retrying. Any other failure rejects, and then nothing of the batch counts as
+   * delivered (some of it may have been: resending it makes duplicates with the same seq).
+   */
+  send(records: StoredRecord[]): Promise<{ refused: Refusal[] }>;
   /** Drop the connection (idempotent). A new connect() builds a fresh one. */
   close(): Promise<void>;
 }
 
-export type UplinkErrorKind = 'too_large' | 'unavailable';
-
+/** A failure of the uplink itself (Kafka unreachable, a request unanswered or unacknowledged): retry later. */
 export class UplinkError extends Error {
-  constructor(message: string, readonly kind: UplinkErrorKind, options?: { cause?: unknown }) {
+  constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'UplinkError';
   }

@@ -14,11 +14,11 @@ import { existsSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { Kafka, logLevel, Partitioners, type Producer } from 'kafkajs';
+import { Partitioners, type Producer } from 'kafkajs';
 import { freePort } from '../../deploy/net.js';
 import { STATUS_HEADERS } from '../kafka-status-publisher.js';
 import type { GatewayStatus } from '../status.js';
-import { startBenchKafka } from './peers.js';
+import { benchKafka, startBenchKafka } from './peers.js';
 import { note, phase } from './progress.js';
 
 const CLI = fileURLToPath(new URL('../cli.js', import.meta.url));
@@ -75,7 +75,7 @@ const round = (n: number) => Math.round(n * 10) / 10;
 export async function benchFleet(brokers: string[], o: FleetBenchOptions = {}): Promise<FleetBenchResult> {
   const n = o.gateways ?? 500;
   const topic = `bench.fleet.status.${Date.now().toString(36)}`;
-  const kafka = new Kafka({ clientId: 'fleet-bench', brokers, logLevel: logLevel.NOTHING });
+  const kafka = benchKafka(brokers, 'fleet-bench');
   const producer = kafka.producer({ allowAutoTopicCreation: true, createPartitioner: Partitioners.DefaultPartitioner });
   await producer.connect();
   const port = await freePort();

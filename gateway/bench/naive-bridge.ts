@@ -6,7 +6,8 @@
  *   node dist/gateway/bench/naive-bridge.js '{"mqttUrl":…,"prefix":…,"brokers":[…],"topic":…,"gateway":…}'
  * Prints {"event":"ready"} once subscribed; SIGTERM ends it.
  */
-import { Kafka, logLevel, Partitioners } from 'kafkajs';
+import { Partitioners } from 'kafkajs';
+import { benchKafka } from './peers.js';
 import mqtt from 'mqtt';
 import { compileTopicPattern, decodePayload } from '../../drivers/mqtt/payload.js';
 import { encodeRecord, recordHeaders, recordKey } from '../record.js';
@@ -20,7 +21,7 @@ export interface NaiveBridgeOptions {
 }
 
 async function bridge(o: NaiveBridgeOptions): Promise<void> {
-  const kafka = new Kafka({ clientId: 'bench-naive-bridge', brokers: o.brokers, logLevel: logLevel.ERROR });
+  const kafka = benchKafka(o.brokers, 'bench-naive-bridge');
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false });
   await producer.connect();
   const names = compileTopicPattern(`${o.prefix}/{sensor}/{metric}`);

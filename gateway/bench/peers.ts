@@ -6,7 +6,10 @@
 import { createWriteStream } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Kafka, logLevel, type Admin } from 'kafkajs';
+import type { Admin, Kafka } from 'kafkajs';
+import { pino } from 'pino';
+import { configSchema } from '../config.js';
+import { kafkaClient } from '../kafka-client.js';
 import mqtt from 'mqtt';
 import { KAFKA_VERSIONS, startKafka } from '../../deploy/kafka/launcher.js';
 import { freePort, waitForTcp } from '../../deploy/net.js';
@@ -92,6 +95,11 @@ export async function prepareSession(url: string, clientId: string, topics: stri
 }
 
 /** The bench's view of Kafka: create measurement topics, count what arrived. */
+/** A client for the bench's own producers and probes, set up as the gateway's are (codecs included). */
+export function benchKafka(brokers: string[], clientId: string): Kafka {
+  return kafkaClient(configSchema.shape.kafka.parse({ brokers }), clientId, pino({ level: 'silent' }));
+}
+
 export class KafkaProbe {
   private readonly admin: Admin;
   /** Deleted again by close(): $KAFKA_BROKERS may be someone's long-lived broker. */
@@ -102,7 +110,7 @@ export class KafkaProbe {
   }
 
   static async connect(brokers: string[]): Promise<KafkaProbe> {
-    const admin = new Kafka({ clientId: 'sensorgate-bench', brokers, logLevel: logLevel.NOTHING }).admin();
+    const admin = benchKafka(brokers, 'sensorgate-bench').admin();
     await admin.connect();
     return new KafkaProbe(admin);
   }

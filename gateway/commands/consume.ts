@@ -7,13 +7,14 @@
  */
 import type { Command } from 'commander';
 import type { Logger } from 'pino';
-import { ConfigError, configSchema } from '../config.js';
+import { ConfigError, configSchema, loadKafkaConfig, type Config } from '../config.js';
 import type { Analytics, ReadingRecord, SeriesStats, WearEvent } from '../consume/analytics.js';
 import { action } from './pack.js';
 
 interface ConsumeCliOptions {
-  brokers: string;
-  topic: string;
+  brokers?: string;
+  config?: string;
+  topic?: string;
   group: string;
   metric: string;
   threshold: string;
@@ -34,8 +35,22 @@ function settings(o: ConsumeCliOptions) {
     return n;
   };
   const seconds = (flag: string, text: string) => positive(flag, text) * 1000;
-  const kafka = configSchema.shape.kafka.safeParse({ brokers: o.brokers.split(',').map((b) => b.trim()).filter(Boolean), topic: o.topic });
-  if (!kafka.success) for (const i of kafka.error.issues) problems.push(`--${i.path[0] === 'topic' ? 'topic' : 'brokers'}: ${i.message}`);
+  let kafka: Config['kafka'] | undefined;
+  if (o.config !== undefined) {
+    if (o.brokers !== undefined) problems.push('--brokers: not with --config (the file\'s kafka: section says how to connect)');
+    kafka = loadKafkaConfig(o.config);
+    if (o.topic !== undefined) {
+      const topic = configSchema.shape.kafka.shape.topic.safeParse(o.topic);
+      if (topic.success) kafka = { ...kafka, topic: topic.data };
+      else problems.push(`--topic: ${topic.error.issues[0]!.message}`);
+    }
+  } else if (o.brokers === undefined) {
+    problems.push('--brokers or --config: one of them is required');
+  } else {
+    const parsed = configSchema.shape.kafka.safeParse({ brokers: o.brokers.split(',').map((b) => b.trim()).filter(Boolean), topic: o.topic });
+    if (parsed.success) kafka = parsed.data;
+    else for (const i of parsed.error.issues) problems.push(`--${i.path[0] === 'topic' ? 'topic' : 'brokers'}: ${i.message}`);
+  }
   const result = {
     analytics: {
       windowMs: seconds('--window', o.window),
@@ -45,8 +60,8 @@ function settings(o: ConsumeCliOptions) {
     },
     intervalMs: seconds('--interval', o.interval),
   };
-  if (problems.length || !kafka.success) throw new ConfigError(problems);
-  return { ...result, kafka: kafka.data };
+  if (problems.length || !kafka) throw new ConfigError(problems);
+  return { ...result, kafka };
 }
 
 /** A record of the readings topic (CONTRACT §5), or undefined for anything else. */
@@ -92,8 +107,9 @@ function table(rows: SeriesStats[]): string[] {
 export function registerConsume(program: Command): void {
   program.command('consume')
     .description('example predictive-maintenance consumer: reads the readings topic (read_committed, deduplicated on gateway+seq), shows rolling statistics per sensor and metric, and raises a wear alarm when smoothed vibration crosses --threshold or its trend projects that within --horizon')
-    .requiredOption('-b, --brokers <list>', 'Kafka bootstrap brokers, HOST:PORT[,HOST:PORT…]')
-    .option('-t, --topic <topic>', 'the gateways\' kafka.topic', 'sensor.readings')
+    .option('-b, --brokers <list>', 'Kafka bootstrap brokers, HOST:PORT[,HOST:PORT…]')
+    .option('-c, --config <file>', 'read brokers, TLS, SASL and the topic from the kafka: section of this config file (a gateway\'s own will do; see docs/kafka.md)')
+    .option('-t, --topic <topic>', 'the gateways\' kafka.topic (default: the file\'s, or sensor.readings)')
     .option('-g, --group <id>', 'consumer group (its committed offsets say where to resume; a new group starts at the beginning)', 'sensorgate-consume')
     .option('--metric <names>', 'wear metrics, comma-separated', 'vib_rms')
     .option('--threshold <level>', 'alarm level of the smoothed wear metric (7.1 mm/s: ISO 10816 zone C/D)', '7.1')
@@ -105,13 +121,13 @@ export function registerConsume(program: Command): void {
     .option('--log-level <level>', 'kafkajs messages at this level and above', 'warn')
     .action(action('consume', async (opts: ConsumeCliOptions) => {
       const s = settings(opts);
-      const [{ Analytics }, { kafkaClient }, { createLogger }] = await Promise.all([import('../consume/analytics.js'), import('../kafka-uplink.js'), import('../log.js')]);
+      const [{ Analytics }, { kafkaClient }, { createLogger }] = await Promise.all([import('../consume/analytics.js'), import('../kafka-client.js'), import('../log.js')]);
       const log: Logger = createLogger(opts.logLevel);
       const analytics: Analytics = new Analytics(s.analytics);
       const out = (line: string) => process.stdout.write(`${line}\n`);
       const units = new Map<string, string | undefined>();
       let skipped = 0;
-      const consumer = kafkaClient(s.kafka, 'consume', log).consumer({ groupId: opts.group, readUncommitted: false, maxWaitTimeInMs: 500 });
+      const consumer = kafkaClient(s.kafka, 'sensorgate-consume', log).consumer({ groupId: opts.group, readUncommitted: false, maxWaitTimeInMs: 500 });
       await consumer.connect();
       await consumer.subscribe({ topic: s.kafka.topic, fromBeginning: true });
       await consumer.run({

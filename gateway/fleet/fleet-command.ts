@@ -1,14 +1,15 @@
 /** `sensorgate fleet` (CONTRACT §1, §7): the fleet status page server. */
 import { Option, type Command } from 'commander';
 import { action } from '../commands/pack.js';
-import { ConfigError, configSchema, type Config } from '../config.js';
+import { ConfigError, configSchema, loadKafkaConfig, type Config } from '../config.js';
 import { listenProblem } from '../page/auth.js';
 
 interface FleetCliOptions {
-  brokers: string;
+  brokers?: string;
+  config?: string;
   port: string;
   host: string;
-  topic: string;
+  topic?: string;
   authToken?: string;
   ssl?: boolean;
   saslMechanism?: 'plain' | 'scram-sha-256' | 'scram-sha-512';
@@ -19,36 +20,53 @@ interface FleetCliOptions {
 /** Options checked as the gateway's config is (the same schema for the Kafka part), named as typed. */
 function fleetSettings(o: FleetCliOptions, env: NodeJS.ProcessEnv): { kafka: Config['kafka']; host: string; port: number; authToken?: string } {
   const problems: string[] = [];
-  const password = env.SENSORGATE_FLEET_SASL_PASSWORD;
-  if (o.saslMechanism && (!o.saslUsername || password === undefined)) problems.push('--sasl-mechanism: needs --sasl-username and SENSORGATE_FLEET_SASL_PASSWORD');
-  const kafka = configSchema.shape.kafka.safeParse({
-    brokers: o.brokers.split(',').map((b) => b.trim()).filter(Boolean),
-    statusTopic: o.topic,
-    ssl: o.ssl ?? false,
-    sasl: o.saslMechanism && o.saslUsername && password !== undefined ? { mechanism: o.saslMechanism, username: o.saslUsername, password } : undefined,
-  });
-  if (!kafka.success) {
-    const flag: Record<string, string> = { brokers: '--brokers', statusTopic: '--topic' };
-    for (const i of kafka.error.issues) problems.push(`${flag[String(i.path[0])] ?? String(i.path[0])}: ${i.message}`);
+  let kafka: Config['kafka'] | undefined;
+  if (o.config !== undefined) {
+    for (const flag of ['brokers', 'ssl', 'saslMechanism', 'saslUsername'] as const) {
+      if (o[flag] !== undefined) problems.push(`--${flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: not with --config (the file's kafka: section says how to connect)`);
+    }
+    kafka = loadKafkaConfig(o.config, env);
+    if (o.topic !== undefined) {
+      const topic = configSchema.shape.kafka.shape.statusTopic.safeParse(o.topic);
+      if (topic.success) kafka = { ...kafka, statusTopic: topic.data };
+      else problems.push(`--topic: ${topic.error.issues[0]!.message}`);
+    }
+  } else if (o.brokers === undefined) {
+    problems.push('--brokers or --config: one of them is required');
+  } else {
+    const password = env.SENSORGATE_FLEET_SASL_PASSWORD;
+    if (o.saslMechanism && (!o.saslUsername || password === undefined)) problems.push('--sasl-mechanism: needs --sasl-username and SENSORGATE_FLEET_SASL_PASSWORD');
+    const parsed = configSchema.shape.kafka.safeParse({
+      brokers: o.brokers.split(',').map((b) => b.trim()).filter(Boolean),
+      statusTopic: o.topic,
+      tls: o.ssl,
+      sasl: o.saslMechanism && o.saslUsername && password !== undefined ? { mechanism: o.saslMechanism, username: o.saslUsername, password } : undefined,
+    });
+    if (parsed.success) kafka = parsed.data;
+    else {
+      const flag: Record<string, string> = { brokers: '--brokers', statusTopic: '--topic' };
+      for (const i of parsed.error.issues) problems.push(`${flag[String(i.path[0])] ?? String(i.path[0])}: ${i.message}`);
+    }
   }
   const port = Number(o.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) problems.push('--port: must be a port number (0-65535)');
   const authToken = o.authToken ?? (env.SENSORGATE_FLEET_TOKEN || undefined);
   const problem = listenProblem(o.host, authToken);
   if (problem) problems.push(`--auth-token: ${problem} (or set SENSORGATE_FLEET_TOKEN)`);
-  if (problems.length || !kafka.success) throw new ConfigError(problems);
-  return { kafka: kafka.data, host: o.host, port, authToken };
+  if (problems.length || !kafka) throw new ConfigError(problems);
+  return { kafka, host: o.host, port, authToken };
 }
 
 export function registerFleet(program: Command): void {
   program.command('fleet')
     .description('the fleet status page: reads the compacted status topic and serves / (the page), /api/gateways and live updates')
-    .requiredOption('-b, --brokers <list>', 'Kafka bootstrap brokers, HOST:PORT[,HOST:PORT…]')
+    .option('-b, --brokers <list>', 'Kafka bootstrap brokers, HOST:PORT[,HOST:PORT…]')
+    .option('-c, --config <file>', 'read brokers, TLS, SASL and topics from the kafka: section of this config file (a gateway\'s own will do; see docs/kafka.md)')
     .option('-p, --port <port>', 'HTTP port', '8080')
     .option('--host <host>', 'address to listen on; beyond loopback an auth token is required', '127.0.0.1')
-    .option('-t, --topic <topic>', 'the gateways\' kafka.statusTopic', 'sensorgate.status')
+    .option('-t, --topic <topic>', 'the gateways\' kafka.statusTopic (default: the file\'s, or sensorgate.status)')
     .option('--auth-token <token>', 'require this token (Bearer, or the password of Basic auth with any user); default $SENSORGATE_FLEET_TOKEN')
-    .option('--ssl', 'TLS to the brokers')
+    .option('--ssl', 'TLS to the brokers, verified against the system\'s CAs (a private CA or mutual TLS: use --config)')
     .addOption(new Option('--sasl-mechanism <mechanism>', 'SASL authentication to the brokers (password from $SENSORGATE_FLEET_SASL_PASSWORD)').choices(['plain', 'scram-sha-256', 'scram-sha-512']))
     .option('--sasl-username <user>', 'SASL user name')
     .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error']).default('info'))

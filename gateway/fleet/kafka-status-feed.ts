@@ -11,8 +11,7 @@ import type { Admin, Consumer, Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import { backoffDelay } from '../backoff.js';
 import type { Config } from '../config.js';
-import { kafkaClient } from '../kafka-uplink.js';
-import { STATUS_TOPIC_CONFIG } from '../kafka-status-publisher.js';
+import { ensureTopics, kafkaClient } from '../kafka-client.js';
 
 export interface FeedRecord {
   key: Buffer | null;
@@ -38,7 +37,7 @@ export class KafkaStatusFeed implements StatusFeed {
   private readonly done = new Map<number, number>();
 
   constructor(private readonly cfg: Config['kafka'], private readonly log: Logger) {
-    this.kafka = kafkaClient(cfg, `fleet-${hostname()}`, log.child({ component: 'kafkajs' }));
+    this.kafka = kafkaClient(cfg, `sensorgate-fleet-${hostname()}`, log.child({ component: 'kafkajs' }));
   }
 
   async start(onRecord: (r: FeedRecord) => void): Promise<void> {
@@ -112,15 +111,10 @@ export class KafkaStatusFeed implements StatusFeed {
 
   /** Create the topic if missing (as a gateway would); return the last offset present per partition. */
   private async prepare(topic: string): Promise<Map<number, number>> {
+    await ensureTopics(this.kafka, this.cfg, ['status']);
     const admin: Admin = this.kafka.admin();
     try {
       await admin.connect();
-      if (!(await admin.listTopics()).includes(topic)) {
-        await admin.createTopics({
-          topics: [{ topic, numPartitions: this.cfg.partitions, replicationFactor: this.cfg.replicationFactor, configEntries: STATUS_TOPIC_CONFIG }],
-          waitForLeaders: true,
-        }).catch((err: Error) => { if (!/already exists/i.test(err.message)) throw err; });
-      }
       const offsets = await admin.fetchTopicOffsets(topic);
       return new Map(offsets.filter((o) => Number(o.high) > Number(o.low)).map((o) => [o.partition, Number(o.high) - 1]));
     } finally {

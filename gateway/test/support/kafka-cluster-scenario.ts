@@ -1,0 +1,45 @@
+/** What the replicated-cluster tests share: a gateway fed over MQTT, and reading back what Kafka holds. */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import type { Broker } from '../../../drivers/test/support/mosquitto.js';
+import { gatewayProcess, type GatewayProcess } from './gateway-process.js';
+
+const run = promisify(execFile);
+
+export interface Delivered {
+  /** (sensor/value) of every record: one per reading the publisher sent, if nothing is missing. */
+  readings: string[];
+  seqs: number[];
+}
+
+/** Every record of `topic` through an independent client (kcat), read_committed or not. */
+export async function delivered(brokers: string[], topic: string, readCommitted = false): Promise<Delivered> {
+  const args = ['-C', '-J', '-e', '-q', '-b', brokers.join(','), '-t', topic, '-o', 'beginning', ...(readCommitted ? ['-X', 'isolation.level=read_committed'] : [])];
+  const { stdout } = await run('kcat', args, { maxBuffer: 1 << 30 });
+  const readings: string[] = [];
+  const seqs: number[] = [];
+  for (const line of stdout.split('\n')) {
+    if (!line) continue;
+    const v = JSON.parse(JSON.parse(line).payload);
+    readings.push(`${v.sensor}/${v.value}`);
+    seqs.push(v.seq);
+  }
+  return { readings, seqs };
+}
+
+/** The readings a publisher sent (`next[i]` values 0.. for sensor s<i>) that are not in `got`. */
+export function missing(next: number[], got: Iterable<string>): string[] {
+  const have = new Set(got);
+  const out: string[] = [];
+  next.forEach((n, s) => { for (let v = 0; v < n; v++) if (!have.has(`s${s}/${v}`)) out.push(`s${s}/${v}`); });
+  return out;
+}
+
+/** A gateway reading `<name>/#` from `mqtt` and producing to topic `<name>` (3 partitions). */
+export async function clusterGateway(name: string, mqtt: Broker, kafka: Record<string, unknown>): Promise<GatewayProcess> {
+  return gatewayProcess({
+    gateway: { id: `gw-${name}` },
+    kafka: { topic: name, statusTopic: `${name}.status`, offsetsTopic: `${name}.offsets`, partitions: 3, batchMaxRecords: 500, ...kafka },
+    sources: [{ id: 'plant', driver: 'mqtt', url: mqtt.url, topics: [`${name}/#`], topicPattern: `${name}/{sensor}/{metric}` }],
+  });
+}

@@ -330,8 +330,9 @@ function setByTokens(target: any, schema: Schema, tokens: string[], value: strin
     return setByTokens(el, s._zod.def.element, tokens.slice(1), value);
   }
   if (type === 'union') {
-    const driver = target.driver;
-    const option = s._zod.def.options.find((o: any) => o.shape.driver._zod.def.values?.includes(driver));
+    // A source (told apart by its driver), or a value that is `true` or an object (kafka.tls).
+    const objects = s._zod.def.options.filter((o: any) => unwrap(o)._zod.def.type === 'object');
+    const option = objects.length === 1 ? objects[0] : objects.find((o: any) => o.shape.driver?._zod.def.values?.includes(target.driver));
     return option ? setByTokens(target, option, tokens, value) : false;
   }
   return false;
@@ -341,7 +342,8 @@ function convert(schema: Schema, value: string): unknown {
   const type = (unwrap(schema) as any)._zod.def.type;
   if (type === 'array') return value.split(',').map((v) => v.trim()).filter(Boolean);
   if (type === 'number') return value.trim() === '' ? value : Number(value);
-  if (type === 'boolean') return value === 'true' ? true : value === 'false' ? false : value;
+  const booleanish = type === 'boolean' || (type === 'union' && (unwrap(schema) as any)._zod.def.options.some((o: any) => o._zod.def.type === 'boolean'));
+  if (booleanish && (value === 'true' || value === 'false')) return value === 'true';
   return value;
 }
 

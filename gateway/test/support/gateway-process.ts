@@ -11,8 +11,8 @@ export { CLI };
 export interface GatewayProcess {
   readonly dir: string;
   readonly statusUrl: string;
-  /** Start `sensorgate run`; `env` adds variables (e.g. SENSORGATE_FAILPOINT). */
-  start(env?: Record<string, string>): Promise<void>;
+  /** Start `sensorgate run`; `env` adds variables (e.g. SENSORGATE_FAILPOINT); `wrap` runs it under a command (e.g. faketime). */
+  start(env?: Record<string, string>, wrap?: string[]): Promise<void>;
   /** Resolves with the exit code (null when killed by a signal) once the process has ended. */
   exited(): Promise<number | null>;
   /** SIGTERM (or the given signal) and wait; resolves with the exit code. */
@@ -50,9 +50,10 @@ export async function gatewayProcess(config: any): Promise<GatewayProcess> {
   const gp: GatewayProcess = {
     dir,
     statusUrl,
-    async start(env = {}) {
+    async start(env = {}, wrap = []) {
       const log = openSync(join(dir, 'logs', `run-${++runs}.log`), 'w');
-      const c = spawn(process.execPath, [...cliNodeFlags(), CLI, 'run', '--config', configFile], { stdio: ['ignore', log, log], env: { ...process.env, ...env } });
+      const argv = [process.execPath, ...cliNodeFlags(), CLI, 'run', '--config', configFile];
+      const c = spawn([...wrap, ...argv][0]!, [...wrap, ...argv].slice(1), { stdio: ['ignore', log, log], env: { ...process.env, ...env } });
       child = c;
       const deadline = Date.now() + 30_000;
       while (Date.now() < deadline) {

@@ -129,7 +129,8 @@ export async function ensureTopics(kafka: Kafka, cfg: KafkaConfig, which: Gatewa
       // One partition: one ordered log answers "what was committed last".
       offsets: { topic: cfg.offsetsTopic, numPartitions: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }, ...common] },
     };
-    await admin.createTopics({ topics: missing.map((w) => ({ ...spec[w], replicationFactor: cfg.replicationFactor })), waitForLeaders: true }).catch((err: Error) => {
+    // The replication factor is given explicitly, so that min.insync.replicas was computed for it.
+    await admin.createTopics({ topics: missing.map((w) => ({ ...spec[w], replicationFactor: rf })), waitForLeaders: true }).catch((err: Error) => {
       // Another gateway may have created it a moment ago.
       if (brokerErrorType(err) !== 'TOPIC_ALREADY_EXISTS') throw err;
     });

@@ -5,14 +5,18 @@
  * node dist/deploy/kafka/cli.js start [--version V] [--port P] [--controller-port P] [--data-dir DIR]
  *     Start a single-node KRaft broker, print KAFKA_BROKERS=127.0.0.1:PORT on stdout and keep
  *     running until SIGINT/SIGTERM (then stop it; a temp data dir is removed).
+ * node dist/deploy/kafka/cli.js start --cluster [--version V]
+ *     The same with a replicated cluster (a KRaft controller and three brokers, RF 3, min ISR 2).
  *
  * VERSION may be a concrete version or "latest" / "legacy". Progress goes to stderr.
  */
-import { fetchKafka, KAFKA_VERSIONS, kafkaCacheDir, startKafka, type KafkaBroker } from './launcher.js';
+import { startKafkaCluster } from './cluster.js';
+import { fetchKafka, KAFKA_VERSIONS, kafkaCacheDir, startKafka } from './launcher.js';
 
 const USAGE = `usage:
   cli.js fetch [VERSION...]            prefetch Kafka jars (default: ${Object.values(KAFKA_VERSIONS).join(' ')})
   cli.js start [--version V] [--port P] [--controller-port P] [--data-dir DIR]
+  cli.js start --cluster [--version V]  a controller and three brokers (replication factor 3, min ISR 2)
 VERSION: x.y.z, "latest" (${KAFKA_VERSIONS.latest}) or "legacy" (${KAFKA_VERSIONS.legacy})`;
 
 const log = (msg: string): void => {
@@ -37,8 +41,11 @@ async function cmdFetch(args: string[]): Promise<void> {
   }
 }
 
+interface Running { brokers: string[]; version: string; dataDir?: string; kill(): Promise<void>; destroy(): Promise<void> }
+
 async function cmdStart(args: string[]): Promise<void> {
   const opts: { version?: string; port?: number; controllerPort?: number; dataDir?: string; log: typeof log } = { log };
+  let cluster = false;
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     const eq = a.indexOf('=');
@@ -61,12 +68,21 @@ async function cmdStart(args: string[]): Promise<void> {
       case '--data-dir':
         opts.dataDir = value();
         break;
+      case '--cluster':
+        cluster = true;
+        break;
       default:
         throw new UsageError(`unknown argument ${a}`);
     }
   }
 
-  let broker: KafkaBroker | undefined;
+  if (cluster && (opts.port ?? opts.controllerPort ?? opts.dataDir) !== undefined) throw new UsageError('--cluster picks free ports and a temp dir itself');
+  const launch = async (): Promise<Running> => {
+    if (!cluster) return startKafka(opts);
+    const c = await startKafkaCluster({ version: opts.version, log });
+    return { brokers: c.brokers, version: c.version, destroy: c.destroy, kill: async () => { await Promise.all(c.nodeIds.map((id) => c.kill(id))); } };
+  };
+  let broker: Running | undefined;
   let shuttingDown = false;
   const shutdown = (signal: NodeJS.Signals): void => {
     if (shuttingDown) {
@@ -96,14 +112,14 @@ async function cmdStart(args: string[]): Promise<void> {
     }
   });
 
-  broker = await startKafka(opts);
+  broker = await launch();
   if (shuttingDown) {
     // A signal arrived while starting.
     await broker.destroy();
     process.exit(0);
   }
   process.stdout.write(`KAFKA_BROKERS=${broker.brokers.join(',')}\n`);
-  log(`data dir ${broker.dataDir}; jars in ${kafkaCacheDir(broker.version)}; Ctrl-C to stop`);
+  log(`${broker.dataDir ? `data dir ${broker.dataDir}; ` : ''}jars in ${kafkaCacheDir(broker.version)}; Ctrl-C to stop`);
 }
 
 async function main(argv: string[]): Promise<void> {

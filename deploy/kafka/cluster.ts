@@ -55,7 +55,7 @@ export async function startKafkaCluster(opts: StartClusterOptions = {}): Promise
     await mkdir(dataDir, { recursive: true });
     return new LocalKafkaBroker({ version, dataDir, libs, backend, port, role, clusterId, heap, ownsDataDir: false, log: (m) => log(`${name}: ${m}`), properties: properties(dataDir) });
   };
-  const controller = await node('controller', 'controller', controllerPort, (dir) => controllerProperties(dir, controllerPort), CONTROLLER_HEAP);
+  const controller = await node('controller', 'controller', controllerPort, (dir) => controllerProperties(dir, controllerPort, REPLICAS, MIN_ISR), CONTROLLER_HEAP);
   const nodeIds = [1, 2, 3];
   const brokers = new Map<number, LocalKafkaBroker>();
   for (const id of nodeIds) {

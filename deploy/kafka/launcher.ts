@@ -399,6 +399,14 @@ function serverProperties(version: string, dataDir: string, port: number, contro
   ].join('\n') + '\n';
 }
 
+/**
+ * Replication defaults of a cluster. Both roles need them: in KRaft the controller creates topics
+ * (and applies default.replication.factor), the brokers report them to clients.
+ */
+function replicationProperties(replicas: number, minIsr: number): string[] {
+  return [`default.replication.factor=${replicas}`, `min.insync.replicas=${minIsr}`, 'unclean.leader.election.enable=false'];
+}
+
 /** A broker-only node of a cluster whose controller listens on `controllerPort`. */
 export function brokerProperties(version: string, nodeId: number, dataDir: string, port: number, controllerPort: number, replicas: number, minIsr: number): string {
   return [
@@ -407,17 +415,16 @@ export function brokerProperties(version: string, nodeId: number, dataDir: strin
     `node.id=${nodeId}`,
     `controller.quorum.voters=100@127.0.0.1:${controllerPort}`,
     ...listenerProperties(port, undefined, undefined),
-    `default.replication.factor=${replicas}`,
-    `min.insync.replicas=${minIsr}`,
-    'unclean.leader.election.enable=false',
+    ...replicationProperties(replicas, minIsr),
     ...internalTopicProperties(version, replicas, minIsr),
   ].join('\n') + '\n';
 }
 
 /** The controller-only node of a cluster (node id 100). */
-export function controllerProperties(dataDir: string, controllerPort: number): string {
+export function controllerProperties(dataDir: string, controllerPort: number, replicas: number, minIsr: number): string {
   return [
     ...commonProperties(dataDir),
+    ...replicationProperties(replicas, minIsr),
     'process.roles=controller',
     'node.id=100',
     `controller.quorum.voters=100@127.0.0.1:${controllerPort}`,

@@ -14,7 +14,11 @@ import { after, before, describe, test } from 'node:test';
 import { Kafka, logLevel } from 'kafkajs';
 import { startKafkaCluster, type KafkaCluster } from '../../deploy/kafka/cluster.js';
 import { startBroker, type Broker } from '../../drivers/test/support/mosquitto.js';
+import { pino } from 'pino';
+import { validateConfig } from '../config.js';
+import { KafkaUplink, TransactionalKafkaUplink } from '../kafka-uplink.js';
 import { waitFor, type GatewayProcess } from './support/gateway-process.js';
+import { uplinkFailoverContract } from './uplink-contract.js';
 import { clusterGateway, delivered, missing } from './support/kafka-cluster-scenario.js';
 import { publisher, type Publisher } from './support/publisher.js';
 
@@ -32,6 +36,15 @@ describe('a replicated Kafka cluster', { concurrency: false }, () => {
     await mqtt?.destroy();
     await cluster?.destroy();
   });
+
+  const uplinkConfig = (brokers: string[], topic: string, delivery: string) => validateConfig({
+    gateway: { id: 'gw-contract' },
+    kafka: { brokers, topic, statusTopic: `${topic}.status`, offsetsTopic: `${topic}.offsets`, partitions: 3, delivery },
+    sources: [{ id: 'x', driver: 'mqtt', url: 'mqtt://127.0.0.1:1', topics: ['x'] }],
+  }).kafka;
+  const silent = pino({ level: 'silent' });
+  uplinkFailoverContract('kafkajs', (brokers, topic) => new KafkaUplink(uplinkConfig(brokers, topic, 'at-least-once'), 'gw-contract', silent), () => cluster);
+  uplinkFailoverContract('kafkajs-transactional', (brokers, topic) => new TransactionalKafkaUplink(uplinkConfig(brokers, topic, 'exactly-once'), 'gw-contract', silent), () => cluster);
 
   async function scenario(name: string, kafka: Record<string, unknown>) {
     const g = await clusterGateway(name, mqtt, { brokers: cluster.brokers, ...kafka });

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { Kafka, logLevel } from 'kafkajs';
+import type { KafkaCluster } from '../../deploy/kafka/cluster.js';
 import type { KafkaBroker } from '../../deploy/kafka/launcher.js';
 import type { StoredRecord } from '../buffer.js';
 import { UplinkError, type Uplink } from '../uplink.js';
@@ -107,5 +108,55 @@ export function uplinkContract(name: string, factory: UplinkFactory, broker: () 
     await up.send(records(1, 5));
     await up.close();
     assert.equal((await readTopic(broker().brokers, t)).length, 5);
+  });
+}
+
+/**
+ * The promise under a leader failover, on a replicated cluster: whatever the client library does
+ * when a partition's leader dies mid-request, a send that resolves has every one of its records
+ * in Kafka. Sends go on, reconnecting after each failure as the forwarder does, while the leader
+ * of a partition is SIGKILLed and restarted.
+ */
+export function uplinkFailoverContract(name: string, factory: UplinkFactory, cluster: () => KafkaCluster): void {
+  test(`${name}: a partition leader SIGKILLed mid-stream: every record of every resolved send is in Kafka`, async () => {
+    const t = `failover-contract-${name}`;
+    const up = factory(cluster().brokers, t);
+    await up.connect();
+    const acknowledged: number[] = [];
+    let next = 1;
+    let running = true;
+    let failures = 0;
+    const pump = (async () => {
+      while (running) {
+        // Twelve sensors: every partition gets some of each batch.
+        const batch = Array.from({ length: 300 }, (_, i): StoredRecord => {
+          const seq = next + i;
+          const value = JSON.stringify({ gateway: 'gw-contract', seq });
+          return { seq, key: `gw-contract/s${seq % 12}`, value, ts: seq, bytes: value.length };
+        });
+        try {
+          await up.send(batch);
+          acknowledged.push(...batch.map((r) => r.seq));
+          next += batch.length;
+        } catch {
+          failures++;
+          await up.close();
+          await new Promise((r) => setTimeout(r, 250));
+          await up.connect().catch(() => undefined);
+        }
+      }
+    })();
+    await new Promise((r) => setTimeout(r, 1000));
+    const leader = await cluster().leaderOf(t, 0);
+    await cluster().kill(leader);
+    await new Promise((r) => setTimeout(r, 8000));
+    await cluster().restart(leader);
+    await new Promise((r) => setTimeout(r, 2000));
+    running = false;
+    await pump;
+    await up.close();
+    assert.ok(acknowledged.length > 0 && failures > 0, `the failover was felt (${acknowledged.length} acknowledged, ${failures} failed sends)`);
+    const inKafka = new Set((await readTopic(cluster().brokers, t)).map((r) => r.value.seq as number));
+    assert.deepEqual(acknowledged.filter((s) => !inKafka.has(s)), [], 'acknowledged but not in Kafka');
   });
 }

@@ -9,7 +9,7 @@ import { after, before, test } from 'node:test';
 import { startKafka, type KafkaBroker } from '../../deploy/kafka/launcher.js';
 import { startBroker, type Broker } from '../../drivers/test/support/mosquitto.js';
 import { waitFor, type GatewayProcess } from './support/gateway-process.js';
-import { clusterGateway, delivered, missing } from './support/kafka-cluster-scenario.js';
+import { mqttGateway, delivered, missing } from './support/delivery-check.js';
 import { publisher, type Publisher } from './support/publisher.js';
 import { readTopic } from './support/kafka-reader.js';
 
@@ -27,7 +27,7 @@ after(async () => {
 });
 
 test('the gateway 3 days ahead of the broker delivers every reading', async () => {
-  g = await clusterGateway('clock-ahead', mqtt, { brokers: kafka.brokers });
+  g = await mqttGateway('clock-ahead', mqtt, { brokers: kafka.brokers });
   await g.start({}, ['faketime', '-f', '+3d']);
   pub = await publisher(mqtt.url, 5, 'clock-ahead');
   await pub.publish(400);

@@ -19,7 +19,7 @@ import { validateConfig } from '../config.js';
 import { KafkaUplink, TransactionalKafkaUplink } from '../kafka-uplink.js';
 import { waitFor, type GatewayProcess } from './support/gateway-process.js';
 import { uplinkFailoverContract } from './uplink-contract.js';
-import { clusterGateway, delivered, missing } from './support/kafka-cluster-scenario.js';
+import { mqttGateway, delivered, missing } from './support/delivery-check.js';
 import { publisher, type Publisher } from './support/publisher.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -47,7 +47,7 @@ describe('a replicated Kafka cluster', { concurrency: false }, () => {
   uplinkFailoverContract('kafkajs-transactional', (brokers, topic) => new TransactionalKafkaUplink(uplinkConfig(brokers, topic, 'exactly-once'), 'gw-contract', silent), () => cluster);
 
   async function scenario(name: string, kafka: Record<string, unknown>) {
-    const g = await clusterGateway(name, mqtt, { brokers: cluster.brokers, ...kafka });
+    const g = await mqttGateway(name, mqtt, { brokers: cluster.brokers, ...kafka });
     gateways.push(g);
     await g.start();
     const pub = await publisher(mqtt.url, 10, name);

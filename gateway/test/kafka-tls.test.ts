@@ -18,7 +18,7 @@ import { makeCertificates, secureListeners, type Certificates, type SecureListen
 import { startBroker, type Broker } from '../../drivers/test/support/mosquitto.js';
 import { CLI_PATH, cliNodeFlags } from '../cli-path.js';
 import { waitFor, type GatewayProcess } from './support/gateway-process.js';
-import { clusterGateway, delivered, missing } from './support/kafka-cluster-scenario.js';
+import { mqttGateway, delivered, missing } from './support/delivery-check.js';
 import { publisher, type Publisher } from './support/publisher.js';
 
 const run = promisify(execFile);
@@ -54,7 +54,7 @@ describe('Kafka over TLS and SASL with a private CA', { concurrency: false }, ()
   const mtlsKafka = () => ({ brokers: [secure.ssl], statusTopic: 'tls.status', tls: { ca: certs.ca, cert: certs.clientCert, key: certs.clientKey } });
 
   async function gateway(name: string, kafkaCfg: Record<string, unknown>) {
-    const g = await clusterGateway(name, mqtt, { ...kafkaCfg, statusTopic: kafkaCfg.statusTopic ?? `${name}.status` });
+    const g = await mqttGateway(name, mqtt, { ...kafkaCfg, statusTopic: kafkaCfg.statusTopic ?? `${name}.status` });
     gateways.push(g);
     await g.start();
     return g;

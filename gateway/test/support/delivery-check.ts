@@ -1,4 +1,4 @@
-/** What the replicated-cluster tests share: a gateway fed over MQTT, and reading back what Kafka holds. */
+/** What the Kafka scenario tests share: a gateway fed over MQTT, and what Kafka holds of it. */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { Broker } from '../../../drivers/test/support/mosquitto.js';
@@ -36,7 +36,7 @@ export function missing(next: number[], got: Iterable<string>): string[] {
 }
 
 /** A gateway reading `<name>/#` from `mqtt` and producing to topic `<name>` (3 partitions). */
-export async function clusterGateway(name: string, mqtt: Broker, kafka: Record<string, unknown>): Promise<GatewayProcess> {
+export async function mqttGateway(name: string, mqtt: Broker, kafka: Record<string, unknown>): Promise<GatewayProcess> {
   return gatewayProcess({
     gateway: { id: `gw-${name}` },
     kafka: { topic: name, statusTopic: `${name}.status`, offsetsTopic: `${name}.offsets`, partitions: 3, batchMaxRecords: 500, ...kafka },

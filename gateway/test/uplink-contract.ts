@@ -125,7 +125,8 @@ export function uplinkFailoverContract(name: string, factory: UplinkFactory, clu
     const acknowledged: number[] = [];
     let next = 1;
     let running = true;
-    let failures = 0;
+    let killed = false;
+    let afterKill = 0;
     const pump = (async () => {
       while (running) {
         // Twelve sensors: every partition gets some of each batch.
@@ -138,8 +139,8 @@ export function uplinkFailoverContract(name: string, factory: UplinkFactory, clu
           await up.send(batch);
           acknowledged.push(...batch.map((r) => r.seq));
           next += batch.length;
+          if (killed) afterKill += batch.length;
         } catch {
-          failures++;
           await up.close();
           await new Promise((r) => setTimeout(r, 250));
           await up.connect().catch(() => undefined);
@@ -149,13 +150,14 @@ export function uplinkFailoverContract(name: string, factory: UplinkFactory, clu
     await new Promise((r) => setTimeout(r, 1000));
     const leader = await cluster().leaderOf(t, 0);
     await cluster().kill(leader);
+    killed = true;
     await new Promise((r) => setTimeout(r, 8000));
     await cluster().restart(leader);
     await new Promise((r) => setTimeout(r, 2000));
     running = false;
     await pump;
     await up.close();
-    assert.ok(acknowledged.length > 0 && failures > 0, `the failover was felt (${acknowledged.length} acknowledged, ${failures} failed sends)`);
+    assert.ok(afterKill > 0, 'sends were acknowledged after the leader was killed');
     const inKafka = new Set((await readTopic(cluster().brokers, t)).map((r) => r.value.seq as number));
     assert.deepEqual(acknowledged.filter((s) => !inKafka.has(s)), [], 'acknowledged but not in Kafka');
   });

@@ -24,8 +24,6 @@ export function compressionType(cfg: KafkaConfig): (typeof COMPRESSION)[keyof ty
   return COMPRESSION[cfg.compression];
 }
 
-/** kafkajs warnings that describe choices made on purpose (see kafka-uplink.ts): debug only. */
-const EXPECTED_WARNINGS = [/^Limiting retries for the idempotent producer/, /switched default partitioner/];
 /** Few retries inside kafkajs: our callers rebuild their clients and retry forever. */
 export const CLIENT_RETRY = { retries: 2, initialRetryTime: 300, maxRetryTime: 3000 };
 
@@ -51,14 +49,13 @@ export function kafkaClient(cfg: KafkaConfig, defaultClientId: string, log: Logg
     connectionTimeout: 5000,
     requestTimeout: 30_000,
     retry: CLIENT_RETRY,
-    logLevel: logLevel.WARN,
-    logCreator: () => ({ level, log: entry }) => {
+    logLevel: logLevel.INFO,
+    // Debug only: every caller reports each failure itself, once, with what it means (the
+    // forwarder per attempt, the heartbeat when it changes, the fleet feed per retry). kafkajs's
+    // own lines would repeat it many times over (per broker, per internal retry, with stacks).
+    logCreator: () => ({ log: entry }) => {
       const { message, ...extra } = entry;
-      const expected = EXPECTED_WARNINGS.some((re) => re.test(message));
-      // Our callers report every failure themselves, once, with what it means for delivery:
-      // kafkajs's own error lines would repeat them (with each internal retry), so they are warnings.
-      const fn = level <= logLevel.WARN && !expected ? 'warn' : 'debug';
-      log[fn]({ kafkajs: extra }, message);
+      log.debug({ kafkajs: extra }, message);
     },
   });
 }

@@ -118,7 +118,7 @@ export function registerConsume(program: Command): void {
     .option('--smoothing <seconds>', 'time constant of the smoothed level', '15')
     .option('--interval <seconds>', 'print the statistics this often', '5')
     .option('--json', 'JSON lines ({"type":"stats"|"wear",…}) instead of text')
-    .option('--log-level <level>', 'kafkajs messages at this level and above', 'warn')
+    .option('--log-level <level>', 'log messages at this level and above (debug includes the Kafka client\'s own)', 'warn')
     .action(action('consume', async (opts: ConsumeCliOptions) => {
       const s = settings(opts);
       const [{ Analytics }, { kafkaClient }, { createLogger }] = await Promise.all([import('../consume/analytics.js'), import('../kafka-client.js'), import('../log.js')]);
@@ -128,6 +128,7 @@ export function registerConsume(program: Command): void {
       const units = new Map<string, string | undefined>();
       let skipped = 0;
       const consumer = kafkaClient(s.kafka, 'sensorgate-consume', log).consumer({ groupId: opts.group, readUncommitted: false, maxWaitTimeInMs: 500 });
+      consumer.on(consumer.events.CRASH, ({ payload }) => log.warn({ err: payload.error.message, restart: payload.restart }, 'reading the topic failed'));
       await consumer.connect();
       await consumer.subscribe({ topic: s.kafka.topic, fromBeginning: true });
       await consumer.run({

@@ -91,6 +91,8 @@ export class KafkaStatusFeed implements StatusFeed {
       maxWaitTimeInMs: 250,
     });
     this.consumer = consumer;
+    // kafkajs restarts a crashed consumer itself; say so, since its own log lines are debug only.
+    consumer.on(consumer.events.CRASH, ({ payload }) => this.log.warn({ err: payload.error.message, restart: payload.restart }, 'status topic reader failed'));
     await consumer.connect();
     await consumer.subscribe({ topic, fromBeginning: true });
     await consumer.run({

@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { freePort } from '../net.js';
-import { brokerProperties, controllerProperties, kafkaClusterId, kafkaInstall, KAFKA_VERSIONS, LocalKafkaBroker, resolveKafkaVersion } from './launcher.js';
+import { kafkaClusterId, kafkaInstall, KAFKA_VERSIONS, LocalKafkaBroker, resolveKafkaVersion } from './launcher.js';
+import { brokerProperties, controllerProperties } from './properties.js';
 
 export interface StartClusterOptions {
   /** Default: latest. */

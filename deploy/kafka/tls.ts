@@ -11,7 +11,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { freePort } from '../net.js';
-import type { ExtraListeners } from './launcher.js';
+import type { ExtraListeners } from './properties.js';
 
 const run = promisify(execFile);
 

@@ -82,12 +82,13 @@ export class Forwarder {
       try {
         if (!this.connected) {
           const { committedSeq } = await bounded(this.uplink.connect(), this.opts.callTimeoutMs, 'connect');
-          if (committedSeq !== null) this.alreadyCommitted(committedSeq);
+          if (committedSeq !== null) await this.alreadyCommitted(committedSeq);
           this.connected = true;
           this.status.uplinkState(true);
           this.log.info('uplink connected');
         }
-        const batch = this.buffer.lease(this.cursor, this.opts.batchMaxRecords, this.opts.batchMaxBytes);
+        const batch = await this.local('reading the buffer failed', () => this.buffer.lease(this.cursor, this.opts.batchMaxRecords, this.opts.batchMaxBytes));
+        if (batch === undefined) continue;
         if (batch.length === 0) {
           await this.sleep(1000, true);
           continue;
@@ -110,7 +111,7 @@ export class Forwarder {
     } catch (err) {
       if (!(err instanceof UplinkError && err.kind === 'too_large')) throw err;
       if (batch.length === 1) {
-        this.isolate(batch[0]!, err);
+        await this.isolate(batch[0]!, err);
         return;
       }
       const half = Math.ceil(batch.length / 2);
@@ -119,7 +120,7 @@ export class Forwarder {
       return;
     }
     failpoint('after-send');
-    this.acked(batch);
+    await this.acked(batch);
   }
 
   /**
@@ -127,27 +128,50 @@ export class Forwarder {
    * that died before deleting them: delete them, never send them again. And a seq must never be
    * reused, even if the buffer file was lost: continue above what Kafka has.
    */
-  private alreadyCommitted(seq: number): void {
-    const deleted = seq > this.cursor ? this.buffer.ack(this.cursor + 1, seq) : 0;
-    if (deleted) this.log.info({ committedSeq: seq, deleted }, 'deleted readings an earlier session committed to Kafka');
-    this.buffer.advanceSeq(seq + 1);
+  private async alreadyCommitted(seq: number): Promise<void> {
+    const from = this.cursor + 1;
     this.cursor = Math.max(this.cursor, seq);
+    const deleted = seq >= from ? await this.local('deleting committed readings from the buffer failed', () => this.buffer.ack(from, seq)) : 0;
+    if (deleted) this.log.info({ committedSeq: seq, deleted }, 'deleted readings an earlier session committed to Kafka');
+    await this.local('advancing the seq failed', () => this.buffer.advanceSeq(seq + 1));
   }
 
-  private acked(batch: StoredRecord[]): void {
+  private async acked(batch: StoredRecord[]): Promise<void> {
     const first = batch[0]!.seq;
     const last = batch[batch.length - 1]!.seq;
-    this.buffer.ack(first, last);
-    this.cursor = last;
     this.status.sent(batch.length);
+    // Kafka has the batch whatever happens here: send on from after it, even if deleting it
+    // failed for good (a stop mid-retry); it is then sent again after a restart, with its seqs.
+    this.cursor = last;
+    await this.local('deleting acknowledged readings from the buffer failed', () => this.buffer.ack(first, last));
+  }
+
+  /**
+   * A buffer operation. The buffer's disk failing (full, I/O errors) is no uplink failure: the
+   * connection stays, and the operation is retried with backoff until it works or we stop.
+   * Returns undefined only when stopped first.
+   */
+  private async local<T>(what: string, op: () => T): Promise<T | undefined> {
+    for (let attempt = 0; this.running; attempt++) {
+      try {
+        return op();
+      } catch (err) {
+        const delay = backoffDelay(attempt, this.opts.backoff);
+        this.log.warn({ err: (err as Error).message, retryInMs: delay }, `${what}; retrying`);
+        await this.sleep(delay, false);
+      }
+    }
+    return undefined;
   }
 
   /** Kafka will never take this record: keep it in quarantine, count it, let the rest flow. */
-  private isolate(record: StoredRecord, err: Error): void {
+  private async isolate(record: StoredRecord, err: Error): Promise<void> {
     this.log.warn({ seq: record.seq, bytes: record.bytes }, 'record refused by Kafka as too large; quarantined');
-    this.buffer.quarantine([{ ts: Date.now(), source: 'uplink', reason: 'kafka_too_large', detail: `seq ${record.seq}: ${err.message}`, payload: record.value }]);
-    this.buffer.ack(record.seq, record.seq);
     this.cursor = record.seq;
+    await this.local('quarantining a record failed', () => {
+      this.buffer.quarantine([{ ts: Date.now(), source: 'uplink', reason: 'kafka_too_large', detail: `seq ${record.seq}: ${err.message}`, payload: record.value }]);
+      this.buffer.ack(record.seq, record.seq);
+    });
     this.status.dropped('kafka_too_large', 1);
   }
 

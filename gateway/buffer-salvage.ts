@@ -128,7 +128,8 @@ function nextReadable(bad: number, end: number, readable: (seq: number) => boole
   return hi;
 }
 
-function intact(r: SalvagedRow): boolean {
+/** A row as the buffer writes it: its record carries its seq. */
+export function intact(r: SalvagedRow): boolean {
   return Number.isSafeInteger(r.seq) && typeof r.key === 'string' && typeof r.value === 'string'
     && Number.isFinite(r.ts) && Number.isSafeInteger(r.bytes) && r.value.includes(`"seq":${r.seq},`);
 }

@@ -21,7 +21,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { isDamage, salvage, setAside, type SalvagedRow } from './buffer-salvage.js';
+import { intact, isDamage, salvage, setAside, type SalvagedRow } from './buffer-salvage.js';
 import { DiskSpace } from './disk-space.js';
 import { fsyncDir, SeqReservation, writeDurably } from './seq-reservation.js';
 
@@ -234,6 +234,9 @@ export class SqliteBuffer {
     db.pragma('auto_vacuum = INCREMENTAL');
     db.pragma('journal_mode = WAL');
     db.pragma(`synchronous = ${this.opts.synchronous}`);
+    // A queue appends at one end and reads at the other: a small page cache is enough, and it
+    // keeps memory low on small devices and reads close to what the file really holds.
+    db.pragma('cache_size = -512');
     // Bound the WAL: checkpoint every ~4 MiB of pages (SQLite's default 1000; fewer for a small
     // cap, so the WAL stays a small part of what the cap allows) and truncate the file back after a
     // checkpoint, so a burst does not leave a huge WAL on flash.
@@ -446,7 +449,13 @@ export class SqliteBuffer {
 
   /** The next records after `afterSeq`, in seq order, up to the limits (at least one record). */
   lease(afterSeq: number, maxRecords: number, maxBytes: number): StoredRecord[] {
-    const rows = this.guard(() => this.h.lease.all(afterSeq, maxRecords) as StoredRecord[]);
+    const rows = this.guard(() => {
+      const leased = this.h.lease.all(afterSeq, maxRecords) as StoredRecord[];
+      // A damaged page can still parse: never forward a row whose record does not carry its seq.
+      const bad = leased.find((r) => !intact(r));
+      if (bad) throw Object.assign(new Error(`row ${bad.seq} does not hold its record`), { code: 'SQLITE_CORRUPT' });
+      return leased;
+    });
     let total = 0;
     for (let i = 0; i < rows.length; i++) {
       total += rows[i]!.bytes;

@@ -541,9 +541,16 @@ export class SqliteBuffer {
     this.closed = true;
     const db = this.h.db;
     if (!db.open) return;
-    db.pragma('wal_checkpoint(TRUNCATE)');
+    // Only a file that checkpointed and closed without error is recorded as clean; anything
+    // else gets the integrity check at the next start.
+    try {
+      db.pragma('wal_checkpoint(TRUNCATE)');
+    } catch {
+      try { db.close(); } catch { /* failing disk */ }
+      return;
+    }
     db.close();
-    markClean(this.dataDir, this.nextSeq);
+    try { markClean(this.dataDir, this.nextSeq); } catch { /* no room for the mark: the next start checks the file */ }
   }
 }
 

@@ -104,6 +104,8 @@ export const CLEAN_FILE = 'buffer.clean';
 const NEAR_FULL = 0.8;
 /** On a full disk, acknowledged readings are deleted in steps this small, each fitting the reserve. */
 const ACK_STEP = 500;
+/** Pages handed back to a full file system per step. */
+const VACUUM_STEP = 16;
 
 /** Why storing failed, when it is the disk's fault: full (SQLITE_FULL, ENOSPC) or failing I/O. */
 export function storageFailure(err: unknown): 'disk_full' | 'io_error' | null {
@@ -191,7 +193,7 @@ export class SqliteBuffer {
     this.file = join(dataDir, BUFFER_FILE);
     this.cap = opts.maxBytes;
     this.seqs = new SeqReservation(dataDir);
-    this.space = new DiskSpace(dataDir, opts.reserveBytes ?? 0);
+    this.space = new DiskSpace(dataDir, opts.reserveBytes ?? 0, opts.maxBytes);
     const cleanSeq = takeCleanMark(dataDir);
     const existed = existsSync(this.file);
     try {
@@ -237,12 +239,11 @@ export class SqliteBuffer {
     // A queue appends at one end and reads at the other: a small page cache is enough, and it
     // keeps memory low on small devices and reads close to what the file really holds.
     db.pragma('cache_size = -512');
-    // Bound the WAL: checkpoint every ~4 MiB of pages (SQLite's default 1000; fewer for a small
-    // cap, so the WAL stays a small part of what the cap allows) and truncate the file back after a
-    // checkpoint, so a burst does not leave a huge WAL on flash.
-    const walPages = Math.max(16, Math.min(1000, Math.floor(this.opts.maxBytes / 16 / 4096)));
-    db.pragma(`wal_autocheckpoint = ${walPages}`);
-    db.pragma(`journal_size_limit = ${walPages * 4096 * 4}`);
+    // Bound the WAL: checkpoint every ~4 MiB of pages (fewer for a small cap or disk, see
+    // DiskSpace) and truncate the file back after a checkpoint, so a burst does not leave a huge
+    // WAL on flash.
+    db.pragma(`wal_autocheckpoint = ${this.space.walPages}`);
+    db.pragma(`journal_size_limit = ${this.space.walPages * 4096 * 4}`);
     db.exec(`
       CREATE TABLE IF NOT EXISTS readings (
         seq   INTEGER PRIMARY KEY,
@@ -472,12 +473,14 @@ export class SqliteBuffer {
         n = this.keepCountersOnRollback(() => this.h.ackTx(fromSeq, toSeq));
       } catch (err) {
         if (storageFailure(err) !== 'disk_full') throw err;
-        // The disk is full and deleting needs WAL room first: use the reserve, in small steps.
+        // The disk is full, and deleting needs room in the WAL first. Give up the reserve: it
+        // lets the WAL be folded into the database and emptied, then delete in small steps.
         this.space.releaseReserve();
+        this.checkpointIfRoom('TRUNCATE');
         n = 0;
         for (let from = fromSeq; from <= toSeq; from += ACK_STEP) {
           n += this.keepCountersOnRollback(() => this.h.ackTx(from, Math.min(toSeq, from + ACK_STEP - 1)));
-          this.h.db.pragma('wal_checkpoint(PASSIVE)');
+          this.checkpointIfRoom('PASSIVE');
         }
       }
       // While the disk is full, hand freed pages back to the file system, so that the reserve
@@ -490,9 +493,23 @@ export class SqliteBuffer {
 
   /** Give free pages back to the file system and truncate the WAL (best effort on a full disk). */
   private release(): void {
+    this.checkpointIfRoom('TRUNCATE');
+    // In steps small enough for what little room there is: each moves a few pages through the
+    // WAL, and the checkpoint after it shrinks the file and empties the WAL again.
     try {
-      this.h.db.pragma('incremental_vacuum');
-      this.h.db.pragma('wal_checkpoint(TRUNCATE)');
+      while ((this.h.db.pragma('freelist_count', { simple: true }) as number) > 0) {
+        this.h.db.pragma(`incremental_vacuum(${VACUUM_STEP})`);
+        this.h.db.pragma('wal_checkpoint(TRUNCATE)');
+      }
+    } catch (err) {
+      if (!storageFailure(err)) throw err;
+    }
+  }
+
+  /** A checkpoint that may fail for lack of room on a full disk (it is tried again later). */
+  private checkpointIfRoom(mode: 'PASSIVE' | 'TRUNCATE'): void {
+    try {
+      this.h.db.pragma(`wal_checkpoint(${mode})`);
     } catch (err) {
       if (!storageFailure(err)) throw err;
     }

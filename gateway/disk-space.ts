@@ -9,18 +9,25 @@ import { closeSync, fsyncSync, openSync, rmSync, statfsSync, statSync, writeSync
 import { join } from 'node:path';
 
 export const RESERVE_FILE = 'buffer.reserve';
-/** Largest reserve file: room for the WAL of deleting a few thousand acknowledged readings. */
-const RESERVE_MAX = 4 * 1024 * 1024;
+const PAGE = 4096;
 
 export class DiskSpace {
   private readonly reserveFile: string;
   private readonly reserveSize: number;
+  /**
+   * WAL pages between automatic checkpoints: SQLite's default 1000 (4 MiB), less on a small file
+   * system (a 64th of it), so that the WAL, and the room a checkpoint needs to fold it back into
+   * the database, stay a small part of the disk.
+   */
+  readonly walPages: number;
 
-  constructor(private readonly dataDir: string, private readonly reserveBytes: number) {
+  constructor(private readonly dataDir: string, private readonly reserveBytes: number, maxBytes: number) {
     this.reserveFile = join(dataDir, RESERVE_FILE);
     const fs = statfsSync(dataDir);
-    // On a small file system (a tmpfs, a tiny card partition) a 32nd of it.
-    this.reserveSize = Math.min(RESERVE_MAX, Math.floor((fs.blocks * fs.bsize) / 32));
+    this.walPages = Math.max(16, Math.min(1000, Math.floor(Math.min(fs.blocks * fs.bsize / 64, maxBytes / 16) / PAGE)));
+    // Room for a full WAL to be checkpointed into the database and for the WAL of deleting the
+    // acknowledged readings after it.
+    this.reserveSize = 3 * this.walPages * PAGE;
   }
 
   /**

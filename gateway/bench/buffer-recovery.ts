@@ -14,7 +14,7 @@ import { encodeRecord, recordKey } from '../record.js';
 
 const gib = Number(process.argv[2] ?? 1);
 const dir = mkdtempSync(join(process.argv[3] ?? tmpdir(), 'sg-recovery-bench-'));
-const opts: BufferOptions = { maxBytes: 64 * 1024 ** 3, whenFull: 'drop-oldest', synchronous: 'OFF', quarantineMaxRows: 0 };
+const opts: BufferOptions = { maxBytes: 64 * 1024 ** 3, whenFull: 'drop-oldest', synchronous: 'FULL', quarantineMaxRows: 0 };
 
 function batch(from: number, n: number): BufferEntry[] {
   return Array.from({ length: n }, (_, i) => {

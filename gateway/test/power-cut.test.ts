@@ -108,7 +108,7 @@ describe('power cuts', { concurrency: false }, () => {
     await rig.kafka.start();
     await allArrived(topic, pub.next, g);
     assertSeqsUnique(await rig.records(topic));
+    assert.equal(await g.stop(), 0);
     assert.equal(integrity(join(fs.backing, 'eio', 'buffer.sqlite')), 'ok');
-    await g.stop();
   });
 });

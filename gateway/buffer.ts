@@ -18,7 +18,7 @@
  * - A clean shutdown leaves `buffer.clean` (holding the next seq); without it the next start runs
  *   SQLite's integrity check first.
  */
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { intact, isDamage, salvage, setAside, type SalvagedRow } from './buffer-salvage.js';
@@ -51,6 +51,11 @@ export interface BufferEvents {
   /** Raise (detail) or clear (null) one of: disk_full, buffer_io_error, buffer_near_full. */
   problem?(code: 'disk_full' | 'buffer_io_error' | 'buffer_near_full', detail: string | null): void;
   salvaged?(report: SalvageReport): void;
+  /**
+   * A salvage is running and has kept this many readings so far (called after each batch). It
+   * blocks the event loop for as long as it takes: this is where to keep a watchdog fed.
+   */
+  progress?(salvaged: number): void;
 }
 
 /** A reading as the buffer stores it: the Kafka key, and the record value built once its seq is known. */
@@ -216,8 +221,8 @@ export class SqliteBuffer {
   }
 
   /** Open (or create) the buffer file and prepare everything on it; counters come from the file. */
-  private attach(): void {
-    const db = new Database(this.file);
+  private attach(file = this.file): void {
+    const db = new Database(file);
     try {
       this.h = this.prepare(db);
     } catch (err) {
@@ -360,20 +365,34 @@ export class SqliteBuffer {
   }
 
   /**
-   * Set the damaged file aside, start a fresh one and salvage into it what the damaged one still
-   * yields, with the original seqs.
+   * Salvage what the damaged file still yields, with the original seqs, into a fresh file; then
+   * set the damaged one aside and put the fresh one in its place. The swap comes last, so a
+   * gateway stopped mid-salvage (a long one blocks everything, even systemd's watchdog if the
+   * gateway did not feed it from `progress`) finds the damaged file still in place and starts over.
    */
   private recover(cause: Error): void {
     const t0 = performance.now();
     try { this.h?.db.close(); } catch { /* the damaged file may fail its closing checkpoint */ }
-    const aside = setAside(this.dataDir, BUFFER_FILE);
+    const fresh = `${this.file}.salvage`;
+    for (const suffix of ['', '-wal', '-shm']) rmSync(fresh + suffix, { force: true });
     this.nextSeq = Math.max(this.nextSeq, this.seqs.highWater);
     this.depth = 0;
     this.bytes = 0;
-    this.attach();
-    const r = salvage(aside, this.seqs.highWater, (rows) => this.h.salvageTx(rows));
+    this.attach(fresh);
+    let kept = 0;
+    const r = salvage(this.file, this.seqs.highWater, (rows) => {
+      this.h.salvageTx(rows);
+      kept += rows.length;
+      this.events.progress?.(kept);
+    });
     this.nextSeq = Math.max(this.nextSeq, r.nextSeq ?? 0);
     this.h.salvageTx([]);
+    this.h.db.pragma('wal_checkpoint(TRUNCATE)');
+    this.h.db.close();
+    const aside = setAside(this.dataDir, BUFFER_FILE);
+    renameSync(fresh, this.file);
+    fsyncDir(this.dataDir);
+    this.attach();
     this.events.salvaged?.({ file: aside, cause: cause.message, salvaged: r.salvaged, lost: r.lost, ms: Math.round(performance.now() - t0) });
   }
 

@@ -15,7 +15,7 @@ import { Heartbeat } from './heartbeat.js';
 import { Ingest } from './ingest.js';
 import { KafkaStatusPublisher } from './kafka-status-publisher.js';
 import { createUplink } from './kafka-uplink.js';
-import { systemdReady, type SystemdSession } from './sd-notify.js';
+import { sdNotify, systemdReady, type SystemdSession } from './sd-notify.js';
 import { createDriver } from './sources.js';
 import { Status } from './status.js';
 import { startStatusServer } from './status-server.js';
@@ -97,7 +97,15 @@ export class Gateway {
 
 /** The buffer's troubles, shown in status and logged once each. */
 function bufferEvents(status: Status, log: Logger): BufferEvents {
+  let lastPing = Date.now();
   return {
+    // A salvage of a large file can outlast systemd's start timeout and watchdog: keep both
+    // at bay (systemd-notify runs as a child process, so it works while the loop is blocked).
+    progress(salvaged) {
+      if (Date.now() - lastPing < 5000) return;
+      lastPing = Date.now();
+      sdNotify(['WATCHDOG=1', 'EXTEND_TIMEOUT_USEC=60000000', `STATUS=salvaging a damaged buffer: ${salvaged} readings so far`]).catch(() => undefined);
+    },
     problem(code, detail) {
       if (detail !== null && !status.hasProblem(code)) log.warn({ problem: code }, detail);
       else if (detail === null && status.hasProblem(code)) log.info({ problem: code }, `${code} cleared`);

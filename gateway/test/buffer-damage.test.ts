@@ -135,3 +135,21 @@ test('damage found while running: lease recovers without a restart, at most a fe
   assert.equal(kept.length, 3, 'the oldest damaged files were removed');
   b.close();
 });
+
+test('a salvage cut short (the process stopped mid-way) leaves the damaged file in place and starts over', () => {
+  const dir = tempDir();
+  const file = join(dir, BUFFER_FILE);
+  const b0 = SqliteBuffer.open(dir, defaults);
+  for (let i = 0; i < 3; i++) b0.append(entries(10_000, 'z'.repeat(100)));
+  b0.close();
+  smash(file, Math.floor(statSync(file).size / 4096 / 2) * 4096, 4096);
+  rmSync(join(dir, 'buffer.clean')); // as after a crash: the integrity check at start finds the damage
+  assert.throws(() => SqliteBuffer.open(dir, defaults, { progress: () => { throw new Error('stopped'); } }), /stopped/);
+  assert.deepEqual(readdirSync(dir).filter((f) => f.includes('corrupt')), [], 'nothing set aside yet');
+  const reports: SalvageReport[] = [];
+  const b = SqliteBuffer.open(dir, defaults, { salvaged: (r) => reports.push(r) });
+  assert.equal(reports.length, 1);
+  assert.ok(reports[0]!.salvaged > 29_000, `salvaged ${reports[0]!.salvaged}`);
+  assert.equal(b.stats().depth, reports[0]!.salvaged);
+  b.close();
+});

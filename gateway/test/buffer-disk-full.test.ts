@@ -6,6 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { SqliteBuffer, storageFailure, type BufferEntry, type BufferOptions } from '../buffer.js';
+import { Ingest } from '../ingest.js';
+import { Status } from '../status.js';
 
 let mount: string;
 before(() => {
@@ -58,4 +60,31 @@ test('reserveBytes shrinks the cap: the policy applies before the file system fi
   assert.ok(dropped > 0, 'drop-oldest made room');
   assert.ok(b.stats().bytes <= 512 * 1024, `bytes ${b.stats().bytes} within the effective cap`);
   b.close();
+});
+
+test('ingest on a full disk: every waiting driver hears it; input that cannot be redelivered is counted as dropped', async () => {
+  const dir = join(mount, 'c');
+  mkdirSync(dir);
+  const clock = { bootId: 'boot-1', now: () => 1_700_000_000_000, synced: () => true };
+  const status: Status = new Status('gw1', '0.0.0', clock, () => buffer.stats());
+  const buffer = SqliteBuffer.open(dir, defaults, { problem: (code, detail) => status.problem(code, detail) });
+  const ingest = new Ingest(buffer, status, clock, { gateway: 'gw1', commitIntervalMs: 0 }, () => undefined);
+  const serial = ingest.sinkFor('serial', false);
+  const mqtt = ingest.sinkFor('mqtt', true);
+  const reading = { sensor: 's', metric: 'm', value: 1, unit: 'p'.repeat(200) };
+  // Fill the disk through ingest itself, in ever smaller commits until not even one reading fits.
+  for (let size = 100; size >= 1; size = Math.floor(size / 10)) {
+    for (let i = 0; i < 1000; i++) {
+      const done = Promise.all([serial.submit(Array(size).fill(reading)), mqtt.submit(Array(size).fill(reading))]);
+      if (await done.then(() => false, () => true)) break;
+    }
+  }
+  const dropped = async () => Number((await status.registry.getSingleMetricAsString('sensorgate_readings_dropped_total')).match(/reason="disk_full"\} (\d+)/)?.[1] ?? 0);
+  const before = await dropped();
+  assert.ok(before > 0, 'the serial readings of the failed commit were counted');
+  const results = await Promise.allSettled([serial.submit([reading, reading]), mqtt.submit([reading, reading, reading])]);
+  assert.deepEqual(results.map((r) => r.status), ['rejected', 'rejected'], 'neither driver may acknowledge');
+  assert.equal(await dropped(), before + 2, 'only the two serial readings count as dropped; MQTT gets its three back from the broker');
+  assert.ok(status.hasProblem('disk_full'));
+  buffer.close();
 });

@@ -428,7 +428,7 @@ export class SqliteBuffer {
   private raise(code: 'disk_full' | 'buffer_io_error', detail: string): void {
     if (this.failing && this.failing !== code) this.events.problem?.(this.failing, null);
     this.failing = code;
-    this.events.problem?.(code, code === 'disk_full' ? `readings cannot be stored: ${detail}` : `buffer write failed: ${detail}`);
+    this.events.problem?.(code, code === 'disk_full' ? `readings cannot be stored: ${detail}` : `the buffer's disk failed: ${detail}`);
   }
 
   /** Refresh the effective cap from the file system (at most once a second). */

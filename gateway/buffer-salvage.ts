@@ -130,8 +130,11 @@ function nextReadable(bad: number, end: number, readable: (seq: number) => boole
 
 /** A row as the buffer writes it: its record carries its seq. */
 export function intact(r: SalvagedRow): boolean {
-  return Number.isSafeInteger(r.seq) && typeof r.key === 'string' && typeof r.value === 'string'
-    && Number.isFinite(r.ts) && Number.isSafeInteger(r.bytes) && r.value.includes(`"seq":${r.seq},`);
+  if (!Number.isSafeInteger(r.seq) || typeof r.key !== 'string' || typeof r.value !== 'string' || !Number.isFinite(r.ts) || !Number.isSafeInteger(r.bytes)) return false;
+  const field = `"seq":${r.seq}`;
+  const at = r.value.indexOf(field);
+  const after = r.value[at + field.length];
+  return at >= 0 && (after === ',' || after === '}');
 }
 
 function tryRead<T>(read: () => T): T | undefined {

@@ -62,6 +62,7 @@ export interface BufferEvents {
 export interface BufferEntry {
   key: string;
   ts: number;
+  /** The record: JSON carrying `"seq":<seq>` as a field (how the buffer tells a damaged row from a good one). */
   encode(seq: number): string;
 }
 

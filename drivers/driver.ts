@@ -58,6 +58,11 @@ export interface DriverSink {
 export interface Driver {
   readonly id: string;
   readonly driver: string;
+  /**
+   * True when the device or broker keeps input the driver has not acknowledged and sends it again
+   * (MQTT QoS 1): input the gateway could not store is then not lost, only delayed.
+   */
+  readonly redelivers?: boolean;
   /** Begin producing readings into the sink. Resolves once started; connection failures are
    *  reported through sink.state and retried by the driver, never thrown from here. */
   start(sink: DriverSink): Promise<void>;

@@ -82,12 +82,13 @@ export class Forwarder {
       try {
         if (!this.connected) {
           const { committedSeq } = await bounded(this.uplink.connect(), this.opts.callTimeoutMs, 'connect');
-          if (committedSeq !== null) this.alreadyCommitted(committedSeq);
+          if (committedSeq !== null) await this.alreadyCommitted(committedSeq);
           this.connected = true;
           this.status.uplinkState(true);
           this.log.info('uplink connected');
         }
-        const batch = this.buffer.lease(this.cursor, this.opts.batchMaxRecords, this.opts.batchMaxBytes);
+        const batch = await this.local('reading the buffer failed', () => this.buffer.lease(this.cursor, this.opts.batchMaxRecords, this.opts.batchMaxBytes));
+        if (batch === undefined) continue;
         if (batch.length === 0) {
           await this.sleep(1000, true);
           continue;
@@ -107,8 +108,7 @@ export class Forwarder {
     const { refused } = await bounded(this.uplink.send(batch), this.opts.callTimeoutMs, 'send');
     this.status.produceLatency((performance.now() - t0) / 1000);
     failpoint('after-send');
-    for (const r of refused) this.isolate(r);
-    this.acked(batch, refused.length);
+    await this.acked(batch, refused);
   }
 
   /**
@@ -116,26 +116,48 @@ export class Forwarder {
    * that died before deleting them: delete them, never send them again. And a seq must never be
    * reused, even if the buffer file was lost: continue above what Kafka has.
    */
-  private alreadyCommitted(seq: number): void {
-    const deleted = seq > this.cursor ? this.buffer.ack(this.cursor + 1, seq) : 0;
-    if (deleted) this.log.info({ committedSeq: seq, deleted }, 'deleted readings an earlier session committed to Kafka');
-    this.buffer.advanceSeq(seq + 1);
+  private async alreadyCommitted(seq: number): Promise<void> {
+    const from = this.cursor + 1;
     this.cursor = Math.max(this.cursor, seq);
+    const deleted = seq >= from ? await this.local('deleting committed readings from the buffer failed', () => this.buffer.ack(from, seq)) : 0;
+    if (deleted) this.log.info({ committedSeq: seq, deleted }, 'deleted readings an earlier session committed to Kafka');
+    await this.local('advancing the seq failed', () => this.buffer.advanceSeq(seq + 1));
   }
 
-  private acked(batch: StoredRecord[], refused: number): void {
+  private async acked(batch: StoredRecord[], refused: Refusal[]): Promise<void> {
     const first = batch[0]!.seq;
     const last = batch[batch.length - 1]!.seq;
-    this.buffer.ack(first, last);
+    this.status.sent(batch.length - refused.length);
+    for (const { record, reason } of refused) {
+      this.log.warn({ seq: record.seq, bytes: record.bytes, reason }, 'record refused by Kafka; quarantined');
+      this.status.dropped(reason, 1);
+    }
+    // Kafka has the batch whatever happens here: send on from after it, even if deleting it
+    // failed for good (a stop mid-retry); it is then sent again after a restart, with its seqs.
     this.cursor = last;
-    this.status.sent(batch.length - refused);
+    await this.local('deleting acknowledged readings from the buffer failed', () => {
+      // Kafka will never take a refused record: it is kept in quarantine, and the rest flows.
+      if (refused.length) this.buffer.quarantine(refused.map(({ record, reason, detail }) => ({ ts: Date.now(), source: 'uplink', reason, detail: `seq ${record.seq}: ${detail}`, payload: record.value })));
+      this.buffer.ack(first, last);
+    });
   }
 
-  /** Kafka will never take this record: keep it in quarantine and count it; the rest flows. */
-  private isolate({ record, reason, detail }: Refusal): void {
-    this.log.warn({ seq: record.seq, bytes: record.bytes, reason }, 'record refused by Kafka; quarantined');
-    this.buffer.quarantine([{ ts: Date.now(), source: 'uplink', reason, detail: `seq ${record.seq}: ${detail}`, payload: record.value }]);
-    this.status.dropped(reason, 1);
+  /**
+   * A buffer operation. The buffer's disk failing (full, I/O errors) is no uplink failure: the
+   * connection stays, and the operation is retried with backoff until it works or we stop.
+   * Returns undefined only when stopped first.
+   */
+  private async local<T>(what: string, op: () => T): Promise<T | undefined> {
+    for (let attempt = 0; this.running; attempt++) {
+      try {
+        return op();
+      } catch (err) {
+        const delay = backoffDelay(attempt, this.opts.backoff);
+        this.log.warn({ err: (err as Error).message, retryInMs: delay }, `${what}; retrying`);
+        await this.sleep(delay, false);
+      }
+    }
+    return undefined;
   }
 
   private async fail(err: Error): Promise<void> {

@@ -7,7 +7,7 @@ import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import type { Driver } from '../drivers/driver.js';
 import type { GpioChip } from '../drivers/gpio/chip.js';
-import { SqliteBuffer } from './buffer.js';
+import { SqliteBuffer, type BufferEvents } from './buffer.js';
 import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config.js';
 import { Forwarder } from './forwarder.js';
@@ -15,7 +15,7 @@ import { Heartbeat } from './heartbeat.js';
 import { Ingest } from './ingest.js';
 import { KafkaStatusPublisher } from './kafka-status-publisher.js';
 import { createUplink } from './kafka-uplink.js';
-import { systemdReady, type SystemdSession } from './sd-notify.js';
+import { sdNotify, systemdReady, type SystemdSession } from './sd-notify.js';
 import { createDriver } from './sources.js';
 import { Status } from './status.js';
 import { startStatusServer } from './status-server.js';
@@ -45,10 +45,10 @@ export class Gateway {
   async start(): Promise<void> {
     const { cfg, log } = this;
     const clock = this.deps.clock ?? systemClock();
-    const buffer = SqliteBuffer.open(cfg.gateway.dataDir, { ...cfg.buffer });
-    this.buffer = buffer;
     const status = new Status(cfg.gateway.id, VERSION, clock, () => buffer.stats(), { dataDir: cfg.gateway.dataDir, heartbeatIntervalMs: cfg.status.heartbeatIntervalMs });
     this.status = status;
+    const buffer = SqliteBuffer.open(cfg.gateway.dataDir, { ...cfg.buffer }, bufferEvents(status, log.child({ component: 'buffer' })));
+    this.buffer = buffer;
     const uplink = this.deps.uplink ?? createUplink(cfg.kafka, cfg.gateway.id, log);
     const forwarder = new Forwarder(buffer, uplink, status, log.child({ component: 'forwarder' }), {
       batchMaxRecords: cfg.kafka.batchMaxRecords,
@@ -65,7 +65,7 @@ export class Gateway {
     this.drivers = this.deps.drivers ?? cfg.sources.map((s) => createDriver(s, cfg.gateway.id, { simGpioChip: this.deps.simGpioChip }));
     for (const d of this.drivers) {
       status.addSource(d.id, d.driver);
-      await d.start(this.ingest.sinkFor(d.id));
+      await d.start(this.ingest.sinkFor(d.id, d.redelivers === true));
     }
     // After the sources are known, so that the first status the fleet sees lists them.
     this.heartbeat = new Heartbeat(status, new KafkaStatusPublisher(cfg.kafka, cfg.gateway.id, log), { intervalMs: cfg.status.heartbeatIntervalMs }, log.child({ component: 'heartbeat' }));
@@ -93,4 +93,30 @@ export class Gateway {
     this.buffer?.close();
     this.log.info('gateway stopped');
   }
+}
+
+/** The buffer's troubles, shown in status and logged once each. */
+function bufferEvents(status: Status, log: Logger): BufferEvents {
+  let lastPing = Date.now();
+  return {
+    // A salvage of a large file can outlast systemd's start timeout and watchdog: keep both
+    // at bay (systemd-notify runs as a child process, so it works while the loop is blocked).
+    progress(salvaged) {
+      if (Date.now() - lastPing < 5000) return;
+      lastPing = Date.now();
+      sdNotify(['WATCHDOG=1', 'EXTEND_TIMEOUT_USEC=60000000', `STATUS=salvaging a damaged buffer: ${salvaged} readings so far`]).catch(() => undefined);
+    },
+    problem(code, detail) {
+      if (detail !== null && !status.hasProblem(code)) log.warn({ problem: code }, detail);
+      else if (detail === null && status.hasProblem(code)) log.info({ problem: code }, `${code} cleared`);
+      status.problem(code, detail);
+    },
+    salvaged(r) {
+      status.salvaged(r.salvaged);
+      if (r.lost !== null) status.dropped('corrupt', r.lost);
+      const detail = `${r.salvaged} readings salvaged, ${r.lost ?? 'an unknown number of'} lost; damaged file kept as ${r.file}`;
+      status.problem('buffer_corrupt', detail);
+      log.error({ file: r.file, cause: r.cause, salvaged: r.salvaged, lost: r.lost, ms: r.ms }, `buffer file damaged: ${detail}`);
+    },
+  };
 }

@@ -6,7 +6,7 @@
  */
 import type { DriverSink, RawReading, Rejection } from '../drivers/driver.js';
 import { isName } from '../drivers/names.js';
-import type { BufferEntry, QuarantineEntry, SqliteBuffer } from './buffer.js';
+import { storageFailure, type BufferEntry, type QuarantineEntry, type SqliteBuffer } from './buffer.js';
 import type { Clock } from './clock.js';
 import { encodeRecord, recordKey } from './record.js';
 import type { Status } from './status.js';
@@ -36,6 +36,8 @@ export class Ingest {
   private lastCommit = 0;
   private closed = false;
   private readonly maxBatch: number;
+  /** Sources whose protocol keeps what we do not acknowledge (MQTT QoS 1): a failed commit loses them nothing. */
+  private readonly redelivering = new Set<string>();
 
   constructor(
     private readonly buffer: SqliteBuffer,
@@ -48,8 +50,9 @@ export class Ingest {
     this.maxBatch = opts.maxBatch ?? 10_000;
   }
 
-  /** The sink one driver writes into. */
-  sinkFor(source: string): DriverSink {
+  /** The sink one driver writes into; `redelivers`: its input is kept upstream until acknowledged. */
+  sinkFor(source: string, redelivers = false): DriverSink {
+    if (redelivers) this.redelivering.add(source);
     return {
       submit: (readings, rejections) => this.submit(source, readings, rejections ?? []),
       state: (state, detail) => this.status.sourceState(source, state, detail),
@@ -117,6 +120,10 @@ export class Ingest {
     try {
       result = this.buffer.append(p.entries, p.quarantine);
     } catch (err) {
+      // Nothing of the group is stored. Sources that can hold their input until acknowledged get
+      // it back (the rejection withholds the acknowledgement); for the others it is lost: count it.
+      const failure = storageFailure(err);
+      if (failure) this.status.dropped(failure, p.sources.filter((s) => !this.redelivering.has(s)).length);
       p.settle.reject(err as Error);
       return;
     }

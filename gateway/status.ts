@@ -36,12 +36,13 @@ export interface Problem {
  *  uplink_stalled    connected, a backlog waits, and nothing was acknowledged for a while
  *  source_down       a source is down (detail names it); one entry per source, keyed `source_down:<id>`
  *  buffer_corrupt    the buffer file was found damaged and set aside (detail: salvaged and lost)
- *  disk_full         readings cannot be stored
+ *  disk_full         readings cannot be stored (the file system is full)
+ *  buffer_io_error   readings cannot be stored (the buffer's disk reports I/O errors)
  *  buffer_near_full  over 80 % of the buffer's cap
  *  clock_unsynced    the wall clock is not synchronised (readings carry clockSynced: false)
  */
 export type ProblemCode =
-  | 'uplink_down' | 'uplink_stalled' | 'source_down' | 'buffer_corrupt' | 'disk_full' | 'buffer_near_full' | 'clock_unsynced'
+  | 'uplink_down' | 'uplink_stalled' | 'source_down' | 'buffer_corrupt' | 'disk_full' | 'buffer_io_error' | 'buffer_near_full' | 'clock_unsynced'
   | (string & {});
 
 export interface GatewayStatus {
@@ -139,6 +140,7 @@ export class Status {
   private readonly rejectedTotal = new Counter({ name: 'sensorgate_readings_rejected_total', help: 'Input refused and quarantined', labelNames: ['source', 'reason'], registers: [this.registry] });
   private readonly sentTotal = new Counter({ name: 'sensorgate_readings_sent_total', help: 'Readings acknowledged by Kafka', registers: [this.registry] });
   private readonly droppedTotal = new Counter({ name: 'sensorgate_readings_dropped_total', help: 'Readings given up by policy', labelNames: ['reason'], registers: [this.registry] });
+  private readonly salvagedTotal = new Counter({ name: 'sensorgate_buffer_salvaged_total', help: 'Readings recovered from a damaged buffer file', registers: [this.registry] });
   private readonly commitsTotal = new Counter({ name: 'sensorgate_buffer_commits_total', help: 'Buffer transactions committed by ingest (each one fsync with synchronous FULL)', registers: [this.registry] });
   private readonly connectedGauge = new Gauge({ name: 'sensorgate_uplink_connected', help: '1 while the Kafka producer is connected', registers: [this.registry] });
   private readonly sourceUpGauge = new Gauge({ name: 'sensorgate_source_up', help: '1 while the source is up (connected, port open)', labelNames: ['source'], registers: [this.registry] });
@@ -207,6 +209,11 @@ export class Status {
     this.rejectedTotal.inc({ source, reason });
     const s = this.sources.get(source)?.status;
     if (s) { s.rejected++; s.rejectedByReason[reason] = (s.rejectedByReason[reason] ?? 0) + 1; }
+  }
+
+  /** Readings recovered from a damaged buffer file into a fresh one. */
+  salvaged(n: number): void {
+    this.salvagedTotal.inc(n);
   }
 
   committed(): void {

@@ -35,6 +35,7 @@ export interface MqttSourceOptions {
 
 export class MqttDriver implements Driver {
   readonly driver = 'mqtt';
+  readonly redelivers = true;
   readonly id: string;
   private client?: MqttClient;
   private sink?: DriverSink;

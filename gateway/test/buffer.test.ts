@@ -123,3 +123,17 @@ test('the WAL stays bounded under sustained writes and is folded in at close', (
   b.close();
   assert.ok(!existsSync(join(dir, 'buffer.sqlite-wal')) || statSync(join(dir, 'buffer.sqlite-wal')).size === 0);
 });
+
+test('buffer_near_full is raised above 80 % of the cap and cleared when acks make room', () => {
+  const problems: Array<string | null> = [];
+  const b = SqliteBuffer.open(tempDir(), { ...defaults, maxBytes: 10_000 }, { problem: (code, detail) => { if (code === 'buffer_near_full') problems.push(detail); } });
+  b.append(entries(10, 's1', 'x'.repeat(100)));
+  assert.equal(problems.at(-1), null, 'about 30 %: fine');
+  b.append(entries(45, 's1', 'x'.repeat(100)));
+  assert.ok(b.stats().bytes > 8000 && b.stats().bytes <= 10_000);
+  assert.match(problems.at(-1) ?? '', /^\d+ % of the cap \(10000 bytes\)$/);
+  const rows = b.lease(0, 1000, 1 << 30);
+  b.ack(rows[0]!.seq, rows.at(-1)!.seq);
+  assert.equal(problems.at(-1), null);
+  b.close();
+});

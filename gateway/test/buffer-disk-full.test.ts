@@ -1,0 +1,90 @@
+/** The buffer on a file system that really fills (a small tmpfs): refuse, keep acking, resume. */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, statfsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { SqliteBuffer, storageFailure, type BufferEntry, type BufferOptions } from '../buffer.js';
+import { Ingest } from '../ingest.js';
+import { Status } from '../status.js';
+
+let mount: string;
+before(() => {
+  mount = mkdtempSync(join(tmpdir(), 'sg-full-'));
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', mount]);
+});
+after(() => {
+  execFileSync('umount', ['-l', mount]);
+  rmSync(mount, { recursive: true, force: true });
+});
+
+const defaults: BufferOptions = { maxBytes: 1 << 30, whenFull: 'drop-oldest', synchronous: 'FULL', quarantineMaxRows: 100, reserveBytes: 0 };
+const entries = (n: number): BufferEntry[] => Array.from({ length: n }, (_, i) => ({ key: 'gw/s', ts: i, encode: (seq: number) => JSON.stringify({ seq, pad: 'p'.repeat(200) }) }));
+
+test('a full file system refuses commits whole, acks still work, intake resumes once room returns', () => {
+  const dir = join(mount, 'a');
+  mkdirSync(dir);
+  const problems: Array<[string, string | null]> = [];
+  const b = SqliteBuffer.open(dir, defaults, { problem: (code, detail) => { if (code !== 'buffer_near_full') problems.push([code, detail]); } });
+  let stored = 0;
+  let failure: unknown;
+  for (let i = 0; i < 1000 && !failure; i++) {
+    try {
+      stored += b.append(entries(500)).stored;
+    } catch (err) {
+      failure = err;
+    }
+  }
+  assert.equal(storageFailure(failure), 'disk_full', `failed with ${String(failure)}`);
+  assert.equal(b.stats().depth, stored, 'the failed commit left nothing behind, and the counters agree');
+  assert.deepEqual(problems.at(-1)?.[0], 'disk_full');
+  assert.throws(() => b.append(entries(500)), 'still full');
+
+  const leased = b.lease(0, 1 << 30, 1 << 30);
+  assert.equal(leased.length, stored, 'every stored reading is readable');
+  assert.equal(b.ack(leased[0]!.seq, leased.at(-1)!.seq), stored, 'acknowledged readings are deleted on a full disk');
+  assert.equal(b.append(entries(500)).stored, 500, 'intake resumes by itself');
+  assert.deepEqual(problems.at(-1), ['disk_full', null], 'disk_full cleared');
+  b.close();
+});
+
+test('reserveBytes shrinks the cap: the policy applies before the file system fills', () => {
+  const dir = join(mount, 'b');
+  mkdirSync(dir);
+  const fs = statfsSync(dir);
+  const free = fs.bavail * fs.bsize;
+  const b = SqliteBuffer.open(dir, { ...defaults, reserveBytes: free - 512 * 1024 });
+  let dropped = 0;
+  for (let i = 0; i < 20; i++) dropped += b.append(entries(500)).droppedOldest;
+  assert.ok(dropped > 0, 'drop-oldest made room');
+  assert.ok(b.stats().bytes <= 512 * 1024, `bytes ${b.stats().bytes} within the effective cap`);
+  b.close();
+});
+
+test('ingest on a full disk: every waiting driver hears it; input that cannot be redelivered is counted as dropped', async () => {
+  const dir = join(mount, 'c');
+  mkdirSync(dir);
+  const clock = { bootId: 'boot-1', now: () => 1_700_000_000_000, synced: () => true };
+  const status: Status = new Status('gw1', '0.0.0', clock, () => buffer.stats());
+  const buffer = SqliteBuffer.open(dir, defaults, { problem: (code, detail) => status.problem(code, detail) });
+  const ingest = new Ingest(buffer, status, clock, { gateway: 'gw1', commitIntervalMs: 0 }, () => undefined);
+  const serial = ingest.sinkFor('serial', false);
+  const mqtt = ingest.sinkFor('mqtt', true);
+  const reading = { sensor: 's', metric: 'm', value: 1, unit: 'p'.repeat(200) };
+  // Fill the disk through ingest itself, in ever smaller commits until not even one reading fits.
+  for (let size = 100; size >= 1; size = Math.floor(size / 10)) {
+    for (let i = 0; i < 1000; i++) {
+      const done = Promise.all([serial.submit(Array(size).fill(reading)), mqtt.submit(Array(size).fill(reading))]);
+      if (await done.then(() => false, () => true)) break;
+    }
+  }
+  const dropped = async () => Number((await status.registry.getSingleMetricAsString('sensorgate_readings_dropped_total')).match(/reason="disk_full"\} (\d+)/)?.[1] ?? 0);
+  const before = await dropped();
+  assert.ok(before > 0, 'the serial readings of the failed commit were counted');
+  const results = await Promise.allSettled([serial.submit([reading, reading]), mqtt.submit([reading, reading, reading])]);
+  assert.deepEqual(results.map((r) => r.status), ['rejected', 'rejected'], 'neither driver may acknowledge');
+  assert.equal(await dropped(), before + 2, 'only the two serial readings count as dropped; MQTT gets its three back from the broker');
+  assert.ok(status.hasProblem('disk_full'));
+  buffer.close();
+});

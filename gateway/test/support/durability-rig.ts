@@ -1,0 +1,101 @@
+/**
+ * Shared by the tests of the buffer's own disk failing (damage, full disk, power cuts): a real
+ * Kafka, a real Mosquitto, gateways reading MQTT into Kafka, QoS 1 publishers, and checks.
+ */
+import assert from 'node:assert/strict';
+import { closeSync, copyFileSync, existsSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { startKafka, type KafkaBroker } from '../../../deploy/kafka/launcher.js';
+import { startBroker, type Broker } from '../../../drivers/test/support/mosquitto.js';
+import { gatewayProcess, type GatewayProcess } from './gateway-process.js';
+import { readTopic, type KafkaRecord } from './kafka-reader.js';
+import { publisher as openPublisher, type Publisher } from './publisher.js';
+
+export interface Rig {
+  kafka: KafkaBroker;
+  mosquitto: Broker;
+  newGateway(extra?: { buffer?: object; dataDir?: string }): Promise<{ g: GatewayProcess; id: string; topic: string; prefix: string; dataDir: string }>;
+  publisher(prefix: string, sensors: number): Promise<Publisher>;
+  records(topic: string): Promise<KafkaRecord[]>;
+  close(): Promise<void>;
+}
+
+export async function durabilityRig(): Promise<Rig> {
+  const [kafka, mosquitto] = await Promise.all([startKafka(), startBroker()]);
+  const gateways: GatewayProcess[] = [];
+  const publishers: Publisher[] = [];
+  let n = 0;
+  return {
+    kafka,
+    mosquitto,
+    async newGateway(extra = {}) {
+      const k = ++n;
+      const id = `gw-${k}`;
+      const g = await gatewayProcess({
+        gateway: { id, ...(extra.dataDir ? { dataDir: extra.dataDir } : {}) },
+        kafka: { brokers: kafka.brokers, topic: `readings-${k}`, statusTopic: `status-${k}`, partitions: 3 },
+        buffer: { ...extra.buffer },
+        sources: [{ id: 'plant', driver: 'mqtt', url: mosquitto.url, topics: [`t${k}/#`], topicPattern: `t${k}/{sensor}/{metric}` }],
+      });
+      gateways.push(g);
+      return { g, id, topic: `readings-${k}`, prefix: `t${k}`, dataDir: extra.dataDir ?? join(g.dir, 'data') };
+    },
+    async publisher(prefix, sensors) {
+      const p = await openPublisher(mosquitto.url, sensors, prefix);
+      publishers.push(p);
+      return p;
+    },
+    records: (topic) => readTopic(kafka.brokers, topic),
+    async close() {
+      for (const p of publishers) await p.close().catch(() => undefined);
+      for (const g of gateways) await g.dispose();
+      await mosquitto.destroy();
+      await kafka.destroy();
+    },
+  };
+}
+
+/** A seq names one reading only: no seq was handed out twice. */
+export function assertSeqsUnique(records: KafkaRecord[]): void {
+  const bySeq = new Map<number, string>();
+  for (const r of records) {
+    const id = `${r.value.sensor}/${r.value.value}`;
+    const seen = bySeq.get(r.value.seq);
+    assert.ok(seen === undefined || seen === id, `seq ${r.value.seq} names two readings: ${seen} and ${id}`);
+    bySeq.set(r.value.seq, id);
+  }
+}
+
+/** Values each sensor published (0..n-1) that Kafka lacks, as "s<i>/<value>". */
+export function missing(records: KafkaRecord[], published: number[]): string[] {
+  const have = new Set(records.map((r) => `${r.value.sensor}/${r.value.value}`));
+  const out: string[] = [];
+  published.forEach((n, s) => { for (let v = 0; v < n; v++) if (!have.has(`s${s}/${v}`)) out.push(`s${s}/${v}`); });
+  return out;
+}
+
+/** Overwrite `length` bytes at `offset` of a file with garbage. */
+export function smash(file: string, offset: number, length: number): void {
+  const fd = openSync(file, 'r+');
+  writeSync(fd, Buffer.alloc(length, 0xa5), 0, length, offset);
+  closeSync(fd);
+}
+
+/** PRAGMA integrity_check of a buffer file (and its WAL) as found, on a copy so nothing changes it. */
+export function integrity(file: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'sg-check-'));
+  try {
+    copyFileSync(file, join(dir, 'b.sqlite'));
+    if (existsSync(`${file}-wal`)) copyFileSync(`${file}-wal`, join(dir, 'b.sqlite-wal'));
+    const db = new Database(join(dir, 'b.sqlite'));
+    try {
+      return String(db.pragma('integrity_check', { simple: true }));
+    } finally {
+      db.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

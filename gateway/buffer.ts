@@ -37,6 +37,13 @@ export interface QuarantineEntry {
   payload?: Uint8Array | string;
 }
 
+/** A source's held messages (see HeldMessage in drivers/driver.ts): to hold, or to forget. */
+export interface SessionOp {
+  source: string;
+  hold?: { id: number; topic: string; payload: Uint8Array };
+  release?: number;
+}
+
 export interface StoredRecord {
   seq: number;
   key: string;
@@ -93,7 +100,7 @@ export class SqliteBuffer {
   private depth: number;
   private bytes: number;
   private readonly stmt;
-  private readonly appendTx: (entries: BufferEntry[], quarantine: QuarantineEntry[]) => AppendResult;
+  private readonly appendTx: (entries: BufferEntry[], quarantine: QuarantineEntry[], session: SessionOp[]) => AppendResult;
   private readonly ackTx: (from: number, to: number) => number;
   private readonly quarantineTx: (entries: QuarantineEntry[]) => void;
   private readonly quarantineOnlyTx: (entries: QuarantineEntry[]) => void;
@@ -143,6 +150,15 @@ export class SqliteBuffer {
         detail  TEXT NOT NULL,
         payload BLOB
       );
+      -- Messages a source acknowledged receiving and has not yet taken in (MQTT QoS 2 between
+      -- PUBREC and PUBREL): the broker will not send them again, so they must survive a crash.
+      CREATE TABLE IF NOT EXISTS held_messages (
+        source  TEXT NOT NULL,
+        id      INTEGER NOT NULL,
+        topic   TEXT NOT NULL,
+        payload BLOB NOT NULL,
+        PRIMARY KEY (source, id)
+      ) WITHOUT ROWID;
     `);
     const meta = new Map((db.prepare('SELECT k, v FROM meta').all() as { k: string; v: number }[]).map((r) => [r.k, r.v]));
     this.nextSeq = meta.get('next_seq')!;
@@ -161,6 +177,9 @@ export class SqliteBuffer {
       quarantine: db.prepare('INSERT INTO quarantine (ts, source, reason, detail, payload) VALUES (?, ?, ?, ?, ?)'),
       trimQuarantine: db.prepare('DELETE FROM quarantine WHERE id <= (SELECT MAX(id) FROM quarantine) - ?'),
       quarantineRows: db.prepare(QUARANTINE_ROWS),
+      hold: db.prepare('INSERT OR REPLACE INTO held_messages (source, id, topic, payload) VALUES (?, ?, ?, ?)'),
+      release: db.prepare('DELETE FROM held_messages WHERE source = ? AND id = ?'),
+      held: db.prepare('SELECT id, topic, payload FROM held_messages WHERE source = ? ORDER BY id'),
     };
 
     this.quarantineTx = (entries) => {
@@ -176,9 +195,13 @@ export class SqliteBuffer {
 
     this.quarantineOnlyTx = db.transaction(this.quarantineTx);
 
-    this.appendTx = db.transaction((entries: BufferEntry[], quarantine: QuarantineEntry[]) => {
+    this.appendTx = db.transaction((entries: BufferEntry[], quarantine: QuarantineEntry[], session: SessionOp[]) => {
       const result: AppendResult = { stored: 0, droppedOldest: 0, refused: [] };
       this.quarantineTx(quarantine);
+      for (const op of session) {
+        if (op.hold) this.stmt.hold.run(op.source, op.hold.id, op.hold.topic, Buffer.from(op.hold.payload.buffer, op.hold.payload.byteOffset, op.hold.payload.length));
+        if (op.release !== undefined) this.stmt.release.run(op.source, op.release);
+      }
       for (const e of entries) {
         const seq = this.nextSeq;
         const value = e.encode(seq);
@@ -232,9 +255,14 @@ export class SqliteBuffer {
     return dropped;
   }
 
-  /** Store readings and quarantined input in one transaction (one fsync). */
-  append(entries: BufferEntry[], quarantine: QuarantineEntry[] = []): AppendResult {
-    return this.keepCountersOnRollback(() => this.appendTx(entries, quarantine));
+  /** Store readings, quarantined input and held-message changes in one transaction (one fsync). */
+  append(entries: BufferEntry[], quarantine: QuarantineEntry[] = [], session: SessionOp[] = []): AppendResult {
+    return this.keepCountersOnRollback(() => this.appendTx(entries, quarantine, session));
+  }
+
+  /** The messages `source` holds (see SessionOp). */
+  heldMessages(source: string): Array<{ id: number; topic: string; payload: Buffer }> {
+    return this.stmt.held.all(source) as Array<{ id: number; topic: string; payload: Buffer }>;
   }
 
   /** Store quarantined input on its own (e.g. a record Kafka refused). */

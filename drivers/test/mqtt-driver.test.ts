@@ -11,7 +11,7 @@ import { startBroker, type Broker } from './support/mosquitto.js';
 import { RecordingSink, until } from './support/recording-sink.js';
 
 function options(url: string, over: Partial<MqttSourceOptions> = {}): MqttSourceOptions {
-  return { id: 'plant-mqtt', url, topics: ['plant/+/+'], topicPattern: 'plant/{sensor}/{metric}', clientId: `sg-test-${randomUUID()}`, maxPayloadBytes: 65536, receiveMaximum: 100, mqttVersion: '5', ...over };
+  return { id: 'plant-mqtt', url, topics: ['plant/+/+'], topicPattern: 'plant/{sensor}/{metric}', clientId: `sg-test-${randomUUID()}`, maxPayloadBytes: 65536, receiveMaximum: 100, mqttVersion: '5', qos: 2, ...over };
 }
 
 async function publisher(broker: Broker, extra: IClientOptions = {}): Promise<MqttClient> {

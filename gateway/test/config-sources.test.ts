@@ -129,6 +129,6 @@ test('a chip: sim source outside the demo and tests fails at start, saying so', 
   const cfg = validateConfig(withSource({ ...gpio, chip: 'sim' }));
   const driver = createDriver(cfg.sources[0]!, cfg.gateway.id);
   const states: string[] = [];
-  await assert.rejects(driver.start({ submit: async () => undefined, state: (s) => { states.push(s); } }), /source "g": chip: sim is the simulated chip of `sensorgate demo` and tests/);
+  await assert.rejects(driver.start({ submit: async () => undefined, held: () => [], state: (s) => { states.push(s); } }), /source "g": chip: sim is the simulated chip of `sensorgate demo` and tests/);
   assert.equal(states.at(-1), 'down');
 });

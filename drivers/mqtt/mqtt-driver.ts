@@ -83,7 +83,10 @@ export class MqttDriver implements Driver {
       clean: false,
       ...(o.mqttVersion === '5'
         // MQTT 5 ends a session when the connection closes unless an expiry is set.
-        ? { protocolVersion: 5, properties: { sessionExpiryInterval: 0xffffffff, receiveMaximum: o.receiveMaximum } }
+        // With QoS 2 the protocol's maximum is advertised: mqtt.js drops the connection when a
+        // broker has more QoS 2 messages in flight than advertised, and Mosquitto 2.0 does (as
+        // with QoS 1, below); receiveMaximum is then enforced by reading no further.
+        ? { protocolVersion: 5, properties: { sessionExpiryInterval: 0xffffffff, receiveMaximum: o.qos === 2 ? 0xffff : o.receiveMaximum } }
         : { protocolVersion: 4 }),
       reconnectPeriod: 2000,
       connectTimeout: 10_000,

@@ -15,6 +15,7 @@ import { decodePayload } from '../mqtt/payload.js';
 import { decodeJsonLine, encodeJsonLine } from '../serial/jsonl-codec.js';
 import { decodeLine, encodeLine, type FrameResult } from '../serial/line-codec.js';
 import { LineFramer } from '../serial/line-framer.js';
+import { hostileBytes, poison } from './support/hostile.js';
 
 const REASONS: ReadonlySet<RejectReason> = new Set<RejectReason>([
   'invalid_json', 'not_a_number', 'missing_field', 'bad_name', 'bad_timestamp', 'bad_unit', 'too_large', 'too_deep',
@@ -23,32 +24,7 @@ const REASONS: ReadonlySet<RejectReason> = new Set<RejectReason>([
 const names = { sensor: 'topic-sensor', metric: 'topic-metric' };
 const RUNS = { numRuns: 300 };
 
-/** `{"value":` + n `[` + n `]` + `}`: the payload that once overflowed the stack. */
-const poison = (n: number) => `{"value":${'['.repeat(n)}${']'.repeat(n)}}`;
-
-/** Text that looks like a reading and is not quite one. */
-const hostileText = fc.oneof(
-  fc.nat({ max: 20_000 }).map(poison),
-  fc.nat({ max: 5_000 }).map((n) => `${'{"a":'.repeat(n)}1${'}'.repeat(n)}`),
-  fc.nat({ max: 5_000 }).map((n) => `{"value":1,"sensor":${'['.repeat(n)}`),
-  fc.constantFrom('NaN', '-NaN', 'Infinity', '-Infinity', '+Infinity', 'inf', '1e999', '-1e999', '0x1F', '1_000', '1e', '.', '-', '--1', '١٢٣',
-    '{"value":NaN}', '{"value":Infinity}', '{"value":1e999}', '{"value":"1"}', '{"value":[1]}', '{"value":{"value":1}}',
-    '{"value":1,"ts":1e400}', '{"value":1,"ts":"9999999-01-01T00:00:00Z"}', '{"value":1,"ts":{"a":[[[]]]}}',
-    '{"value":1,"sensor":{"x":1}}', '{"value":1,"metric":["m"]}', '{"value":1,"unit":[["C"]]}', '{"__proto__":{"value":1}}',
-    '{"value":1,"sensor":"a\\u0000b"}', '"\\ud800"', '{"value":1,"unit":"\\udfff"}'),
-  fc.nat({ max: 100_000 }).map((n) => `${'9'.repeat(n)}x`),
-  fc.nat({ max: 100_000 }).map((n) => `{"value":${'9'.repeat(n)}}`),
-  fc.nat({ max: 100_000 }).map((n) => `${' '.repeat(n)}-`),
-  fc.string({ maxLength: 200 }),
-  fc.json({ maxDepth: 30 }),
-);
-
-/** Bytes: random, invalid UTF-8, or hostile text. */
-const hostileBytes = fc.oneof(
-  fc.uint8Array({ maxLength: 2000 }),
-  fc.array(fc.constantFrom(0xc0, 0xc1, 0xf5, 0xff, 0xed, 0xa0, 0x80, 0xe0, 0x22, 0x7b), { maxLength: 200 }).map((a) => Uint8Array.from(a)),
-  hostileText.map((s) => new Uint8Array(Buffer.from(s))),
-);
+const hostile = hostileBytes();
 
 function assertTotal(result: { ok: true } | { ok: false; rejection: { reason: RejectReason; detail: string } }): void {
   if (!result.ok) {
@@ -69,7 +45,7 @@ test('the poison payload is refused as too deep, in every decoder that reads JSO
 });
 
 test('MQTT payloads: any bytes give a reading or a known rejection, never a throw', () => {
-  fc.assert(fc.property(hostileBytes, (bytes) => assertTotal(decodePayload(bytes, names, 65536))), RUNS);
+  fc.assert(fc.property(hostile, (bytes) => assertTotal(decodePayload(bytes, names, 65536))), RUNS);
   // 1 MB payloads over the limit and under it.
   const mb = new Uint8Array(Buffer.from(`{"value":${'1'.repeat(1 << 20)}}`));
   assertTotal(decodePayload(mb, names, 65536));
@@ -77,7 +53,7 @@ test('MQTT payloads: any bytes give a reading or a known rejection, never a thro
 });
 
 test('JSONL lines: any bytes, valid UTF-8 or not, give a reading or a known rejection', () => {
-  fc.assert(fc.property(hostileBytes, (bytes) => assertTotal(decodeJsonLine(bytes, names))), RUNS);
+  fc.assert(fc.property(hostile, (bytes) => assertTotal(decodeJsonLine(bytes, names))), RUNS);
   assertTotal(decodeJsonLine(Buffer.alloc(1 << 20, 0x5b), names));
 });
 
@@ -127,7 +103,7 @@ const validReading = fc.record({
 
 /** Hostile lines, some longer than a frame may be (1 MB without a newline among them). */
 const hostileLine = fc.oneof(
-  { weight: 5, arbitrary: hostileBytes },
+  { weight: 5, arbitrary: hostile },
   { weight: 1, arbitrary: fc.constant(new Uint8Array(Buffer.alloc(1 << 20, 0x7b))) },
 );
 

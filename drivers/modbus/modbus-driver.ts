@@ -96,7 +96,9 @@ export class ModbusDriver implements Driver {
     client.on('close', () => this.lost(client, 'port closed'));
     this.client = client;
     this.unwatch = unwatch;
-    this.poller = this.poll(client);
+    // Each register's reply is decoded under a guard (read); anything else that throws in the
+    // loop is a bug: start over with a fresh connection rather than end the process.
+    this.poller = this.poll(client).catch((err: Error) => this.lost(client, `internal error: ${err.message}`));
   }
 
   private lost(client: Client, why: string): void {

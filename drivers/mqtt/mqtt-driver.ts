@@ -231,7 +231,9 @@ export class MqttDriver implements Driver {
         const p = packet as IPublishPacket;
         const sink = this.sink;
         const client = this.client;
-        if (!sink || !client) { cb(new Error('source stopped')); return store; }
+        // Stopping: never call back, since mqtt.js writes the PUBREC whatever put reports. The
+        // broker sends the message again on our next session.
+        if (!sink || !client) return store;
         const message: HeldMessage = { id: p.messageId!, topic: p.topic, payload: p.payload as Buffer };
         this.heldMessages.set(message.id, message);
         this.await(client, sink.submit([], [], { hold: [message] }));

@@ -159,10 +159,10 @@ export class MqttDriver implements Driver {
       // PUBREL came again on a new connection before the commit) is acknowledged with that commit.
       const release = packet.qos === 2 ? packet.messageId : undefined;
       if (release !== undefined && this.releasing.has(release)) {
-        this.await(client, this.group?.done ?? Promise.resolve());
+        this.holdAck(client, this.group?.done ?? Promise.resolve());
         return;
       }
-      this.await(client, takeIn(topic, payload, release), release);
+      this.holdAck(client, takeIn(topic, payload, release), release);
     });
   }
 
@@ -172,7 +172,7 @@ export class MqttDriver implements Driver {
    * acknowledgement) in memory; cork counts nest, so each message uncorks once. Messages keep
    * flowing meanwhile, which is what lets commits group.
    */
-  private await(client: MqttClient, done: Promise<void>, release?: number): void {
+  private holdAck(client: MqttClient, done: Promise<void>, release?: number): void {
     const stream = client.stream;
     stream.cork();
     this.inFlight++;
@@ -236,7 +236,7 @@ export class MqttDriver implements Driver {
         if (!sink || !client) return store;
         const message: HeldMessage = { id: p.messageId!, topic: p.topic, payload: p.payload as Buffer };
         this.heldMessages.set(message.id, message);
-        this.await(client, sink.submit([], [], { hold: [message] }));
+        this.holdAck(client, sink.submit([], [], { hold: [message] }));
         this.admit(() => cb());
         return store;
       },

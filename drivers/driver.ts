@@ -22,6 +22,8 @@ export type RejectReason =
   | 'bad_timestamp'
   | 'bad_unit'
   | 'too_large'
+  /** JSON nested deeper than any reading needs (bounds the work a payload can cause). */
+  | 'too_deep'
   | 'bad_checksum'
   | 'missing_checksum'
   | 'garbage'
@@ -34,7 +36,12 @@ export type RejectReason =
   /** Modbus: the slave answered with an exception code (e.g. illegal data address). */
   | 'modbus_exception'
   /** Modbus: a reply of the wrong length, unit or function code. */
-  | 'bad_frame';
+  | 'bad_frame'
+  /**
+   * Decoding this input threw: a bug of ours, never the device's fault. The input is counted and
+   * quarantined like any rejection (and acknowledged, over MQTT) so that it cannot stop intake.
+   */
+  | 'internal_error';
 
 export interface Rejection {
   reason: RejectReason;
@@ -45,12 +52,34 @@ export interface Rejection {
 
 export type DriverState = 'starting' | 'up' | 'down' | 'stopped';
 
+/**
+ * A message a driver has acknowledged receiving but not yet taken in (an MQTT QoS 2 message
+ * between PUBREC and PUBREL). It must be kept durably: the broker will not send it again.
+ */
+export interface HeldMessage {
+  /** The protocol's packet identifier, unique among one source's held messages. */
+  id: number;
+  topic: string;
+  payload: Uint8Array;
+}
+
+/** Changes to a source's held messages, committed in the same transaction as the submission. */
+export interface SessionChange {
+  /** Keep these (replacing any held under the same id). */
+  hold?: HeldMessage[];
+  /** These were taken in by this very submission: forget them. */
+  release?: number[];
+}
+
 export interface DriverSink {
   /**
    * Hand over readings and rejections. The promise settles once both are durable, so a driver
    * whose protocol can withhold an acknowledgement (MQTT PUBACK, Modbus request) waits for it.
+   * `session` changes become durable in the same transaction, so a crash keeps both or neither.
    */
-  submit(readings: RawReading[], rejections?: Rejection[]): Promise<void>;
+  submit(readings: RawReading[], rejections?: Rejection[], session?: SessionChange): Promise<void>;
+  /** The messages this source held when the gateway last stopped (a crash included). */
+  held(): HeldMessage[];
   /** Report connection health; the status page shows it. */
   state(state: DriverState, detail?: string): void;
 }

@@ -1,6 +1,11 @@
 /**
  * JSON readings (CONTRACT §4), shared by MQTT payloads and serial `jsonl` lines: a bare number, or
  * a JSON object with `value` and optional `ts`, `unit`, `sensor`, `metric`. Pure functions, no I/O.
+ *
+ * Total: any text yields a reading or a rejection, never a throw, in time linear in its length.
+ * Nothing here recurses into a parsed value (JSON.stringify of a value nested thousands deep
+ * overflows the stack), nesting is bounded before parsing, and the number patterns cannot
+ * backtrack.
  */
 import type { RawReading, Rejection } from './driver.js';
 import { isName, MAX_UNIT_LENGTH } from './names.js';
@@ -13,7 +18,12 @@ export interface DefaultNames {
   metric?: string;
 }
 
-const BARE_NUMBER = /^\s*-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$/;
+// `\d+(\.\d*)?` rather than `\d+\.?\d*`: the latter backtracks quadratically on a long run of
+// digits that does not match in the end.
+const BARE_NUMBER = /^\s*-?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?\s*$/;
+
+/** A reading is a flat object; anything nested deeper than this is refused before it is parsed. */
+export const MAX_JSON_DEPTH = 16;
 
 export function reject(reason: Rejection['reason'], detail: string, payload?: Uint8Array | string): Decoded {
   return { ok: false, rejection: { reason, detail, payload } };
@@ -29,6 +39,33 @@ export function parseTimestamp(ts: unknown): number | undefined {
   return undefined;
 }
 
+/** A short description of a parsed value for a rejection's detail: never recurses into it. */
+function show(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v);
+  if (Array.isArray(v)) return 'an array';
+  if (v === null) return 'null';
+  if (typeof v === 'object') return 'an object';
+  return String(v).slice(0, 40);
+}
+
+/** How deeply `text` nests arrays and objects (outside strings), counting no further than `limit + 1`. */
+export function nestingDepth(text: string, limit = MAX_JSON_DEPTH): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max && (max = depth) > limit) return max;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return max;
+}
+
 /** Decode one JSON value (already parsed) into a reading. */
 export function decodeObject(obj: unknown, names: DefaultNames, raw: Uint8Array | string): Decoded {
   if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) {
@@ -39,14 +76,14 @@ export function decodeObject(obj: unknown, names: DefaultNames, raw: Uint8Array 
   if (typeof o.value === 'boolean') value = o.value ? 1 : 0;
   else if (typeof o.value === 'number' && Number.isFinite(o.value)) value = o.value;
   else if (o.value === undefined) return reject('missing_field', 'missing "value"', raw);
-  else return reject('not_a_number', `"value" is not a finite number: ${JSON.stringify(o.value)?.slice(0, 40)}`, raw);
+  else return reject('not_a_number', `"value" is not a finite number: ${show(o.value)}`, raw);
 
   const sensor = o.sensor ?? names.sensor;
   const metric = o.metric ?? names.metric;
   if (sensor === undefined) return reject('missing_field', 'no sensor in payload or topic', raw);
   if (metric === undefined) return reject('missing_field', 'no metric in payload or topic', raw);
-  if (!isName(sensor)) return reject('bad_name', `bad sensor name ${JSON.stringify(sensor).slice(0, 80)}`, raw);
-  if (!isName(metric)) return reject('bad_name', `bad metric name ${JSON.stringify(metric).slice(0, 80)}`, raw);
+  if (!isName(sensor)) return reject('bad_name', `bad sensor name ${show(sensor)}`, raw);
+  if (!isName(metric)) return reject('bad_name', `bad metric name ${show(metric)}`, raw);
 
   const reading: RawReading = { sensor, metric, value };
   if (o.unit !== undefined) {
@@ -57,7 +94,7 @@ export function decodeObject(obj: unknown, names: DefaultNames, raw: Uint8Array 
   }
   if (o.ts !== undefined) {
     const ts = parseTimestamp(o.ts);
-    if (ts === undefined) return reject('bad_timestamp', `"ts" is neither epoch ms nor ISO 8601: ${JSON.stringify(o.ts)?.slice(0, 40)}`, raw);
+    if (ts === undefined) return reject('bad_timestamp', `"ts" is neither epoch ms nor ISO 8601: ${show(o.ts)}`, raw);
     reading.ts = ts;
   }
   return { ok: true, reading };
@@ -70,6 +107,7 @@ export function decodeJsonText(text: string, names: DefaultNames, raw: Uint8Arra
     if (!Number.isFinite(value)) return reject('not_a_number', 'number out of range', raw);
     return decodeObject({ value }, names, raw);
   }
+  if (nestingDepth(text) > MAX_JSON_DEPTH) return reject('too_deep', `nested deeper than ${MAX_JSON_DEPTH} levels`, raw);
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);

@@ -74,6 +74,13 @@ export interface QuarantineEntry {
   payload?: Uint8Array | string;
 }
 
+/** A source's held messages (see HeldMessage in drivers/driver.ts): to hold, or to forget. */
+export interface SessionOp {
+  source: string;
+  hold?: { id: number; topic: string; payload: Uint8Array };
+  release?: number;
+}
+
 export interface StoredRecord {
   seq: number;
   key: string;
@@ -155,7 +162,10 @@ interface Handle {
   quarantine: Database.Statement;
   trimQuarantine: Database.Statement;
   quarantineRows: Database.Statement;
-  appendTx: (entries: BufferEntry[], quarantine: QuarantineEntry[]) => AppendResult;
+  hold: Database.Statement;
+  release: Database.Statement;
+  held: Database.Statement;
+  appendTx: (entries: BufferEntry[], quarantine: QuarantineEntry[], session: SessionOp[]) => AppendResult;
   ackTx: (from: number, to: number) => number;
   quarantineTx: (entries: QuarantineEntry[]) => void;
   salvageTx: (rows: SalvagedRow[]) => void;
@@ -268,6 +278,15 @@ export class SqliteBuffer {
         detail  TEXT NOT NULL,
         payload BLOB
       );
+      -- Messages a source acknowledged receiving and has not yet taken in (MQTT QoS 2 between
+      -- PUBREC and PUBREL): the broker will not send them again, so they must survive a crash.
+      CREATE TABLE IF NOT EXISTS held_messages (
+        source  TEXT NOT NULL,
+        id      INTEGER NOT NULL,
+        topic   TEXT NOT NULL,
+        payload BLOB NOT NULL,
+        PRIMARY KEY (source, id)
+      ) WITHOUT ROWID;
     `);
     const h = {
       db,
@@ -282,13 +301,20 @@ export class SqliteBuffer {
       quarantine: db.prepare('INSERT INTO quarantine (ts, source, reason, detail, payload) VALUES (?, ?, ?, ?, ?)'),
       trimQuarantine: db.prepare('DELETE FROM quarantine WHERE id <= (SELECT MAX(id) FROM quarantine) - ?'),
       quarantineRows: db.prepare(QUARANTINE_ROWS),
+      hold: db.prepare('INSERT OR REPLACE INTO held_messages (source, id, topic, payload) VALUES (?, ?, ?, ?)'),
+      release: db.prepare('DELETE FROM held_messages WHERE source = ? AND id = ?'),
+      held: db.prepare('SELECT id, topic, payload FROM held_messages WHERE source = ? ORDER BY id'),
     } as Handle;
 
     h.quarantineTx = db.transaction((entries: QuarantineEntry[]) => this.storeQuarantine(entries));
 
-    h.appendTx = db.transaction((entries: BufferEntry[], quarantine: QuarantineEntry[]) => {
+    h.appendTx = db.transaction((entries: BufferEntry[], quarantine: QuarantineEntry[], session: SessionOp[]) => {
       const result: AppendResult = { stored: 0, droppedOldest: 0, refused: [] };
       this.storeQuarantine(quarantine);
+      for (const op of session) {
+        if (op.hold) h.hold.run(op.source, op.hold.id, op.hold.topic, Buffer.from(op.hold.payload.buffer, op.hold.payload.byteOffset, op.hold.payload.length));
+        if (op.release !== undefined) h.release.run(op.source, op.release);
+      }
       for (const e of entries) {
         const seq = this.nextSeq;
         const value = e.encode(seq);
@@ -445,15 +471,15 @@ export class SqliteBuffer {
     this.events.problem?.('buffer_near_full', share > NEAR_FULL ? `${Math.round(share * 100)} % of the cap (${this.cap} bytes)` : null);
   }
 
-  /** Store readings and quarantined input in one transaction (one fsync). */
-  append(entries: BufferEntry[], quarantine: QuarantineEntry[] = []): AppendResult {
+  /** Store readings, quarantined input and held-message changes in one transaction (one fsync). */
+  append(entries: BufferEntry[], quarantine: QuarantineEntry[] = [], session: SessionOp[] = []): AppendResult {
     return this.guard(() => {
       // Room to delete what Kafka acknowledges comes first; without it, take nothing in.
       this.space.keepReserve();
       this.refreshCap();
       // Durable before any seq of it goes into the file.
       this.seqs.reserve(this.nextSeq + entries.length);
-      const result = this.keepCountersOnRollback(() => this.h.appendTx(entries, quarantine));
+      const result = this.keepCountersOnRollback(() => this.h.appendTx(entries, quarantine, session));
       if (this.failing) {
         this.events.problem?.(this.failing, null);
         this.failing = null;
@@ -461,6 +487,11 @@ export class SqliteBuffer {
       this.reportFill();
       return result;
     });
+  }
+
+  /** The messages `source` holds (see SessionOp). */
+  heldMessages(source: string): Array<{ id: number; topic: string; payload: Buffer }> {
+    return this.guard(() => this.h.held.all(source) as Array<{ id: number; topic: string; payload: Buffer }>);
   }
 
   /** Store quarantined input on its own (e.g. a record Kafka refused). */

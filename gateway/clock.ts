@@ -24,17 +24,17 @@ export function systemClock(): Clock {
     bootId = randomUUID(); // not Linux: one id per process is the best we can say
   }
   let synced = false;
-  let checkedAt = 0;
+  let checkedAt = -Infinity;
   return {
     bootId,
     now: () => Date.now(),
     synced() {
-      // Cheap to call per reading: re-check the flag at most once a second, and once synced
-      // stay synced for this boot.
-      const now = Date.now();
-      if (!synced && now - checkedAt > 1000) {
-        checkedAt = now;
-        synced = now > PLAUSIBLE_AFTER && (existsSync(TIMESYNC_FLAG) || !existsSync('/run/systemd/system'));
+      // Cheap to call per reading: re-check the flag at most once a second (measured on the
+      // monotonic clock, which an NTP step does not move), and once synced stay synced for this boot.
+      const mono = performance.now();
+      if (!synced && mono - checkedAt > 1000) {
+        checkedAt = mono;
+        synced = Date.now() > PLAUSIBLE_AFTER && (existsSync(TIMESYNC_FLAG) || !existsSync('/run/systemd/system'));
       }
       return synced;
     },

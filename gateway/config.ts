@@ -67,6 +67,8 @@ const mqttSource = z.strictObject({
   clientId: z.string().min(1).max(128).optional(),
   maxPayloadBytes: z.number().int().positive().default(65536),
   receiveMaximum: z.number().int().min(1).max(65535).default(1000),
+  /** Subscription QoS: 2 takes each message in exactly once across crashes; 1 may take one in twice. */
+  qos: z.number().int().min(1, { message: 'must be 1 or 2' }).max(2, { message: 'must be 1 or 2' }).default(2),
   /** MQTT 5 by default; "3.1.1" for brokers without 5 (the session is then kept by clean=false alone). */
   mqttVersion: z.enum(['5', '3.1.1']).default('5'),
   /** Messages per second accepted on average; the excess is rejected (reason rate_limited). */

@@ -3,10 +3,13 @@
  * clock state; the buffer adds seq), and commits in groups: everything that arrives within one
  * commit window goes into a single SQLite transaction, so a burst of thousands of readings costs
  * one fsync, and each driver learns (through its promise) the moment its readings are safe.
+ *
+ * The window is measured on the monotonic clock: the wall clock is only stamped into readings,
+ * so an NTP step of days in either direction neither stalls nor rushes commits.
  */
-import type { DriverSink, RawReading, Rejection } from '../drivers/driver.js';
+import type { DriverSink, RawReading, Rejection, SessionChange } from '../drivers/driver.js';
 import { isName } from '../drivers/names.js';
-import { storageFailure, type BufferEntry, type QuarantineEntry, type SqliteBuffer } from './buffer.js';
+import { storageFailure, type BufferEntry, type QuarantineEntry, type SessionOp, type SqliteBuffer } from './buffer.js';
 import type { Clock } from './clock.js';
 import { encodeRecord, recordKey } from './record.js';
 import type { Status } from './status.js';
@@ -23,17 +26,20 @@ interface Pending {
   entries: BufferEntry[];
   sources: string[];
   quarantine: QuarantineEntry[];
+  /** Held-message changes, in submission order. */
+  session: SessionOp[];
   /** Settles when this group is committed; every submission of the group gets the same one. */
   committed?: Promise<void>;
   settle?: { resolve: () => void; reject: (err: Error) => void };
 }
 
-const empty = (): Pending => ({ entries: [], sources: [], quarantine: [] });
+const empty = (): Pending => ({ entries: [], sources: [], quarantine: [], session: [] });
 
 export class Ingest {
   private pending = empty();
   private timer: NodeJS.Timeout | undefined;
-  private lastCommit = 0;
+  /** performance.now() of the last commit. */
+  private lastCommit = -Infinity;
   private closed = false;
   private readonly maxBatch: number;
   /** Sources whose protocol keeps what we do not acknowledge (MQTT QoS 1): a failed commit loses them nothing. */
@@ -54,15 +60,20 @@ export class Ingest {
   sinkFor(source: string, redelivers = false): DriverSink {
     if (redelivers) this.redelivering.add(source);
     return {
-      submit: (readings, rejections) => this.submit(source, readings, rejections ?? []),
+      submit: (readings, rejections, session) => this.submit(source, readings, rejections ?? [], session),
+      held: () => this.buffer.heldMessages(source),
       state: (state, detail) => this.status.sourceState(source, state, detail),
     };
   }
 
-  submit(source: string, readings: RawReading[], rejections: Rejection[]): Promise<void> {
+  submit(source: string, readings: RawReading[], rejections: Rejection[], session?: SessionChange): Promise<void> {
     if (this.closed) return Promise.reject(new Error('ingest is closed'));
     const now = this.clock.now();
     const p = this.pending;
+    if (session) {
+      for (const hold of session.hold ?? []) p.session.push({ source, hold });
+      for (const release of session.release ?? []) p.session.push({ source, release });
+    }
     for (const q of rejections) p.quarantine.push({ ts: now, source, ...q });
     if (readings.length) {
       const clockSynced = this.clock.synced();
@@ -106,7 +117,7 @@ export class Ingest {
       return;
     }
     if (this.timer) return;
-    const wait = Math.max(0, this.lastCommit + this.opts.commitIntervalMs - Date.now());
+    const wait = Math.max(0, this.lastCommit + this.opts.commitIntervalMs - performance.now());
     this.timer = setTimeout(() => { this.timer = undefined; this.commit(); }, wait);
   }
 
@@ -115,10 +126,10 @@ export class Ingest {
     const p = this.pending;
     if (!p.settle) return;
     this.pending = empty();
-    this.lastCommit = Date.now();
+    this.lastCommit = performance.now();
     let result;
     try {
-      result = this.buffer.append(p.entries, p.quarantine);
+      result = this.buffer.append(p.entries, p.quarantine, p.session);
     } catch (err) {
       // Nothing of the group is stored. Sources that can hold their input until acknowledged get
       // it back (the rejection withholds the acknowledgement); for the others it is lost: count it.

@@ -24,7 +24,7 @@ const reopenDelay = (attempt: number) => backoffDelay(attempt, { initialMs: 250,
 export function createDriver(src: SourceConfig, gatewayId: string, hooks: DriverHooks = {}): Driver {
   switch (src.driver) {
     case 'mqtt':
-      return new MqttDriver({ ...src, topics: [...src.topics], clientId: src.clientId ?? `sensorgate-${gatewayId}-${src.id}` });
+      return new MqttDriver({ ...src, topics: [...src.topics], qos: src.qos as 1 | 2, clientId: src.clientId ?? `sensorgate-${gatewayId}-${src.id}` });
     case 'serial':
       return new SerialDriver({ ...src, reopenDelay });
     case 'modbus':

@@ -86,14 +86,17 @@ export const DEFAULT_HEARTBEAT_INTERVAL_MS = 10_000;
 /** Upper bounds of the produce-latency buckets, in seconds: LAN round trips to LTE outages. */
 const PRODUCE_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
-/** Events per second over the last minute, counted in one-second buckets of a 60-slot ring. */
+/**
+ * Events per second over the last minute, counted in one-second buckets of a 60-slot ring. Time
+ * is monotonic milliseconds (performance.now): a wall-clock step must not empty or freeze a rate.
+ */
 export class RateWindow {
   private readonly counts = new Float64Array(60);
   private readonly seconds = new Float64Array(60).fill(-1);
 
-  constructor(private readonly since: number = Date.now()) {}
+  constructor(private readonly since: number = performance.now()) {}
 
-  add(n: number, now = Date.now()): void {
+  add(n: number, now = performance.now()): void {
     const s = Math.floor(now / 1000);
     const i = s % 60;
     if (this.seconds[i] !== s) {
@@ -103,7 +106,7 @@ export class RateWindow {
     this.counts[i]! += n;
   }
 
-  perSecond(now = Date.now()): number {
+  perSecond(now = performance.now()): number {
     const s = Math.floor(now / 1000);
     let sum = 0;
     for (let i = 0; i < 60; i++) {
@@ -125,13 +128,15 @@ export class Status {
   readonly registry = new Registry();
   readonly heartbeatIntervalMs: number;
   private readonly started = Date.now();
+  /** Uptime and rates run on the monotonic clock; wall-clock times here are for display only. */
+  private readonly startedMono = performance.now();
   private readonly sources = new Map<string, SourceEntry>();
   private readonly uplink = {
     connected: false, sinceTs: this.started, lastAckTs: null as number | null, lastError: null as string | null,
     lastErrorTs: null as number | null, sent: 0, dropped: {} as Record<string, number>,
   };
-  private readonly ingestRate = new RateWindow(this.started);
-  private readonly sendRate = new RateWindow(this.started);
+  private readonly ingestRate = new RateWindow(this.startedMono);
+  private readonly sendRate = new RateWindow(this.startedMono);
   private readonly changeListeners = new Set<() => void>();
   /** Current problems by key: the code, or `code:subject` where one code can hold several times. */
   private readonly problems = new Map<string, Problem>();
@@ -277,15 +282,15 @@ export class Status {
       gateway: this.gateway,
       version: this.version,
       ts: now,
-      uptimeS: Math.round((now - this.started) / 1000),
+      uptimeS: Math.round((performance.now() - this.startedMono) / 1000),
       bootId: this.clock.bootId,
       clockSynced: this.clock.synced(),
       running: true,
       heartbeatIntervalMs: this.heartbeatIntervalMs,
       buffer: { depth: b.depth, bytes: b.bytes, oldestTs: b.oldestTs, oldestAgeS: ageSeconds(b.oldestTs, now), nextSeq: b.nextSeq },
       uplink: { ...this.uplink, dropped: { ...this.uplink.dropped } },
-      rates: { ingestPerS: this.ingestRate.perSecond(now), sendPerS: this.sendRate.perSecond(now) },
-      sources: [...this.sources.values()].map(({ status: s, rate }) => ({ ...s, rejectedByReason: { ...s.rejectedByReason }, ratePerS: rate.perSecond(now) })),
+      rates: { ingestPerS: this.ingestRate.perSecond(), sendPerS: this.sendRate.perSecond() },
+      sources: [...this.sources.values()].map(({ status: s, rate }) => ({ ...s, rejectedByReason: { ...s.rejectedByReason }, ratePerS: rate.perSecond() })),
       problems: [...this.problems.values()].map((p) => ({ ...p })),
       host: hostFacts(this.opts.dataDir),
     };

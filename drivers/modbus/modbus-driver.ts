@@ -7,6 +7,7 @@
  */
 import type { ModbusRTU } from 'modbus-serial/ModbusRTU.js';
 import type { Driver, DriverSink, RawReading, Rejection } from '../driver.js';
+import { internalError } from '../guard.js';
 import { Reopener, type RetryDelay } from '../reopen.js';
 import { openFailure, watchPresence, type SerialLineSettings } from '../serial/port.js';
 import { decodeRegisters, registerCount, type RegisterType, type WordOrder } from './registers.js';
@@ -95,7 +96,9 @@ export class ModbusDriver implements Driver {
     client.on('close', () => this.lost(client, 'port closed'));
     this.client = client;
     this.unwatch = unwatch;
-    this.poller = this.poll(client);
+    // Each register's reply is decoded under a guard (read); anything else that throws in the
+    // loop is a bug: start over with a fresh connection rather than end the process.
+    this.poller = this.poll(client).catch((err: Error) => this.lost(client, `internal error: ${err.message}`));
   }
 
   private lost(client: Client, why: string): void {
@@ -165,10 +168,19 @@ export class ModbusDriver implements Driver {
       if (e.message === 'CRC error') return { rejection: { reason: 'bad_crc', detail }, answered: false };
       return { rejection: { reason: 'bad_frame', detail }, answered: false };
     }
-    const raw = decodeRegisters(words, reg.type, reg.wordOrder);
+    if (!Array.isArray(words) || words.length !== registerCount(reg.type)) {
+      return { rejection: { reason: 'bad_frame', detail: `${where}: ${reg.type} needs ${registerCount(reg.type)} register(s), got ${Array.isArray(words) ? words.length : 'none'}` }, answered: true };
+    }
+    const bytes = () => Buffer.from(words.flatMap((w) => [w >> 8, w & 0xff]));
+    let raw: number;
+    try {
+      raw = decodeRegisters(words, reg.type, reg.wordOrder);
+    } catch (err) {
+      return { rejection: internalError(err, bytes()), answered: true };
+    }
     const value = raw * reg.scale + reg.offset;
     if (!Number.isFinite(value)) {
-      return { rejection: { reason: 'not_a_number', detail: `${where}: ${reg.type} ${raw}`, payload: Buffer.from(words.flatMap((w) => [w >> 8, w & 0xff])) }, answered: true };
+      return { rejection: { reason: 'not_a_number', detail: `${where}: ${reg.type} ${raw}`, payload: bytes() }, answered: true };
     }
     const reading: RawReading = { sensor: reg.sensor, metric: reg.metric, value, ts: Date.now() };
     if (reg.unit !== undefined) reading.unit = reg.unit;

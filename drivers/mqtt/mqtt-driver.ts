@@ -1,11 +1,24 @@
 /**
- * MQTT source: subscribes with QoS 1 on a persistent session and withholds each PUBACK until the
- * reading is durable in the gateway's buffer. A crash between receipt and commit therefore loses
- * nothing: the broker redelivers whatever was not acknowledged.
+ * MQTT source on a persistent session. Every acknowledgement is withheld until what it
+ * acknowledges is durable in the gateway's buffer, so a crash at any moment loses nothing.
+ *
+ * QoS 1 (`qos: 1`): a message's PUBACK waits for its reading's commit. A crash after the commit
+ * and before the PUBACK left makes the broker send the message again, and it is taken in twice
+ * (two readings, two seqs): at-least-once.
+ *
+ * QoS 2 (`qos: 2`, the default): the broker sends PUBLISH, we answer PUBREC, it answers PUBREL,
+ * we answer PUBCOMP, and after PUBREC it never sends that PUBLISH again. mqtt.js keeps a QoS 2
+ * message in its `incomingStore` from PUBLISH to PUBREL and emits it at PUBREL; our store is the
+ * gateway's buffer. The message is held durably before its PUBREC leaves, and taken in at PUBREL
+ * in one transaction that stores its reading and forgets the held message; PUBCOMP leaves after
+ * that commit. A PUBREL redelivered after a crash therefore finds either the held message (taken
+ * in now) or nothing (taken in already: mqtt.js just completes it): each message once.
  */
 import { readFileSync } from 'node:fs';
-import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import type { Driver, DriverSink, Rejection } from '../driver.js';
+import { Readable } from 'node:stream';
+import mqtt, { type IClientOptions, type IPublishPacket, type IStore, type MqttClient, type Packet } from 'mqtt';
+import type { Driver, DriverSink, HeldMessage, RawReading, Rejection, SessionChange } from '../driver.js';
+import { internalError } from '../guard.js';
 import { TokenBucket } from '../rate-limit.js';
 import { compileTopicPattern, decodePayload } from './payload.js';
 
@@ -18,8 +31,10 @@ export interface MqttSourceOptions {
   /** Stable client id, so the broker keeps our session (and queued messages) across restarts. */
   clientId: string;
   maxPayloadBytes: number;
-  /** MQTT 5 Receive Maximum: how many unacknowledged QoS 1 messages the broker may have in flight. */
+  /** MQTT 5 Receive Maximum: how many unacknowledged QoS 1 and 2 messages the broker may have in flight. */
   receiveMaximum: number;
+  /** Subscription QoS: 2 takes each message in once across crashes, 1 may take one in twice. */
+  qos: 1 | 2;
   mqttVersion: '5' | '3.1.1';
   /** Messages per second accepted on average; the excess is rejected as `rate_limited`. */
   maxRatePerS?: number;
@@ -42,12 +57,17 @@ export class MqttDriver implements Driver {
   /** Messages received whose commit is still pending (their PUBACKs are held). */
   private inFlight = 0;
   /**
-   * The newest commit this driver waits for, and how many messages (corks) it covers. Commits
-   * settle in submission order, so the newest one settling means all have.
+   * The newest commit this driver waits for, how many acknowledgements (corks) it covers, and the
+   * held QoS 2 messages it takes in. Commits settle in submission order, so the newest one
+   * settling means all have.
    */
-  private group?: { done: Promise<void>; stream: MqttClient['stream']; messages: number };
+  private group?: { done: Promise<void>; stream: MqttClient['stream']; messages: number; released: number[] };
   /** mqtt.js continuations held back while receiveMaximum messages are in flight. */
-  private held: Array<() => void> = [];
+  private waiting: Array<() => void> = [];
+  /** QoS 2 messages past PUBREC and not yet taken in, mirrored from the buffer. */
+  private heldMessages = new Map<number, HeldMessage>();
+  /** Held messages whose taking-in is being committed. */
+  private releasing = new Set<number>();
 
   constructor(private readonly opts: MqttSourceOptions) {
     this.id = opts.id;
@@ -57,12 +77,17 @@ export class MqttDriver implements Driver {
     const o = this.opts;
     const names = compileTopicPattern(o.topicPattern);
     const limit = o.maxRatePerS === undefined ? undefined : new TokenBucket(o.maxRatePerS, o.maxBurst ?? Math.max(1, Math.ceil(o.maxRatePerS)));
+    this.heldMessages = new Map(sink.held().map((m) => [m.id, m]));
+    this.releasing.clear();
     const options: IClientOptions = {
       clientId: o.clientId,
       clean: false,
       ...(o.mqttVersion === '5'
         // MQTT 5 ends a session when the connection closes unless an expiry is set.
-        ? { protocolVersion: 5, properties: { sessionExpiryInterval: 0xffffffff, receiveMaximum: o.receiveMaximum } }
+        // With QoS 2 the protocol's maximum is advertised: mqtt.js drops the connection when a
+        // broker has more QoS 2 messages in flight than advertised, and Mosquitto 2.0 does (as
+        // with QoS 1, below); receiveMaximum is then enforced by reading no further.
+        ? { protocolVersion: 5, properties: { sessionExpiryInterval: 0xffffffff, receiveMaximum: o.qos === 2 ? 0xffff : o.receiveMaximum } }
         : { protocolVersion: 4 }),
       reconnectPeriod: 2000,
       connectTimeout: 10_000,
@@ -72,17 +97,46 @@ export class MqttDriver implements Driver {
       cert: this.pem('cert'),
       key: this.pem('key'),
       resubscribe: false,
+      incomingStore: this.incomingStore(),
     };
     this.sink = sink;
     sink.state('starting');
     const client = mqtt.connect(o.url, options);
     this.client = client;
 
-    client.on('connect', () => {
+    /** A message's reading or rejection; a decoder that throws (a bug) rejects only this message. */
+    const decode = (topic: string, payload: Uint8Array): { readings: RawReading[]; rejections: Rejection[] } => {
+      if (limit && !limit.take()) {
+        // Refused, yet acknowledged once the refusal is counted: a flood must not pile up at the broker.
+        return { readings: [], rejections: [{ reason: 'rate_limited', detail: `${topic}: over ${o.maxRatePerS} messages/s` }] };
+      }
+      try {
+        const decoded = decodePayload(payload, names(topic) ?? {}, o.maxPayloadBytes);
+        return decoded.ok ? { readings: [decoded.reading], rejections: [] } : { readings: [], rejections: [decoded.rejection] };
+      } catch (err) {
+        return { readings: [], rejections: [internalError(err, payload)] };
+      }
+    };
+    /** Take a message in; a QoS 2 message is forgotten as held in the same transaction. */
+    const takeIn = (topic: string, payload: Uint8Array, release?: number): Promise<void> => {
+      const { readings, rejections } = decode(topic, payload);
+      const session: SessionChange | undefined = release === undefined ? undefined : { release: [release] };
+      if (release !== undefined) this.releasing.add(release);
+      return sink.submit(readings, rejections, session);
+    };
+
+    client.on('connect', (connack) => {
       sink.state('up');
+      // A new session (the broker lost ours) will never send PUBREL for what we hold: take it in now.
+      if (!connack.sessionPresent) {
+        for (const m of this.heldMessages.values()) {
+          if (this.releasing.has(m.id)) continue;
+          takeIn(m.topic, m.payload, m.id).then(() => this.forget([m.id]), () => this.releasing.delete(m.id));
+        }
+      }
       // A resumed session keeps its subscriptions; subscribing again is harmless and picks up
       // topics added to the config since.
-      client.subscribe(o.topics, { qos: 1 }, (err, granted) => {
+      client.subscribe(o.topics, { qos: o.qos }, (err, granted) => {
         if (client.disconnecting) return;
         if (err) { sink.state('down', `subscribe failed: ${err.message}`); return; }
         // The broker refuses single filters (ACL, bad filter) with a reason code >= 0x80.
@@ -99,56 +153,111 @@ export class MqttDriver implements Driver {
     // the callback is real backpressure: the socket stops being read, TCP holds the broker back,
     // memory stays bounded, and the event loop is left to commits and the forwarder rather than
     // to an endless intake backlog.
-    client.handleMessage = (_packet, callback) => {
-      if (this.inFlight < o.receiveMaximum) callback();
-      else this.held.push(callback);
-    };
+    client.handleMessage = (_packet, callback) => this.admit(callback);
 
-    client.on('message', (topic, payload) => {
-      // mqtt.js writes the PUBACK right after this handler. Corking the socket holds it (and every
-      // later PUBACK) in memory until the commit resolves; cork counts nest, so each message
-      // uncorks once. Messages keep flowing meanwhile, which is what lets commits group.
-      const stream = client.stream;
-      stream.cork();
-      this.inFlight++;
-      let done: Promise<void>;
-      if (limit && !limit.take()) {
-        // Refused, yet acknowledged once the refusal is counted: a flood must not pile up at the broker.
-        const rejection: Rejection = { reason: 'rate_limited', detail: `${topic}: over ${o.maxRatePerS} messages/s` };
-        done = sink.submit([], [rejection]);
-      } else {
-        const decoded = decodePayload(payload, names(topic) ?? {}, o.maxPayloadBytes);
-        done = decoded.ok ? sink.submit([decoded.reading]) : sink.submit([], [decoded.rejection]);
-      }
-      // Sinks commit in groups and hand every message of a group the same promise: one handler
-      // per group releases all its PUBACKs (one uncork per message corked).
-      const group = this.group;
-      if (group && group.done === done && group.stream === stream) {
-        group.messages++;
+    client.on('message', (topic, payload, packet) => {
+      // QoS 2: emitted at PUBREL, from our incomingStore. A message already being taken in (its
+      // PUBREL came again on a new connection before the commit) is acknowledged with that commit.
+      const release = packet.qos === 2 ? packet.messageId : undefined;
+      if (release !== undefined && this.releasing.has(release)) {
+        this.holdAck(client, this.group?.done ?? Promise.resolve());
         return;
       }
-      const g = { done, stream, messages: 1 };
-      this.group = g;
-      done.then(
-        () => {
-          if (this.group === g) this.group = undefined;
-          for (let i = 0; i < g.messages; i++) stream.uncork();
-          this.settled(g.messages);
-        },
-        // Not durable: never acknowledge. Dropping the connection makes the broker redeliver.
-        (err: Error) => {
-          if (this.group === g) this.group = undefined;
-          this.settled(g.messages);
-          sink.state('down', `buffer write failed: ${err.message}`);
-          stream.destroy(err);
-        },
-      );
+      this.holdAck(client, takeIn(topic, payload, release), release);
     });
+  }
+
+  /**
+   * Hold the acknowledgement mqtt.js writes next (PUBACK, PUBREC or PUBCOMP) until `done`, the
+   * commit of what it acknowledges, settles. Corking the socket holds it (and every later
+   * acknowledgement) in memory; cork counts nest, so each message uncorks once. Messages keep
+   * flowing meanwhile, which is what lets commits group.
+   */
+  private holdAck(client: MqttClient, done: Promise<void>, release?: number): void {
+    const stream = client.stream;
+    stream.cork();
+    this.inFlight++;
+    // Sinks commit in groups and hand every message of a group the same promise: one handler
+    // per group releases all its acknowledgements (one uncork per message corked).
+    const group = this.group;
+    if (group && group.done === done && group.stream === stream) {
+      group.messages++;
+      if (release !== undefined) group.released.push(release);
+      return;
+    }
+    const g = { done, stream, messages: 1, released: release === undefined ? [] : [release] };
+    this.group = g;
+    done.then(
+      () => {
+        if (this.group === g) this.group = undefined;
+        this.forget(g.released);
+        for (let i = 0; i < g.messages; i++) stream.uncork();
+        this.settled(g.messages);
+      },
+      // Not durable: never acknowledge. Dropping the connection makes the broker redeliver.
+      (err: Error) => {
+        if (this.group === g) this.group = undefined;
+        for (const id of g.released) this.releasing.delete(id);
+        this.settled(g.messages);
+        this.sink?.state('down', `buffer write failed: ${err.message}`);
+        stream.destroy(err);
+      },
+    );
+  }
+
+  /** Held messages taken in durably. */
+  private forget(ids: number[]): void {
+    for (const id of ids) {
+      this.heldMessages.delete(id);
+      this.releasing.delete(id);
+    }
+  }
+
+  /** Continue mqtt.js's packet processing now, or once fewer than receiveMaximum messages wait for commits. */
+  private admit(callback: () => void): void {
+    if (this.inFlight < this.opts.receiveMaximum) callback();
+    else this.waiting.push(callback);
+  }
+
+  /**
+   * mqtt.js's store of QoS 2 messages between PUBLISH and PUBREL, kept in the gateway's buffer.
+   * `put` is called before PUBREC is written: the message is held in the next commit and the
+   * PUBREC waits for it. `get` is called at PUBREL. `del` has nothing to do: the transaction that
+   * took the message in has forgotten it already.
+   */
+  private incomingStore(): IStore | undefined {
+    if (this.opts.qos !== 2) return undefined;
+    const store: IStore = {
+      put: (packet: Packet, cb) => {
+        const p = packet as IPublishPacket;
+        const sink = this.sink;
+        const client = this.client;
+        // Stopping: never call back, since mqtt.js writes the PUBREC whatever put reports. The
+        // broker sends the message again on our next session.
+        if (!sink || !client) return store;
+        const message: HeldMessage = { id: p.messageId!, topic: p.topic, payload: p.payload as Buffer };
+        this.heldMessages.set(message.id, message);
+        this.holdAck(client, sink.submit([], [], { hold: [message] }));
+        this.admit(() => cb());
+        return store;
+      },
+      get: (packet, cb) => {
+        const m = this.heldMessages.get(packet.messageId!);
+        if (!m) cb(new Error(`no held message ${packet.messageId}`));
+        else cb(undefined, { cmd: 'publish', qos: 2, dup: false, retain: false, messageId: m.id, topic: m.topic, payload: Buffer.from(m.payload) });
+        return store;
+      },
+      del: (_packet, cb) => { cb(); return store; },
+      // mqtt.js replays only its outgoing store on reconnect; this one is never streamed.
+      createStream: () => Readable.from([]) as unknown as ReturnType<IStore['createStream']>,
+      close: (cb) => cb(),
+    };
+    return store;
   }
 
   private settled(messages: number): void {
     this.inFlight -= messages;
-    while (this.held.length && this.inFlight < this.opts.receiveMaximum) this.held.shift()!();
+    while (this.waiting.length && this.inFlight < this.opts.receiveMaximum) this.waiting.shift()!();
   }
 
   async stop(): Promise<void> {

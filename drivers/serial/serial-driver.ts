@@ -6,10 +6,11 @@
  */
 import type { SerialPort } from 'serialport';
 import type { Driver, DriverSink, RawReading, Rejection } from '../driver.js';
+import { guarded, internalError } from '../guard.js';
 import { Reopener, type RetryDelay } from '../reopen.js';
 import { decodeJsonLine } from './jsonl-codec.js';
 import { decodeLine, type FrameResult } from './line-codec.js';
-import { LineFramer, MAX_FRAME_BYTES } from './line-framer.js';
+import { LineFramer, MAX_FRAME_BYTES, type Frame } from './line-framer.js';
 import { describeOpenFailure, openFailure, openSerialPort, watchPresence, type SerialLineSettings } from './port.js';
 
 export interface SerialSourceOptions extends SerialLineSettings {
@@ -39,9 +40,9 @@ export class SerialDriver implements Driver {
   constructor(private readonly opts: SerialSourceOptions) {
     this.id = opts.id;
     const names = { sensor: opts.sensor, metric: opts.metric };
-    this.decode = opts.format === 'jsonl'
+    this.decode = guarded<Uint8Array, FrameResult>(opts.format === 'jsonl'
       ? (line) => decodeJsonLine(line, names)
-      : (line) => decodeLine(line, { requireChecksum: opts.requireChecksum });
+      : (line) => decodeLine(line, { requireChecksum: opts.requireChecksum }), (rejection) => ({ ok: false, rejection }));
     this.reopener = new Reopener(() => this.open(), (err) => this.openFailed(err), opts.reopenDelay);
   }
 
@@ -126,7 +127,16 @@ export class SerialDriver implements Driver {
     if (!sink) return;
     const readings: RawReading[] = [];
     const rejections: Rejection[] = [];
-    for (const frame of this.framer.push(chunk)) {
+    let frames: Frame[];
+    try {
+      frames = this.framer.push(chunk);
+    } catch (err) {
+      // Framing state is unknown after a throw: start afresh at the next chunk.
+      this.framer.reset();
+      frames = [];
+      rejections.push(internalError(err, chunk));
+    }
+    for (const frame of frames) {
       if (frame.kind === 'too_large') {
         rejections.push({ reason: 'too_large', detail: `frame exceeds ${MAX_FRAME_BYTES} bytes without a newline`, payload: frame.sample });
         continue;

@@ -11,7 +11,7 @@ import { startBroker, type Broker } from './support/mosquitto.js';
 import { RecordingSink, until } from './support/recording-sink.js';
 
 function options(url: string, over: Partial<MqttSourceOptions> = {}): MqttSourceOptions {
-  return { id: 'plant-mqtt', url, topics: ['plant/+/+'], topicPattern: 'plant/{sensor}/{metric}', clientId: `sg-test-${randomUUID()}`, maxPayloadBytes: 65536, receiveMaximum: 100, mqttVersion: '5', ...over };
+  return { id: 'plant-mqtt', url, topics: ['plant/+/+'], topicPattern: 'plant/{sensor}/{metric}', clientId: `sg-test-${randomUUID()}`, maxPayloadBytes: 65536, receiveMaximum: 100, mqttVersion: '5', qos: 2, ...over };
 }
 
 async function publisher(broker: Broker, extra: IClientOptions = {}): Promise<MqttClient> {
@@ -222,6 +222,46 @@ describe('mqtt driver flow control', () => {
       assert.deepEqual(sink.readings.map((r) => r.value).sort((a, b) => a - b), Array.from({ length: 200 }, (_, i) => i));
     } finally {
       sink.commitAll();
+      await driver.stop();
+    }
+  });
+});
+
+describe('mqtt driver at QoS 2', () => {
+  let broker: Broker;
+  let pub: MqttClient;
+  before(async () => { broker = await startBroker(); pub = await publisher(broker); });
+  after(async () => { await pub.endAsync(); await broker.destroy(); });
+
+  test('each message is held until PUBREL, then taken in once and forgotten; the poison payload is refused and completed', async () => {
+    const driver = new MqttDriver(options(broker.url));
+    const sink = new RecordingSink(20);
+    try {
+      await startReading(driver, sink, pub);
+      await Promise.all(Array.from({ length: 300 }, (_, i) => pub.publishAsync(`plant/q2-${i % 3}/n`, String(i), { qos: 2 })));
+      await pub.publishAsync('plant/q2-0/n', `{"value":${'['.repeat(5000)}${']'.repeat(5000)}}`, { qos: 2 });
+      await pub.publishAsync('plant/q2-0/n', '300', { qos: 2 });
+      await until('the last reading', () => sink.readings.some((r) => r.sensor === 'q2-0' && r.value === 300));
+      const values = sink.readings.filter((r) => r.sensor.startsWith('q2-')).map((r) => r.value).sort((a, b) => a - b);
+      assert.deepEqual(values, Array.from({ length: 301 }, (_, i) => i), 'every message once');
+      assert.deepEqual(sink.reasons(), { too_deep: 1 });
+      assert.equal(sink.heldMessages.size, 0, 'nothing left held');
+    } finally {
+      await driver.stop();
+    }
+  });
+
+  test('messages held when the broker lost the session are taken in at once (no PUBREL will come for them)', async () => {
+    const sink = new RecordingSink();
+    // What an earlier run held, under a client id the broker has no session for.
+    sink.heldMessages.set(7, { id: 7, topic: 'plant/held-1/temp', payload: Buffer.from('{"value": 42.5}') });
+    const driver = new MqttDriver(options(broker.url));
+    try {
+      await driver.start(sink);
+      await until('the held message taken in', () => sink.readings.some((r) => r.sensor === 'held-1'));
+      assert.deepEqual(sink.readings.filter((r) => r.sensor === 'held-1'), [{ sensor: 'held-1', metric: 'temp', value: 42.5 }]);
+      await until('forgotten', () => sink.heldMessages.size === 0);
+    } finally {
       await driver.stop();
     }
   });

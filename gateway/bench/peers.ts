@@ -82,13 +82,13 @@ export async function startBenchMosquitto(dir: string): Promise<BenchMosquitto> 
  * connects, so that nothing published in the meantime is lost: the broker queues it for the
  * session, exactly as it does while a gateway restarts.
  */
-export async function prepareSession(url: string, clientId: string, topics: string[]): Promise<void> {
+export async function prepareSession(url: string, clientId: string, topics: string[], qos: 1 | 2 = 1): Promise<void> {
   const client = await mqtt.connectAsync(url, {
     clientId, clean: false, protocolVersion: 5, reconnectPeriod: 0,
     properties: { sessionExpiryInterval: 0xffffffff },
   });
   try {
-    await client.subscribeAsync(topics, { qos: 1 });
+    await client.subscribeAsync(topics, { qos });
   } finally {
     await client.endAsync();
   }

@@ -79,6 +79,8 @@ interface Bridge {
   kafka?: Config['kafka'];
   /** The gateway's counters, if it is the gateway. */
   metrics?: () => Promise<Map<string, number>>;
+  /** QoS its readings are published with (default 1). */
+  publishQos?: 1 | 2;
   stop(): Promise<void>;
 }
 
@@ -95,6 +97,8 @@ export function names(b: Bench, name: string): { prefix: string; topic: string }
 export interface GatewayOptions {
   /** kafka.delivery; the gateway's default (at-least-once) when not given. */
   delivery?: Config['kafka']['delivery'];
+  /** The MQTT source's subscription QoS (the gateway's default when not given) and the QoS readings are published with (default 1). */
+  qos?: { subscribe?: 1 | 2; publish?: 1 | 2 };
   /**
    * When a reading counts as in Kafka: at the topic's end offsets (default), or when the gateway
    * counts it acknowledged (sensorgate_readings_sent_total, raised after Kafka's ack, under
@@ -118,7 +122,7 @@ export async function launchGateway(b: Bench, name: string, opts: GatewayOptions
   await b.probe.createTopic(topic);
   b.probe.adopt(statusTopic);
   if (exactlyOnce) b.probe.adopt(offsetsTopic);
-  await prepareSession(b.mosquitto.url, id, [`${prefix}/#`]);
+  await prepareSession(b.mosquitto.url, id, [`${prefix}/#`], opts.qos?.subscribe);
   const listen = `127.0.0.1:${await freePort()}`;
   const cfg = validateConfig({
     gateway: { id, dataDir: join(b.workDir, name) },
@@ -126,7 +130,7 @@ export async function launchGateway(b: Bench, name: string, opts: GatewayOptions
     buffer: { synchronous: 'FULL' },
     status: { listen },
     log: { level: 'warn' },
-    sources: [{ id: 'mqtt', driver: 'mqtt', url: b.mosquitto.url, clientId: id, topics: [`${prefix}/#`], topicPattern: `${prefix}/{sensor}/{metric}` }],
+    sources: [{ id: 'mqtt', driver: 'mqtt', url: b.mosquitto.url, clientId: id, topics: [`${prefix}/#`], topicPattern: `${prefix}/{sensor}/{metric}`, ...(opts.qos?.subscribe && { qos: opts.qos.subscribe }) }],
   });
   const configFile = join(b.workDir, `${name}.yaml`);
   await writeFile(configFile, stringify(cfg));
@@ -149,7 +153,7 @@ export async function launchGateway(b: Bench, name: string, opts: GatewayOptions
     return new Map([...text.matchAll(/^(sensorgate_\w+)(?:\{[^}]*\})? (\S+)$/gm)].map((m) => [m[1]!, Number(m[2])]));
   };
   return {
-    name, child, prefix, topic, metrics, transactional: exactlyOnce, kafka: cfg.kafka,
+    name, child, prefix, topic, metrics, transactional: exactlyOnce, kafka: cfg.kafka, publishQos: opts.qos?.publish,
     inKafka: countBy === 'gateway'
       ? async () => (await metrics()).get('sensorgate_readings_sent_total') ?? 0
       : () => b.probe.total(topic),
@@ -226,7 +230,7 @@ function runMeter(b: Bench, pid: number) {
  */
 export async function measureBurst(b: Bench, bridge: Bridge, n: number): Promise<PipelineResult> {
   const pid = bridge.child.pid!;
-  await startPublisher(b, { prefix: bridge.prefix, count: WARMUP_READINGS, rate: 0, metric: WARMUP_METRIC }).next('done', 120_000);
+  await startPublisher(b, { prefix: bridge.prefix, count: WARMUP_READINGS, rate: 0, metric: WARMUP_METRIC, qos: bridge.publishQos }).next('done', 120_000);
   await untilInKafka(bridge, 0, WARMUP_READINGS, `${bridge.name} warm-up`);
   const before = await bridge.metrics?.();
   const commits0 = before?.get('sensorgate_buffer_commits_total');
@@ -234,7 +238,7 @@ export async function measureBurst(b: Bench, bridge: Bridge, n: number): Promise
   const sent0 = before?.get('sensorgate_readings_sent_total') ?? 0;
 
   const meter = runMeter(b, pid);
-  const publisher = startPublisher(b, { prefix: bridge.prefix, count: n, rate: 0 });
+  const publisher = startPublisher(b, { prefix: bridge.prefix, count: n, rate: 0, qos: bridge.publishQos });
   const t0 = Number((await publisher.next('start', 30_000)).t);
   const samples: GatewayTimeline['samples'] = [];
   let nextSample = 0;

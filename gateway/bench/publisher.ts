@@ -1,7 +1,7 @@
 /**
  * The bench's MQTT publisher, run as its own process so that its CPU is not the measured one's:
  *   node dist/gateway/bench/publisher.js '{"url":…,"prefix":…,"count":N,"rate":R,…}'
- * Publishes `count` readings with QoS 1 across the workload's sensors, each stamped with its
+ * Publishes `count` readings with QoS 1 (or `qos`) across the workload's sensors, each stamped with its
  * publish time: as fast as the broker acknowledges them (rate 0, at most `window` unacknowledged),
  * or at a steady `rate` per second. Reports on stdout, one JSON object per line:
  * {"event":"start","t":MS} before the first publish, {"event":"done","t":MS,"cpuS":S} after the last PUBACK.
@@ -16,8 +16,9 @@ export interface PublisherOptions {
   /** Readings per second; 0 = as fast as the broker takes them. */
   rate: number;
   metric?: string;
-  /** Most QoS 1 publishes awaiting their PUBACK at once. */
+  /** Most publishes awaiting their PUBACK (QoS 2: PUBCOMP) at once. */
   window?: number;
+  qos?: 1 | 2;
 }
 
 const emit = (event: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(event)}\n`);
@@ -36,7 +37,7 @@ async function publish(o: PublisherOptions): Promise<void> {
       const until = due();
       while (sent < until && sent - acked < window) {
         const i = sent++;
-        client.publish(topicOf(o.prefix, i, metric), payloadOf(i, Date.now()), { qos: 1 }, (err) => {
+        client.publish(topicOf(o.prefix, i, metric), payloadOf(i, Date.now()), { qos: o.qos ?? 1 }, (err) => {
           if (err) return reject(err);
           if (++acked === o.count) resolve();
           else if (o.rate === 0) pump();

@@ -7,6 +7,7 @@ import type { DeliveryBenchResult } from './delivery-bench.js';
 import type { FleetBenchResult } from './fleet-bench.js';
 import type { PipelineResult, SteadyResult } from './pipelines.js';
 import type { ProfileSummary } from './profile.js';
+import type { QosBenchResult } from './qos-bench.js';
 
 export interface Failed {
   error: string;
@@ -27,6 +28,7 @@ export interface BenchResults {
   buffer?: Outcome<BufferBenchResult>;
   pipelines: Partial<Record<'gateway' | 'naive' | 'kcat' | 'mqttPipe', Outcome<PipelineResult>>>;
   delivery?: Outcome<DeliveryBenchResult>;
+  qos?: Outcome<QosBenchResult>;
   steady?: Outcome<SteadyResult>;
   profile?: Outcome<ProfileSummary>;
   fleet?: Outcome<FleetBenchResult>;
@@ -171,6 +173,24 @@ export function formatReport(r: BenchResults, resultsFile: string): string {
       out.push(`  exactly-once / at-least-once: ${d.exactlyOnceOverAtLeastOnce.toFixed(2)}x. Timed until the gateway counts every reading acknowledged`);
       out.push('  (exactly-once: committed); afterwards a consumer reads each one back (exactly-once: read_committed, each once).');
       out.push('  Latency: to the log-append time, which under exactly-once precedes the commit that makes a record readable.');
+    }
+  }
+
+  if (r.qos) {
+    out.push('');
+    if (failed(r.qos)) out.push('3b. MQTT QoS 2 vs QoS 1: FAILED: ' + r.qos.error);
+    else {
+      const q = r.qos;
+      out.push(`3b. MQTT QoS 2 vs QoS 1: the gateway burst, ${int(q.readingsPerRun)} readings per run published at QoS 2, best of ${q.rounds} alternating rounds`);
+      out.push(table(['source qos', 'readings/s', 'rounds (readings/s)', 'durable after s', 'readings/buffer commit', 'CPU s/M', 'peak RSS', 'p50 ms', 'p95 ms', 'p99 ms'],
+        ([1, 2] as const).map((qos) => {
+          const x = qos === 1 ? q.best.qos1 : q.best.qos2;
+          return [String(qos), int(x.readingsPerSecond), q.runs.filter((run) => run.qos === qos).map((run) => int(run.readingsPerSecond)).join(' '),
+            fixed(x.gateway?.durableAfterS ?? undefined), x.commits ? int(x.readings / x.commits) : '-',
+            fixed(x.cpuSecondsPerMillion), mib(x.peakRssBytes), ms(x.latencyMs?.p50), ms(x.latencyMs?.p95), ms(x.latencyMs?.p99)];
+        })));
+      out.push(`  qos 2 / qos 1: ${q.qos2OverQos1.toFixed(2)}x. QoS 2 commits each message twice (held before PUBREC, taken in before PUBCOMP)`);
+      out.push('  and waits for one more round trip to the broker; in exchange a crash never stores a message twice.');
     }
   }
 

@@ -4,7 +4,7 @@
  * $KAFKA_BROKERS), stops everything it started, prints a table and writes
  * bench-results/bench-<timestamp>.json.
  *
- *   node dist/gateway/bench/run.js [--quick] [--only buffer,pipelines,delivery,steady,fleet] [--cpu-prof]
+ *   node dist/gateway/bench/run.js [--quick] [--only buffer,pipelines,delivery,qos,steady,fleet] [--cpu-prof]
  */
 import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, release } from 'node:os';
@@ -15,6 +15,7 @@ import { benchBuffer, type BufferBenchResult } from './buffer-bench.js';
 import { kcatCeiling, mqttPipeCeiling } from './ceilings.js';
 import { benchDelivery } from './delivery-bench.js';
 import { benchFleet } from './fleet-bench.js';
+import { benchQos } from './qos-bench.js';
 import { KafkaProbe, startBenchKafka, startBenchMosquitto } from './peers.js';
 import { launchGateway, launchNaiveBridge, measureBurst, measureSteady, nodeBaselines, profileIn, type Bench } from './pipelines.js';
 import { runTool } from './proc.js';
@@ -27,8 +28,8 @@ import { checkTargets, failed, formatReport, ok, type BenchResults, type Outcome
  * The fleet keeps its 500 gateways even when quick: its target is about that many.
  */
 const SIZES = {
-  full: { bufferReadings: 500_000, bufferRounds: 2, gateway: 100_000, naive: 5_000, kcat: 500_000, mqttPipe: 100_000, delivery: 100_000, deliveryRounds: 2, steadyRate: 500, steadySeconds: 30, fleetGateways: 500, fleetRequests: 200 },
-  quick: { bufferReadings: 100_000, bufferRounds: 1, gateway: 20_000, naive: 1_000, kcat: 100_000, mqttPipe: 20_000, delivery: 20_000, deliveryRounds: 1, steadyRate: 500, steadySeconds: 10, fleetGateways: 500, fleetRequests: 100 },
+  full: { bufferReadings: 500_000, bufferRounds: 2, gateway: 100_000, naive: 5_000, kcat: 500_000, mqttPipe: 100_000, delivery: 100_000, deliveryRounds: 2, qos: 50_000, qosRounds: 2, steadyRate: 500, steadySeconds: 30, fleetGateways: 500, fleetRequests: 200 },
+  quick: { bufferReadings: 100_000, bufferRounds: 1, gateway: 20_000, naive: 1_000, kcat: 100_000, mqttPipe: 20_000, delivery: 20_000, deliveryRounds: 1, qos: 20_000, qosRounds: 1, steadyRate: 500, steadySeconds: 10, fleetGateways: 500, fleetRequests: 100 },
 };
 /**
  * Readings per buffer commit swept by the buffer phase. Ingest commits once per
@@ -37,7 +38,7 @@ const SIZES = {
 const COMMIT_SIZES = [200, 1000, 5000];
 /** Where the buffer target is evaluated when this run has no gateway burst to take the commit size from. */
 const DEFAULT_COMMIT_SIZE = 1000;
-const PHASES = ['buffer', 'pipelines', 'delivery', 'steady', 'fleet'] as const;
+const PHASES = ['buffer', 'pipelines', 'delivery', 'qos', 'steady', 'fleet'] as const;
 type Phase = (typeof PHASES)[number];
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
@@ -128,7 +129,7 @@ async function main(): Promise<number> {
     targets: [],
   };
 
-  const needsMqtt = wants('pipelines') || wants('delivery') || wants('steady');
+  const needsMqtt = wants('pipelines') || wants('delivery') || wants('qos') || wants('steady');
   const needsKafka = needsMqtt || wants('fleet');
   if (needsKafka) phase(process.env.KAFKA_BROKERS ? `using Kafka at $KAFKA_BROKERS=${process.env.KAFKA_BROKERS}` : 'starting Kafka (first run downloads it from Maven Central)');
   const kafka = needsKafka ? await startBenchKafka((m) => note(m)) : undefined;
@@ -176,6 +177,14 @@ async function main(): Promise<number> {
       results.delivery = await attempt('delivery', () => benchDelivery(bench, {
         readings: sizes.delivery, rounds: sizes.deliveryRounds,
         onRun: (r) => note(`${r.delivery.padEnd(13)} round ${r.round}: ${Math.round(r.readingsPerSecond).toLocaleString('en-US')} readings/s`),
+      }));
+    }
+
+    if (wants('qos')) {
+      phase(`qos: ${sizes.qosRounds} x (source qos 1, qos 2), a gateway burst of ${sizes.qos.toLocaleString('en-US')} readings published at QoS 2 each`);
+      results.qos = await attempt('qos', () => benchQos(bench, {
+        readings: sizes.qos, rounds: sizes.qosRounds,
+        onRun: (r) => note(`qos ${r.qos} round ${r.round}: ${Math.round(r.readingsPerSecond).toLocaleString('en-US')} readings/s`),
       }));
     }
 
@@ -234,7 +243,7 @@ async function main(): Promise<number> {
   results.targets = checkTargets(results);
   await writeFile(resultsFile, JSON.stringify(results, null, 2) + '\n');
   process.stdout.write(formatReport(results, relative(process.cwd(), resultsFile) || basename(resultsFile)));
-  const anyFailed = [results.buffer, results.delivery, results.steady, results.profile, results.fleet, ...Object.values(results.pipelines)]
+  const anyFailed = [results.buffer, results.delivery, results.qos, results.steady, results.profile, results.fleet, ...Object.values(results.pipelines)]
     .some((o) => o !== undefined && typeof (o as { error?: unknown }).error === 'string');
   return anyFailed ? 1 : 0;
 }

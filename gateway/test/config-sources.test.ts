@@ -48,8 +48,10 @@ test('every complete example in docs/drivers.md is a valid config, and builds it
 });
 
 test('defaults of the new options', () => {
-  const cfg = validateConfig({ ...base, sources: [serial, modbus, gpio] });
-  const [s, b, g] = cfg.sources;
+  const cfg = validateConfig({ ...base, sources: [serial, modbus, gpio, mqtt] });
+  const [s, b, g, m] = cfg.sources;
+  assert.ok(m?.driver === 'mqtt');
+  assert.equal(m.qos, 2, 'each MQTT message taken in once unless told otherwise');
   assert.ok(s?.driver === 'serial');
   assert.deepEqual([s.baudRate, s.dataBits, s.parity, s.stopBits, s.format, s.requireChecksum], [9600, 8, 'none', 1, 'line', false]);
   assert.ok(b?.driver === 'modbus');
@@ -62,6 +64,7 @@ test('defaults of the new options', () => {
 test('wrong values of the new options are lines naming the key', () => {
   const cases: Array<[Record<string, unknown>, RegExp]> = [
     [{ ...mqtt, maxRatePerS: 0 }, /^sources\[0\]\.maxRatePerS: /],
+    [{ ...mqtt, qos: 0 }, /^sources\[0\]\.qos: must be 1 or 2$/],
     [{ ...mqtt, maxBurst: 5 }, /^sources\[0\]\.maxBurst: only applies with maxRatePerS$/],
     [{ ...mqtt, url: 'mqtt://broker:1883', ca: '/ca.pem' }, /^sources\[0\]\.ca: only applies with an mqtts:\/\/ or wss:\/\/ url$/],
     [{ ...mqtt, cert: '/c.pem' }, /^sources\[0\]\.key: required with cert/],
@@ -104,9 +107,10 @@ test('wrong values of the new options are lines naming the key', () => {
 
 test('SENSORGATE_ variables reach the new options', () => {
   const file = join(dir, 'env.yaml');
-  writeFileSync(file, JSON.stringify({ ...base, sources: [serial, modbus] }));
-  const cfg = loadConfig(file, { SENSORGATE_SOURCES_0_BAUD_RATE: '115200', SENSORGATE_SOURCES_0_DATA_BITS: '7', SENSORGATE_SOURCES_1_POLL_INTERVAL_MS: '250' });
-  const [s, b] = cfg.sources;
+  writeFileSync(file, JSON.stringify({ ...base, sources: [serial, modbus, mqtt] }));
+  const cfg = loadConfig(file, { SENSORGATE_SOURCES_0_BAUD_RATE: '115200', SENSORGATE_SOURCES_0_DATA_BITS: '7', SENSORGATE_SOURCES_1_POLL_INTERVAL_MS: '250', SENSORGATE_SOURCES_2_QOS: '1' });
+  const [s, b, m] = cfg.sources;
+  assert.ok(m?.driver === 'mqtt' && m.qos === 1);
   assert.ok(s?.driver === 'serial' && s.baudRate === 115200 && s.dataBits === 7);
   assert.ok(b?.driver === 'modbus' && b.pollIntervalMs === 250);
 });
@@ -129,6 +133,6 @@ test('a chip: sim source outside the demo and tests fails at start, saying so', 
   const cfg = validateConfig(withSource({ ...gpio, chip: 'sim' }));
   const driver = createDriver(cfg.sources[0]!, cfg.gateway.id);
   const states: string[] = [];
-  await assert.rejects(driver.start({ submit: async () => undefined, state: (s) => { states.push(s); } }), /source "g": chip: sim is the simulated chip of `sensorgate demo` and tests/);
+  await assert.rejects(driver.start({ submit: async () => undefined, held: () => [], state: (s) => { states.push(s); } }), /source "g": chip: sim is the simulated chip of `sensorgate demo` and tests/);
   assert.equal(states.at(-1), 'down');
 });

@@ -47,11 +47,11 @@ test('every problem is one line naming the key path', () => {
     buffer: { maxBytes: -1 },
     sources: [
       { id: 'a', driver: 'mqtt', url: 'http://x', topics: [] },
-      { id: 'b', driver: 'mqtt', url: 'mqtt://x', topics: ['t'], qos: 2 },
+      { id: 'b', driver: 'mqtt', url: 'mqtt://x', topics: ['t'], retain: true },
     ],
   });
   const expect = [/^gateway\.id: /, /^gateway\.dtaDir: unknown key/, /^kafka\.brokers\[0\]: must be HOST:PORT/, /^kafka\.delivery: /,
-    /^buffer\.maxBytes: /, /^sources\[0\]\.url: /, /^sources\[0\]\.topics: /, /^sources\[1\]\.qos: unknown key/];
+    /^buffer\.maxBytes: /, /^sources\[0\]\.url: /, /^sources\[0\]\.topics: /, /^sources\[1\]\.retain: unknown key/];
   for (const re of expect) assert.ok(p.some((l) => re.test(l)), `expected a line matching ${re}; got:\n${p.join('\n')}`);
   assert.ok(p.every((l) => !l.includes('\n')));
 });

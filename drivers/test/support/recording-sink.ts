@@ -2,21 +2,29 @@
  * Test helper: a DriverSink that keeps what it is given, standing in for the gateway's ingest.
  * Submissions settle at once (or after `commitDelayMs`, to hold a driver's acknowledgements).
  */
-import type { DriverSink, DriverState, RawReading, Rejection } from '../../driver.js';
+import type { DriverSink, DriverState, HeldMessage, RawReading, Rejection, SessionChange } from '../../driver.js';
 
 export class RecordingSink implements DriverSink {
   readonly readings: RawReading[] = [];
   readonly rejections: Rejection[] = [];
   readonly states: Array<{ state: DriverState; detail?: string }> = [];
   submits = 0;
+  /** Held messages by id, kept as the gateway's buffer keeps them (survives the driver's restart). */
+  readonly heldMessages = new Map<number, HeldMessage>();
 
   constructor(private readonly commitDelayMs = 0) {}
 
-  submit(readings: RawReading[], rejections: Rejection[] = []): Promise<void> {
+  submit(readings: RawReading[], rejections: Rejection[] = [], session: SessionChange = {}): Promise<void> {
     this.submits++;
+    for (const m of session.hold ?? []) this.heldMessages.set(m.id, m);
+    for (const id of session.release ?? []) this.heldMessages.delete(id);
     this.readings.push(...readings);
     this.rejections.push(...rejections);
     return this.commitDelayMs ? new Promise((r) => setTimeout(r, this.commitDelayMs)) : Promise.resolve();
+  }
+
+  held(): HeldMessage[] {
+    return [...this.heldMessages.values()];
   }
 
   state(state: DriverState, detail?: string): void {

@@ -12,8 +12,10 @@ export interface KafkaRecord {
   headers: Record<string, string>;
 }
 
-export async function readTopic(brokers: string[], topic: string): Promise<KafkaRecord[]> {
-  const { stdout } = await run('kcat', ['-C', '-J', '-e', '-q', '-b', brokers.join(','), '-t', topic, '-o', 'beginning'], { maxBuffer: 1 << 30 });
+/** Every record of `topic`; `readCommitted` reads as a transactional consumer does (isolation.level=read_committed). */
+export async function readTopic(brokers: string[], topic: string, opts: { readCommitted?: boolean } = {}): Promise<KafkaRecord[]> {
+  const isolation = opts.readCommitted ? ['-X', 'isolation.level=read_committed'] : [];
+  const { stdout } = await run('kcat', ['-C', '-J', '-e', '-q', '-b', brokers.join(','), '-t', topic, '-o', 'beginning', ...isolation], { maxBuffer: 1 << 30 });
   return stdout.split('\n').filter(Boolean).map((line) => {
     const r = JSON.parse(line);
     const headers: Record<string, string> = {};

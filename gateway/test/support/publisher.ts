@@ -1,4 +1,4 @@
-/** A QoS 1 MQTT publisher for tests: sensor `s<i>` publishes its counter 0, 1, 2 … in order. */
+/** An MQTT publisher for tests (QoS 1 unless told): sensor `s<i>` publishes its counter 0, 1, 2 … in order. */
 import mqtt, { type MqttClient } from 'mqtt';
 
 export interface Publisher {
@@ -10,7 +10,7 @@ export interface Publisher {
   close(): Promise<void>;
 }
 
-export async function publisher(url: string, sensors: number, prefix = 'plant'): Promise<Publisher> {
+export async function publisher(url: string, sensors: number, prefix = 'plant', qos: 1 | 2 = 1): Promise<Publisher> {
   const client: MqttClient = await mqtt.connectAsync(url, { clientId: `test-pub-${process.pid}-${Math.random().toString(16).slice(2, 8)}`, reconnectPeriod: 500 });
   const next = new Array<number>(sensors).fill(0);
   return {
@@ -22,7 +22,7 @@ export async function publisher(url: string, sensors: number, prefix = 'plant'):
       for (let k = 0; k < perSensor; k++) {
         for (let s = 0; s < sensors; s++) {
           const value = next[s]!++;
-          window.push(client.publishAsync(`${prefix}/s${s}/count`, JSON.stringify({ value, unit: 'n' }), { qos: 1 }));
+          window.push(client.publishAsync(`${prefix}/s${s}/count`, JSON.stringify({ value, unit: 'n' }), { qos }));
           sent++;
           if (window.length >= 500) await Promise.all(window.splice(0));
           if (ratePerS > 0) {
@@ -34,7 +34,7 @@ export async function publisher(url: string, sensors: number, prefix = 'plant'):
       await Promise.all(window);
     },
     async raw(topic, payload) {
-      await client.publishAsync(topic, payload, { qos: 1 });
+      await client.publishAsync(topic, payload, { qos });
     },
     async close() {
       if (!client.disconnected) await client.endAsync();

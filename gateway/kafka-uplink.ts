@@ -17,8 +17,6 @@ import { UplinkError, type Connected, type Uplink } from './uplink.js';
 
 const COMPRESSION = { none: CompressionTypes.None, gzip: CompressionTypes.GZIP, lz4: CompressionTypes.LZ4 } as const;
 const TOO_LARGE = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE']);
-/** kafkajs warnings that describe choices made here on purpose (see comments below): debug only. */
-const EXPECTED_WARNINGS = [/^Limiting retries for the idempotent producer/, /switched default partitioner/];
 /** Few retries inside kafkajs: the forwarder rebuilds the producer and retries forever. */
 const RETRY = { retries: 2, initialRetryTime: 300, maxRetryTime: 3000 };
 /** All offsets records share one partition, so one ordered log answers "what was committed last". */
@@ -48,11 +46,12 @@ export function kafkaClient(cfg: Config['kafka'], gatewayId: string, log: Logger
     requestTimeout: 30_000,
     retry: RETRY,
     logLevel: logLevel.WARN,
-    logCreator: () => ({ level, log: entry }) => {
+    // kafkajs reports every failed request of an outage, with stack traces. What an operator
+    // needs (down with the reason, back, a summary while it lasts) is logged by whoever owns the
+    // connection (forwarder, heartbeat, fleet feed); kafkajs' own lines are detail for debugging.
+    logCreator: () => ({ log: entry }) => {
       const { message, ...extra } = entry;
-      const expected = EXPECTED_WARNINGS.some((re) => re.test(message));
-      const fn = level <= logLevel.ERROR ? 'error' : level === logLevel.WARN && !expected ? 'warn' : 'debug';
-      log[fn]({ kafkajs: extra }, message);
+      log.debug({ kafkajs: extra }, message);
     },
   });
 }
@@ -84,6 +83,18 @@ abstract class KafkaUplinkBase implements Uplink {
     } catch (err) {
       await producer.disconnect().catch(() => undefined);
       throw err instanceof UplinkError ? err : uplinkError('connect', err);
+    }
+  }
+
+  async check(): Promise<void> {
+    const admin = this.kafka.admin();
+    try {
+      await admin.connect();
+      await admin.fetchTopicMetadata({ topics: [this.cfg.topic] });
+    } catch (err) {
+      throw uplinkError('connection check', err);
+    } finally {
+      await admin.disconnect().catch(() => undefined);
     }
   }
 

@@ -2,7 +2,7 @@
  * What the gateway knows about itself: counters and gauges (Prometheus, CONTRACT §6) and the
  * GatewayStatus document (CONTRACT §5). Every stage reports here; nothing here drives the flow.
  */
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { DriverState } from '../drivers/driver.js';
 import type { BufferStats } from './buffer.js';
 import { hostFacts, type HostFacts } from './host.js';
@@ -78,7 +78,15 @@ export interface StatusOptions {
   /** gateway.dataDir: the filesystem whose free space is reported. */
   dataDir?: string;
   heartbeatIntervalMs?: number;
+  /** buffer.maxBytes: buffer_near_full is raised beyond NEAR_FULL of it. */
+  bufferMaxBytes?: number;
 }
+
+/** Drop reasons known in advance: exported at 0 so that alerts see the series before the first drop. */
+export const DROP_REASONS = ['drop_oldest', 'reject_new', 'disk_full', 'corrupt'] as const;
+/** Share of buffer.maxBytes beyond which buffer_near_full is raised. */
+export const NEAR_FULL = 0.8;
+
 
 export const DEFAULT_HEARTBEAT_INTERVAL_MS = 10_000;
 
@@ -125,6 +133,9 @@ export class Status {
   readonly heartbeatIntervalMs: number;
   private readonly started = Date.now();
   private readonly sources = new Map<string, SourceEntry>();
+  /** The transport's own view (connected to Kafka) and the forwarder's (acknowledgements flow). */
+  private transportUp = false;
+  private stalled = false;
   private readonly uplink = {
     connected: false, sinceTs: this.started, lastAckTs: null as number | null, lastError: null as string | null,
     lastErrorTs: null as number | null, sent: 0, dropped: {} as Record<string, number>,
@@ -142,6 +153,8 @@ export class Status {
   private readonly commitsTotal = new Counter({ name: 'sensorgate_buffer_commits_total', help: 'Buffer transactions committed by ingest (each one fsync with synchronous FULL)', registers: [this.registry] });
   private readonly connectedGauge = new Gauge({ name: 'sensorgate_uplink_connected', help: '1 while the Kafka producer is connected', registers: [this.registry] });
   private readonly sourceUpGauge = new Gauge({ name: 'sensorgate_source_up', help: '1 while the source is up (connected, port open)', labelNames: ['source'], registers: [this.registry] });
+  private readonly salvagedTotal = new Counter({ name: 'sensorgate_buffer_salvaged_total', help: 'Readings recovered from a damaged buffer file', registers: [this.registry] });
+  private readonly lastReadingGauge = new Gauge({ name: 'sensorgate_source_last_reading_timestamp_seconds', help: 'Event time of the last reading taken in from the source (0: none yet)', labelNames: ['source'], registers: [this.registry] });
   private readonly produceSeconds = new Histogram({ name: 'sensorgate_uplink_produce_seconds', help: 'Time from handing a batch to Kafka until it is acknowledged (acks=all)', buckets: PRODUCE_BUCKETS, registers: [this.registry] });
 
   constructor(
@@ -167,6 +180,10 @@ export class Status {
     gauges.bytes = new Gauge({ name: 'sensorgate_buffer_bytes', help: 'Bytes of readings waiting in the buffer', registers: [this.registry] });
     gauges.oldest = new Gauge({ name: 'sensorgate_buffer_oldest_age_seconds', help: 'Age of the oldest unsent reading', registers: [this.registry] });
     this.connectedGauge.set(0);
+    for (const reason of DROP_REASONS) this.droppedTotal.inc({ reason }, 0);
+    this.salvagedTotal.inc(0);
+    new Gauge({ name: 'sensorgate_build_info', help: 'Always 1; the version of the running gateway as a label', labelNames: ['version'], registers: [this.registry] }).set({ version }, 1);
+    collectDefaultMetrics({ register: this.registry });
   }
 
   /**
@@ -182,6 +199,7 @@ export class Status {
     this.sources.set(id, { status: { id, driver, state: 'starting', lastReadingTs: null, readings: 0, rejected: 0, rejectedByReason: {} }, rate: new RateWindow() });
     this.ingestedTotal.inc({ source: id }, 0);
     this.sourceUpGauge.set({ source: id }, 0);
+    this.lastReadingGauge.set({ source: id }, 0);
   }
 
   sourceState(id: string, state: DriverState, detail?: string): void {
@@ -201,6 +219,12 @@ export class Status {
     this.ingestRate.add(n);
     const s = this.sources.get(source);
     if (s) { s.status.readings += n; s.status.lastReadingTs = lastTs; s.rate.add(n); }
+    this.lastReadingGauge.set({ source }, lastTs / 1000);
+  }
+
+  /** Readings recovered from a damaged buffer file. */
+  salvaged(n: number): void {
+    this.salvagedTotal.inc(n);
   }
 
   rejected(source: string, reason: string): void {
@@ -231,14 +255,52 @@ export class Status {
     this.produceSeconds.observe(seconds);
   }
 
+  /** The Kafka connection came up or went down (error: why it went down). */
   uplinkState(connected: boolean, error?: string): void {
+    this.transportUp = connected;
+    if (!connected) this.stalled = false; // down says more than stalled
+    if (error !== undefined) { this.uplink.lastError = error; this.uplink.lastErrorTs = Date.now(); }
+    this.problem('uplink_down', connected ? null : (this.uplink.lastError ?? 'not connected to Kafka'));
+    if (!connected) this.problem('uplink_stalled', null);
+    this.setConnected();
+  }
+
+  /**
+   * Connected, yet readings wait and Kafka acknowledged nothing for a while (a hung broker, a
+   * black-holed link): the uplink is not connected in any sense that matters to an operator.
+   */
+  uplinkStalled(detail: string | null): void {
+    this.stalled = detail !== null && this.transportUp;
+    this.problem('uplink_stalled', this.stalled ? detail : null);
+    this.setConnected();
+  }
+
+  private setConnected(): void {
+    const connected = this.transportUp && !this.stalled;
     const changed = this.uplink.connected !== connected;
     this.uplink.connected = connected;
     this.connectedGauge.set(connected ? 1 : 0);
-    if (changed) this.uplink.sinceTs = Date.now();
-    if (error !== undefined) { this.uplink.lastError = error; this.uplink.lastErrorTs = Date.now(); }
-    this.problem('uplink_down', connected ? null : (this.uplink.lastError ?? 'not connected to Kafka'));
-    if (changed) this.changed();
+    if (changed) { this.uplink.sinceTs = Date.now(); this.changed(); }
+  }
+
+  /**
+   * Re-derive the problems that follow from facts nobody reports as events: the clock and the
+   * buffer's fill level. Called periodically by the gateway (and cheap: one buffer stats query).
+   */
+  refresh(): void {
+    this.problem('clock_unsynced', this.clock.synced() ? null : 'the system clock is not synchronised (no NTP yet): readings carry clockSynced: false');
+    const cap = this.opts.bufferMaxBytes;
+    if (cap) {
+      const bytes = this.bufferStats().bytes;
+      this.problem('buffer_near_full', bytes > NEAR_FULL * cap ? `${Math.round((bytes / cap) * 100)} % of buffer.maxBytes used` : null);
+    }
+  }
+
+  /** Ready to take readings in durably: the buffer can store and at least one source is up. */
+  ready(): boolean {
+    if (this.hasProblem('disk_full')) return false;
+    for (const { status } of this.sources.values()) if (status.state === 'up') return true;
+    return false;
   }
 
   /**

@@ -18,6 +18,11 @@ export interface Uplink {
   connect(): Promise<Connected>;
   /** Resolves once every record is acknowledged by all in-sync replicas (acks=all), or committed. */
   send(records: StoredRecord[]): Promise<void>;
+  /**
+   * A cheap round trip to the cluster (a metadata request) that throws when it does not answer:
+   * an idle gateway sends nothing, so without it a dead link would look connected for ever.
+   */
+  check(): Promise<void>;
   /** Drop the connection (idempotent). A new connect() builds a fresh one. */
   close(): Promise<void>;
 }

@@ -14,10 +14,11 @@ interface FleetCliOptions {
   saslMechanism?: 'plain' | 'scram-sha-256' | 'scram-sha-512';
   saslUsername?: string;
   logLevel: string;
+  maxGateways: string;
 }
 
 /** Options checked as the gateway's config is (the same schema for the Kafka part), named as typed. */
-function fleetSettings(o: FleetCliOptions, env: NodeJS.ProcessEnv): { kafka: Config['kafka']; host: string; port: number; authToken?: string } {
+function fleetSettings(o: FleetCliOptions, env: NodeJS.ProcessEnv): { kafka: Config['kafka']; host: string; port: number; authToken?: string; maxGateways: number } {
   const problems: string[] = [];
   const password = env.SENSORGATE_FLEET_SASL_PASSWORD;
   if (o.saslMechanism && (!o.saslUsername || password === undefined)) problems.push('--sasl-mechanism: needs --sasl-username and SENSORGATE_FLEET_SASL_PASSWORD');
@@ -32,12 +33,14 @@ function fleetSettings(o: FleetCliOptions, env: NodeJS.ProcessEnv): { kafka: Con
     for (const i of kafka.error.issues) problems.push(`${flag[String(i.path[0])] ?? String(i.path[0])}: ${i.message}`);
   }
   const port = Number(o.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) problems.push('--port: must be a port number (0-65535)');
+  if (!Number.isInteger(port) || port < 0 || port > 65535) problems.push(`--port: expected a port number (0-65535), found "${o.port}"`);
+  const maxGateways = Number(o.maxGateways);
+  if (!Number.isInteger(maxGateways) || maxGateways < 1) problems.push(`--max-gateways: expected a whole number of at least 1, found "${o.maxGateways}"`);
   const authToken = o.authToken ?? (env.SENSORGATE_FLEET_TOKEN || undefined);
   const problem = listenProblem(o.host, authToken);
   if (problem) problems.push(`--auth-token: ${problem} (or set SENSORGATE_FLEET_TOKEN)`);
   if (problems.length || !kafka.success) throw new ConfigError(problems);
-  return { kafka: kafka.data, host: o.host, port, authToken };
+  return { kafka: kafka.data, host: o.host, port, authToken, maxGateways };
 }
 
 export function registerFleet(program: Command): void {
@@ -51,6 +54,7 @@ export function registerFleet(program: Command): void {
     .option('--ssl', 'TLS to the brokers')
     .addOption(new Option('--sasl-mechanism <mechanism>', 'SASL authentication to the brokers (password from $SENSORGATE_FLEET_SASL_PASSWORD)').choices(['plain', 'scram-sha-256', 'scram-sha-512']))
     .option('--sasl-username <user>', 'SASL user name')
+    .option('--max-gateways <n>', 'gateways tracked at most; statuses of further gateways are refused and counted', '10000')
     .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error']).default('info'))
     .action(action('fleet', async (opts: FleetCliOptions) => {
       const settings = fleetSettings(opts, process.env);

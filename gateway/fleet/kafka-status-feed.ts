@@ -23,11 +23,25 @@ export interface FeedRecord {
   live: boolean;
 }
 
+export interface FeedHealth {
+  /** Whether the topic is being read now (a fetch answered within the last few seconds). */
+  connected: boolean;
+  lastError: string | null;
+}
+
 export interface StatusFeed {
   /** Resolves once everything present in the topic at start was handed to `onRecord`. */
   start(onRecord: (r: FeedRecord) => void): Promise<void>;
+  health(): FeedHealth;
   stop(): Promise<void>;
 }
+
+/**
+ * The consumer fetches at least 4 times a second (maxWaitTimeInMs 250) when all is well; this
+ * long without an answer means the brokers are gone or hung. Well below the time after which a
+ * silent gateway counts as offline, so that the page blames Kafka before it blames a gateway.
+ */
+const SILENT_FEED_MS = 6000;
 
 export class KafkaStatusFeed implements StatusFeed {
   private readonly kafka: Kafka;
@@ -36,6 +50,9 @@ export class KafkaStatusFeed implements StatusFeed {
   private caughtUp: Promise<void> = Promise.resolve();
   /** Highest offset handed out per partition: a consumer restart re-reads, we do not re-deliver. */
   private readonly done = new Map<number, number>();
+  /** Monotonic time of the last answered fetch (undefined: none yet). */
+  private lastFetch: number | undefined;
+  private lastError: string | null = null;
 
   constructor(private readonly cfg: Config['kafka'], private readonly log: Logger) {
     this.kafka = kafkaClient(cfg, `fleet-${hostname()}`, log.child({ component: 'kafkajs' }));
@@ -50,12 +67,19 @@ export class KafkaStatusFeed implements StatusFeed {
       } catch (err) {
         if (this.stopped) return;
         const delay = backoffDelay(attempt, { initialMs: 500, maxMs: 15_000 });
-        this.log.warn({ err: (err as Error).message, retryInMs: delay }, 'cannot read the status topic yet');
+        this.lastError = (err as Error).message;
+        // The fleet server logs the loss and return of the feed; each retry is detail.
+        this.log.debug({ err: this.lastError, retryInMs: delay }, 'cannot read the status topic yet');
         await this.consumer?.disconnect().catch(() => undefined);
         this.consumer = undefined;
         await new Promise((r) => setTimeout(r, delay));
       }
     }
+  }
+
+  health(): FeedHealth {
+    const connected = this.lastFetch !== undefined && performance.now() - this.lastFetch < SILENT_FEED_MS;
+    return { connected, lastError: this.lastError };
   }
 
   async stop(): Promise<void> {
@@ -92,11 +116,15 @@ export class KafkaStatusFeed implements StatusFeed {
       maxWaitTimeInMs: 250,
     });
     this.consumer = consumer;
+    consumer.on(consumer.events.FETCH, () => { this.lastFetch = performance.now(); });
+    consumer.on(consumer.events.CRASH, (e) => { this.lastError = e.payload.error.message; });
+    consumer.on(consumer.events.REQUEST_TIMEOUT, (e) => { this.lastError = `request to broker ${e.payload.broker} timed out after ${e.payload.pendingDuration} ms`; });
     await consumer.connect();
     await consumer.subscribe({ topic, fromBeginning: true });
     await consumer.run({
       autoCommit: false,
       eachBatch: async ({ batch }) => {
+        this.lastFetch = performance.now();
         const p = batch.partition;
         for (const m of batch.messages) {
           const offset = Number(m.offset);

@@ -145,6 +145,9 @@ export class Status {
   private readonly changeListeners = new Set<() => void>();
   /** Current problems by key: the code, or `code:subject` where one code can hold several times. */
   private readonly problems = new Map<string, Problem>();
+  /** Inside one state change (several facts updated together), listeners hear of it once. */
+  private batching = false;
+  private changedInBatch = false;
 
   private readonly ingestedTotal = new Counter({ name: 'sensorgate_readings_ingested_total', help: 'Readings made durable in the buffer', labelNames: ['source'], registers: [this.registry] });
   private readonly rejectedTotal = new Counter({ name: 'sensorgate_readings_rejected_total', help: 'Input refused and quarantined', labelNames: ['source', 'reason'], registers: [this.registry] });
@@ -209,8 +212,10 @@ export class Status {
     s.state = state;
     s.detail = detail;
     this.sourceUpGauge.set({ source: id }, state === 'up' ? 1 : 0);
-    this.problem('source_down', state === 'down' ? `${id}: ${detail ?? 'down'}` : null, id);
-    if (changed) this.changed();
+    this.once(() => {
+      this.problem('source_down', state === 'down' ? `${id}: ${detail ?? 'down'}` : null, id);
+      if (changed) this.changed();
+    });
   }
 
   ingested(source: string, n: number, lastTs: number): void {
@@ -257,12 +262,14 @@ export class Status {
 
   /** The Kafka connection came up or went down (error: why it went down). */
   uplinkState(connected: boolean, error?: string): void {
-    this.transportUp = connected;
-    if (!connected) this.stalled = false; // down says more than stalled
-    if (error !== undefined) { this.uplink.lastError = error; this.uplink.lastErrorTs = Date.now(); }
-    this.problem('uplink_down', connected ? null : (this.uplink.lastError ?? 'not connected to Kafka'));
-    if (!connected) this.problem('uplink_stalled', null);
-    this.setConnected();
+    this.once(() => {
+      this.transportUp = connected;
+      if (!connected) this.stalled = false; // down says more than stalled
+      if (error !== undefined) { this.uplink.lastError = error; this.uplink.lastErrorTs = Date.now(); }
+      this.problem('uplink_down', connected ? null : (this.uplink.lastError ?? 'not connected to Kafka'));
+      if (!connected) this.problem('uplink_stalled', null);
+      this.setConnected();
+    });
   }
 
   /**
@@ -270,9 +277,11 @@ export class Status {
    * black-holed link): the uplink is not connected in any sense that matters to an operator.
    */
   uplinkStalled(detail: string | null): void {
-    this.stalled = detail !== null && this.transportUp;
-    this.problem('uplink_stalled', this.stalled ? detail : null);
-    this.setConnected();
+    this.once(() => {
+      this.stalled = detail !== null && this.transportUp;
+      this.problem('uplink_stalled', this.stalled ? detail : null);
+      this.setConnected();
+    });
   }
 
   private setConnected(): void {
@@ -347,7 +356,15 @@ export class Status {
   }
 
   private changed(): void {
+    if (this.batching) { this.changedInBatch = true; return; }
     for (const l of this.changeListeners) l();
+  }
+
+  private once(update: () => void): void {
+    this.batching = true;
+    this.changedInBatch = false;
+    try { update(); } finally { this.batching = false; }
+    if (this.changedInBatch) this.changed();
   }
 }
 

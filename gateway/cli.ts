@@ -9,7 +9,7 @@
 import { Command, Option } from 'commander';
 import { stringify } from 'yaml';
 import { SqliteBuffer } from './buffer.js';
-import { ConfigError, loadConfig, type Config } from './config.js';
+import { ConfigError, configJsonSchema, loadConfig, redactSecrets, type Config } from './config.js';
 import { Gateway } from './gateway.js';
 import { createLogger } from './log.js';
 import { VERSION } from './version.js';
@@ -75,10 +75,18 @@ program.command('run')
   });
 
 program.command('check')
-  .description('validate a config and print the resolved result (defaults filled in, environment applied)')
+  .description('validate a config and print the resolved result (defaults filled in, environment applied, secrets shown as "***")')
   .addOption(configOption)
   .action((opts: { config: string }) => {
-    process.stdout.write(stringify(configOrExit(opts.config)));
+    process.stdout.write(stringify(redactSecrets(configOrExit(opts.config))));
+  });
+
+program.command('config')
+  .description('about the config file format')
+  .command('schema')
+  .description('print the JSON Schema of the gateway config (for editors and CI)')
+  .action(() => {
+    process.stdout.write(`${JSON.stringify(configJsonSchema(), null, 2)}\n`);
   });
 
 const buffer = program.command('buffer').description('inspect the local buffer');

@@ -13,7 +13,7 @@ import { EventHub } from '../page/event-hub.js';
 import { admit, close, listen, requestUrl, send, sendJson } from '../page/http.js';
 import { pageRoutes } from '../page/page-routes.js';
 import { ViewStore } from '../page/view-store.js';
-import { KafkaStatusFeed, type FeedRecord, type StatusFeed } from './kafka-status-feed.js';
+import { KafkaStatusFeed, type FeedHealth, type FeedRecord, type StatusFeed } from './kafka-status-feed.js';
 import { VERSION } from '../version.js';
 import { parseStatusRecord } from './status-record.js';
 
@@ -81,8 +81,8 @@ export class FleetServer {
   }
 
   /** The fleet server's own view of its Kafka (GET /api/fleet). */
-  kafka(): { connected: boolean; lastError: string | null; brokers: string[]; topic: string } {
-    const h = this.feed?.health() ?? { connected: false, lastError: null };
+  kafka(): FeedHealth & { brokers: string[]; topic: string } {
+    const h = this.feed?.health() ?? { connected: false, lastError: null, lastFetchTs: null };
     return { ...h, brokers: [...this.o.kafka.brokers], topic: this.o.kafka.statusTopic };
   }
 
@@ -152,8 +152,8 @@ export class FleetServer {
 
   /** Follow the feed's health: the page's judgement of silence, a metric, and one log line per change. */
   private watchKafka(): void {
-    const { connected, lastError } = this.kafka();
-    this.store.setSight(connected);
+    const { connected, lastError, lastFetchTs } = this.kafka();
+    this.store.setSight(connected, Date.now(), lastFetchTs ?? undefined);
     this.kafkaGauge.set(connected ? 1 : 0);
     if (connected === this.kafkaUp || (this.kafkaUp === undefined && !connected)) return;
     if (connected) {

@@ -27,6 +27,8 @@ export interface FeedHealth {
   /** Whether the topic is being read now (a fetch answered within the last few seconds). */
   connected: boolean;
   lastError: string | null;
+  /** When a fetch last answered (epoch ms; null: never): everything written before was heard. */
+  lastFetchTs: number | null;
 }
 
 export interface StatusFeed {
@@ -78,8 +80,9 @@ export class KafkaStatusFeed implements StatusFeed {
   }
 
   health(): FeedHealth {
-    const connected = this.lastFetch !== undefined && performance.now() - this.lastFetch < SILENT_FEED_MS;
-    return { connected, lastError: this.lastError };
+    if (this.lastFetch === undefined) return { connected: false, lastError: this.lastError, lastFetchTs: null };
+    const ago = performance.now() - this.lastFetch;
+    return { connected: ago < SILENT_FEED_MS, lastError: this.lastError, lastFetchTs: Math.round(Date.now() - ago) };
   }
 
   async stop(): Promise<void> {

@@ -19,6 +19,9 @@ export const OFFLINE_AFTER_INTERVALS = 2;
 /** For a status that does not say (older gateways): the gateway's default interval. */
 export const ASSUMED_INTERVAL_MS = 10_000;
 
+/** A fetch that answered a moment ago may not have handed over its records yet. */
+const HEARD_SLACK_MS = 1000;
+
 export const HISTORY_SPAN_MS = 60 * 60_000;
 /** At most one chart point per this step (720 per hour), whatever the heartbeat interval. */
 export const HISTORY_STEP_MS = 5000;
@@ -78,6 +81,8 @@ export class ViewStore {
   private everSighted = false;
   /** When sight came back after blindness: silence is judged from then, not from before. */
   private sightSince = 0;
+  /** Until when everything the gateways said has been heard (undefined: always up to now). */
+  private heardUntil: number | undefined;
 
   constructor(private readonly limits: ViewStoreLimits = {}) {}
 
@@ -92,9 +97,12 @@ export class ViewStore {
   /**
    * Whether the observer can hear the gateways now (the fleet's Kafka consumer is fetching).
    * Losing sight makes gateways unknown, not offline; regaining it gives each gateway its usual
-   * grace (two heartbeat intervals) to be heard again before it counts as offline.
+   * grace (two heartbeat intervals) to be heard again before it counts as offline. `heardUntil`
+   * (when the feed last answered) stops silence from growing in the seconds before a lost feed
+   * is noticed: a gateway is only silent for as long as someone was listening.
    */
-  setSight(ok: boolean, now = Date.now()): void {
+  setSight(ok: boolean, now = Date.now(), heardUntil?: number): void {
+    this.heardUntil = heardUntil === undefined ? undefined : heardUntil + HEARD_SLACK_MS;
     if (ok === !this.blind && (this.everSighted || !ok)) return;
     if (ok && this.everSighted) this.sightSince = now;
     if (ok) this.everSighted = true;
@@ -171,7 +179,8 @@ export class ViewStore {
 
   private judge(e: Entry, now: number): GatewayState {
     if (this.blind && e.status.running !== false) return 'unknown';
-    return gatewayState(e.status, Math.max(e.lastSeenTs, this.sightSince), now);
+    const heardNow = this.heardUntil === undefined ? now : Math.min(now, this.heardUntil);
+    return gatewayState(e.status, Math.max(e.lastSeenTs, this.sightSince), heardNow);
   }
 
   private json(e: Entry): string {

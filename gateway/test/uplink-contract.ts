@@ -81,12 +81,14 @@ export function uplinkContract(name: string, factory: UplinkFactory, broker: () 
     assert.equal((await readTopic(broker().brokers, t)).length, 3);
   });
 
-  test(`${name}: with the broker down, connect and send fail as unavailable; after it returns a fresh connect works`, async () => {
+  test(`${name}: with the broker down, check, connect and send fail as unavailable; after it returns a fresh connect works`, async () => {
     const t = topic();
     const up = factory(broker().brokers, t);
     await up.connect();
+    await up.check();
     await broker().stop();
     try {
+      await assert.rejects(up.check(), (err: unknown) => err instanceof UplinkError && err.kind === 'unavailable', 'an idle uplink notices the broker is gone');
       await assert.rejects(up.send(records(1, 5)), (err: unknown) => err instanceof UplinkError && err.kind === 'unavailable');
       await up.close();
       await assert.rejects(up.connect(), (err: unknown) => err instanceof UplinkError && err.kind === 'unavailable');

@@ -55,10 +55,11 @@ export class Forwarder {
   /** Ends an idle wait when new readings arrive (never a backoff wait). */
   private wakeUp: (() => void) | undefined;
   /**
-   * Monotonic times (performance.now(), immune to wall-clock steps): the last sign that Kafka
-   * takes what we give it (connect, acknowledgement, an idle check, an empty buffer), and
-   * whether a batch is in flight now.
+   * Monotonic times (performance.now(), immune to wall-clock steps): the last word from Kafka
+   * (connect, acknowledgement, an answered check); the last sign that nothing waits for it (that,
+   * or an empty buffer); and whether a batch is in flight now.
    */
+  private contactAt = performance.now();
   private progressAt = performance.now();
   private sending = false;
   private watchdog: NodeJS.Timeout | undefined;
@@ -106,13 +107,16 @@ export class Forwarder {
           const { committedSeq } = await bounded(this.uplink.connect(), this.opts.callTimeoutMs, 'connect');
           if (committedSeq !== null) this.alreadyCommitted(committedSeq);
           this.connected = true;
-          this.progressAt = performance.now();
+          this.contactAt = this.progressAt = performance.now();
           this.status.uplinkState(true);
           this.connectedLog();
         }
         const batch = this.buffer.lease(this.cursor, this.opts.batchMaxRecords, this.opts.batchMaxBytes);
         if (batch.length === 0) {
-          if (performance.now() - this.progressAt > IDLE_CHECK_MS) await bounded(this.uplink.check(), CHECK_TIMEOUT_MS, 'connection check');
+          if (performance.now() - this.contactAt > IDLE_CHECK_MS) {
+            await bounded(this.uplink.check(), CHECK_TIMEOUT_MS, 'connection check');
+            this.contactAt = performance.now();
+          }
           this.progressAt = performance.now();
           await this.sleep(1000, true);
           continue;
@@ -169,7 +173,7 @@ export class Forwarder {
     const last = batch[batch.length - 1]!.seq;
     this.buffer.ack(first, last);
     this.cursor = last;
-    this.progressAt = performance.now();
+    this.contactAt = this.progressAt = performance.now();
     this.status.sent(batch.length);
     if (this.status.hasProblem('uplink_stalled')) {
       this.status.uplinkStalled(null);

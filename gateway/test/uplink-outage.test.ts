@@ -6,6 +6,7 @@
  *    says within 60 s that it cannot read the status topic, and its page shows a banner and
  *    the gateway as unknown, never offline.
  *  - Kafka gone for 20 s: a handful of log lines, none a stack trace.
+ *  - Kafka frozen while the gateway has nothing to send: its connection check notices.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -134,5 +135,25 @@ describe('Kafka outages', { concurrency: false }, () => {
     for (const l of [...lines.map((x) => JSON.stringify(x)), ...fleetLines]) {
       assert.doesNotMatch(l, /\\n\s+at |"stack"/, `no stack trace: ${l.slice(0, 300)}`);
     }
+  });
+
+  test('Kafka frozen while the gateway is idle: the connection check says so', async (t) => {
+    publishing = false;
+    await feeding;
+    await waitFor('idle: everything delivered', async () => { const s = await gw.status(); return s.uplink.connected && s.buffer.depth === 0; }, 120_000);
+    await new Promise((r) => setTimeout(r, 2000));
+    const frozenAt = Date.now();
+    kafka.freeze();
+    try {
+      await waitFor('the idle gateway noticing', async () => {
+        const s = await gw.status();
+        return !s.uplink.connected && (s.problems as Array<{ code: string }>).some((p) => p.code === 'uplink_down');
+      }, 45_000);
+      t.diagnostic(`idle gateway: uplink_down ${Date.now() - frozenAt} ms after the freeze`);
+      assert.equal((await gw.status()).buffer.depth, 0, 'nothing was waiting: only the check could tell');
+    } finally {
+      kafka.thaw();
+    }
+    await waitFor('connected again', async () => (await gw.status()).uplink.connected, 120_000);
   });
 });

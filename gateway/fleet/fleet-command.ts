@@ -45,7 +45,7 @@ function fleetSettings(o: FleetCliOptions, env: NodeJS.ProcessEnv): { kafka: Con
 
 export function registerFleet(program: Command): void {
   program.command('fleet')
-    .description('the fleet status page: reads the compacted status topic and serves / (the page), /api/gateways and live updates')
+    .description('the fleet status page: reads the compacted status topic and serves / (the page), /api/gateways, /api/fleet (its own state), /metrics and live updates')
     .requiredOption('-b, --brokers <list>', 'Kafka bootstrap brokers, HOST:PORT[,HOST:PORT…]')
     .option('-p, --port <port>', 'HTTP port', '8080')
     .option('--host <host>', 'address to listen on; beyond loopback an auth token is required', '127.0.0.1')

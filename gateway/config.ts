@@ -294,6 +294,7 @@ export function problemLines(issues: z.core.$ZodIssue[], ctx?: ProblemContext): 
       }
       case 'invalid_value': {
         const values = i.values.map((v) => JSON.stringify(v));
+        if (input === undefined) return [`${at}: expected ${values.length === 1 ? values[0] : `one of ${values.join(', ')}`}`];
         const guess = typeof input === 'string' ? didYouMean(input, i.values.filter((v): v is string => typeof v === 'string')) : undefined;
         return [`${at}: expected ${values.length === 1 ? values[0] : `one of ${values.join(', ')}`}, found ${found(input, secret)}${guess ? `; did you mean "${guess}"?` : ''}`];
       }
@@ -312,6 +313,7 @@ export function problemLines(issues: z.core.$ZodIssue[], ctx?: ProblemContext): 
         const rel = i.code === 'too_big' ? (exclusive ? 'less than' : 'at most') : (exclusive ? 'more than' : 'at least');
         // A custom message says more than the bound (e.g. why the range is what it is).
         const expected = i.message.startsWith('Too ') ? `expected ${rel} ${String(bound)}${what}` : i.message;
+        if (input === undefined) return [`${at}: ${expected}`];
         return [`${at}: ${expected}, found ${Array.isArray(input) ? `${input.length} items` : found(input, secret)}`];
       }
     }
@@ -326,9 +328,11 @@ function knownKeys(schema: z.ZodType, raw: unknown, path: readonly PropertyKey[]
   for (const key of [...path, undefined]) {
     const type = s?._zod?.def?.type;
     if (type === 'union') {
-      const option = s._zod.def.options.find((o: any) => o._zod.def.shape?.driver?._zod.def.values?.includes(value?.driver));
+      // A discriminated union (sources by driver, simulated devices by transport): the option the input names.
+      const tag: string = s._zod.def.discriminator ?? 'driver';
+      const option = s._zod.def.options.find((o: any) => (unwrap(o) as any)._zod?.def?.shape?.[tag]?._zod.def.values?.includes(value?.[tag]));
       if (!option) return [];
-      s = option;
+      s = unwrap(option);
     }
     if (key === undefined) break;
     const t = s?._zod?.def?.type;

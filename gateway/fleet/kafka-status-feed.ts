@@ -44,6 +44,8 @@ export interface StatusFeed {
  * silent gateway counts as offline, so that the page blames Kafka before it blames a gateway.
  */
 const SILENT_FEED_MS = 6000;
+/** Records handled between two turns of the event loop. */
+const YIELD_EVERY = 200;
 
 export class KafkaStatusFeed implements StatusFeed {
   private readonly kafka: Kafka;
@@ -129,7 +131,11 @@ export class KafkaStatusFeed implements StatusFeed {
       eachBatch: async ({ batch }) => {
         this.lastFetch = performance.now();
         const p = batch.partition;
+        let n = 0;
         for (const m of batch.messages) {
+          // A batch may hold thousands of records (a flood, or the topic read at start): let
+          // HTTP requests in between, so /healthz and the page answer while it is read.
+          if (++n % YIELD_EVERY === 0) await new Promise(setImmediate);
           const offset = Number(m.offset);
           if (offset <= (this.done.get(p) ?? -1)) continue;
           onRecord({ key: m.key, value: m.value, ts: Number(m.timestamp), live });

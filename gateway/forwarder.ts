@@ -64,7 +64,7 @@ export class Forwarder {
   private sending = false;
   private watchdog: NodeJS.Timeout | undefined;
   /** The outage under way: when it began (monotonic), attempts, and when it was last summarised. */
-  private outage: { since: number; attempts: number; reportedAt: number; error: string } | undefined;
+  private outage: { since: number; attempts: number; reportedAt: number } | undefined;
 
   constructor(
     private readonly buffer: SqliteBuffer,
@@ -215,11 +215,10 @@ export class Forwarder {
     const now = performance.now();
     const o = this.outage;
     if (!o) {
-      this.outage = { since: now, attempts: 1, reportedAt: now, error: err.message };
+      this.outage = { since: now, attempts: 1, reportedAt: now };
       this.log.warn({ err: err.message }, 'uplink down; retrying until it is back');
     } else {
       o.attempts++;
-      o.error = err.message;
       if (now - o.reportedAt >= DOWN_SUMMARY_MS) {
         o.reportedAt = now;
         this.log.warn({ downS: Math.round((now - o.since) / 1000), attempts: o.attempts, err: err.message }, 'uplink still down');

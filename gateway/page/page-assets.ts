@@ -138,8 +138,9 @@ main { padding: 14px 20px 40px; }
 .grid tbody tr:hover { background: var(--hover); }
 .grid tbody tr[aria-selected="true"] { background: var(--hover); box-shadow: inset 3px 0 0 var(--accent); }
 .grid tbody tr:last-child td { border-bottom: none; }
-/* An offline gateway's figures are its last words, not the present: shown, but faded. */
-.grid tbody tr[data-state="offline"] td:not(:first-child) { opacity: .55; }
+/* An offline (or, while the fleet cannot read Kafka, unknown) gateway's figures are its last
+   words, not the present: shown, but faded. */
+.grid tbody tr:is([data-state="offline"], [data-state="unknown"]) td:not(:first-child) { opacity: .55; }
 .num { text-align: right; }
 .id { font-weight: 600; }
 .muted { color: var(--muted); }

@@ -79,6 +79,12 @@ describe('Kafka outages', { concurrency: false }, () => {
     }, 30_000))!;
     t.diagnostic(`gateway: ${seen.codes.join(',')} after ${Date.now() - frozenAt} ms; ${seen.depth} readings waiting`);
     assert.equal(seen.metric, 0, '/metrics agrees: sensorgate_uplink_connected 0');
+    // The technician's local page says it first, in words.
+    const local = await browser.page();
+    await local.goto(gw.statusUrl);
+    await local.locator('#detail .problems li', { hasText: /Kafka acknowledges nothing|No connection to Kafka/ }).first().waitFor({ timeout: 10_000 });
+    await browser.screenshot(local, 'gateway-problems');
+    await local.close();
 
     const fleetSays = await waitFor('the fleet saying it cannot read Kafka', async () => {
       const f = await getJson(`${fleet.url}/api/fleet`);

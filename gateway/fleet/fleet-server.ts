@@ -40,6 +40,8 @@ const MAX_STORE_BYTES = 256 * 1024 * 1024;
 const LOUD_REJECTIONS = 20;
 /** How often the feed's health is looked at (and the page's view of the gateways adjusted). */
 const HEALTH_MS = 500;
+/** How long the first connection to Kafka may take before the log says it cannot read the topic. */
+const FIRST_CONNECT_MS = 15_000;
 
 export class FleetServer {
   readonly store: ViewStore;
@@ -56,6 +58,7 @@ export class FleetServer {
   /** The feed's health as last logged (undefined: not yet known). */
   private kafkaUp: boolean | undefined;
   private kafkaDownSince = 0;
+  private readonly startedAt = performance.now();
   private readonly hub: EventHub;
   private readonly maxGateways: number;
   private readonly records = new Counter({ name: 'sensorgate_fleet_status_records_total', help: 'Status records read, by outcome (accepted, tombstone, refused for capacity, or the reason they were rejected)', labelNames: ['result'], registers: [this.registry] });
@@ -155,7 +158,8 @@ export class FleetServer {
     const { connected, lastError, lastFetchTs } = this.kafka();
     this.store.setSight(connected, Date.now(), lastFetchTs ?? undefined);
     this.kafkaGauge.set(connected ? 1 : 0);
-    if (connected === this.kafkaUp || (this.kafkaUp === undefined && !connected)) return;
+    // At start, connecting takes a few seconds: only a failure to connect at all is news.
+    if (connected === this.kafkaUp || (this.kafkaUp === undefined && !connected && performance.now() - this.startedAt < FIRST_CONNECT_MS)) return;
     if (connected) {
       if (this.kafkaUp === false) this.o.log.info({ downS: Math.round((performance.now() - this.kafkaDownSince) / 1000) }, 'status topic readable again');
       else this.o.log.info('reading the status topic');

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { StatusView } from '../fleet/status-record.js';
 import { ago, bytes, count, duration, problemText, rate, reasons } from '../page/browser/format.js';
-import { comparator, matches, needsAttention, oldestUnsentS, secondsSince } from '../page/browser/view.js';
+import { comparator, matches, needsAttention, oldestUnsentS, secondsSince, uplinkWord } from '../page/browser/view.js';
 import { gatewayState, HISTORY_SPAN_MS, OFFLINE_AFTER_INTERVALS, ViewStore, type ViewEntry } from '../page/view-store.js';
 
 const T0 = 1_700_000_000_000;
@@ -166,4 +166,10 @@ test('problems in words; a gateway with a problem needs attention', () => {
   assert.equal(problemText({ code: 'some_new_code', detail: '' }), 'some new code', 'codes from newer gateways still read');
   assert.equal(needsAttention(entry('ok'), T0), false);
   assert.equal(needsAttention(entry('clock', { problems: [{ code: 'clock_unsynced', detail: 'no NTP', since: T0 }] }), T0), true);
+});
+
+test('the uplink in one word: a stalled uplink is not called down', () => {
+  assert.equal(uplinkWord(entry('a')), 'up');
+  assert.equal(uplinkWord(entry('b', { uplink: { connected: false, lastAckTs: T0, lastError: 'x' } })), 'down');
+  assert.equal(uplinkWord(entry('c', { uplink: { connected: false, lastAckTs: T0, lastError: null }, problems: [{ code: 'uplink_stalled', detail: 'd', since: T0 }] })), 'stalled');
 });

@@ -4,7 +4,7 @@ import type { History, ViewEntry } from '../view-store.js';
 import { TimeChart } from './charts.js';
 import { el, setClass, setText } from './dom.js';
 import { ago, bytes, count, duration, problemText, rate, reasons } from './format.js';
-import { oldestUnsentS, secondsSince } from './view.js';
+import { oldestUnsentS, secondsSince, uplinkWord } from './view.js';
 
 type Source = ViewEntry['sources'][number];
 
@@ -112,7 +112,7 @@ export class Detail {
     p.buffer.set('Next seq', count(e.buffer.nextSeq));
 
     const since = secondsSince(e, e.uplink.sinceTs, now);
-    p.uplink.set('State', `${e.uplink.connected ? 'connected' : 'down'}${since === null ? '' : ` ${duration(since)}`}`, e.uplink.connected ? 'ok' : 'bad');
+    p.uplink.set('State', `${e.uplink.connected ? 'connected' : uplinkWord(e)}${since === null ? '' : ` ${duration(since)}`}`, e.uplink.connected ? 'ok' : 'bad');
     const ack = secondsSince(e, e.uplink.lastAckTs, now);
     p.uplink.set('Last ack', ack === null ? 'never' : `${duration(ack)} ago`);
     const failed = secondsSince(e, e.uplink.lastErrorTs, now);

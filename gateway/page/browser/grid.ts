@@ -7,7 +7,7 @@
 import type { ViewEntry } from '../view-store.js';
 import { el, setClass, setText, setTitle } from './dom.js';
 import { ago, count, duration, problemText, rate } from './format.js';
-import { comparator, matches, needsAttention, oldestUnsentS, OLDEST_ATTENTION_S, rejectedTotal, secondsSince, sourcesUp, type Filter, type SortDir, type SortKey } from './view.js';
+import { comparator, matches, needsAttention, oldestUnsentS, OLDEST_ATTENTION_S, rejectedTotal, secondsSince, sourcesUp, uplinkWord, type Filter, type SortDir, type SortKey } from './view.js';
 
 class Row {
   readonly tr: HTMLTableRowElement;
@@ -45,7 +45,7 @@ class Row {
       setClass(c.uplink, 'ok');
     } else {
       const down = secondsSince(e, e.uplink.sinceTs, now);
-      setText(c.uplink, down === null ? 'down' : `down ${duration(down)}`);
+      setText(c.uplink, down === null ? uplinkWord(e) : `${uplinkWord(e)} ${duration(down)}`);
       setClass(c.uplink, 'bad');
     }
     setTitle(c.uplink, e.uplink.lastError ?? '');

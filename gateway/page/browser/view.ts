@@ -27,6 +27,12 @@ export function oldestUnsentS(e: ViewEntry, now: number): number | null {
   return atStatus + Math.max(0, (now - e.lastSeenTs) / 1000);
 }
 
+/** The uplink in one word: up, stalled (connected but nothing acknowledged) or down. */
+export function uplinkWord(e: ViewEntry): 'up' | 'stalled' | 'down' {
+  if (e.uplink.connected) return 'up';
+  return e.problems?.some((p) => p.code === 'uplink_stalled') ? 'stalled' : 'down';
+}
+
 export function sourcesUp(e: ViewEntry): { up: number; total: number; notUp: string[] } {
   const notUp = e.sources.filter((s) => s.state !== 'up').map((s) => s.id);
   return { up: e.sources.length - notUp.length, total: e.sources.length, notUp };

@@ -295,9 +295,9 @@ export class SimConfigError extends Error {
 }
 
 export function parseSimConfig(raw: unknown): SimConfig {
-  const result = simConfigSchema.safeParse(raw);
+  const result = simConfigSchema.safeParse(raw, { reportInput: true });
   if (!result.success) {
-    throw new SimConfigError(problemLines(result.error.issues));
+    throw new SimConfigError(problemLines(result.error.issues, { schema: simConfigSchema, raw }));
   }
   return result.data;
 }

@@ -9,7 +9,7 @@
 import { Command, Option } from 'commander';
 import { stringify } from 'yaml';
 import { SqliteBuffer } from './buffer.js';
-import { ConfigError, loadConfig, type Config } from './config.js';
+import { ConfigError, configJsonSchema, loadConfig, redactSecrets, type Config } from './config.js';
 import { Gateway } from './gateway.js';
 import { createLogger } from './log.js';
 import { VERSION } from './version.js';
@@ -54,6 +54,9 @@ program.command('run')
   .addOption(configOption)
   .action(async (opts: { config: string }) => {
     const cfg = configOrExit(opts.config);
+    // What the daemon creates (the buffer and its journal, set-aside damaged copies) holds
+    // readings and is nobody else's business: owner only, as systemd's UMask=0077 gives it too.
+    process.umask(0o077);
     const log = createLogger(cfg.log.level);
     const gateway = new Gateway(cfg, log);
     let stopping = false;
@@ -75,10 +78,18 @@ program.command('run')
   });
 
 program.command('check')
-  .description('validate a config and print the resolved result (defaults filled in, environment applied)')
+  .description('validate a config and print the resolved result (defaults filled in, environment applied, secrets shown as "***")')
   .addOption(configOption)
   .action((opts: { config: string }) => {
-    process.stdout.write(stringify(configOrExit(opts.config)));
+    process.stdout.write(stringify(redactSecrets(configOrExit(opts.config))));
+  });
+
+program.command('config')
+  .description('about the config file format')
+  .command('schema')
+  .description('print the JSON Schema of the gateway config (for editors and CI)')
+  .action(() => {
+    process.stdout.write(`${JSON.stringify(configJsonSchema(), null, 2)}\n`);
   });
 
 const buffer = program.command('buffer').description('inspect the local buffer');
@@ -105,13 +116,35 @@ buffer.command('quarantine')
 program.command('demo')
   .description('everything on one machine: a local Kafka (or $KAFKA_BROKERS), an MQTT broker, simulated serial, Modbus, MQTT and GPIO devices, two gateways and the fleet page; prints the URLs')
   .option('--data-dir <dir>', 'where the demo keeps its buffer and broker data', '.sensorgate-demo')
-  .option('--status-port <port>', 'local status page port', '8081')
+  .option('--status-port <port>', 'the first gateway\'s status page port, the next gateway takes the next one (default 8081, or free ports when taken)')
   .option('--fleet-port <port>', 'fleet page port (default 8080, or a free one when 8080 is taken)')
   .option('--mqtt-url <url>', 'use this MQTT broker instead of the embedded one')
   .option('--seed <seed>', 'seed of the simulated devices (same seed, same values)', '1')
-  .action(async (opts: { dataDir: string; statusPort: string; fleetPort?: string; mqttUrl?: string; seed: string }) => {
-    const { runDemo } = await import('./demo.js');
-    await runDemo({ dataDir: opts.dataDir, statusPort: Number(opts.statusPort), fleetPort: opts.fleetPort === undefined ? undefined : Number(opts.fleetPort), mqttUrl: opts.mqttUrl, seed: opts.seed });
+  .action(async (opts: { dataDir: string; statusPort?: string; fleetPort?: string; mqttUrl?: string; seed: string }) => {
+    // Every flag is checked before anything starts (Kafka takes a while, and a JVM left behind helps nobody).
+    const problems: string[] = [];
+    const port = (flag: string, v: string | undefined) => {
+      if (v === undefined) return undefined;
+      const n = Number(v);
+      if (/^\d+$/.test(v.trim()) && n >= 1 && n <= 65535) return n;
+      problems.push(`${flag}: expected a port number (1-65535), found "${v}"`);
+      return undefined;
+    };
+    const statusPort = port('--status-port', opts.statusPort);
+    const fleetPort = port('--fleet-port', opts.fleetPort);
+    if (opts.mqttUrl !== undefined && !/^(mqtts?|wss?):\/\/.+/.test(opts.mqttUrl)) problems.push(`--mqtt-url: expected an mqtt://, mqtts://, ws:// or wss:// URL, found "${opts.mqttUrl}"`);
+    if (problems.length) {
+      for (const p of problems) process.stderr.write(`demo: ${p}\n`);
+      process.exit(EXIT_CONFIG);
+    }
+    const { runDemo, DemoUsageError } = await import('./demo.js');
+    try {
+      await runDemo({ dataDir: opts.dataDir, statusPort, fleetPort, mqttUrl: opts.mqttUrl, seed: opts.seed });
+    } catch (err) {
+      if (!(err instanceof DemoUsageError)) throw err;
+      process.stderr.write(`demo: ${err.message}\n`);
+      process.exit(EXIT_CONFIG);
+    }
   });
 
 registerPack(program);

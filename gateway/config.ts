@@ -3,7 +3,8 @@
  * overlaid with SENSORGATE_* environment variables, validated once with zod, then frozen.
  */
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
+import { closest, distance } from 'fastest-levenshtein';
+import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { MAX_UNIT_LENGTH, NAME_PATTERN } from '../drivers/names.js';
 import { listenProblem } from './page/auth.js';
@@ -152,6 +153,8 @@ const modbusSource = z.strictObject({
   });
 });
 
+const HEADER_MAX_PIN = 27;
+
 const gpioSource = z.strictObject({
   id: name,
   driver: z.literal('gpio'),
@@ -177,6 +180,10 @@ const gpioSource = z.strictObject({
   if (s.mode === 'state' && s.edge !== undefined) only(ctx, 'edge', 'mode: edges or pulses');
   if (s.mode === 'pulses' && s.edge === 'both') ctx.addIssue({ code: 'custom', path: ['edge'], message: 'a pulse is counted on one edge: rising or falling' });
   if (s.chip === 'sim' && s.chipLabel !== undefined) only(ctx, 'chipLabel', 'chip: onoff');
+  // The header's chip has BCM lines 0-27; a higher number is a typo or a physical pin number.
+  if (s.chipLabel === undefined && s.pin > HEADER_MAX_PIN) {
+    ctx.addIssue({ code: 'custom', path: ['pin'], message: `expected a BCM number of the Raspberry Pi header (0-${HEADER_MAX_PIN}), found ${s.pin} (for a line of another chip, set chipLabel)` });
+  }
 });
 
 const source = z.discriminatedUnion('driver', [mqttSource, serialSource, modbusSource, gpioSource]);
@@ -241,7 +248,7 @@ export const configSchema = z.strictObject({
     const problem = listenProblem(s.listen.slice(0, s.listen.lastIndexOf(':')), s.authToken);
     if (problem) ctx.addIssue({ code: 'custom', path: ['authToken'], message: problem });
   }).prefault({}),
-  sources: z.array(source).min(1, { message: 'at least one source is required' }),
+  sources: z.array(source).min(1, { message: 'expected at least one source' }),
 }).superRefine((cfg, ctx) => {
   const seen = new Set<string>();
   cfg.sources.forEach((s, i) => {
@@ -268,22 +275,139 @@ export function formatPath(path: readonly PropertyKey[]): string {
   return out || '(root)';
 }
 
-/** zod issues as readable lines, one per problem, each naming its key path (shared by every config we read). */
-export function problemLines(issues: z.core.$ZodIssue[]): string[] {
-  return issues.flatMap((i) => {
-    if (i.code === 'unrecognized_keys') {
-      return i.keys.map((k) => `${formatPath([...i.path, k])}: unknown key (check the spelling)`);
+/** Keys whose values are secrets: never printed (check, logs, error lines). */
+export const SECRET_KEYS = new Set(['password', 'authToken']);
+
+/** What a YAML author wrote, in YAML's words: `the string "x"`, `the number 3`, `a list`. */
+function found(value: unknown, secret: boolean): string {
+  if (value === undefined) return 'nothing';
+  if (value === null) return 'null (an empty value)';
+  if (Array.isArray(value)) return `a list of ${value.length}`;
+  if (typeof value === 'object') return 'a mapping';
+  if (secret) return `a ${typeof value} (not shown: a secret)`;
+  const shown = JSON.stringify(value);
+  return `the ${typeof value} ${shown.length > 60 ? `${shown.slice(0, 57)}…` : shown}`;
+}
+
+const EXPECTED: Record<string, string> = { array: 'a list', object: 'a mapping', string: 'a string', number: 'a number', int: 'a whole number', boolean: 'true or false' };
+
+/** The known word nearest to `word`, if near enough to be a likely typo. */
+export function didYouMean(word: string, known: readonly string[]): string | undefined {
+  if (known.length === 0) return undefined;
+  const best = closest(word, known as string[]);
+  const d = distance(word.toLowerCase(), best.toLowerCase());
+  return d <= Math.max(2, Math.floor(best.length / 3)) ? best : undefined;
+}
+
+export interface ProblemContext {
+  /** The schema validated against, and the input: to name the keys an unknown key most likely meant. */
+  schema: z.ZodType;
+  raw: unknown;
+}
+
+/**
+ * zod issues as readable lines, one per problem, each naming its key path, what was expected
+ * and what was found (shared by every config we read). Parse with `reportInput: true`: zod 4
+ * leaves the input off its issues otherwise, and a wrong type would read like a missing key.
+ */
+export function problemLines(issues: z.core.$ZodIssue[], ctx?: ProblemContext): string[] {
+  return issues.flatMap((i): string[] => {
+    const input = (i as { input?: unknown }).input;
+    const last = i.path[i.path.length - 1];
+    const secret = typeof last === 'string' && SECRET_KEYS.has(last);
+    const at = formatPath(i.path);
+    switch (i.code) {
+      case 'unrecognized_keys': {
+        const known = ctx ? knownKeys(ctx.schema, ctx.raw, i.path) : [];
+        return i.keys.map((k) => {
+          const guess = didYouMean(k, known);
+          const hint = guess ? `did you mean "${guess}"?` : known.length ? `known keys here: ${known.join(', ')}` : 'check the spelling';
+          return `${formatPath([...i.path, k])}: unknown key; ${hint}`;
+        });
+      }
+      case 'invalid_type': {
+        const expected = EXPECTED[i.expected] ?? i.expected;
+        if (input === undefined) return [`${at}: required (${expected})`];
+        return [`${at}: expected ${expected}, found ${found(input, secret)}`];
+      }
+      case 'invalid_value': {
+        const values = i.values.map((v) => JSON.stringify(v));
+        if (input === undefined) return [`${at}: expected ${values.length === 1 ? values[0] : `one of ${values.join(', ')}`}`];
+        const guess = typeof input === 'string' ? didYouMean(input, i.values.filter((v): v is string => typeof v === 'string')) : undefined;
+        return [`${at}: expected ${values.length === 1 ? values[0] : `one of ${values.join(', ')}`}, found ${found(input, secret)}${guess ? `; did you mean "${guess}"?` : ''}`];
+      }
+      case 'invalid_union': {
+        if (!('discriminator' in i) || !i.discriminator) break;
+        const options = (i as { options?: unknown[] }).options ?? [];
+        const value = (input as Record<string, unknown> | undefined)?.[i.discriminator as string];
+        const guess = typeof value === 'string' ? didYouMean(value, options.filter((v): v is string => typeof v === 'string')) : undefined;
+        return [`${at}: expected one of ${options.map((o) => JSON.stringify(o)).join(', ')}, found ${found(value, false)}${guess ? `; did you mean "${guess}"?` : ''}`];
+      }
+      case 'too_big':
+      case 'too_small': {
+        const bound = i.code === 'too_big' ? i.maximum : i.minimum;
+        const exclusive = i.inclusive === false;
+        const what = i.origin === 'array' ? ' items' : i.origin === 'string' ? ' characters' : '';
+        const rel = i.code === 'too_big' ? (exclusive ? 'less than' : 'at most') : (exclusive ? 'more than' : 'at least');
+        // A custom message says more than the bound (e.g. why the range is what it is).
+        const expected = i.message.startsWith('Too ') ? `expected ${rel} ${String(bound)}${what}` : i.message;
+        if (input === undefined) return [`${at}: ${expected}`];
+        return [`${at}: ${expected}, found ${Array.isArray(input) ? `${input.length} items` : found(input, secret)}`];
+      }
     }
-    if (i.code === 'invalid_type' && i.input === undefined) return [`${formatPath(i.path)}: required`];
-    return [`${formatPath(i.path)}: ${i.message}`];
+    return [input === undefined || typeof input === 'object' ? `${at}: ${i.message}` : `${at}: ${i.message}, found ${found(input, secret)}`];
   });
+}
+
+/** The keys the schema knows at `path` (following the input through arrays and the driver union). */
+function knownKeys(schema: z.ZodType, raw: unknown, path: readonly PropertyKey[]): string[] {
+  let s: any = unwrap(schema);
+  let value: any = raw;
+  for (const key of [...path, undefined]) {
+    const type = s?._zod?.def?.type;
+    if (type === 'union') {
+      // A discriminated union (sources by driver, simulated devices by transport): the option the input names.
+      const tag: string = s._zod.def.discriminator ?? 'driver';
+      const option = s._zod.def.options.find((o: any) => (unwrap(o) as any)._zod?.def?.shape?.[tag]?._zod.def.values?.includes(value?.[tag]));
+      if (!option) return [];
+      s = unwrap(option);
+    }
+    if (key === undefined) break;
+    const t = s?._zod?.def?.type;
+    if (t === 'object') s = unwrap(s.shape[key as string]);
+    else if (t === 'array') s = unwrap(s._zod.def.element);
+    else return [];
+    value = value?.[key as string];
+  }
+  return s?._zod?.def?.type === 'object' ? Object.keys(s.shape) : [];
+}
+
+/** A copy of `value` with every secret replaced by "***" (for `check`, and anything else that prints config). */
+export function redactSecrets<T>(value: T): T {
+  if (Array.isArray(value)) return value.map(redactSecrets) as T;
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, SECRET_KEYS.has(k) && v !== undefined ? '***' : redactSecrets(v)])) as T;
+  }
+  return value;
+}
+
+/**
+ * The JSON Schema of the config file (`sensorgate config schema`), generated from the same zod
+ * schema that validates it, for editors (YAML language servers) and CI. It describes the input:
+ * sizes may be numbers or strings with units, defaults may be left out.
+ */
+export function configJsonSchema(): Record<string, unknown> {
+  return {
+    ...z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any', target: 'draft-2020-12' }),
+    title: 'sensorgate gateway config',
+  };
 }
 
 type Schema = z.ZodType;
 function unwrap(s: Schema): Schema {
   // default/prefault/optional wrap the type we care about.
   let cur: any = s;
-  while (cur?._zod?.def?.innerType) cur = cur._zod.def.innerType;
+  while (cur?._zod?.def?.innerType || cur?._zod?.def?.type === 'pipe') cur = cur._zod.def.innerType ?? cur._zod.def.in;
   return cur as Schema;
 }
 function keyToken(key: string): string {
@@ -351,8 +475,8 @@ function convert(schema: Schema, value: string): unknown {
 
 /** Validate an already-parsed config object (env applied by the caller if wanted). */
 export function validateConfig(raw: unknown): Readonly<Config> {
-  const result = configSchema.safeParse(raw);
-  if (!result.success) throw new ConfigError(problemLines(result.error.issues));
+  const result = configSchema.safeParse(raw, { reportInput: true });
+  if (!result.success) throw new ConfigError(problemLines(result.error.issues, { schema: configSchema, raw }));
   return deepFreeze(result.data);
 }
 
@@ -364,12 +488,18 @@ function readConfigFile(file: string, env: NodeJS.ProcessEnv): Record<string, un
   } catch (err) {
     throw new ConfigError([`${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`]);
   }
-  let raw: unknown;
-  try {
-    raw = parseYaml(text) ?? {};
-  } catch (err) {
-    throw new ConfigError([`${file}: not valid YAML: ${(err as Error).message.split('\n')[0]}`]);
+  const doc = parseDocument(text);
+  if (doc.errors.length) {
+    const lines = text.split(/\r?\n/);
+    throw new ConfigError(doc.errors.map((e) => {
+      const at = e.linePos?.[0];
+      const where = at ? `${file}:${at.line}:${at.col}` : file;
+      const offending = at ? lines[at.line - 1] ?? '' : '';
+      const message = e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+      return `${where}: not valid YAML: ${message}${at ? `; line ${at.line}: ${JSON.stringify(offending.length > 120 ? `${offending.slice(0, 117)}…` : offending)}` : ''}`;
+    }));
   }
+  const raw: unknown = doc.toJS() ?? {};
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError([`${file}: the top level must be a mapping`]);
   const envProblems = applyEnv(raw as Record<string, unknown>, env);
   if (envProblems.length) throw new ConfigError(envProblems);

@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { relative, resolve } from 'node:path';
 import { Aedes } from 'aedes';
-import { pino, type Logger } from 'pino';
+import { pino } from 'pino';
 import { startKafka, KAFKA_VERSIONS } from '../deploy/kafka/launcher.js';
 import { freePort } from '../deploy/net.js';
 import type { SimConfig } from '../firmware-sim/config.js';
@@ -19,14 +19,14 @@ import { SimGpioChip } from '../firmware-sim/gpio-chip.js';
 import { Machine } from '../firmware-sim/models/machine.js';
 import { SOCAT_BIN } from '../firmware-sim/pty.js';
 import { Simulator } from '../firmware-sim/simulator.js';
-import { configSchema, validateConfig, type Config } from './config.js';
+import { configSchema, validateConfig } from './config.js';
 import { FleetServer } from './fleet/fleet-server.js';
 import { Gateway } from './gateway.js';
 
 export interface DemoOptions {
   dataDir: string;
-  /** The first gateway's status port; the next gateways take the ports after it. */
-  statusPort: number;
+  /** The first gateway's status port; the next gateways take the ports after it. Default 8081, or free ports when taken. */
+  statusPort?: number;
   /** Default 8080, or a free port when 8080 is taken. */
   fleetPort?: number;
   /** An MQTT broker to use instead of the embedded one. */
@@ -54,6 +54,13 @@ export async function runDemo(o: DemoOptions): Promise<void> {
   });
   /** Ctrl-C while starting: the step under way finishes (a JVM half started cannot be left), then everything stops. */
   const interrupted = () => { if (signal) throw new Interrupted(signal); };
+
+  // Ports first, before anything starts: ports asked for must be free; defaults give way to free ones.
+  const lines = new Set(demoPlant({ seed: o.seed, mqttUrl: 'mqtt://127.0.0.1:1883' }).devices.map((d) => d.gateway)).size;
+  const taken = new Set<number>();
+  const statusPorts: number[] = [];
+  for (let i = 0; i < lines; i++) statusPorts.push(await choosePort((o.statusPort ?? DEFAULT_STATUS_PORT) + i, o.statusPort !== undefined, '--status-port', taken));
+  const fleetPort = await choosePort(o.fleetPort ?? DEFAULT_FLEET_PORT, o.fleetPort !== undefined, '--fleet-port', taken);
 
   try {
     let brokers = process.env.KAFKA_BROKERS?.split(',').map((b) => b.trim()).filter(Boolean);
@@ -94,7 +101,7 @@ export async function runDemo(o: DemoOptions): Promise<void> {
       const cfg = validateConfig({
         gateway: { id, dataDir: resolve(dataDir, 'gateways', id) },
         kafka: { brokers },
-        status: { listen: `127.0.0.1:${o.statusPort + i}`, heartbeatIntervalMs: HEARTBEAT_MS },
+        status: { listen: `127.0.0.1:${statusPorts[i] ?? await freePort()}`, heartbeatIntervalMs: HEARTBEAT_MS },
         // aedes speaks MQTT 3.1.1.
         sources: sim.group(line).map((d) => ({ ...d.source(), ...(d.config.transport === 'mqtt' && !o.mqttUrl ? { mqttVersion: '3.1.1' } : {}) })),
       });
@@ -106,8 +113,9 @@ export async function runDemo(o: DemoOptions): Promise<void> {
       statusUrls.push(`http://${cfg.status.listen}`);
     }
 
-    const fleet = await startFleet(configSchema.shape.kafka.parse({ brokers }), o.fleetPort, log);
+    const fleet = new FleetServer({ kafka: configSchema.shape.kafka.parse({ brokers }), host: '127.0.0.1', port: fleetPort, log });
     cleanups.push(() => fleet.stop());
+    await fleet.start();
 
     say('');
     say('sensorgate demo is running:');
@@ -150,26 +158,28 @@ export async function runDemo(o: DemoOptions): Promise<void> {
 }
 
 const DEFAULT_FLEET_PORT = 8080;
+const DEFAULT_STATUS_PORT = 8081;
 
-/** The fleet page on the port asked for; without one on 8080, or any free port when 8080 is taken. */
-async function startFleet(kafka: Config['kafka'], port: number | undefined, log: Logger): Promise<FleetServer> {
-  const start = async (p: number) => {
-    const fleet = new FleetServer({ kafka, host: '127.0.0.1', port: p, log });
-    try {
-      await fleet.start();
-      return fleet;
-    } catch (err) {
-      await fleet.stop().catch(() => undefined);
-      throw err;
-    }
-  };
-  if (port !== undefined) return start(port);
-  try {
-    return await start(DEFAULT_FLEET_PORT);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
-    return start(0);
+/** A mistake in what the demo was asked for (a port in use): said in one line, exit 2. */
+export class DemoUsageError extends Error {}
+
+/** `preferred` when it is free; when it is not, a free port, unless the user asked for this one. */
+async function choosePort(preferred: number, explicit: boolean, flag: string, taken: Set<number>): Promise<number> {
+  let port = preferred;
+  if (taken.has(port) || !(await portFree(port))) {
+    if (explicit) throw new DemoUsageError(`${flag}: port ${port} is in use on 127.0.0.1; choose another, or leave the flag out to get a free one`);
+    do port = await freePort(); while (taken.has(port));
   }
+  taken.add(port);
+  return port;
+}
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen({ port, host: '127.0.0.1', exclusive: true }, () => srv.close(() => resolve(true)));
+  });
 }
 
 /** Serial and Modbus devices need socat; without it the demo goes on with the others and says why. */

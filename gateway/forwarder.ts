@@ -25,6 +25,15 @@ export interface ForwarderOptions {
   callTimeoutMs: number;
 }
 
+/** Connected, a batch in flight and nothing acknowledged for this long: the uplink is stalled. */
+export const STALL_MS = 20_000;
+/** An idle uplink checks its connection this often (nothing else would notice a dead link). */
+const IDLE_CHECK_MS = 15_000;
+/** How long that check may take. */
+const CHECK_TIMEOUT_MS = 10_000;
+/** While the uplink stays down, one summary line this often (each retry is logged at debug). */
+const DOWN_SUMMARY_MS = 60_000;
+
 /** Settles like `p`, or rejects as unavailable after `ms` (p may still settle later; it is ignored). */
 function bounded<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout;
@@ -45,6 +54,17 @@ export class Forwarder {
   private interrupt: (() => void) | undefined;
   /** Ends an idle wait when new readings arrive (never a backoff wait). */
   private wakeUp: (() => void) | undefined;
+  /**
+   * Monotonic times (performance.now(), immune to wall-clock steps): the last word from Kafka
+   * (connect, acknowledgement, an answered check); the last sign that nothing waits for it (that,
+   * or an empty buffer); and whether a batch is in flight now.
+   */
+  private contactAt = performance.now();
+  private progressAt = performance.now();
+  private sending = false;
+  private watchdog: NodeJS.Timeout | undefined;
+  /** The outage under way: when it began (monotonic), attempts, and when it was last summarised. */
+  private outage: { since: number; attempts: number; reportedAt: number } | undefined;
 
   constructor(
     private readonly buffer: SqliteBuffer,
@@ -57,6 +77,8 @@ export class Forwarder {
   start(): void {
     this.running = true;
     this.loop = this.run();
+    this.watchdog = setInterval(() => this.checkStall(), 1000);
+    this.watchdog.unref();
   }
 
   /** New readings are in the buffer. */
@@ -66,6 +88,7 @@ export class Forwarder {
 
   async stop(): Promise<void> {
     this.running = false;
+    clearInterval(this.watchdog);
     this.interrupt?.();
     if (!this.loop) return;
     const finished = await Promise.race([
@@ -84,16 +107,27 @@ export class Forwarder {
           const { committedSeq } = await bounded(this.uplink.connect(), this.opts.callTimeoutMs, 'connect');
           if (committedSeq !== null) await this.alreadyCommitted(committedSeq);
           this.connected = true;
+          this.contactAt = this.progressAt = performance.now();
           this.status.uplinkState(true);
-          this.log.info('uplink connected');
+          this.connectedLog();
         }
         const batch = await this.local('reading the buffer failed', () => this.buffer.lease(this.cursor, this.opts.batchMaxRecords, this.opts.batchMaxBytes));
         if (batch === undefined) continue;
         if (batch.length === 0) {
+          if (performance.now() - this.contactAt > IDLE_CHECK_MS) {
+            await bounded(this.uplink.check(), CHECK_TIMEOUT_MS, 'connection check');
+            this.contactAt = performance.now();
+          }
+          this.progressAt = performance.now();
           await this.sleep(1000, true);
           continue;
         }
-        await this.deliver(batch);
+        this.sending = true;
+        try {
+          await this.deliver(batch);
+        } finally {
+          this.sending = false;
+        }
         this.failures = 0;
       } catch (err) {
         if (!this.running) break;
@@ -135,11 +169,34 @@ export class Forwarder {
     // Kafka has the batch whatever happens here: send on from after it, even if deleting it
     // failed for good (a stop mid-retry); it is then sent again after a restart, with its seqs.
     this.cursor = last;
+    this.contactAt = this.progressAt = performance.now();
+    if (this.status.hasProblem('uplink_stalled')) {
+      this.status.uplinkStalled(null);
+      this.log.info('uplink acknowledges readings again');
+    }
     await this.local('deleting acknowledged readings from the buffer failed', () => {
       // Kafka will never take a refused record: it is kept in quarantine, and the rest flows.
       if (refused.length) this.buffer.quarantine(refused.map(({ record, reason, detail }) => ({ ts: Date.now(), source: 'uplink', reason, detail: `seq ${record.seq}: ${detail}`, payload: record.value })));
       this.buffer.ack(first, last);
     });
+  }
+
+  /** Once a second: connected, a batch in flight, and nothing acknowledged for STALL_MS? */
+  private checkStall(): void {
+    const waited = performance.now() - this.progressAt;
+    if (!this.connected || !this.sending || waited < STALL_MS || this.status.hasProblem('uplink_stalled')) return;
+    const depth = this.buffer.stats().depth;
+    const detail = `connected, but nothing acknowledged for ${Math.round(waited / 1000)} s while ${depth} readings wait`;
+    this.status.uplinkStalled(detail);
+    this.log.warn({ waitedS: Math.round(waited / 1000), buffered: depth }, 'uplink stalled: Kafka acknowledges nothing');
+  }
+
+  /** One line when the uplink comes (back) up, saying how long it was down. */
+  private connectedLog(): void {
+    const o = this.outage;
+    this.outage = undefined;
+    if (!o) return this.log.info('uplink connected');
+    this.log.info({ downS: Math.round((performance.now() - o.since) / 1000), attempts: o.attempts }, 'uplink back');
   }
 
   /**
@@ -163,7 +220,21 @@ export class Forwarder {
   private async fail(err: Error): Promise<void> {
     const delay = backoffDelay(this.failures++, this.opts.backoff);
     this.status.uplinkState(false, err.message);
-    this.log.warn({ err: err.message, retryInMs: delay, attempt: this.failures }, 'uplink failed; reconnecting');
+    // One line when it goes down, a summary now and then while it lasts, each retry at debug.
+    const now = performance.now();
+    const o = this.outage;
+    if (!o) {
+      this.outage = { since: now, attempts: 1, reportedAt: now };
+      this.log.warn({ err: err.message }, 'uplink down; retrying until it is back');
+    } else {
+      o.attempts++;
+      if (now - o.reportedAt >= DOWN_SUMMARY_MS) {
+        o.reportedAt = now;
+        this.log.warn({ downS: Math.round((now - o.since) / 1000), attempts: o.attempts, err: err.message }, 'uplink still down');
+      } else {
+        this.log.debug({ err: err.message, retryInMs: delay, attempt: o.attempts }, 'uplink retry failed');
+      }
+    }
     // kafkajs does not always recover a broken producer by itself: always start afresh.
     this.connected = false;
     await this.close();
@@ -171,7 +242,7 @@ export class Forwarder {
   }
 
   private async close(): Promise<void> {
-    await bounded(this.uplink.close(), this.opts.callTimeoutMs, 'close').catch((err: Error) => this.log.warn({ err: err.message }, 'uplink close failed; starting afresh anyway'));
+    await bounded(this.uplink.close(), this.opts.callTimeoutMs, 'close').catch((err: Error) => this.log.debug({ err: err.message }, 'uplink close failed; starting afresh anyway'));
   }
 
   private sleep(ms: number, wakeOnData: boolean): Promise<void> {

@@ -5,7 +5,7 @@
  */
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
-import type { Driver } from '../drivers/driver.js';
+import type { Driver, DriverSink } from '../drivers/driver.js';
 import type { GpioChip } from '../drivers/gpio/chip.js';
 import { SqliteBuffer, type BufferEvents } from './buffer.js';
 import { systemClock, type Clock } from './clock.js';
@@ -38,6 +38,7 @@ export class Gateway {
   private heartbeat?: Heartbeat;
   private drivers: Driver[] = [];
   private systemd?: SystemdSession;
+  private refreshTimer?: NodeJS.Timeout;
   status?: Status;
 
   constructor(private readonly cfg: Readonly<Config>, private readonly log: Logger, private readonly deps: GatewayDeps = {}) {}
@@ -45,10 +46,12 @@ export class Gateway {
   async start(): Promise<void> {
     const { cfg, log } = this;
     const clock = this.deps.clock ?? systemClock();
-    const status = new Status(cfg.gateway.id, VERSION, clock, () => buffer.stats(), { dataDir: cfg.gateway.dataDir, heartbeatIntervalMs: cfg.status.heartbeatIntervalMs });
+    const status = new Status(cfg.gateway.id, VERSION, clock, () => buffer.stats(), { dataDir: cfg.gateway.dataDir, heartbeatIntervalMs: cfg.status.heartbeatIntervalMs, bufferMaxBytes: cfg.buffer.maxBytes });
     this.status = status;
     const buffer = SqliteBuffer.open(cfg.gateway.dataDir, { ...cfg.buffer }, bufferEvents(status, log.child({ component: 'buffer' })));
     this.buffer = buffer;
+    status.refresh();
+    this.refreshTimer = setInterval(() => status.refresh(), REFRESH_MS);
     const uplink = this.deps.uplink ?? createUplink(cfg.kafka, cfg.gateway.id, log);
     const forwarder = new Forwarder(buffer, uplink, status, log.child({ component: 'forwarder' }), {
       batchMaxRecords: cfg.kafka.batchMaxRecords,
@@ -65,7 +68,7 @@ export class Gateway {
     this.drivers = this.deps.drivers ?? cfg.sources.map((s) => createDriver(s, cfg.gateway.id, { simGpioChip: this.deps.simGpioChip }));
     for (const d of this.drivers) {
       status.addSource(d.id, d.driver);
-      await d.start(this.ingest.sinkFor(d.id, d.redelivers === true));
+      await d.start(loggedStates(this.ingest.sinkFor(d.id, d.redelivers === true), log.child({ source: d.id })));
     }
     // After the sources are known, so that the first status the fleet sees lists them.
     this.heartbeat = new Heartbeat(status, new KafkaStatusPublisher(cfg.kafka, cfg.gateway.id, log), { intervalMs: cfg.status.heartbeatIntervalMs }, log.child({ component: 'heartbeat' }));
@@ -78,6 +81,7 @@ export class Gateway {
   /** Stop sources first (nothing new comes in), commit what they handed over, then the uplink. */
   async stop(): Promise<void> {
     this.systemd?.stopping();
+    clearInterval(this.refreshTimer);
     for (const d of this.drivers) {
       await d.stop().catch((err: Error) => this.log.warn({ source: d.id, err: err.message }, 'source stop failed'));
     }
@@ -117,6 +121,33 @@ function bufferEvents(status: Status, log: Logger): BufferEvents {
       const detail = `${r.salvaged} readings salvaged, ${r.lost ?? 'an unknown number of'} lost; damaged file kept as ${r.file}`;
       status.problem('buffer_corrupt', detail);
       log.error({ file: r.file, cause: r.cause, salvaged: r.salvaged, lost: r.lost, ms: r.ms }, `buffer file damaged: ${detail}`);
+    },
+  };
+}
+
+/** How often problems that nobody reports as events (clock, buffer fill level) are re-derived. */
+const REFRESH_MS = 5000;
+
+/**
+ * A source's ups and downs in the log, once each: warn with the reason when it goes down, info
+ * when it is back. Drivers report every reconnect attempt; only a change of up/down is news.
+ */
+function loggedStates(sink: DriverSink, log: Logger): DriverSink {
+  let up: boolean | undefined;
+  let downSince = 0;
+  return {
+    ...sink,
+    state(state, detail) {
+      sink.state(state, detail);
+      if (state === 'up' && up !== true) {
+        if (up === false) log.info({ downS: Math.round((performance.now() - downSince) / 1000) }, `source ${log.bindings().source} is back`);
+        else log.info(`source ${log.bindings().source} is up`);
+        up = true;
+      } else if (state === 'down' && up !== false) {
+        log.warn({ reason: detail ?? 'down' }, `source ${log.bindings().source} is down: ${detail ?? 'no reason given'}`);
+        up = false;
+        downSince = performance.now();
+      }
     },
   };
 }

@@ -79,6 +79,18 @@ abstract class KafkaUplinkBase implements Uplink {
     }
   }
 
+  async check(): Promise<void> {
+    const admin = this.kafka.admin();
+    try {
+      await admin.connect();
+      await admin.fetchTopicMetadata({ topics: [this.cfg.topic] });
+    } catch (err) {
+      throw uplinkError('connection check', err);
+    } finally {
+      await admin.disconnect().catch(() => undefined);
+    }
+  }
+
   async close(): Promise<void> {
     const p = this.producer;
     this.producer = undefined;

@@ -1,6 +1,8 @@
 /**
  * The local status endpoint (CONTRACT §6) on status.listen:
  *   GET /healthz      200 while running (no auth: for systemd and load balancer probes)
+ *   GET /readyz       200 when readings can be taken in durably (the buffer can store, a source
+ *                     is up), else 503; either way the current problems as JSON (no auth either)
  *   GET /api/status   the GatewayStatus JSON
  *   GET /metrics      Prometheus text format
  *   GET /             the status page for this one device (see page/page-routes.ts for its data)
@@ -43,6 +45,10 @@ export async function startStatusServer(status: Status, listenOn: string, opts: 
     try {
       const url = requestUrl(req);
       if (url.pathname === '/healthz' && (req.method === 'GET' || req.method === 'HEAD')) return send(res, 200, 'text/plain', 'ok\n');
+      if (url.pathname === '/readyz' && (req.method === 'GET' || req.method === 'HEAD')) {
+        const ready = status.ready();
+        return send(res, ready ? 200 : 503, 'application/json', `${JSON.stringify({ ready, problems: status.snapshot().problems })}\n`);
+      }
       if (!admit(req, res, opts.authToken)) return;
       if (url.pathname === '/api/status') return sendJson(res, JSON.stringify(status.snapshot()));
       if (url.pathname === '/metrics') return send(res, 200, status.registry.contentType, await status.registry.metrics());

@@ -2,7 +2,7 @@
  * What the gateway knows about itself: counters and gauges (Prometheus, CONTRACT §6) and the
  * GatewayStatus document (CONTRACT §5). Every stage reports here; nothing here drives the flow.
  */
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { DriverState } from '../drivers/driver.js';
 import type { BufferStats } from './buffer.js';
 import { hostFacts, type HostFacts } from './host.js';
@@ -79,7 +79,15 @@ export interface StatusOptions {
   /** gateway.dataDir: the filesystem whose free space is reported. */
   dataDir?: string;
   heartbeatIntervalMs?: number;
+  /** buffer.maxBytes: buffer_near_full is raised beyond NEAR_FULL of it. */
+  bufferMaxBytes?: number;
 }
+
+/** Drop reasons known in advance: exported at 0 so that alerts see the series before the first drop. */
+export const DROP_REASONS = ['drop_oldest', 'reject_new', 'disk_full', 'corrupt'] as const;
+/** Share of buffer.maxBytes beyond which buffer_near_full is raised. */
+export const NEAR_FULL = 0.8;
+
 
 export const DEFAULT_HEARTBEAT_INTERVAL_MS = 10_000;
 
@@ -131,6 +139,9 @@ export class Status {
   /** Uptime and rates run on the monotonic clock; wall-clock times here are for display only. */
   private readonly startedMono = performance.now();
   private readonly sources = new Map<string, SourceEntry>();
+  /** The transport's own view (connected to Kafka) and the forwarder's (acknowledgements flow). */
+  private transportUp = false;
+  private stalled = false;
   private readonly uplink = {
     connected: false, sinceTs: this.started, lastAckTs: null as number | null, lastError: null as string | null,
     lastErrorTs: null as number | null, sent: 0, dropped: {} as Record<string, number>,
@@ -140,6 +151,9 @@ export class Status {
   private readonly changeListeners = new Set<() => void>();
   /** Current problems by key: the code, or `code:subject` where one code can hold several times. */
   private readonly problems = new Map<string, Problem>();
+  /** Inside one state change (several facts updated together), listeners hear of it once. */
+  private batching = false;
+  private changedInBatch = false;
 
   private readonly ingestedTotal = new Counter({ name: 'sensorgate_readings_ingested_total', help: 'Readings made durable in the buffer', labelNames: ['source'], registers: [this.registry] });
   private readonly rejectedTotal = new Counter({ name: 'sensorgate_readings_rejected_total', help: 'Input refused and quarantined', labelNames: ['source', 'reason'], registers: [this.registry] });
@@ -149,6 +163,7 @@ export class Status {
   private readonly commitsTotal = new Counter({ name: 'sensorgate_buffer_commits_total', help: 'Buffer transactions committed by ingest (each one fsync with synchronous FULL)', registers: [this.registry] });
   private readonly connectedGauge = new Gauge({ name: 'sensorgate_uplink_connected', help: '1 while the Kafka producer is connected', registers: [this.registry] });
   private readonly sourceUpGauge = new Gauge({ name: 'sensorgate_source_up', help: '1 while the source is up (connected, port open)', labelNames: ['source'], registers: [this.registry] });
+  private readonly lastReadingGauge = new Gauge({ name: 'sensorgate_source_last_reading_timestamp_seconds', help: 'Event time of the last reading taken in from the source (0: none yet)', labelNames: ['source'], registers: [this.registry] });
   private readonly produceSeconds = new Histogram({ name: 'sensorgate_uplink_produce_seconds', help: 'Time from handing a batch to Kafka until it is acknowledged (acks=all)', buckets: PRODUCE_BUCKETS, registers: [this.registry] });
 
   constructor(
@@ -174,6 +189,10 @@ export class Status {
     gauges.bytes = new Gauge({ name: 'sensorgate_buffer_bytes', help: 'Bytes of readings waiting in the buffer', registers: [this.registry] });
     gauges.oldest = new Gauge({ name: 'sensorgate_buffer_oldest_age_seconds', help: 'Age of the oldest unsent reading', registers: [this.registry] });
     this.connectedGauge.set(0);
+    for (const reason of DROP_REASONS) this.droppedTotal.inc({ reason }, 0);
+    this.salvagedTotal.inc(0);
+    new Gauge({ name: 'sensorgate_build_info', help: 'Always 1; the version of the running gateway as a label', labelNames: ['version'], registers: [this.registry] }).set({ version }, 1);
+    collectDefaultMetrics({ register: this.registry });
   }
 
   /**
@@ -189,6 +208,7 @@ export class Status {
     this.sources.set(id, { status: { id, driver, state: 'starting', lastReadingTs: null, readings: 0, rejected: 0, rejectedByReason: {} }, rate: new RateWindow() });
     this.ingestedTotal.inc({ source: id }, 0);
     this.sourceUpGauge.set({ source: id }, 0);
+    this.lastReadingGauge.set({ source: id }, 0);
   }
 
   sourceState(id: string, state: DriverState, detail?: string): void {
@@ -198,8 +218,10 @@ export class Status {
     s.state = state;
     s.detail = detail;
     this.sourceUpGauge.set({ source: id }, state === 'up' ? 1 : 0);
-    this.problem('source_down', state === 'down' ? `${id}: ${detail ?? 'down'}` : null, id);
-    if (changed) this.changed();
+    this.once(() => {
+      this.problem('source_down', state === 'down' ? `${id}: ${detail ?? 'down'}` : null, id);
+      if (changed) this.changed();
+    });
   }
 
   ingested(source: string, n: number, lastTs: number): void {
@@ -208,17 +230,18 @@ export class Status {
     this.ingestRate.add(n);
     const s = this.sources.get(source);
     if (s) { s.status.readings += n; s.status.lastReadingTs = lastTs; s.rate.add(n); }
+    this.lastReadingGauge.set({ source }, lastTs / 1000);
+  }
+
+  /** Readings recovered from a damaged buffer file. */
+  salvaged(n: number): void {
+    this.salvagedTotal.inc(n);
   }
 
   rejected(source: string, reason: string): void {
     this.rejectedTotal.inc({ source, reason });
     const s = this.sources.get(source)?.status;
     if (s) { s.rejected++; s.rejectedByReason[reason] = (s.rejectedByReason[reason] ?? 0) + 1; }
-  }
-
-  /** Readings recovered from a damaged buffer file into a fresh one. */
-  salvaged(n: number): void {
-    this.salvagedTotal.inc(n);
   }
 
   committed(): void {
@@ -243,14 +266,56 @@ export class Status {
     this.produceSeconds.observe(seconds);
   }
 
+  /** The Kafka connection came up or went down (error: why it went down). */
   uplinkState(connected: boolean, error?: string): void {
+    this.once(() => {
+      this.transportUp = connected;
+      if (!connected) this.stalled = false; // down says more than stalled
+      if (error !== undefined) { this.uplink.lastError = error; this.uplink.lastErrorTs = Date.now(); }
+      this.problem('uplink_down', connected ? null : (this.uplink.lastError ?? 'not connected to Kafka'));
+      if (!connected) this.problem('uplink_stalled', null);
+      this.setConnected();
+    });
+  }
+
+  /**
+   * Connected, yet readings wait and Kafka acknowledged nothing for a while (a hung broker, a
+   * black-holed link): the uplink is not connected in any sense that matters to an operator.
+   */
+  uplinkStalled(detail: string | null): void {
+    this.once(() => {
+      this.stalled = detail !== null && this.transportUp;
+      this.problem('uplink_stalled', this.stalled ? detail : null);
+      this.setConnected();
+    });
+  }
+
+  private setConnected(): void {
+    const connected = this.transportUp && !this.stalled;
     const changed = this.uplink.connected !== connected;
     this.uplink.connected = connected;
     this.connectedGauge.set(connected ? 1 : 0);
-    if (changed) this.uplink.sinceTs = Date.now();
-    if (error !== undefined) { this.uplink.lastError = error; this.uplink.lastErrorTs = Date.now(); }
-    this.problem('uplink_down', connected ? null : (this.uplink.lastError ?? 'not connected to Kafka'));
-    if (changed) this.changed();
+    if (changed) { this.uplink.sinceTs = Date.now(); this.changed(); }
+  }
+
+  /**
+   * Re-derive the problems that follow from facts nobody reports as events: the clock and the
+   * buffer's fill level. Called periodically by the gateway (and cheap: one buffer stats query).
+   */
+  refresh(): void {
+    this.problem('clock_unsynced', this.clock.synced() ? null : 'the system clock is not synchronised (no NTP yet): readings carry clockSynced: false');
+    const cap = this.opts.bufferMaxBytes;
+    if (cap) {
+      const bytes = this.bufferStats().bytes;
+      this.problem('buffer_near_full', bytes > NEAR_FULL * cap ? `${Math.round((bytes / cap) * 100)} % of buffer.maxBytes used` : null);
+    }
+  }
+
+  /** Ready to take readings in durably: the buffer can store and at least one source is up. */
+  ready(): boolean {
+    if (this.hasProblem('disk_full')) return false;
+    for (const { status } of this.sources.values()) if (status.state === 'up') return true;
+    return false;
   }
 
   /**
@@ -297,7 +362,15 @@ export class Status {
   }
 
   private changed(): void {
+    if (this.batching) { this.changedInBatch = true; return; }
     for (const l of this.changeListeners) l();
+  }
+
+  private once(update: () => void): void {
+    this.batching = true;
+    this.changedInBatch = false;
+    try { update(); } finally { this.batching = false; }
+    if (this.changedInBatch) this.changed();
   }
 }
 

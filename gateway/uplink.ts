@@ -31,6 +31,11 @@ export interface Uplink {
    * delivered (some of it may have been: resending it makes duplicates with the same seq).
    */
   send(records: StoredRecord[]): Promise<{ refused: Refusal[] }>;
+  /**
+   * A cheap round trip to the cluster (a metadata request) that throws when it does not answer:
+   * an idle gateway sends nothing, so without it a dead link would look connected for ever.
+   */
+  check(): Promise<void>;
   /** Drop the connection (idempotent). A new connect() builds a fresh one. */
   close(): Promise<void>;
 }

@@ -8,8 +8,8 @@
  * Credentials with other names (TLS keys, e.g. mqtt-client.key) are files the config refers to by
  * their path under /run/credentials/sensorgate.service/ (docs/deploy.md).
  */
-import { parse as parseYaml } from 'yaml';
-import { applyEnv, ConfigError, formatPath, validateConfig, type Config } from '../../gateway/config.js';
+import { parseDocument } from 'yaml';
+import { applyEnv, ConfigError, formatPath, SECRET_KEYS, validateConfig, type Config } from '../../gateway/config.js';
 
 export interface DevicePayload {
   /** The config file's text, written as given (comments kept). */
@@ -19,6 +19,8 @@ export interface DevicePayload {
   readonly hostname?: string;
   /** The validated result, with the credentials applied. */
   readonly config: Readonly<Config>;
+  /** What the operator should know (a secret found inline and moved into the credentials). */
+  readonly warnings: readonly string[];
 }
 
 /** The only directory the systemd unit lets the service write (StateDirectory=sensorgate). */
@@ -29,13 +31,13 @@ const FILE_CREDENTIAL = /^(?!SENSORGATE_)[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 const HOSTNAME = /^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$/;
 
 /** Validate a device's config, credentials and hostname; every problem is one line naming its key. */
-export function devicePayload(configText: string, credentials: Record<string, string>, hostname: string | undefined, source: string): DevicePayload {
-  let raw: unknown;
-  try {
-    raw = parseYaml(configText) ?? {};
-  } catch (err) {
-    throw new ConfigError([`${source}: not valid YAML: ${(err as Error).message.split('\n')[0]}`]);
-  }
+export function devicePayload(configText: string, givenCredentials: Record<string, string>, hostname: string | undefined, source: string): DevicePayload {
+  const doc = parseDocument(configText);
+  if (doc.errors.length) throw new ConfigError([`${source}: not valid YAML: ${doc.errors[0]!.message.split('\n')[0]}`]);
+  const inline = moveInlineSecrets(doc, givenCredentials);
+  if (inline.moved) configText = doc.toString();
+  const credentials = inline.credentials;
+  const raw: unknown = doc.toJS() ?? {};
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError([`${source}: the top level must be a mapping`]);
 
   const problems: string[] = [];
@@ -58,5 +60,43 @@ export function devicePayload(configText: string, credentials: Record<string, st
     problems.push(...err.problems);
   }
   if (problems.length || !config) throw new ConfigError(problems);
-  return { configText, credentials, config, ...(hostname !== undefined ? { hostname } : {}) };
+  return { configText, credentials, config, warnings: inline.warnings, ...(hostname !== undefined ? { hostname } : {}) };
+}
+
+/** The SENSORGATE_<PATH> variable (and credential) that fills the key at `path`: authToken -> AUTH_TOKEN. */
+function credentialName(path: readonly (string | number)[]): string {
+  return `SENSORGATE_${path.map((p) => String(p).replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()).join('_')}`;
+}
+
+/**
+ * A secret typed into the config (`password: …`, `authToken: …`) would travel in the image and
+ * sit in /etc/sensorgate/config.yaml. Move each into the credentials, under the name of the key
+ * it fills, delete it from the config text (comments kept), and say so. A credential given for
+ * the same key wins over the inline value.
+ */
+function moveInlineSecrets(doc: ReturnType<typeof parseDocument>, given: Record<string, string>): { credentials: Record<string, string>; warnings: string[]; moved: boolean } {
+  const credentials = { ...given };
+  const warnings: string[] = [];
+  const found: Array<{ path: (string | number)[]; value: string }> = [];
+  const walk = (v: unknown, path: (string | number)[]) => {
+    if (Array.isArray(v)) v.forEach((x, i) => walk(x, [...path, i]));
+    else if (v && typeof v === 'object') {
+      for (const [k, x] of Object.entries(v)) {
+        if (SECRET_KEYS.has(k) && (typeof x === 'string' || typeof x === 'number')) found.push({ path: [...path, k], value: String(x) });
+        else walk(x, [...path, k]);
+      }
+    }
+  };
+  walk(doc.toJS(), []);
+  for (const { path, value } of found) {
+    const name = credentialName(path);
+    doc.deleteIn(path);
+    if (credentials[name] !== undefined) {
+      warnings.push(`${formatPath(path)}: a secret written in the config; the credential ${name} given for it wins, the inline value is left out`);
+      continue;
+    }
+    credentials[name] = value;
+    warnings.push(`${formatPath(path)}: a secret written in the config; moved into the credential ${name} (keep secrets out of config files: docs/deploy.md)`);
+  }
+  return { credentials, warnings, moved: found.length > 0 };
 }

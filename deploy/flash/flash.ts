@@ -85,6 +85,7 @@ export async function flash(opts: FlashOptions): Promise<FlashResult> {
     opts.hostname,
     opts.config,
   );
+  for (const w of payload.warnings) log(`warning: ${w}`);
   // Neither given: a customised copy beside the input, named after the device.
   const out = opts.out ?? (opts.device ? undefined : join(dirname(opts.image), `${basename(opts.image, extname(opts.image))}-${payload.config.gateway.id}.img`));
   for (const target of [out, opts.device]) {

@@ -72,10 +72,10 @@ chmod 0644 "$root/etc/systemd/system/sensorgate.service"
 
 mkdir -p "$etc"
 chmod 0755 "$etc"
-# The config holds no secrets (they are credentials) and the service's dynamic user must read it.
+# Root only: the service reads its copy through LoadCredential= (see the unit).
 if [ -n "$config" ]; then
   cp "$config" "$etc/config.yaml"
-  chmod 0644 "$etc/config.yaml"
+  chmod 0600 "$etc/config.yaml"
   log "config installed in $etc/config.yaml"
 fi
 if [ -n "$identity" ]; then

@@ -33,6 +33,7 @@ export async function provision(opts: ProvisionOptions): Promise<ProvisionedDevi
   const log = opts.log ?? (() => undefined);
   const devices = await loadInventory(opts.inventory);
   log(`${devices.length} devices in ${opts.inventory}, all valid`);
+  for (const d of devices) for (const w of d.warnings) log(`${d.id}: ${w}`);
   await mkdir(opts.out, { recursive: true });
   const done: ProvisionedDevice[] = [];
 
@@ -40,7 +41,8 @@ export async function provision(opts: ProvisionOptions): Promise<ProvisionedDevi
     for (const d of devices) {
       const dir = join(opts.out, d.id);
       await mkdir(join(dir, 'credentials'), { recursive: true, mode: 0o700 });
-      await writeFile(join(dir, 'config.yaml'), d.configText);
+      await writeFile(join(dir, 'config.yaml'), d.configText, { mode: 0o600 });
+      await chmod(join(dir, 'config.yaml'), 0o600);
       for (const [name, value] of Object.entries(d.credentials)) {
         await writeFile(join(dir, 'credentials', name), value, { mode: 0o600 });
         await chmod(join(dir, 'credentials', name), 0o600);

@@ -15,10 +15,11 @@ interface FleetCliOptions {
   saslMechanism?: 'plain' | 'scram-sha-256' | 'scram-sha-512';
   saslUsername?: string;
   logLevel: string;
+  maxGateways: string;
 }
 
 /** Options checked as the gateway's config is (the same schema for the Kafka part), named as typed. */
-function fleetSettings(o: FleetCliOptions, env: NodeJS.ProcessEnv): { kafka: Config['kafka']; host: string; port: number; authToken?: string } {
+function fleetSettings(o: FleetCliOptions, env: NodeJS.ProcessEnv): { kafka: Config['kafka']; host: string; port: number; authToken?: string; maxGateways: number } {
   const problems: string[] = [];
   let kafka: Config['kafka'] | undefined;
   if (o.config !== undefined) {
@@ -49,17 +50,19 @@ function fleetSettings(o: FleetCliOptions, env: NodeJS.ProcessEnv): { kafka: Con
     }
   }
   const port = Number(o.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) problems.push('--port: must be a port number (0-65535)');
+  if (!Number.isInteger(port) || port < 0 || port > 65535) problems.push(`--port: expected a port number (0-65535), found "${o.port}"`);
+  const maxGateways = Number(o.maxGateways);
+  if (!Number.isInteger(maxGateways) || maxGateways < 1) problems.push(`--max-gateways: expected a whole number of at least 1, found "${o.maxGateways}"`);
   const authToken = o.authToken ?? (env.SENSORGATE_FLEET_TOKEN || undefined);
   const problem = listenProblem(o.host, authToken);
   if (problem) problems.push(`--auth-token: ${problem} (or set SENSORGATE_FLEET_TOKEN)`);
   if (problems.length || !kafka) throw new ConfigError(problems);
-  return { kafka, host: o.host, port, authToken };
+  return { kafka, host: o.host, port, authToken, maxGateways };
 }
 
 export function registerFleet(program: Command): void {
   program.command('fleet')
-    .description('the fleet status page: reads the compacted status topic and serves / (the page), /api/gateways and live updates')
+    .description('the fleet status page: reads the compacted status topic and serves / (the page), /api/gateways, /api/fleet (its own state), /metrics and live updates')
     .option('-b, --brokers <list>', 'Kafka bootstrap brokers, HOST:PORT[,HOST:PORT…]')
     .option('-c, --config <file>', 'read brokers, TLS, SASL and topics from the kafka: section of this config file (a gateway\'s own will do; see docs/kafka.md)')
     .option('-p, --port <port>', 'HTTP port', '8080')
@@ -69,6 +72,7 @@ export function registerFleet(program: Command): void {
     .option('--ssl', 'TLS to the brokers, verified against the system\'s CAs (a private CA or mutual TLS: use --config)')
     .addOption(new Option('--sasl-mechanism <mechanism>', 'SASL authentication to the brokers (password from $SENSORGATE_FLEET_SASL_PASSWORD)').choices(['plain', 'scram-sha-256', 'scram-sha-512']))
     .option('--sasl-username <user>', 'SASL user name')
+    .option('--max-gateways <n>', 'gateways tracked at most; statuses of further gateways are refused and counted', '10000')
     .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error']).default('info'))
     .action(action('fleet', async (opts: FleetCliOptions) => {
       const settings = fleetSettings(opts, process.env);

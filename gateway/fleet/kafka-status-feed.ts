@@ -22,11 +22,29 @@ export interface FeedRecord {
   live: boolean;
 }
 
+export interface FeedHealth {
+  /** Whether the topic is being read now (a fetch answered within the last few seconds). */
+  connected: boolean;
+  lastError: string | null;
+  /** When a fetch last answered (epoch ms; null: never): everything written before was heard. */
+  lastFetchTs: number | null;
+}
+
 export interface StatusFeed {
   /** Resolves once everything present in the topic at start was handed to `onRecord`. */
   start(onRecord: (r: FeedRecord) => void): Promise<void>;
+  health(): FeedHealth;
   stop(): Promise<void>;
 }
+
+/**
+ * The consumer fetches at least 4 times a second (maxWaitTimeInMs 250) when all is well; this
+ * long without an answer means the brokers are gone or hung. Well below the time after which a
+ * silent gateway counts as offline, so that the page blames Kafka before it blames a gateway.
+ */
+const SILENT_FEED_MS = 6000;
+/** Records handled between two turns of the event loop. */
+const YIELD_EVERY = 200;
 
 export class KafkaStatusFeed implements StatusFeed {
   private readonly kafka: Kafka;
@@ -35,6 +53,9 @@ export class KafkaStatusFeed implements StatusFeed {
   private caughtUp: Promise<void> = Promise.resolve();
   /** Highest offset handed out per partition: a consumer restart re-reads, we do not re-deliver. */
   private readonly done = new Map<number, number>();
+  /** Monotonic time of the last answered fetch (undefined: none yet). */
+  private lastFetch: number | undefined;
+  private lastError: string | null = null;
 
   constructor(private readonly cfg: Config['kafka'], private readonly log: Logger) {
     this.kafka = kafkaClient(cfg, `sensorgate-fleet-${hostname()}`, log.child({ component: 'kafkajs' }));
@@ -49,12 +70,20 @@ export class KafkaStatusFeed implements StatusFeed {
       } catch (err) {
         if (this.stopped) return;
         const delay = backoffDelay(attempt, { initialMs: 500, maxMs: 15_000 });
-        this.log.warn({ err: (err as Error).message, retryInMs: delay }, 'cannot read the status topic yet');
+        this.lastError = (err as Error).message;
+        // The fleet server logs the loss and return of the feed; each retry is detail.
+        this.log.debug({ err: this.lastError, retryInMs: delay }, 'cannot read the status topic yet');
         await this.consumer?.disconnect().catch(() => undefined);
         this.consumer = undefined;
         await new Promise((r) => setTimeout(r, delay));
       }
     }
+  }
+
+  health(): FeedHealth {
+    if (this.lastFetch === undefined) return { connected: false, lastError: this.lastError, lastFetchTs: null };
+    const ago = performance.now() - this.lastFetch;
+    return { connected: ago < SILENT_FEED_MS, lastError: this.lastError, lastFetchTs: Math.round(Date.now() - ago) };
   }
 
   async stop(): Promise<void> {
@@ -92,14 +121,24 @@ export class KafkaStatusFeed implements StatusFeed {
     });
     this.consumer = consumer;
     // kafkajs restarts a crashed consumer itself; say so, since its own log lines are debug only.
-    consumer.on(consumer.events.CRASH, ({ payload }) => this.log.warn({ err: payload.error.message, restart: payload.restart }, 'status topic reader failed'));
+    consumer.on(consumer.events.CRASH, ({ payload }) => {
+      this.lastError = payload.error.message;
+      this.log.warn({ err: payload.error.message, restart: payload.restart }, 'status topic reader failed');
+    });
+    consumer.on(consumer.events.FETCH, () => { this.lastFetch = performance.now(); });
+    consumer.on(consumer.events.REQUEST_TIMEOUT, (e) => { this.lastError = `request to broker ${e.payload.broker} timed out after ${e.payload.pendingDuration} ms`; });
     await consumer.connect();
     await consumer.subscribe({ topic, fromBeginning: true });
     await consumer.run({
       autoCommit: false,
       eachBatch: async ({ batch }) => {
+        this.lastFetch = performance.now();
         const p = batch.partition;
+        let n = 0;
         for (const m of batch.messages) {
+          // A batch may hold thousands of records (a flood, or the topic read at start): let
+          // HTTP requests in between, so /healthz and the page answer while it is read.
+          if (++n % YIELD_EVERY === 0) await new Promise(setImmediate);
           const offset = Number(m.offset);
           if (offset <= (this.done.get(p) ?? -1)) continue;
           onRecord({ key: m.key, value: m.value, ts: Number(m.timestamp), live });

@@ -28,24 +28,28 @@ export function pageHtml(mode: PageMode): string {
     <button type="button" class="chip s-online" data-filter="online"><i></i>Online <b data-count="online">0</b></button>
     <button type="button" class="chip s-stale" data-filter="stale"><i></i>Stale <b data-count="stale">0</b></button>
     <button type="button" class="chip s-offline" data-filter="offline"><i></i>Offline <b data-count="offline">0</b></button>
+    <button type="button" class="chip s-unknown" data-filter="unknown" id="chip-unknown" hidden><i></i>Unknown <b data-count="unknown">0</b></button>
     <button type="button" class="chip s-attention" data-filter="attention"><i></i>Needs attention <b data-count="attention">0</b></button>
   </nav>
   <div class="conn" id="conn" data-conn="connecting">connecting…</div>
 </header>
 <main>
+  <div class="banner" id="banner" role="alert" hidden></div>
   <div class="toolbar">
     <input id="search" type="search" placeholder="Filter by gateway or host…" autocomplete="off" spellcheck="false">
     <span class="shown" id="shown"></span>
+    <span class="pager" id="pager" hidden><button type="button" id="page-prev">‹ Previous</button> <span id="page-of"></span> <button type="button" id="page-next">Next ›</button></span>
   </div>
   <div class="grid-wrap">
     <table class="grid" id="grid">
       <colgroup>
-        <col class="w-state"><col class="w-id"><col class="w-seen"><col class="w-uplink"><col class="w-num"><col class="w-oldest">
+        <col class="w-state"><col class="w-id"><col class="w-problems"><col class="w-seen"><col class="w-uplink"><col class="w-num"><col class="w-oldest">
         <col class="w-rate"><col class="w-rate"><col class="w-sources"><col class="w-num"><col class="w-host"><col class="w-version">
       </colgroup>
       <thead><tr>
         <th><button type="button" data-sort="state">State</button></th>
         <th><button type="button" data-sort="id">Gateway</button></th>
+        <th><button type="button" data-sort="problems">Problems</button></th>
         <th><button type="button" data-sort="seen">Last seen</button></th>
         <th><button type="button" data-sort="uplink">Uplink</button></th>
         <th class="num"><button type="button" data-sort="depth">Buffered</button></th>
@@ -86,6 +90,7 @@ export const PAGE_CSS = `
   }
 }
 * { box-sizing: border-box; }
+[hidden] { display: none !important; }
 html, body { margin: 0; background: var(--bg); color: var(--text); font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }
 button { font: inherit; color: inherit; }
 .bar { position: sticky; top: 0; z-index: 5; display: flex; align-items: center; gap: 20px; flex-wrap: wrap;
@@ -99,20 +104,27 @@ button { font: inherit; color: inherit; }
 .chip b { font-variant-numeric: tabular-nums; }
 .chip i { width: 8px; height: 8px; border-radius: 50%; background: var(--off); }
 .chip.s-online i { background: var(--ok); } .chip.s-stale i { background: var(--warn); }
-.chip.s-offline i { background: var(--bad); } .chip.s-attention i { background: var(--attn); }
+.chip.s-offline i { background: var(--bad); } .chip.s-unknown i { background: var(--off); } .chip.s-attention i { background: var(--attn); }
 .chip[aria-pressed="true"] { border-color: var(--accent); box-shadow: inset 0 0 0 1px var(--accent); }
 .conn { font-size: 12px; color: var(--muted); display: flex; align-items: center; gap: 6px; }
 .conn::before { content: ""; width: 8px; height: 8px; border-radius: 50%; background: var(--warn); }
 .conn[data-conn="live"]::before { background: var(--ok); }
-.conn[data-conn="down"]::before { background: var(--bad); }
+.conn[data-conn="down"]::before, .conn[data-conn="blind"]::before { background: var(--bad); }
+.banner { background: var(--bad-bg); color: var(--bad); border: 1px solid var(--bad); border-radius: 8px; padding: 10px 14px; margin-bottom: 12px; font-weight: 600; }
+.pager { margin-left: auto; display: flex; align-items: center; gap: 8px; color: var(--muted); font-size: 12px; }
+.pager button { border: 1px solid var(--line); background: var(--panel); border-radius: 6px; padding: 3px 10px; cursor: pointer; }
+.pager button:disabled { opacity: .4; cursor: default; }
+.problems { margin: 0 0 14px; padding: 0; list-style: none; }
+.problems li { background: var(--bad-bg); color: var(--bad); border-radius: 6px; padding: 6px 10px; margin-bottom: 6px; font-weight: 600; overflow-wrap: anywhere; }
+.problems li span { font-weight: 400; color: var(--muted); margin-left: 6px; }
 main { padding: 14px 20px 40px; }
 .toolbar { display: flex; align-items: center; gap: 12px; margin-bottom: 10px; }
 .toolbar input { width: min(360px, 100%); padding: 6px 10px; border: 1px solid var(--line); border-radius: 6px; background: var(--panel); color: var(--text); }
 .shown { color: var(--muted); font-size: 12px; }
 .grid-wrap { background: var(--panel); border: 1px solid var(--line); border-radius: 8px; overflow: auto; }
 /* Fixed layout: a changed cell does not make the browser re-measure 500 rows to size columns. */
-.grid { width: 100%; min-width: 1180px; border-collapse: collapse; font-variant-numeric: tabular-nums; table-layout: fixed; }
-.w-state { width: 86px; } .w-id { width: 20%; } .w-seen { width: 96px; } .w-uplink { width: 112px; } .w-num { width: 88px; }
+.grid { width: 100%; min-width: 1400px; border-collapse: collapse; font-variant-numeric: tabular-nums; table-layout: fixed; }
+.w-state { width: 86px; } .w-id { width: 16%; } .w-problems { width: 20%; } .w-seen { width: 96px; } .w-uplink { width: 112px; } .w-num { width: 88px; }
 .w-oldest { width: 112px; } .w-rate { width: 68px; } .w-sources { width: 18%; } .w-host { width: 12%; } .w-version { width: 80px; }
 .grid th { position: sticky; top: 0; background: var(--panel); text-align: left; font-size: 12px; font-weight: 600;
   color: var(--muted); border-bottom: 1px solid var(--line); padding: 0; white-space: nowrap; }
@@ -126,8 +138,9 @@ main { padding: 14px 20px 40px; }
 .grid tbody tr:hover { background: var(--hover); }
 .grid tbody tr[aria-selected="true"] { background: var(--hover); box-shadow: inset 3px 0 0 var(--accent); }
 .grid tbody tr:last-child td { border-bottom: none; }
-/* An offline gateway's figures are its last words, not the present: shown, but faded. */
-.grid tbody tr[data-state="offline"] td:not(:first-child) { opacity: .55; }
+/* An offline (or, while the fleet cannot read Kafka, unknown) gateway's figures are its last
+   words, not the present: shown, but faded. */
+.grid tbody tr:is([data-state="offline"], [data-state="unknown"]) td:not(:first-child) { opacity: .55; }
 .num { text-align: right; }
 .id { font-weight: 600; }
 .muted { color: var(--muted); }

@@ -5,7 +5,8 @@
  */
 import type { StatusView } from '../fleet/status-record.js';
 
-export type GatewayState = 'online' | 'stale' | 'offline';
+/** unknown: the observer cannot read the gateways' statuses now (the fleet lost its Kafka). */
+export type GatewayState = 'online' | 'stale' | 'offline' | 'unknown';
 
 /**
  * Silence is judged in heartbeat intervals of the gateway itself (its status says how often it
@@ -17,6 +18,9 @@ export const STALE_AFTER_INTERVALS = 1.5;
 export const OFFLINE_AFTER_INTERVALS = 2;
 /** For a status that does not say (older gateways): the gateway's default interval. */
 export const ASSUMED_INTERVAL_MS = 10_000;
+
+/** A fetch that answered a moment ago may not have handed over its records yet. */
+const HEARD_SLACK_MS = 1000;
 
 export const HISTORY_SPAN_MS = 60 * 60_000;
 /** At most one chart point per this step (720 per hour), whatever the heartbeat interval. */
@@ -36,6 +40,8 @@ export interface History {
 
 interface Entry {
   status: StatusView;
+  /** Size of the status as received, counted against the store's byte budget. */
+  bytes: number;
   lastSeenTs: number;
   state: GatewayState;
   /** The serialised ViewEntry, kept until it changes: /api/gateways joins these. */
@@ -58,33 +64,81 @@ export interface TickResult {
   removed: string[];
 }
 
+export interface ViewStoreLimits {
+  /** Gateways tracked at most; statuses of further gateways are refused. */
+  maxGateways?: number;
+  /** Bytes of status JSON kept at most, all gateways together. */
+  maxBytes?: number;
+}
+
 export class ViewStore {
   private readonly entries = new Map<string, Entry>();
   private readonly dirty = new Set<string>();
   private readonly removed = new Set<string>();
+  private bytes = 0;
+  /** While blind, silence proves nothing: gateways that did not say they stopped are unknown. */
+  private blind = false;
+  private everSighted = false;
+  /** When sight came back after blindness: silence is judged from then, not from before. */
+  private sightSince = 0;
+  /** Until when everything the gateways said has been heard (undefined: always up to now). */
+  private heardUntil: number | undefined;
+
+  constructor(private readonly limits: ViewStoreLimits = {}) {}
 
   get size(): number {
     return this.entries.size;
   }
 
-  /** A status heard at `seenTs` (receive time, or the record's time when replaying the topic). */
-  put(id: string, status: StatusView, seenTs: number, now = Date.now()): void {
+  get totalBytes(): number {
+    return this.bytes;
+  }
+
+  /**
+   * Whether the observer can hear the gateways now (the fleet's Kafka consumer is fetching).
+   * Losing sight makes gateways unknown, not offline; regaining it gives each gateway its usual
+   * grace (two heartbeat intervals) to be heard again before it counts as offline. `heardUntil`
+   * (when the feed last answered) stops silence from growing in the seconds before a lost feed
+   * is noticed: a gateway is only silent for as long as someone was listening.
+   */
+  setSight(ok: boolean, now = Date.now(), heardUntil?: number): void {
+    this.heardUntil = heardUntil === undefined ? undefined : heardUntil + HEARD_SLACK_MS;
+    if (ok === !this.blind && (this.everSighted || !ok)) return;
+    if (ok && this.everSighted) this.sightSince = now;
+    if (ok) this.everSighted = true;
+    this.blind = !ok;
+  }
+
+  /**
+   * A status heard at `seenTs` (receive time, or the record's time when replaying the topic).
+   * Returns false, keeping nothing, when a new gateway would exceed the store's limits.
+   */
+  put(id: string, status: StatusView, seenTs: number, now = Date.now(), bytes = 0): boolean {
     let e = this.entries.get(id);
+    const growth = bytes - (e?.bytes ?? 0);
+    if (!e && this.entries.size >= (this.limits.maxGateways ?? Infinity)) return false;
+    if (growth > 0 && this.bytes + growth > (this.limits.maxBytes ?? Infinity)) return false;
     if (!e) {
-      e = { status, lastSeenTs: seenTs, state: 'online', json: undefined, history: { ts: [], depth: [], oldestAgeS: [], ingestPerS: [], sendPerS: [] } };
+      e = { status, bytes: 0, lastSeenTs: seenTs, state: 'online', json: undefined, history: { ts: [], depth: [], oldestAgeS: [], ingestPerS: [], sendPerS: [] } };
       this.entries.set(id, e);
     }
+    this.bytes += growth;
+    e.bytes = bytes;
     e.status = status;
     e.lastSeenTs = Math.max(e.lastSeenTs, seenTs);
-    e.state = gatewayState(status, e.lastSeenTs, now);
+    e.state = this.judge(e, now);
     e.json = undefined;
     record(e.history, status, seenTs, now);
     this.removed.delete(id);
     this.dirty.add(id);
+    return true;
   }
 
   remove(id: string): void {
-    if (!this.entries.delete(id)) return;
+    const e = this.entries.get(id);
+    if (!e) return;
+    this.entries.delete(id);
+    this.bytes -= e.bytes;
     this.dirty.delete(id);
     this.removed.add(id);
   }
@@ -92,7 +146,7 @@ export class ViewStore {
   /** Re-judge every gateway against `now`; hand out what changed since the last tick. */
   tick(now = Date.now()): TickResult {
     for (const [id, e] of this.entries) {
-      const state = gatewayState(e.status, e.lastSeenTs, now);
+      const state = this.judge(e, now);
       if (state !== e.state) {
         e.state = state;
         e.json = undefined;
@@ -123,6 +177,12 @@ export class ViewStore {
     return h;
   }
 
+  private judge(e: Entry, now: number): GatewayState {
+    if (this.blind && e.status.running !== false) return 'unknown';
+    const heardNow = this.heardUntil === undefined ? now : Math.min(now, this.heardUntil);
+    return gatewayState(e.status, Math.max(e.lastSeenTs, this.sightSince), heardNow);
+  }
+
   private json(e: Entry): string {
     e.json ??= JSON.stringify(view(e));
     return e.json;
@@ -130,6 +190,7 @@ export class ViewStore {
 }
 
 function view(e: Entry): ViewEntry {
+  // online: as far as anyone knows (an unknown gateway was online when last heard of).
   return { ...e.status, online: e.state !== 'offline', lastSeenTs: e.lastSeenTs, state: e.state };
 }
 

@@ -63,8 +63,8 @@ test('source ids must be unique', () => {
 
 test('missing required keys and unknown drivers are named', () => {
   const p = problems({ gateway: {}, sources: [{ id: 'x', driver: 'carrier-pigeon' }] });
-  assert.ok(p.includes('gateway.id: required'), p.join('\n'));
-  assert.ok(p.includes('kafka: required'), p.join('\n'));
+  assert.ok(p.includes('gateway.id: required (a string)'), p.join('\n'));
+  assert.ok(p.includes('kafka: required (a mapping)'), p.join('\n'));
   assert.ok(p.some((l) => l.startsWith('sources[0].driver: ')), p.join('\n'));
 });
 
@@ -96,16 +96,16 @@ test('sensorgate check and run exit 2 with readable lines on an invalid config',
     const r = spawnSync(process.execPath, [CLI, cmd, '--config', file], { encoding: 'utf8', env: { ...process.env, SENSORGATE_LOG_LEVEL: undefined } });
     assert.equal(r.status, 2, `${cmd}: ${r.stderr}`);
     assert.deepEqual(r.stderr.trim().split('\n'), [
-      'config: gateway.colour: unknown key (check the spelling)',
-      'config: kafka.brokers[0]: must be HOST:PORT',
-      'config: sources: at least one source is required',
+      'config: gateway.colour: unknown key; known keys here: id, dataDir',
+      'config: kafka.brokers[0]: must be HOST:PORT, found the string "x"',
+      'config: sources: expected at least one source, found 0 items',
     ]);
   }
   const yamlBroken = join(dir, 'broken.yaml');
   writeFileSync(yamlBroken, 'gateway: [\n');
   const r = spawnSync(process.execPath, [CLI, 'check', '--config', yamlBroken], { encoding: 'utf8' });
   assert.equal(r.status, 2);
-  assert.match(r.stderr, /not valid YAML/);
+  assert.match(r.stderr, /broken\.yaml:2:1: not valid YAML: .*; line 2: ""/);
   const missing = spawnSync(process.execPath, [CLI, 'check', '--config', join(dir, 'nope.yaml')], { encoding: 'utf8' });
   assert.equal(missing.status, 2);
   assert.match(missing.stderr, /cannot read \(ENOENT\)/);

@@ -4,17 +4,14 @@
  * Screenshots land in test-artifacts/.
  */
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { execFile } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { startKafka, type KafkaBroker } from '../../deploy/kafka/launcher.js';
-import { freePort } from '../../deploy/net.js';
 import { startBroker, type Broker } from '../../drivers/test/support/mosquitto.js';
 import { launchBrowser, type Browser } from './support/browser.js';
-import { CLI, gatewayProcess, waitFor, type GatewayProcess } from './support/gateway-process.js';
+import { fleetProcess, type FleetProcess } from './support/fleet-process.js';
+import { gatewayProcess, type GatewayProcess } from './support/gateway-process.js';
 import { publisher } from './support/publisher.js';
 
 const TOPIC = 'fleet.status';
@@ -25,34 +22,10 @@ const EVIL_ID = '<img src=x onerror="window.__pwned=1">';
 const EVIL_SOURCE = '<script>window.__pwned=2</script>';
 const EVIL_ERROR = '<b>bold</b><iframe src="javascript:window.__pwned=3"></iframe>';
 
-interface Fleet { url: string; stop(): Promise<void>; log(): string }
+type Fleet = FleetProcess;
 
 /** `sensorgate fleet` as an operator runs it; resolves once it has read the topic. */
-async function fleetServer(brokers: string[], extra: string[] = [], env: Record<string, string> = {}): Promise<Fleet> {
-  const dir = mkdtempSync(join(tmpdir(), 'sg-fleet-'));
-  const port = await freePort();
-  const logFile = join(dir, 'fleet.log');
-  const out = openSync(logFile, 'w');
-  const child: ChildProcess = spawn(process.execPath, [CLI, 'fleet', '--brokers', brokers.join(','), '--port', String(port), '--topic', TOPIC, ...extra], { stdio: ['ignore', out, out], env: { ...process.env, ...env } });
-  const url = `http://127.0.0.1:${port}`;
-  const log = () => readFileSync(logFile, 'utf8');
-  await waitFor(`fleet server ready (${logFile})`, async () => {
-    if (child.exitCode !== null) throw new Error(`fleet server exited ${child.exitCode}: ${log()}`);
-    return (await fetch(`${url}/healthz`).catch(() => undefined))?.status === 200;
-  }, 60_000);
-  return {
-    url,
-    log,
-    async stop() {
-      if (child.exitCode === null) {
-        const exited = new Promise((r) => child.once('exit', r));
-        child.kill('SIGTERM');
-        await exited;
-      }
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
+const fleetServer = (brokers: string[], extra: string[] = [], env: Record<string, string> = {}) => fleetProcess(brokers, TOPIC, extra, env);
 
 async function produce(brokers: string[], key: string, value: string): Promise<void> {
   const child = execFile('kcat', ['-P', '-b', brokers.join(','), '-t', TOPIC, '-K', '\t', '-H', 'sg-schema=status/1']);
@@ -109,7 +82,7 @@ describe('fleet page', { concurrency: false }, () => {
     await pub.raw('press-line-1/s0/count', 'not a number');
     await pub.close();
     // The next heartbeats carry the counts to the open page without a reload.
-    await page.waitForFunction(() => document.querySelector('#rows tr[data-gateway="press-line-1"] td:nth-child(10)')?.textContent === '1', undefined, { timeout: 30_000 });
+    await page.waitForFunction(() => document.querySelector('#rows tr[data-gateway="press-line-1"] td:nth-child(11)')?.textContent === '1', undefined, { timeout: 30_000 });
     assert.match(await page.locator('#rows tr[data-gateway="press-line-1"]').innerText(), /1 up/);
     const api = (await (await fetch(`${fleet.url}/api/gateways`)).json()) as Array<{ gateway: string; online: boolean; lastSeenTs: number; state: string; sources: Array<{ readings: number }> }>;
     assert.deepEqual(api.map((g) => [g.gateway, g.online, g.state]).sort(), [['press-line-1', true, 'online'], ['press-line-2', true, 'online']]);

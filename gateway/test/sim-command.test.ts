@@ -54,8 +54,8 @@ test('a config the simulator refuses: exit 2, one line per problem naming its ke
   assert.equal(await exited, 2);
   const lines = out.stderr.trim().split('\n');
   assert.deepEqual(lines, [
-    'config: timeScale: Too small: expected number to be >0',
-    'config: devices[0].baudrate: unknown key (check the spelling)',
+    'config: timeScale: expected more than 0, found the number -1',
+    'config: devices[0].baudrate: unknown key; did you mean "baudRate"?',
     'config: devices[0].faults[0].type: disconnect does not apply to a serial line device (it can have: garbage, bad_checksum, dropout, stuck, spike, burst, unplug, clock_skew)',
   ]);
   const gpioOnly = configFile('gpio.yaml', { devices: [{ id: 'door', transport: 'gpio', pin: 17, model: { type: 'switch' } }] });

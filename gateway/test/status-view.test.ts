@@ -2,8 +2,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { StatusView } from '../fleet/status-record.js';
-import { ago, bytes, count, duration, rate, reasons } from '../page/browser/format.js';
-import { comparator, matches, needsAttention, oldestUnsentS, secondsSince } from '../page/browser/view.js';
+import { ago, bytes, count, duration, problemText, rate, reasons } from '../page/browser/format.js';
+import { comparator, matches, needsAttention, oldestUnsentS, secondsSince, uplinkWord } from '../page/browser/view.js';
 import { gatewayState, HISTORY_SPAN_MS, OFFLINE_AFTER_INTERVALS, ViewStore, type ViewEntry } from '../page/view-store.js';
 
 const T0 = 1_700_000_000_000;
@@ -115,4 +115,61 @@ test('formatting for the page', () => {
   assert.equal(rate(0.25), '0.3');
   assert.equal(rate(480.4), '480');
   assert.equal(reasons({ too_large: 1, invalid_json: 3, zero: 0 }), 'invalid_json 3, too_large 1');
+});
+
+test('ViewStore: while the observer cannot hear, gateways are unknown, not offline; after, each gets its grace again', () => {
+  const store = new ViewStore();
+  store.setSight(true, T0, T0);
+  store.put('alive', status('alive'), T0, T0);
+  store.put('bye', status('bye', { running: false }), T0, T0);
+  store.tick(T0);
+  // The feed stops answering at T0 + 500; its loss is noticed at T0 + 6000. Meanwhile silence
+  // only counts up to the last answered fetch (plus a second's slack): never offline.
+  store.setSight(true, T0 + 3000, T0 + 500);
+  assert.notEqual(stateOf(store, 'alive', T0 + 5000), 'offline');
+  store.setSight(false, T0 + 6000, T0 + 500);
+  assert.equal(stateOf(store, 'alive', T0 + 60_000), 'unknown');
+  assert.equal(stateOf(store, 'bye', T0 + 60_000), 'offline', 'a farewell is offline whatever');
+  const view = JSON.parse(store.listJson()) as ViewEntry[];
+  assert.deepEqual(view.map((e) => [e.gateway, e.state, e.online]), [['alive', 'unknown', true], ['bye', 'offline', false]]);
+  // Back at T0 + 120 s: two intervals (2 s) of grace from then, not from the last status.
+  store.setSight(true, T0 + 120_000, T0 + 120_000);
+  assert.equal(stateOf(store, 'alive', T0 + 120_500), 'online');
+  store.setSight(true, T0 + 123_000, T0 + 123_000);
+  assert.equal(stateOf(store, 'alive', T0 + 123_000), 'offline', 'still silent after the grace: offline now');
+});
+
+test('ViewStore: at most maxGateways and maxBytes; refused puts keep nothing; a removal frees a place', () => {
+  const store = new ViewStore({ maxGateways: 2, maxBytes: 1000 });
+  assert.equal(store.put('a', status('a'), T0, T0, 300), true);
+  assert.equal(store.put('b', status('b'), T0, T0, 300), true);
+  assert.equal(store.put('c', status('c'), T0, T0, 300), false, 'over the gateway cap');
+  assert.equal(store.size, 2);
+  assert.equal(store.put('a', status('a'), T0, T0, 800), false, 'a status that would exceed the byte budget');
+  assert.equal(store.totalBytes, 600);
+  assert.equal(store.put('a', status('a', { version: '2' }), T0, T0, 200), true, 'shrinking is always fine');
+  assert.equal(store.totalBytes, 500);
+  store.remove('b');
+  assert.equal(store.totalBytes, 200);
+  assert.equal(store.put('c', status('c'), T0, T0, 300), true);
+  assert.deepEqual((JSON.parse(store.listJson()) as ViewEntry[]).map((e) => e.gateway), ['a', 'c']);
+});
+
+function stateOf(store: ViewStore, id: string, now: number): string | undefined {
+  store.tick(now);
+  return (JSON.parse(store.listJson()) as ViewEntry[]).find((e) => e.gateway === id)?.state;
+}
+
+test('problems in words; a gateway with a problem needs attention', () => {
+  assert.equal(problemText({ code: 'uplink_stalled', detail: 'connected, but nothing acknowledged for 21 s' }), 'Kafka acknowledges nothing: connected, but nothing acknowledged for 21 s');
+  assert.equal(problemText({ code: 'source_down', detail: 'press: /dev/ttyUSB0 closed' }), 'Source down: press: /dev/ttyUSB0 closed');
+  assert.equal(problemText({ code: 'some_new_code', detail: '' }), 'some new code', 'codes from newer gateways still read');
+  assert.equal(needsAttention(entry('ok'), T0), false);
+  assert.equal(needsAttention(entry('clock', { problems: [{ code: 'clock_unsynced', detail: 'no NTP', since: T0 }] }), T0), true);
+});
+
+test('the uplink in one word: a stalled uplink is not called down', () => {
+  assert.equal(uplinkWord(entry('a')), 'up');
+  assert.equal(uplinkWord(entry('b', { uplink: { connected: false, lastAckTs: T0, lastError: 'x' } })), 'down');
+  assert.equal(uplinkWord(entry('c', { uplink: { connected: false, lastAckTs: T0, lastError: null }, problems: [{ code: 'uplink_stalled', detail: 'd', since: T0 }] })), 'stalled');
 });

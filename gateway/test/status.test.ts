@@ -126,9 +126,11 @@ test('/metrics parses as Prometheus text and carries the contract names', async 
   assert.match(res.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
   const text = await res.text();
   const families = parsePrometheus(text);
-  // The parser skips what it does not understand: every sample line must be accounted for.
-  const samples = text.split('\n').filter((l) => l && !l.startsWith('#')).length;
-  const parsed = families.reduce((n, f) => n + (f.type === 'HISTOGRAM' ? f.metrics.reduce((m, x) => m + Object.keys(x.buckets ?? {}).length + 2, 0) : f.metrics.length), 0);
+  // The parser skips what it does not understand: every sample line of ours must be accounted
+  // for (it merges the labelled histograms of the process defaults, so those are left out).
+  const ours = (name: string) => name.startsWith('sensorgate_');
+  const samples = text.split('\n').filter((l) => l && !l.startsWith('#') && ours(l)).length;
+  const parsed = families.filter((f) => ours(f.name)).reduce((n, f) => n + (f.type === 'HISTOGRAM' ? f.metrics.reduce((m, x) => m + Object.keys(x.buckets ?? {}).length + 2, 0) : f.metrics.length), 0);
   assert.equal(parsed, samples, 'every sample line parsed');
   const byName = new Map(families.map((f) => [f.name, f]));
   const expect: Array<[string, string, string[]]> = [
@@ -149,6 +151,14 @@ test('/metrics parses as Prometheus text and carries the contract names', async 
     for (const m of f.metrics) assert.deepEqual(Object.keys(m.labels ?? {}).filter((l) => l !== 'le').sort(), [...labels].sort(), `${name} labels`);
   }
   assert.deepEqual(byName.get('sensorgate_readings_rejected_total')!.metrics[0]!.labels, { source: 'plant', reason: 'bad_checksum' });
+  // Counters with known label values exist from the start, at 0 until something happens.
+  const dropped = Object.fromEntries(byName.get('sensorgate_readings_dropped_total')!.metrics.map((m) => [m.labels!.reason, m.value]));
+  assert.deepEqual(dropped, { drop_oldest: '2', reject_new: '0', disk_full: '0', corrupt: '0' });
+  assert.equal(byName.get('sensorgate_buffer_salvaged_total')!.metrics[0]!.value, '0');
+  assert.deepEqual(byName.get('sensorgate_build_info')!.metrics[0]!.labels, { version: '9.9.9' });
+  const lastReading = Number(byName.get('sensorgate_source_last_reading_timestamp_seconds')!.metrics[0]!.value);
+  assert.ok(Math.abs(lastReading - Date.now() / 1000) < 60, 'last reading time per source, in seconds');
+  for (const name of ['process_resident_memory_bytes', 'process_cpu_seconds_total', 'nodejs_heap_size_used_bytes', 'nodejs_eventloop_lag_seconds']) assert.ok(byName.has(name), `${name} (process defaults)`);
   assert.equal(byName.get('sensorgate_uplink_connected')!.metrics[0]!.value, '1');
   const produce = byName.get('sensorgate_uplink_produce_seconds')!.metrics[0]!;
   assert.equal(produce.count, '1');
@@ -216,4 +226,48 @@ test('config: status.heartbeatIntervalMs and status.authToken; a token is requir
   assert.deepEqual(problems({ listen: '0.0.0.0:8081', authToken: TOKEN }), []);
   assert.deepEqual(problems({ listen: '[::1]:8081' }), []);
   assert.deepEqual(problems({ heartbeatIntervalMs: 10 }), ['status.heartbeatIntervalMs: Too small: expected number to be >=250']);
+});
+
+test('problems: stalled makes the uplink not connected; down clears stalled; clock and fill level are derived', () => {
+  const { status, buffer } = setup();
+  status.uplinkState(true);
+  status.uplinkStalled('nothing acknowledged for 21 s');
+  let s = status.snapshot();
+  assert.equal(s.uplink.connected, false, 'stalled is not connected');
+  assert.deepEqual(s.problems.map((p) => p.code), ['uplink_stalled']);
+  status.uplinkState(false, 'send: timed out');
+  s = status.snapshot();
+  assert.deepEqual(s.problems.map((p) => p.code), ['uplink_down'], 'down replaces stalled');
+  status.uplinkState(true);
+  status.uplinkStalled(null);
+  assert.equal(status.snapshot().uplink.connected, true);
+  assert.deepEqual(status.snapshot().problems, []);
+
+  status.refresh();
+  assert.ok(status.hasProblem('clock_unsynced'), 'this test clock is not synchronised');
+  const small = new Status('gw-full', '1', { bootId: 'b', synced: () => true }, () => buffer.stats(), { bufferMaxBytes: 1000 });
+  small.refresh();
+  assert.equal(small.hasProblem('buffer_near_full'), false, 'empty buffer');
+  buffer.append([{ key: 'k', ts: Date.now(), encode: () => 'x'.repeat(900) }], []);
+  small.refresh();
+  assert.equal(small.hasProblem('buffer_near_full'), true, '900 of 1000 bytes');
+  assert.equal(small.hasProblem('clock_unsynced'), false);
+});
+
+test('/readyz: 503 with the problems until a source is up, then 200', async () => {
+  const { status } = setup();
+  status.addSource('plant', 'mqtt');
+  status.sourceState('plant', 'down', 'connection refused');
+  const { port } = await serve(status, TOKEN);
+  const down = await get(port, '/readyz');
+  assert.equal(down.status, 503, 'no auth needed, and not ready');
+  const body = JSON.parse(down.body);
+  assert.equal(body.ready, false);
+  assert.deepEqual(body.problems.map((p: { code: string }) => p.code), ['source_down']);
+  status.sourceState('plant', 'up');
+  const up = await get(port, '/readyz');
+  assert.equal(up.status, 200);
+  assert.deepEqual(JSON.parse(up.body), { ready: true, problems: [] });
+  status.problem('disk_full', 'no space left on device');
+  assert.equal((await get(port, '/readyz')).status, 503, 'a full disk cannot take readings in');
 });

@@ -91,12 +91,14 @@ export function uplinkContract(name: string, factory: UplinkFactory, broker: () 
     }
   });
 
-  test(`${name}: with the broker down, connect and send fail as unavailable; after it returns a fresh connect works`, async () => {
+  test(`${name}: with the broker down, check, connect and send fail as unavailable; after it returns a fresh connect works`, async () => {
     const t = topic();
     const up = factory(broker().brokers, t);
     await up.connect();
+    await up.check();
     await broker().stop();
     try {
+      await assert.rejects(up.check(), (err: unknown) => err instanceof UplinkError, 'an idle uplink notices the broker is gone');
       await assert.rejects(up.send(records(1, 5)), (err: unknown) => err instanceof UplinkError);
       await up.close();
       await assert.rejects(up.connect(), (err: unknown) => err instanceof UplinkError);

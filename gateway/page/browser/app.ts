@@ -7,11 +7,15 @@
 import type { ViewEntry } from '../view-store.js';
 import { Detail } from './detail.js';
 import { byId, setText } from './dom.js';
-import { Grid, type View } from './grid.js';
+import { Grid, PAGE_SIZE, type View } from './grid.js';
 import { DEFAULT_DIR, type Filter, type SortKey } from './view.js';
 
 interface Meta {
   caughtUp?: boolean;
+  /** The fleet server's own Kafka: while it cannot read the topic, silence proves nothing. */
+  kafka?: { connected: boolean; lastError: string | null };
+  refusedRecords?: number;
+  maxGateways?: number;
   topic?: string;
   brokers?: string;
   rejectedRecords?: number;
@@ -32,7 +36,7 @@ const changed = new Set<string>();
 let skew = 0;
 let meta: Meta = {};
 const now = () => Date.now() + skew;
-const view: View = { filter: 'all', search: '', sort: 'state', dir: 1, selected: undefined };
+const view: View = { filter: 'all', search: '', sort: 'state', dir: 1, selected: undefined, page: 0 };
 
 const grid = new Grid(byId<HTMLTableSectionElement>('rows'), (id) => select(id));
 const detail = new Detail(byId('detail'), () => select(undefined), !device);
@@ -57,16 +61,36 @@ function schedule(): void {
 function render(): void {
   frame = 0;
   const t = now();
-  const { shown, counts } = grid.render(entries, changed, view, t);
+  const { shown, counts, page, pages } = grid.render(entries, changed, view, t);
   changed.clear();
+  view.page = page;
   for (const [k, v] of Object.entries(counts)) {
     const b = document.querySelector<HTMLElement>(`[data-count="${k}"]`);
     if (b) setText(b, String(v));
   }
+  byId('chip-unknown').hidden = counts.unknown === 0;
   setText(byId('shown'), shown === entries.size ? `${entries.size} gateways` : `${shown} of ${entries.size} gateways shown`);
+  byId('pager').hidden = pages <= 1;
+  setText(byId('page-of'), `page ${page + 1} of ${pages} (rows ${page * PAGE_SIZE + 1}–${Math.min(shown, (page + 1) * PAGE_SIZE)})`);
+  byId<HTMLButtonElement>('page-prev').disabled = page === 0;
+  byId<HTMLButtonElement>('page-next').disabled = page >= pages - 1;
   byId('empty').hidden = entries.size > 0;
+  renderBanner();
   if (view.selected !== undefined) detail.update(entries.get(view.selected), t);
   renderFoot();
+}
+
+/** The fleet server says so when it cannot read the status topic: the page is not live then. */
+function renderBanner(): void {
+  const k = meta.kafka;
+  const blind = !device && k !== undefined && !k.connected;
+  byId('banner').hidden = !blind;
+  if (blind) setText(byId('banner'), `The fleet server cannot read the status topic${k.lastError ? ` (${k.lastError})` : ''}. Gateways are shown as unknown, not offline, until it can.`);
+  const c = byId('conn');
+  if (c.dataset.conn === 'live' || c.dataset.conn === 'blind') {
+    c.dataset.conn = blind ? 'blind' : 'live';
+    setText(c, blind ? 'no Kafka: not live' : 'live');
+  }
 }
 
 function renderFoot(): void {
@@ -75,6 +99,7 @@ function renderFoot(): void {
   else {
     if (meta.topic) parts.push(`Status topic ${meta.topic} on ${meta.brokers ?? '?'}.`);
     if (meta.caughtUp === false) parts.push('Reading the topic from the beginning…');
+    if (meta.refusedRecords) parts.push(`Tracking at most ${meta.maxGateways ?? '?'} gateways: ${meta.refusedRecords} statuses of further gateways refused.`);
     if (meta.rejectedRecords) parts.push(`${meta.rejectedRecords} invalid status records ignored (last: ${meta.lastRejection ?? '?'}).`);
   }
   setText(byId('foot'), parts.join(' '));
@@ -136,13 +161,16 @@ function setSort(key: SortKey, dir = view.sort === key ? (-view.dir as 1 | -1) :
 
 function setFilter(filter: Filter): void {
   view.filter = filter;
+  view.page = 0;
   for (const chip of document.querySelectorAll<HTMLElement>('#chips .chip')) chip.setAttribute('aria-pressed', String(chip.dataset.filter === filter));
   schedule();
 }
 
 for (const b of document.querySelectorAll<HTMLElement>('#grid th button')) b.addEventListener('click', () => setSort(b.dataset.sort as SortKey));
 for (const chip of document.querySelectorAll<HTMLElement>('#chips .chip')) chip.addEventListener('click', () => setFilter(chip.dataset.filter as Filter));
-byId<HTMLInputElement>('search').addEventListener('input', (ev) => { view.search = (ev.target as HTMLInputElement).value.trim(); schedule(); });
+byId<HTMLInputElement>('search').addEventListener('input', (ev) => { view.search = (ev.target as HTMLInputElement).value.trim(); view.page = 0; schedule(); });
+byId('page-prev').addEventListener('click', () => { view.page--; schedule(); });
+byId('page-next').addEventListener('click', () => { view.page++; schedule(); });
 document.addEventListener('keydown', (ev) => { if (ev.key === 'Escape' && !device && view.selected !== undefined) select(undefined); });
 
 setSort('state', DEFAULT_DIR.state);

@@ -3,8 +3,8 @@
 import type { History, ViewEntry } from '../view-store.js';
 import { TimeChart } from './charts.js';
 import { el, setClass, setText } from './dom.js';
-import { ago, bytes, count, duration, rate, reasons } from './format.js';
-import { oldestUnsentS, secondsSince } from './view.js';
+import { ago, bytes, count, duration, problemText, rate, reasons } from './format.js';
+import { oldestUnsentS, secondsSince, uplinkWord } from './view.js';
 
 type Source = ViewEntry['sources'][number];
 
@@ -103,6 +103,7 @@ export class Detail {
     setText(p.sub, [`version ${e.version}`, `up ${duration(e.uptimeS)}`, e.bootId ? `boot ${e.bootId.slice(0, 8)}` : '', clock, `last seen ${ago(e.lastSeenTs, now)}`].filter(Boolean).join(' · '));
     setText(p.error, e.uplink.lastError ? `uplink: ${e.uplink.lastError}` : '');
     p.error.hidden = !e.uplink.lastError || e.uplink.connected;
+    this.updateProblems(e, now);
 
     const oldest = oldestUnsentS(e, now);
     p.buffer.set('Readings', count(e.buffer.depth));
@@ -111,7 +112,7 @@ export class Detail {
     p.buffer.set('Next seq', count(e.buffer.nextSeq));
 
     const since = secondsSince(e, e.uplink.sinceTs, now);
-    p.uplink.set('State', `${e.uplink.connected ? 'connected' : 'down'}${since === null ? '' : ` ${duration(since)}`}`, e.uplink.connected ? 'ok' : 'bad');
+    p.uplink.set('State', `${e.uplink.connected ? 'connected' : uplinkWord(e)}${since === null ? '' : ` ${duration(since)}`}`, e.uplink.connected ? 'ok' : 'bad');
     const ack = secondsSince(e, e.uplink.lastAckTs, now);
     p.uplink.set('Last ack', ack === null ? 'never' : `${duration(ack)} ago`);
     const failed = secondsSince(e, e.uplink.lastErrorTs, now);
@@ -137,6 +138,18 @@ export class Detail {
     this.updateSources(e, now);
   }
 
+  /** What is wrong now, first and in words, each with how long it has lasted. */
+  private updateProblems(e: ViewEntry, now: number): void {
+    const list = this.parts!.problems;
+    const problems = e.problems ?? [];
+    const items = problems.map((pr) => {
+      const since = secondsSince(e, pr.since, now);
+      return el('li', { text: problemText(pr) }, el('span', { text: since === null ? '' : `for ${duration(since)} · ${pr.code}` }));
+    });
+    list.replaceChildren(...items);
+    list.hidden = problems.length === 0;
+  }
+
   private updateSources(e: ViewEntry, now: number): void {
     const tbody = this.parts!.sources;
     const ids = e.sources.map((s) => s.id);
@@ -156,6 +169,7 @@ export class Detail {
     close.hidden = !this.closable;
     const sub = el('div', { class: 'd-sub' });
     const error = el('p', { class: 'error' });
+    const problems = el('ul', { class: 'problems', attrs: { 'aria-label': 'Problems' } });
     const buffer = new Card('Buffer', ['Readings', 'Bytes', 'Oldest unsent', 'Next seq']);
     const uplink = new Card('Uplink', ['State', 'Last ack', 'Last error', 'Sent', 'Dropped']);
     const rates = new Card('Last minute', ['In /s', 'Out /s', 'Rejected']);
@@ -173,14 +187,14 @@ export class Detail {
       ]),
     ];
     this.root.replaceChildren(
-      el('div', { class: 'd-head' }, badge, title, close), sub, error,
+      el('div', { class: 'd-head' }, badge, title, close), sub, problems, error,
       el('div', { class: 'cards' }, buffer.root, uplink.root, rates.root, host.root),
       el('div', { class: 'section-title', text: 'Sources' }),
       el('table', { class: 'sources' }, el('thead', {}, head), sources),
       el('div', { class: 'section-title', text: 'Last hour' }),
       ...this.charts.map((c) => c.root),
     );
-    return { badge, title, sub, error, buffer, uplink, rates, host, sources };
+    return { badge, title, sub, problems, error, buffer, uplink, rates, host, sources };
   }
 
   private async loadHistory(): Promise<void> {

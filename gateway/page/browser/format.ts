@@ -44,3 +44,20 @@ export function rate(n: number | null | undefined): string {
 export function reasons(byReason: Record<string, number> | undefined): string {
   return Object.entries(byReason ?? {}).filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1]).map(([r, n]) => `${r} ${count(n)}`).join(', ');
 }
+
+/** What an operator reads for each problem code (the code is for alerts, this is for people). */
+const PROBLEM_WORDS: Record<string, string> = {
+  uplink_down: 'No connection to Kafka',
+  uplink_stalled: 'Kafka acknowledges nothing',
+  source_down: 'Source down',
+  buffer_corrupt: 'Buffer file was damaged',
+  disk_full: 'Disk full: readings refused',
+  buffer_near_full: 'Buffer nearly full',
+  clock_unsynced: 'Clock not synchronised',
+};
+
+/** A problem in words: "Source down: plant-mqtt: connection closed". Unknown codes show as they are. */
+export function problemText(p: { code: string; detail: string }): string {
+  const words = PROBLEM_WORDS[p.code] ?? p.code.replace(/_/g, ' ');
+  return p.detail ? `${words}: ${p.detail}` : words;
+}

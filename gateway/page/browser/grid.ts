@@ -1,24 +1,24 @@
 /// <reference lib="dom" />
 /**
- * The gateway table. Each gateway's row is built once and then only its changed cells are
- * touched, and only while it is on screen; filtering and sorting move existing rows. That keeps
- * 500 gateways with a status every few seconds cheap: no row is rebuilt, no markup is parsed.
+ * The gateway table, one page of rows at a time. Only the rows of the page shown exist in the
+ * DOM; each is built once and then only its changed cells are touched. Filtering and sorting
+ * run over the entries (plain objects), so 10,000 gateways cost a sort, not 10,000 rows.
  */
 import type { ViewEntry } from '../view-store.js';
 import { el, setClass, setText, setTitle } from './dom.js';
-import { ago, count, duration, rate } from './format.js';
-import { comparator, matches, needsAttention, oldestUnsentS, OLDEST_ATTENTION_S, rejectedTotal, secondsSince, sourcesUp, type Filter, type SortDir, type SortKey } from './view.js';
+import { ago, count, duration, problemText, rate } from './format.js';
+import { comparator, matches, needsAttention, oldestUnsentS, OLDEST_ATTENTION_S, rejectedTotal, secondsSince, sourcesUp, uplinkWord, type Filter, type SortDir, type SortKey } from './view.js';
 
 class Row {
   readonly tr: HTMLTableRowElement;
-  private readonly c: Record<'state' | 'id' | 'seen' | 'uplink' | 'depth' | 'oldest' | 'ingest' | 'send' | 'sources' | 'rejected' | 'host' | 'version', HTMLElement>;
+  private readonly c: Record<'state' | 'id' | 'problems' | 'seen' | 'uplink' | 'depth' | 'oldest' | 'ingest' | 'send' | 'sources' | 'rejected' | 'host' | 'version', HTMLElement>;
   private readonly badge: HTMLSpanElement;
 
   constructor(readonly id: string, onClick: (id: string) => void) {
     this.badge = el('span', { class: 'badge' });
     const td = (cls = '') => el('td', { class: cls });
     this.c = {
-      state: td(), id: td('id'), seen: td('muted'), uplink: td(), depth: td('num'), oldest: td('num'), ingest: td('num'),
+      state: td(), id: td('id'), problems: td(), seen: td('muted'), uplink: td(), depth: td('num'), oldest: td('num'), ingest: td('num'),
       send: td('num'), sources: td(), rejected: td('num'), host: td('muted'), version: td('muted'),
     };
     this.c.state.append(this.badge);
@@ -34,13 +34,18 @@ class Row {
     setText(this.badge, e.state);
     setText(c.id, e.gateway);
     setTitle(c.id, e.gateway);
+    // Problems first, in words: the first one in the cell, all of them on hover.
+    const problems = (e.problems ?? []).map(problemText);
+    setText(c.problems, problems.length === 0 ? '' : problems.length === 1 ? problems[0]! : `${problems[0]} (+${problems.length - 1})`);
+    setClass(c.problems, problems.length ? 'bad' : '');
+    setTitle(c.problems, problems.join('\n'));
     setText(c.seen, ago(e.lastSeenTs, now));
     if (e.uplink.connected) {
       setText(c.uplink, 'up');
       setClass(c.uplink, 'ok');
     } else {
       const down = secondsSince(e, e.uplink.sinceTs, now);
-      setText(c.uplink, down === null ? 'down' : `down ${duration(down)}`);
+      setText(c.uplink, down === null ? uplinkWord(e) : `${uplinkWord(e)} ${duration(down)}`);
       setClass(c.uplink, 'bad');
     }
     setTitle(c.uplink, e.uplink.lastError ?? '');
@@ -76,68 +81,32 @@ export interface View {
   sort: SortKey;
   dir: SortDir;
   selected: string | undefined;
+  /** 0-based page of the filtered, sorted gateways. */
+  page: number;
+}
+
+/** Rows per page: a screenful or two, so the DOM stays small whatever the size of the fleet. */
+export const PAGE_SIZE = 100;
+
+export interface RenderResult {
+  shown: number;
+  counts: Record<Filter, number>;
+  /** The page actually shown (clamped) and how many pages there are. */
+  page: number;
+  pages: number;
 }
 
 export class Grid {
-  private readonly rows = new Map<string, Row>();
-  private readonly rowOf = new WeakMap<Element, Row>();
+  /** The rows of the page shown, by gateway id. */
+  private rows = new Map<string, Row>();
   private shown: Row[] = [];
-  /**
-   * Rows on or near the screen. Only these follow every status and every second of "12 s ago";
-   * the others are marked out of date and catch up when they scroll into view, so the cost of
-   * a tick does not grow with the size of the fleet.
-   */
-  private readonly onScreen = new Set<Row>();
-  private readonly outOfDate = new Set<Row>();
-  private readonly observer: IntersectionObserver;
-  private entries = new Map<string, ViewEntry>();
-  private now = 0;
   private selected: Row | undefined;
 
-  constructor(private readonly tbody: HTMLTableSectionElement, private readonly onSelect: (id: string) => void) {
-    this.observer = new IntersectionObserver((changes) => {
-      for (const c of changes) {
-        const row = this.rowOf.get(c.target);
-        if (!row) continue;
-        if (!c.isIntersecting) { this.onScreen.delete(row); continue; }
-        this.onScreen.add(row);
-        const e = this.entries.get(row.id);
-        if (e && this.outOfDate.delete(row)) row.update(e, this.now);
-        else if (e) row.age(e, this.now);
-      }
-    }, { rootMargin: '400px 0px' });
-  }
+  constructor(private readonly tbody: HTMLTableSectionElement, private readonly onSelect: (id: string) => void) {}
 
-  /** Bring rows in line with the entries (`changed`: ids whose status changed since last time). */
-  render(entries: Map<string, ViewEntry>, changed: Iterable<string>, view: View, now: number): { shown: number; counts: Record<Filter, number> } {
-    this.entries = entries;
-    this.now = now;
-    for (const [id, row] of this.rows) {
-      if (entries.has(id)) continue;
-      this.rows.delete(id);
-      this.onScreen.delete(row);
-      this.outOfDate.delete(row);
-      this.observer.unobserve(row.tr);
-      row.tr.remove();
-    }
-    for (const id of changed) {
-      const e = entries.get(id);
-      if (!e) continue;
-      let row = this.rows.get(id);
-      if (!row) {
-        // A new row is filled at once: it has to show something wherever it lands.
-        row = new Row(id, this.onSelect);
-        this.rows.set(id, row);
-        this.rowOf.set(row.tr, row);
-        this.observer.observe(row.tr);
-        row.update(e, now);
-      } else if (this.onScreen.has(row)) {
-        row.update(e, now);
-      } else {
-        this.outOfDate.add(row);
-      }
-    }
-    const counts: Record<Filter, number> = { all: 0, online: 0, stale: 0, offline: 0, attention: 0 };
+  /** Bring the page in line with the entries (`changed`: ids whose status changed since last time). */
+  render(entries: Map<string, ViewEntry>, changed: Set<string>, view: View, now: number): RenderResult {
+    const counts: Record<Filter, number> = { all: 0, online: 0, stale: 0, offline: 0, unknown: 0, attention: 0 };
     const visible: ViewEntry[] = [];
     for (const e of entries.values()) {
       counts.all++;
@@ -146,19 +115,31 @@ export class Grid {
       if (matches(e, view.filter, view.search, now)) visible.push(e);
     }
     visible.sort(comparator(view.sort, view.dir, now));
-    const next = visible.map((e) => this.rows.get(e.gateway)!);
+    const pages = Math.max(1, Math.ceil(visible.length / PAGE_SIZE));
+    const page = Math.min(Math.max(0, view.page), pages - 1);
+    const rows = new Map<string, Row>();
+    const next = visible.slice(page * PAGE_SIZE, (page + 1) * PAGE_SIZE).map((e) => {
+      let row = this.rows.get(e.gateway);
+      if (!row) {
+        row = new Row(e.gateway, this.onSelect);
+        row.update(e, now);
+      } else if (changed.has(e.gateway)) {
+        row.update(e, now);
+      } else {
+        row.age(e, now);
+      }
+      rows.set(e.gateway, row);
+      return row;
+    });
+    this.rows = rows;
     if (next.length !== this.shown.length || next.some((r, i) => r !== this.shown[i])) this.tbody.replaceChildren(...next.map((r) => r.tr));
     this.shown = next;
-    for (const row of this.onScreen) {
-      const e = entries.get(row.id);
-      if (e) row.age(e, now);
-    }
     const selected = view.selected === undefined ? undefined : this.rows.get(view.selected);
     if (selected !== this.selected) {
       this.selected?.tr.setAttribute('aria-selected', 'false');
       selected?.tr.setAttribute('aria-selected', 'true');
       this.selected = selected;
     }
-    return { shown: next.length, counts };
+    return { shown: visible.length, counts, page, pages };
   }
 }

@@ -5,7 +5,7 @@
 import type { GatewayState, ViewEntry } from '../view-store.js';
 
 export type Filter = 'all' | GatewayState | 'attention';
-export type SortKey = 'state' | 'id' | 'seen' | 'uplink' | 'depth' | 'oldest' | 'ingest' | 'send' | 'sources' | 'rejected' | 'host' | 'version';
+export type SortKey = 'state' | 'id' | 'problems' | 'seen' | 'uplink' | 'depth' | 'oldest' | 'ingest' | 'send' | 'sources' | 'rejected' | 'host' | 'version';
 export type SortDir = 1 | -1;
 
 /** An oldest unsent reading older than this means the uplink is not keeping up. */
@@ -27,6 +27,12 @@ export function oldestUnsentS(e: ViewEntry, now: number): number | null {
   return atStatus + Math.max(0, (now - e.lastSeenTs) / 1000);
 }
 
+/** The uplink in one word: up, stalled (connected but nothing acknowledged) or down. */
+export function uplinkWord(e: ViewEntry): 'up' | 'stalled' | 'down' {
+  if (e.uplink.connected) return 'up';
+  return e.problems?.some((p) => p.code === 'uplink_stalled') ? 'stalled' : 'down';
+}
+
 export function sourcesUp(e: ViewEntry): { up: number; total: number; notUp: string[] } {
   const notUp = e.sources.filter((s) => s.state !== 'up').map((s) => s.id);
   return { up: e.sources.length - notUp.length, total: e.sources.length, notUp };
@@ -37,7 +43,7 @@ export function rejectedTotal(e: ViewEntry): number {
 }
 
 export function needsAttention(e: ViewEntry, now: number): boolean {
-  return e.state !== 'online' || !e.uplink.connected || sourcesUp(e).notUp.length > 0 || (oldestUnsentS(e, now) ?? 0) > OLDEST_ATTENTION_S;
+  return e.state !== 'online' || (e.problems?.length ?? 0) > 0 || !e.uplink.connected || sourcesUp(e).notUp.length > 0 || (oldestUnsentS(e, now) ?? 0) > OLDEST_ATTENTION_S;
 }
 
 export function matches(e: ViewEntry, filter: Filter, search: string, now: number): boolean {
@@ -47,12 +53,13 @@ export function matches(e: ViewEntry, filter: Filter, search: string, now: numbe
   return e.gateway.toLowerCase().includes(q) || (e.host?.hostname ?? '').toLowerCase().includes(q);
 }
 
-const STATE_ORDER: Record<GatewayState, number> = { offline: 0, stale: 1, online: 2 };
+const STATE_ORDER: Record<GatewayState, number> = { offline: 0, stale: 1, unknown: 2, online: 3 };
 
 function sortValue(e: ViewEntry, key: SortKey, now: number): number | string {
   switch (key) {
     case 'state': return STATE_ORDER[e.state] * 10 + (needsAttention(e, now) ? 0 : 1);
     case 'id': return e.gateway;
+    case 'problems': return -(e.problems?.length ?? 0);
     case 'seen': return -e.lastSeenTs;
     case 'uplink': return e.uplink.connected ? 1 : 0;
     case 'depth': return e.buffer.depth;
@@ -78,5 +85,5 @@ export function comparator(key: SortKey, dir: SortDir, now: number): (a: ViewEnt
 
 /** Which key each column sorts by first, and in which direction (the worst first). */
 export const DEFAULT_DIR: Record<SortKey, SortDir> = {
-  state: 1, id: 1, seen: -1, uplink: 1, depth: -1, oldest: -1, ingest: -1, send: -1, sources: 1, rejected: -1, host: 1, version: 1,
+  state: 1, id: 1, problems: 1, seen: -1, uplink: 1, depth: -1, oldest: -1, ingest: -1, send: -1, sources: 1, rejected: -1, host: 1, version: 1,
 };

@@ -1,0 +1,39 @@
+/**
+ * The fleet server started where its Kafka cannot be reached (nothing listens on the port): it
+ * says so on /api/fleet, /healthz and /metrics, and once in its log, without stack traces.
+ */
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { test } from 'node:test';
+import { pino } from 'pino';
+import { freePort } from '../../deploy/net.js';
+import { configSchema } from '../config.js';
+import { FleetServer } from '../fleet/fleet-server.js';
+import { waitFor } from './support/gateway-process.js';
+
+test('no Kafka: /api/fleet says not connected with the error, /healthz 503, metric 0, one warn line', async () => {
+  const lines: Array<{ level: number; msg: string }> = [];
+  const sink = new Writable({ write(chunk, _enc, done) { for (const l of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(l)); done(); } });
+  const brokers = [`127.0.0.1:${await freePort()}`];
+  const fleet = new FleetServer({ kafka: configSchema.shape.kafka.parse({ brokers }), host: '127.0.0.1', port: 0, log: pino({ level: 'info' }, sink) });
+  await fleet.start();
+  try {
+    const state = (await waitFor('the connection error known', async () => {
+      const f = (await (await fetch(`${fleet.url}/api/fleet`)).json()) as { kafka: { connected: boolean; lastError: string | null; brokers: string[] } };
+      return f.kafka.lastError ? f : undefined;
+    }, 30_000))!;
+    assert.equal(state.kafka.connected, false);
+    assert.deepEqual(state.kafka.brokers, brokers);
+    const health = await fetch(`${fleet.url}/healthz`);
+    assert.equal(health.status, 503);
+    assert.match(await health.text(), /^cannot read the status topic: /);
+    assert.match(await (await fetch(`${fleet.url}/metrics`)).text(), /^sensorgate_fleet_kafka_connected 0$/m);
+    await waitFor('the log saying so', () => lines.some((l) => /cannot read the status topic/.test(l.msg)), 30_000);
+    await new Promise((r) => setTimeout(r, 3000));
+    const loud = lines.filter((l) => l.level >= 40);
+    assert.equal(loud.length, 1, JSON.stringify(loud));
+    assert.doesNotMatch(JSON.stringify(lines), /\\n\s+at /, 'no stack trace');
+  } finally {
+    await fleet.stop();
+  }
+});

@@ -34,7 +34,11 @@ export type RejectReason =
   /** Modbus: the slave answered with an exception code (e.g. illegal data address). */
   | 'modbus_exception'
   /** Modbus: a reply of the wrong length, unit or function code. */
-  | 'bad_frame';
+  | 'bad_frame'
+  /** Sparkplug B: a data message names a metric by an alias no birth certificate has defined. */
+  | 'unknown_alias'
+  /** Sparkplug B: an edge node's sequence number skipped (messages were lost on the way). */
+  | 'sequence_gap';
 
 export interface Rejection {
   reason: RejectReason;

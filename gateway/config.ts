@@ -38,6 +38,8 @@ const mqttSource = z.strictObject({
   topics: z.array(z.string().min(1)).min(1),
   /** One pattern, or one per subscription layout (the first that matches a topic wins). */
   topicPattern: z.union([topicPattern, z.array(topicPattern).min(1)]).optional(),
+  /** json: readings as numbers or JSON objects; sparkplug-b: Eclipse Sparkplug B protobuf (names come from the topic and births). */
+  payload: z.enum(['json', 'sparkplug-b']).default('json'),
   clientId: z.string().min(1).max(128).optional(),
   maxPayloadBytes: z.number().int().positive().default(65536),
   receiveMaximum: z.number().int().min(1).max(65535).default(1000),
@@ -61,6 +63,7 @@ const mqttSource = z.strictObject({
   if (s.key !== undefined && s.cert === undefined) ctx.addIssue({ code: 'custom', path: ['cert'], message: 'required with key' });
   if (s.password !== undefined && s.username === undefined) ctx.addIssue({ code: 'custom', path: ['username'], message: 'required with password' });
   if (s.maxBurst !== undefined && s.maxRatePerS === undefined) only(ctx, 'maxBurst', 'maxRatePerS');
+  if (s.topicPattern !== undefined && s.payload !== 'json') only(ctx, 'topicPattern', 'payload: json (Sparkplug B topics name edge node and device)');
 });
 
 /** Serial line settings shared by the serial and Modbus sources. */

@@ -1,13 +1,15 @@
 /**
  * MQTT source: subscribes with QoS 1 on a persistent session and withholds each PUBACK until the
  * reading is durable in the gateway's buffer. A crash between receipt and commit therefore loses
- * nothing: the broker redelivers whatever was not acknowledged.
+ * nothing: the broker redelivers whatever was not acknowledged. Payloads are JSON readings or
+ * Eclipse Sparkplug B (whose edge nodes and devices the source's state detail then lists).
  */
 import { readFileSync } from 'node:fs';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Driver, DriverSink, Rejection } from '../driver.js';
 import { TokenBucket } from '../rate-limit.js';
 import { compileTopicPattern, decodePayload } from './payload.js';
+import { SparkplugSession } from './sparkplug-session.js';
 
 export interface MqttSourceOptions {
   id: string;
@@ -15,6 +17,8 @@ export interface MqttSourceOptions {
   topics: string[];
   /** One pattern, or one per subscription layout (the first that matches a topic wins). */
   topicPattern?: string | readonly string[];
+  /** JSON readings (the default), or Sparkplug B protobuf. */
+  payload?: 'json' | 'sparkplug-b';
   /** Stable client id, so the broker keeps our session (and queued messages) across restarts. */
   clientId: string;
   maxPayloadBytes: number;
@@ -47,9 +51,12 @@ export class MqttDriver implements Driver {
   private group?: { done: Promise<void>; stream: MqttClient['stream']; messages: number };
   /** mqtt.js continuations held back while receiveMaximum messages are in flight. */
   private held: Array<() => void> = [];
+  /** Sparkplug B: what births defined, kept across reconnects and restarts of the source. */
+  private readonly sparkplug?: SparkplugSession;
 
   constructor(private readonly opts: MqttSourceOptions) {
     this.id = opts.id;
+    if (opts.payload === 'sparkplug-b') this.sparkplug = new SparkplugSession({ maxPayloadBytes: opts.maxPayloadBytes });
   }
 
   async start(sink: DriverSink): Promise<void> {
@@ -77,8 +84,9 @@ export class MqttDriver implements Driver {
     const client = mqtt.connect(o.url, options);
     this.client = client;
 
+    const sparkplug = this.sparkplug;
     client.on('connect', () => {
-      sink.state('up');
+      sink.state('up', sparkplug?.describe());
       // A resumed session keeps its subscriptions; subscribing again is harmless and picks up
       // topics added to the config since.
       client.subscribe(o.topics, { qos: 1 }, (err, granted) => {
@@ -115,6 +123,10 @@ export class MqttDriver implements Driver {
         // Refused, yet acknowledged once the refusal is counted: a flood must not pile up at the broker.
         const rejection: Rejection = { reason: 'rate_limited', detail: `${topic}: over ${o.maxRatePerS} messages/s` };
         done = sink.submit([], [rejection]);
+      } else if (sparkplug) {
+        const out = sparkplug.receive(topic, payload);
+        done = sink.submit(out.readings, out.rejections);
+        if (out.presenceChanged) sink.state('up', sparkplug.describe());
       } else {
         const decoded = decodePayload(payload, names(topic) ?? {}, o.maxPayloadBytes);
         done = decoded.ok ? sink.submit([decoded.reading]) : sink.submit([], [decoded.rejection]);

@@ -1,0 +1,88 @@
+/**
+ * The MQTT driver with `payload: sparkplug-b` against a real Mosquitto and the simulated edge node
+ * of firmware-sim: the driver contract, and deaths (the MQTT will) and births shown in the state.
+ */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import { SparkplugEdgeNode } from '../../firmware-sim/sparkplug-node.js';
+import { MqttDriver, type MqttSourceOptions } from '../mqtt/mqtt-driver.js';
+import { driverContract } from './driver-contract.js';
+import { startBroker, type Broker } from './support/mosquitto.js';
+import { RecordingSink, until } from './support/recording-sink.js';
+
+function options(url: string, over: Partial<MqttSourceOptions> = {}): MqttSourceOptions {
+  return { id: 'scada', url, topics: ['spBv1.0/plant/#'], payload: 'sparkplug-b', clientId: `sg-test-${randomUUID()}`, maxPayloadBytes: 65536, receiveMaximum: 100, mqttVersion: '5', ...over };
+}
+
+function edgeNode(url: string, node = 'edge-1'): SparkplugEdgeNode {
+  const n = new SparkplugEdgeNode({ url, group: 'plant', node, metrics: [{ name: 'uptime', type: 'Int64', value: 0 }] });
+  n.device('boiler', [{ name: 'Inputs/Temperature', type: 'Float', value: 70, unit: 'C' }, { name: 'burner', type: 'Boolean', value: false }]);
+  n.device('pump', [{ name: 'flow', type: 'Double', value: 1.5, unit: 'l/min' }]);
+  return n;
+}
+
+driverContract('mqtt sparkplug-b', async () => {
+  const broker = await startBroker();
+  const node = edgeNode(broker.url);
+  let n = 0;
+  return {
+    create: () => new MqttDriver(options(broker.url)),
+    device: {
+      // A new driver knows no aliases yet: a birth first, as an edge node sends on a rebirth request.
+      async produce() {
+        if (!node.connected) { await node.connect().catch(() => undefined); return; }
+        await node.birth().catch(() => undefined);
+        await node.data('boiler', { 'Inputs/Temperature': 70 + (n++ % 10) }).catch(() => undefined);
+      },
+      unplug: () => broker.stop(),
+      replug: () => broker.start(),
+    },
+    async close() { await node.die(); await broker.destroy(); },
+  };
+}, { unplugs: true });
+
+describe('mqtt sparkplug-b source', () => {
+  let broker: Broker;
+  before(async () => { broker = await startBroker(); });
+  after(async () => { await broker.destroy(); });
+
+  test('births, aliased data, the will\'s NDEATH and a DDEATH show in the state detail; a rebirth brings them back', async () => {
+    const driver = new MqttDriver(options(broker.url));
+    const sink = new RecordingSink();
+    const node = edgeNode(broker.url);
+    await driver.start(sink);
+    try {
+      await until('up', () => sink.lastState === 'up');
+      // The subscription is made right after connecting; a birth before it would be missed.
+      await until('the births', () => sink.readings.some((r) => r.sensor === 'edge-1.pump'), async () => { if (!node.connected) await node.connect(); else await node.birth(); }, 20_000);
+      assert.match(sink.states.at(-1)!.detail!, /^Sparkplug: 3 of 3 online$/);
+      await node.data('boiler', { 'Inputs/Temperature': 81.5, burner: true }, 1_764_500_000_000);
+      await until('the data', () => sink.readings.some((r) => r.value === 81.5));
+      const temp = sink.readings.find((r) => r.value === 81.5)!;
+      assert.deepEqual(temp, { sensor: 'edge-1.boiler', metric: 'Inputs.Temperature', value: 81.5, ts: 1_764_500_000_000, unit: 'C' });
+      assert.ok(sink.readings.some((r) => r.sensor === 'edge-1.boiler' && r.metric === 'burner' && r.value === 1));
+
+      await node.deviceDeath('pump');
+      await until('the DDEATH', () => /offline: edge-1\.pump \(DDEATH/.test(sink.states.at(-1)?.detail ?? ''));
+      assert.equal(sink.lastState, 'up', 'the source itself is still up');
+      const before = sink.readings.length;
+      await node.die();
+      await until('the will (NDEATH)', () => /^Sparkplug: 0 of 3 online; offline: edge-1 \(NDEATH/.test(sink.states.at(-1)?.detail ?? ''));
+      assert.equal(sink.readings.length, before, 'a death makes no readings');
+
+      await node.connect();
+      await until('born again', () => sink.states.at(-1)?.detail === 'Sparkplug: 3 of 3 online');
+      // The second birth reversed the aliases: data still lands on the right metrics.
+      await node.data('pump', { flow: 2.75 });
+      await node.data('boiler', { 'Inputs/Temperature': 90 });
+      await until('data after the rebirth', () => sink.readings.some((r) => r.value === 90));
+      assert.deepEqual(sink.readings.filter((r) => r.value === 2.75).map((r) => [r.sensor, r.metric, r.unit]), [['edge-1.pump', 'flow', 'l/min']]);
+      assert.deepEqual(sink.readings.filter((r) => r.value === 90).map((r) => [r.sensor, r.metric]), [['edge-1.boiler', 'Inputs.Temperature']]);
+      assert.deepEqual(sink.rejections.filter((r) => r.reason !== 'not_a_number'), []);
+    } finally {
+      await node.close();
+      await driver.stop();
+    }
+  });
+});

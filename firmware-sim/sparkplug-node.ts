@@ -1,0 +1,147 @@
+/**
+ * A simulated Eclipse Sparkplug B edge node on a real MQTT broker, speaking through the gateway's
+ * own Sparkplug encoder: it registers its death certificate as the MQTT will, publishes NBIRTH and
+ * a DBIRTH per device (names, aliases, datatypes, units), then data messages that carry only
+ * aliases, with the sequence number Sparkplug asks for. Each birth assigns the aliases afresh
+ * (reversed on every other birth), so a receiver that kept an old alias table would misname
+ * metrics: following a rebirth is visible. `die()` drops the connection without a word, as a
+ * power cut does, and the broker publishes the will (NDEATH).
+ */
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import { encodePayload, topicOf, type MessageType, type OutMetric } from '../drivers/mqtt/sparkplug-codec.js';
+
+export interface EdgeMetric {
+  name: string;
+  type: OutMetric['type'];
+  value: number | boolean;
+  unit?: string;
+}
+
+export interface EdgeNodeOptions {
+  url: string;
+  group: string;
+  node: string;
+  /** Metrics of the edge node itself, beyond bdSeq and Node Control/Rebirth. */
+  metrics?: EdgeMetric[];
+  /** Sparkplug asks for QoS 0 on births and data; 1 makes the simulation lossless (tests count on it). */
+  qos?: 0 | 1;
+  mqtt?: Pick<IClientOptions, 'protocolVersion'>;
+}
+
+const SEQ_MODULO = 256;
+const BDSEQ_MODULO = 256;
+
+export class SparkplugEdgeNode {
+  private client?: MqttClient;
+  private seq = 0;
+  /** Birth/death sequence: the same number in an NBIRTH and the will registered before it. */
+  private bdSeq = 0;
+  births = 0;
+  private readonly devices = new Map<string, EdgeMetric[]>();
+  /** `<device>/<metric>` (device '' for the node) -> alias of the current birth. */
+  private aliases = new Map<string, number>();
+
+  constructor(private readonly o: EdgeNodeOptions) {}
+
+  get connected(): boolean {
+    return this.client?.connected ?? false;
+  }
+
+  /** Define a device and its metrics (born at the next birth). */
+  device(id: string, metrics: EdgeMetric[]): void {
+    this.devices.set(id, metrics);
+  }
+
+  /** Connect with the death certificate as will, then publish the births. */
+  async connect(): Promise<void> {
+    const will = encodePayload({ timestamp: Date.now(), metrics: [{ name: 'bdSeq', type: 'UInt64', value: this.bdSeq }] });
+    this.client = await mqtt.connectAsync(this.o.url, {
+      clientId: `sparkplug-sim-${this.o.group}-${this.o.node}`,
+      clean: true,
+      reconnectPeriod: 0,
+      connectTimeout: 10_000,
+      will: { topic: this.topic('NDEATH'), payload: Buffer.from(will), qos: 1, retain: false },
+      ...this.o.mqtt,
+    });
+    await this.birth();
+  }
+
+  /** NBIRTH then every DBIRTH, with aliases assigned afresh. */
+  async birth(): Promise<void> {
+    const names = [...(this.o.metrics ?? []).map((m) => `/${m.name}`)];
+    for (const [id, metrics] of this.devices) names.push(...metrics.map((m) => `${id}/${m.name}`));
+    if (this.births % 2 === 1) names.reverse();
+    this.aliases = new Map(names.map((n, i) => [n, i + 1]));
+    this.births++;
+    this.seq = 0;
+    const now = Date.now();
+    await this.send('NBIRTH', undefined, {
+      timestamp: now,
+      metrics: [
+        { name: 'bdSeq', type: 'UInt64', value: this.bdSeq },
+        { name: 'Node Control/Rebirth', type: 'Boolean', value: false },
+        ...(this.o.metrics ?? []).map((m) => this.defined('', m)),
+      ],
+    });
+    for (const [id, metrics] of this.devices) await this.send('DBIRTH', id, { timestamp: now, metrics: metrics.map((m) => this.defined(id, m)) });
+  }
+
+  /** A data message (NDATA without a device) carrying aliases only. */
+  data(device: string | undefined, values: Record<string, number | boolean>, ts = Date.now()): Promise<void> {
+    const defs = device === undefined ? this.o.metrics ?? [] : this.devices.get(device) ?? [];
+    const metrics: OutMetric[] = Object.entries(values).map(([name, value]) => {
+      const def = defs.find((m) => m.name === name);
+      const alias = this.aliases.get(`${device ?? ''}/${name}`);
+      if (!def || alias === undefined) throw new Error(`${device ?? this.o.node}: no metric ${name} was born`);
+      return { alias, type: def.type, value, timestamp: ts };
+    });
+    return this.send(device === undefined ? 'NDATA' : 'DDATA', device, { timestamp: ts, metrics });
+  }
+
+  /** A device goes away (DDEATH); it comes back at the next birth. */
+  deviceDeath(device: string): Promise<void> {
+    return this.send('DDEATH', device, { timestamp: Date.now(), metrics: [] });
+  }
+
+  /** Publish raw bytes on one of this node's topics (a test's malformed or out-of-order message). */
+  async publishRaw(type: MessageType, device: string | undefined, payload: Uint8Array): Promise<void> {
+    await this.client!.publishAsync(this.topic(type, device), Buffer.from(payload), { qos: this.o.qos ?? 1 });
+  }
+
+  /** The connection drops without DISCONNECT: the broker publishes the NDEATH will. */
+  async die(): Promise<void> {
+    const client = this.client;
+    this.client = undefined;
+    this.bdSeq = (this.bdSeq + 1) % BDSEQ_MODULO;
+    if (client) await client.endAsync(true);
+  }
+
+  /** A clean shutdown: the edge node publishes its own NDEATH, then disconnects. */
+  async close(): Promise<void> {
+    const client = this.client;
+    if (!client) return;
+    const death = encodePayload({ timestamp: Date.now(), metrics: [{ name: 'bdSeq', type: 'UInt64', value: this.bdSeq }] });
+    await client.publishAsync(this.topic('NDEATH'), Buffer.from(death), { qos: 1 }).catch(() => undefined);
+    this.client = undefined;
+    this.bdSeq = (this.bdSeq + 1) % BDSEQ_MODULO;
+    await client.endAsync();
+  }
+
+  private defined(device: string, m: EdgeMetric): OutMetric {
+    const out: OutMetric = { name: m.name, alias: this.aliases.get(`${device}/${m.name}`), type: m.type, value: m.value };
+    if (m.unit !== undefined) out.unit = m.unit;
+    return out;
+  }
+
+  private topic(type: MessageType, device?: string): string {
+    return topicOf({ group: this.o.group, type, node: this.o.node, device });
+  }
+
+  private async send(type: MessageType, device: string | undefined, p: { timestamp: number; metrics: OutMetric[] }): Promise<void> {
+    const client = this.client;
+    if (!client) throw new Error(`edge node ${this.o.node} is not connected`);
+    const seq = this.seq;
+    this.seq = (this.seq + 1) % SEQ_MODULO;
+    await client.publishAsync(this.topic(type, device), Buffer.from(encodePayload({ ...p, seq })), { qos: this.o.qos ?? 1 });
+  }
+}

@@ -113,12 +113,20 @@ const modbusRegister = z.strictObject({
 const modbusSource = z.strictObject({
   id: name,
   driver: z.literal('modbus'),
+  /** RTU over a serial line: path and the line settings; or Modbus TCP: host and port. */
   ...serialLine,
+  path: filePath.optional(),
+  host: z.string().min(1).optional(),
+  /** Modbus TCP port; 502 when absent. */
+  port: z.number().int().min(1).max(65535).optional(),
   unitId: z.number().int().min(1).max(247).default(1),
   pollIntervalMs: z.number().int().min(10).default(1000),
   timeoutMs: z.number().int().min(10).max(60_000).default(1000),
   registers: z.array(modbusRegister).min(1),
 }).superRefine((s, ctx) => {
+  if (s.path === undefined && s.host === undefined) ctx.addIssue({ code: 'custom', path: ['path'], message: 'required: path (Modbus RTU on a serial line) or host (Modbus TCP)' });
+  if (s.path !== undefined && s.host !== undefined) ctx.addIssue({ code: 'custom', path: ['host'], message: 'either path (Modbus RTU) or host (Modbus TCP), not both' });
+  if (s.port !== undefined && s.host === undefined) only(ctx, 'port', 'host (Modbus TCP)');
   const seen = new Set<string>();
   s.registers.forEach((r, i) => {
     const key = `${r.sensor}/${r.metric}`;

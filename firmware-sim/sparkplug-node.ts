@@ -103,6 +103,11 @@ export class SparkplugEdgeNode {
     return this.send('DDEATH', device, { timestamp: Date.now(), metrics: [] });
   }
 
+  /** `n` messages lost on the way (QoS 0 over a poor link): the sequence number moves on without them. */
+  lose(n = 1): void {
+    this.seq = (this.seq + n) % SEQ_MODULO;
+  }
+
   /** Publish raw bytes on one of this node's topics (a test's malformed or out-of-order message). */
   async publishRaw(type: MessageType, device: string | undefined, payload: Uint8Array): Promise<void> {
     await this.client!.publishAsync(this.topic(type, device), Buffer.from(payload), { qos: this.o.qos ?? 1 });

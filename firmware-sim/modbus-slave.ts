@@ -51,7 +51,7 @@ export interface ModbusSlaveOptions extends Partial<Omit<SerialLineSettings, 'pa
 interface Reply { pdu: number[]; corrupt: boolean }
 
 /** Register tables, faults and the answer to a request: what both transports share. */
-abstract class RegisterSlave {
+export abstract class RegisterSlave {
   private readonly tables: Record<Table, Map<number, number>> = { holding: new Map(), input: new Map() };
   private readonly faults = new Map<string, SlaveFault>();
   /** One-shot faults per register, used up by the next reads (oldest first). */

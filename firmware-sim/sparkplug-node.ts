@@ -7,7 +7,7 @@
  * metrics: following a rebirth is visible. `die()` drops the connection without a word, as a
  * power cut does, and the broker publishes the will (NDEATH).
  */
-import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import mqtt, { type MqttClient } from 'mqtt';
 import { encodePayload, topicOf, type MessageType, type OutMetric } from '../drivers/mqtt/sparkplug-codec.js';
 
 export interface EdgeMetric {
@@ -25,7 +25,6 @@ export interface EdgeNodeOptions {
   metrics?: EdgeMetric[];
   /** Sparkplug asks for QoS 0 on births and data; 1 makes the simulation lossless (tests count on it). */
   qos?: 0 | 1;
-  mqtt?: Pick<IClientOptions, 'protocolVersion'>;
 }
 
 const SEQ_MODULO = 256;
@@ -61,7 +60,6 @@ export class SparkplugEdgeNode {
       reconnectPeriod: 0,
       connectTimeout: 10_000,
       will: { topic: this.topic('NDEATH'), payload: Buffer.from(will), qos: 1, retain: false },
-      ...this.o.mqtt,
     });
     await this.birth();
   }

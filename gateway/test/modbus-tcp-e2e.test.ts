@@ -55,6 +55,8 @@ const state = async (id: string) => ((await gw.status()).sources as Array<{ id: 
 const inKafka = async () => (await readTopic(kafka.brokers, TOPIC)).map((r) => r.value);
 
 test('readings reach Kafka; the slave switched off and on: its source down and up, counted and shown, the other source unaffected, nothing lost', async () => {
+  // kcat waits for a topic that does not exist yet: read only once the gateway has sent some.
+  await waitFor('readings sent', async () => (await gw.status()).uplink.sent > 0, 60_000);
   const first = await waitFor('readings of both slaves in Kafka', async () => {
     const v = await inKafka();
     return v.some((r) => r.sensor === 'meter-1') && v.some((r) => r.sensor === 'plc-7') ? v : undefined;

@@ -5,10 +5,11 @@
  * aliases, with the sequence number Sparkplug asks for. Each birth assigns the aliases afresh
  * (reversed on every other birth), so a receiver that kept an old alias table would misname
  * metrics: following a rebirth is visible. `die()` drops the connection without a word, as a
- * power cut does, and the broker publishes the will (NDEATH).
+ * power cut does, and the broker publishes the will (NDEATH). A host application's rebirth request
+ * (NCMD with Node Control/Rebirth) is answered with a new birth.
  */
 import mqtt, { type MqttClient } from 'mqtt';
-import { encodePayload, topicOf, type MessageType, type OutMetric } from '../drivers/mqtt/sparkplug-codec.js';
+import { decodeWire, encodePayload, REBIRTH_METRIC, topicOf, type MessageType, type OutMetric } from '../drivers/mqtt/sparkplug-codec.js';
 
 export interface EdgeMetric {
   name: string;
@@ -51,16 +52,25 @@ export class SparkplugEdgeNode {
     this.devices.set(id, metrics);
   }
 
-  /** Connect with the death certificate as will, then publish the births. */
+  /** Connect with the death certificate as will, listen for commands, then publish the births. */
   async connect(): Promise<void> {
     const will = encodePayload({ timestamp: Date.now(), metrics: [{ name: 'bdSeq', type: 'UInt64', value: this.bdSeq }] });
-    this.client = await mqtt.connectAsync(this.o.url, {
+    const client = await mqtt.connectAsync(this.o.url, {
       clientId: `sparkplug-sim-${this.o.group}-${this.o.node}`,
       clean: true,
       reconnectPeriod: 0,
       connectTimeout: 10_000,
       will: { topic: this.topic('NDEATH'), payload: Buffer.from(will), qos: 1, retain: false },
     });
+    this.client = client;
+    client.on('message', (_topic, payload) => {
+      let rebirth = false;
+      try {
+        rebirth = decodeWire(payload).metrics.some((m) => m.name === REBIRTH_METRIC && m.value.ok && m.value.raw.field === 'booleanValue' && m.value.raw.v);
+      } catch { /* not a command we understand: ignored, as an edge node would */ }
+      if (rebirth && this.client === client) void this.birth().catch(() => undefined);
+    });
+    await client.subscribeAsync(this.topic('NCMD'), { qos: 0 });
     await this.birth();
   }
 
@@ -73,15 +83,17 @@ export class SparkplugEdgeNode {
     this.births++;
     this.seq = 0;
     const now = Date.now();
-    await this.send('NBIRTH', undefined, {
+    // Published in one go: data sent meanwhile (with the new aliases) must follow every birth.
+    const sent = [this.send('NBIRTH', undefined, {
       timestamp: now,
       metrics: [
         { name: 'bdSeq', type: 'UInt64', value: this.bdSeq },
-        { name: 'Node Control/Rebirth', type: 'Boolean', value: false },
+        { name: REBIRTH_METRIC, type: 'Boolean', value: false },
         ...(this.o.metrics ?? []).map((m) => this.defined('', m)),
       ],
-    });
-    for (const [id, metrics] of this.devices) await this.send('DBIRTH', id, { timestamp: now, metrics: metrics.map((m) => this.defined(id, m)) });
+    })];
+    for (const [id, metrics] of this.devices) sent.push(this.send('DBIRTH', id, { timestamp: now, metrics: metrics.map((m) => this.defined(id, m)) }));
+    await Promise.all(sent);
   }
 
   /** A data message (NDATA without a device) carrying aliases only. */

@@ -40,6 +40,8 @@ const mqttSource = z.strictObject({
   topicPattern: z.union([topicPattern, z.array(topicPattern).min(1)]).optional(),
   /** json: readings as numbers or JSON objects; sparkplug-b: Eclipse Sparkplug B protobuf (names come from the topic and births). */
   payload: z.enum(['json', 'sparkplug-b']).default('json'),
+  /** sparkplug-b: ask edge nodes for their births (NCMD Node Control/Rebirth) when data arrive with unknown aliases. */
+  rebirthRequests: z.boolean().optional(),
   clientId: z.string().min(1).max(128).optional(),
   maxPayloadBytes: z.number().int().positive().default(65536),
   receiveMaximum: z.number().int().min(1).max(65535).default(1000),
@@ -64,6 +66,7 @@ const mqttSource = z.strictObject({
   if (s.password !== undefined && s.username === undefined) ctx.addIssue({ code: 'custom', path: ['username'], message: 'required with password' });
   if (s.maxBurst !== undefined && s.maxRatePerS === undefined) only(ctx, 'maxBurst', 'maxRatePerS');
   if (s.topicPattern !== undefined && s.payload !== 'json') only(ctx, 'topicPattern', 'payload: json (Sparkplug B topics name edge node and device)');
+  if (s.rebirthRequests !== undefined && s.payload !== 'sparkplug-b') only(ctx, 'rebirthRequests', 'payload: sparkplug-b');
 });
 
 /** Serial line settings shared by the serial and Modbus sources. */

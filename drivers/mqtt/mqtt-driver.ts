@@ -9,6 +9,7 @@ import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Driver, DriverSink, Rejection } from '../driver.js';
 import { TokenBucket } from '../rate-limit.js';
 import { compileTopicPattern, decodePayload } from './payload.js';
+import { rebirthRequest } from './sparkplug-codec.js';
 import { SparkplugSession } from './sparkplug-session.js';
 
 export interface MqttSourceOptions {
@@ -19,6 +20,8 @@ export interface MqttSourceOptions {
   topicPattern?: string | readonly string[];
   /** JSON readings (the default), or Sparkplug B protobuf. */
   payload?: 'json' | 'sparkplug-b';
+  /** Sparkplug B: ask an edge node for its births (NCMD) when its data use aliases this source has not learnt. */
+  rebirthRequests?: boolean;
   /** Stable client id, so the broker keeps our session (and queued messages) across restarts. */
   clientId: string;
   maxPayloadBytes: number;
@@ -127,6 +130,11 @@ export class MqttDriver implements Driver {
         const out = sparkplug.receive(topic, payload);
         done = sink.submit(out.readings, out.rejections);
         if (out.presenceChanged) sink.state('up', sparkplug.describe());
+        if (out.rebirth && o.rebirthRequests !== false) {
+          const req = rebirthRequest(out.rebirth.group, out.rebirth.node);
+          // Best effort: a request lost (or refused by the broker's ACL) is asked again later.
+          client.publish(req.topic, Buffer.from(req.payload), { qos: 0 }, () => undefined);
+        }
       } else {
         const decoded = decodePayload(payload, names(topic) ?? {}, o.maxPayloadBytes);
         done = decoded.ok ? sink.submit([decoded.reading]) : sink.submit([], [decoded.rejection]);

@@ -258,3 +258,14 @@ export function encodePayload(p: OutPayload): Uint8Array {
   msg.metrics.forEach((m, i) => { if (p.metrics[i]!.name === undefined) delete (m as { datatype?: number }).datatype; });
   return Payload.encode(msg).finish();
 }
+
+/** The metric a host application sets to ask an edge node for its births again. */
+export const REBIRTH_METRIC = 'Node Control/Rebirth';
+
+/** An NCMD asking edge node `node` of `group` to publish its births again. */
+export function rebirthRequest(group: string, node: string, now = Date.now()): { topic: string; payload: Uint8Array } {
+  return {
+    topic: topicOf({ group, type: 'NCMD', node }),
+    payload: encodePayload({ timestamp: now, metrics: [{ name: REBIRTH_METRIC, type: 'Boolean', value: true }] }),
+  };
+}

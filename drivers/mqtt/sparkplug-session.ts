@@ -20,6 +20,8 @@ export interface SparkplugOutcome {
   rejections: Rejection[];
   /** An edge node or device came online or went offline: the source's state detail changed. */
   presenceChanged: boolean;
+  /** An edge node whose births this source lacks: ask it for them (an NCMD rebirth request). */
+  rebirth?: { group: string; node: string };
 }
 
 export interface SessionOptions {
@@ -46,10 +48,14 @@ interface EdgeNode extends Entity {
   nextSeq?: number;
   /** The birth/death sequence of the current session: a death with another one is stale. */
   bdSeq?: number;
+  /** When this source last asked the edge node for its births. */
+  rebirthAsked?: number;
   devices: Map<string, Entity>;
 }
 
 const SEQ_MODULO = 256;
+/** At most one rebirth request per edge node in this time: its births take a moment to arrive. */
+export const REBIRTH_INTERVAL_MS = 10_000;
 const DEFAULT_MAX_ENTRIES = 10_000;
 /** Offline names listed in the state detail; the rest are counted. */
 const LISTED = 10;
@@ -167,6 +173,15 @@ export class SparkplugSession {
       const r = resolve(entity.scope, m, sensor, p.timestamp);
       if ('reason' in r) out.rejections.push({ ...r, payload: bytes });
       else out.readings.push(r);
+    }
+    // Aliases without a birth: this source started (or restarted) after the births went by.
+    // Asking for them again is what Sparkplug host applications do; only the births resolve the rest.
+    if (out.rejections.some((r) => r.reason === 'unknown_alias')) {
+      const now = this.now();
+      if (node.rebirthAsked === undefined || now - node.rebirthAsked >= REBIRTH_INTERVAL_MS) {
+        node.rebirthAsked = now;
+        out.rebirth = { group: t.group, node: t.node };
+      }
     }
     return out;
   }

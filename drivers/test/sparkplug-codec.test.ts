@@ -7,8 +7,8 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import proto from 'sparkplug-payload/lib/sparkplugPayloadProto.js';
 import { NAME_PATTERN } from '../names.js';
-import { encodePayload, fromName, parseTopic, sensorName, toName, type OutMetric } from '../mqtt/sparkplug-codec.js';
-import { SparkplugSession } from '../mqtt/sparkplug-session.js';
+import { encodePayload, fromName, parseTopic, rebirthRequest, sensorName, toName, type OutMetric } from '../mqtt/sparkplug-codec.js';
+import { REBIRTH_INTERVAL_MS, SparkplugSession } from '../mqtt/sparkplug-session.js';
 
 const { Payload } = proto.org.eclipse.tahu.protobuf;
 const T0 = 1_764_500_000_000;
@@ -95,6 +95,21 @@ test('an alias without a birth is quarantined as unknown_alias; a rebirth with n
   s.receive('spBv1.0/plant/DBIRTH/edge-1/pump', msg(2, [{ name: 'pressure', alias: 7, type: 'Double', value: 4 }, { name: 'flow', alias: 8, type: 'Double', value: 5 }]));
   const after = s.receive('spBv1.0/plant/DDATA/edge-1/pump', msg(3, [{ alias: 7, type: 'Double', value: 6 }, { alias: 8, type: 'Double', value: 7 }]));
   assert.deepEqual(after.readings.map((r) => [r.metric, r.value]), [['pressure', 6], ['flow', 7]]);
+});
+
+test('data with unknown aliases ask the edge node for its births, at most once per interval', () => {
+  let now = T0;
+  const s = new SparkplugSession({ maxPayloadBytes: 65536, now: () => now });
+  const data = () => s.receive('spBv1.0/plant/DDATA/edge-1/pump', msg(undefined, [{ alias: 7, type: 'Double', value: 1 }]));
+  assert.deepEqual(data().rebirth, { group: 'plant', node: 'edge-1' });
+  now += REBIRTH_INTERVAL_MS - 1;
+  assert.equal(data().rebirth, undefined);
+  now += 1;
+  assert.deepEqual(data().rebirth, { group: 'plant', node: 'edge-1' });
+  const req = rebirthRequest('plant', 'edge-1', T0);
+  assert.equal(req.topic, 'spBv1.0/plant/NCMD/edge-1');
+  const m = Payload.decode(req.payload).metrics[0]!;
+  assert.deepEqual([m.name, m.booleanValue], ['Node Control/Rebirth', true]);
 });
 
 test('sequence gaps are counted; readings of the message still count', () => {

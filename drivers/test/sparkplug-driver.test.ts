@@ -85,4 +85,38 @@ describe('mqtt sparkplug-b source', () => {
       await driver.stop();
     }
   });
+
+  test('a source that missed the births asks the edge node for them, then resolves its data', async () => {
+    const node = edgeNode(broker.url, 'edge-2');
+    await node.connect(); // born before the source listens
+    const driver = new MqttDriver(options(broker.url));
+    const sink = new RecordingSink();
+    await driver.start(sink);
+    try {
+      await until('up', () => sink.lastState === 'up');
+      await until('data resolved after a rebirth it asked for', () => sink.readings.some((r) => r.sensor === 'edge-2.pump' && r.value === 3.25), () => node.data('pump', { flow: 3.25 }), 20_000);
+      assert.ok(node.births >= 2, 'the edge node was asked to be born again');
+      assert.ok((sink.reasons().unknown_alias ?? 0) >= 1);
+    } finally {
+      await node.close();
+      await driver.stop();
+    }
+  });
+
+  test('with rebirthRequests: false the source only listens', async () => {
+    const node = edgeNode(broker.url, 'edge-3');
+    await node.connect();
+    const driver = new MqttDriver(options(broker.url, { rebirthRequests: false }));
+    const sink = new RecordingSink();
+    await driver.start(sink);
+    try {
+      await until('up', () => sink.lastState === 'up');
+      await until('data refused as unknown aliases', () => (sink.reasons().unknown_alias ?? 0) >= 3, () => node.data('pump', { flow: 1 }));
+      assert.equal(node.births, 1);
+      assert.equal(sink.readings.filter((r) => r.sensor.startsWith('edge-3')).length, 0);
+    } finally {
+      await node.close();
+      await driver.stop();
+    }
+  });
 });

@@ -91,6 +91,7 @@ test('wrong values of the new options are lines naming the key', () => {
     [{ ...modbus, path: undefined, host: '10.0.0.20', port: 70000 }, /^sources\[0\]\.port: /],
     [{ ...mqtt, payload: 'protobuf' }, /^sources\[0\]\.payload: /],
     [{ ...mqtt, payload: 'sparkplug-b', topicPattern: 'a/{sensor}/{metric}' }, /^sources\[0\]\.topicPattern: only applies with payload: json/],
+    [{ ...mqtt, rebirthRequests: false }, /^sources\[0\]\.rebirthRequests: only applies with payload: sparkplug-b$/],
     [{ ...gpio, mode: 'pwm' }, /^sources\[0\]\.mode: /],
     [{ ...gpio, chip: 'libgpiod' }, /^sources\[0\]\.chip: /],
     [{ ...gpio, windowMs: 1000 }, /^sources\[0\]\.windowMs: only applies with mode: pulses$/],

@@ -35,7 +35,7 @@ const gpio = { id: 'g', driver: 'gpio', pin: 17 };
 
 test('every complete example in docs/drivers.md is a valid config, and builds its drivers', () => {
   const examples = [...readFileSync(DOCS, 'utf8').matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => parseYaml(m[1]!));
-  assert.equal(examples.length, 4, 'one example per driver');
+  assert.equal(examples.length, 6, 'one example per driver, and for Sparkplug B and Modbus TCP');
   const drivers = new Set<string>();
   for (const ex of examples) {
     const cfg = validateConfig(ex);

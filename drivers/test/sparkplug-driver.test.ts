@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { SparkplugEdgeNode } from '../../firmware-sim/sparkplug-node.js';
+import type { RawReading, Rejection } from '../driver.js';
 import { MqttDriver, type MqttSourceOptions } from '../mqtt/mqtt-driver.js';
 import { driverContract } from './driver-contract.js';
 import { startBroker, type Broker } from './support/mosquitto.js';
@@ -103,6 +104,37 @@ describe('mqtt sparkplug-b source', () => {
     }
   });
 
+  test('acknowledged only once durable: at most receiveMaximum messages wait for their commit, all arrive once commits resume', async () => {
+    const node = edgeNode(broker.url, 'edge-4');
+    const driver = new MqttDriver(options(broker.url, { receiveMaximum: 5, mqttVersion: '3.1.1' }));
+    const sink = new StalledSink();
+    try {
+      await driver.start(sink);
+      await until('up', () => sink.lastState === 'up');
+      await node.connect();
+      await until('the births', () => sink.readings.some((r) => r.sensor === 'edge-4.pump'), () => { sink.commitAll(); return node.birth(); });
+      sink.commitAll();
+      const before = sink.submits;
+      const sent = Promise.all(Array.from({ length: 50 }, (_, i) => node.data('pump', { flow: 100 + i })));
+      await until('the first window', () => sink.submits >= before + 5);
+      await new Promise((r) => setTimeout(r, 400));
+      assert.equal(sink.submits, before + 5, 'no PUBACK, no further intake: the broker holds the rest');
+      const interval = setInterval(() => sink.commitAll(), 20);
+      try {
+        await until('every message', () => sink.readings.filter((r) => r.value >= 100).length >= 50);
+      } finally {
+        clearInterval(interval);
+      }
+      await sent;
+      assert.deepEqual(sink.readings.filter((r) => r.value >= 100).map((r) => r.value), Array.from({ length: 50 }, (_, i) => 100 + i));
+    } finally {
+      sink.commitAll();
+      await node.close();
+      sink.commitAll();
+      await driver.stop();
+    }
+  });
+
   test('with rebirthRequests: false the source only listens', async () => {
     const node = edgeNode(broker.url, 'edge-3');
     await node.connect();
@@ -120,3 +152,15 @@ describe('mqtt sparkplug-b source', () => {
     }
   });
 });
+
+/** A sink whose commits settle only when the test says so: the gateway's buffer, stalled. */
+class StalledSink extends RecordingSink {
+  private release: Array<() => void> = [];
+  override submit(readings: RawReading[], rejections: Rejection[] = []): Promise<void> {
+    void super.submit(readings, rejections);
+    return new Promise((r) => this.release.push(r));
+  }
+  commitAll(): void {
+    for (const r of this.release.splice(0)) r();
+  }
+}

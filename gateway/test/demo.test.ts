@@ -73,9 +73,12 @@ test('demo: two gateways online on the fleet page, every kind of source growing,
     }, 120_000))!;
     assert.deepEqual(fleet.map((g) => g.gateway).sort(), ['demo-line1', 'demo-line2']);
     assert.ok(fleet.every((g) => g.sources.length >= 4));
-    const sparkplug = fleet.flatMap((g) => g.sources).find((s) => s.id === 'chiller-pump') as SourceStatus & { detail?: string };
-    assert.match(sparkplug.detail ?? '', /^Sparkplug: \d+ of 2 online/, 'the edge node and its device, as the fleet page shows them');
     assert.ok(fleet.flatMap((g) => g.sources).some((s) => s.id === 'compressor-meter'));
+    // The Sparkplug source lists the edge node and its device (from the next heartbeat after their births).
+    await waitFor('the Sparkplug edge node on the fleet page', async () => {
+      const gws = (await getJson(`http://127.0.0.1:${fleetPort}/api/gateways`)) as Array<{ sources: Array<SourceStatus & { detail?: string }> }>;
+      return /^Sparkplug: \d of 2 online/.test(gws.flatMap((g) => g.sources).find((x) => x.id === 'chiller-pump')?.detail ?? '');
+    }, 60_000);
 
     // Readings in Kafka, from both gateways and every kind of device, in the contract's shape.
     const records = (await waitFor('readings in Kafka', async () => { const r = await readTopic(brokers, 'sensor.readings'); return r.length > 100 ? r : undefined; }, 60_000))!;

@@ -109,6 +109,8 @@ test('births then 10,000 aliased data messages: every reading in Kafka with sens
   const key = (r: { sensor: string; metric: string; value: number; ts: number }) => `${r.sensor}|${r.metric}|${r.value}|${r.ts}`;
   const want = new Set(sent.map(([sensor, metric, value, ts]) => key({ sensor, metric, value, ts })));
   assert.equal(want.size, sent.length, 'the test\'s readings are distinct');
+  // kcat waits for a topic that does not exist yet: read only once the gateway has sent some.
+  await waitFor('readings sent', async () => (await gw.status()).uplink.sent > 0, 60_000);
   const records = (await waitFor('every data reading in Kafka', async () => {
     const r = (await readTopic(kafka.brokers, TOPIC)).filter((x) => x.value.source === SOURCE);
     const got = new Set(r.map((x) => key(x.value)));

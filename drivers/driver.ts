@@ -41,7 +41,11 @@ export type RejectReason =
    * Decoding this input threw: a bug of ours, never the device's fault. The input is counted and
    * quarantined like any rejection (and acknowledged, over MQTT) so that it cannot stop intake.
    */
-  | 'internal_error';
+  | 'internal_error'
+  /** Sparkplug B: a data message names a metric by an alias no birth certificate has defined. */
+  | 'unknown_alias'
+  /** Sparkplug B: an edge node's sequence number skipped (messages were lost on the way). */
+  | 'sequence_gap';
 
 export interface Rejection {
   reason: RejectReason;

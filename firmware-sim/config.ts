@@ -116,7 +116,11 @@ const fault = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('stuck'), ...lasting }),
   /** Serial/Modbus: the adapter is pulled; its device node disappears until it is plugged back. */
   z.strictObject({ type: z.literal('unplug'), ...lasting }),
-  /** MQTT: the device loses its connection; it keeps its readings and publishes them once back. */
+  /**
+   * MQTT: the device loses its connection; it keeps its readings and publishes them once back.
+   * Sparkplug: the edge node drops off (its will is its death) and is born again, with new aliases.
+   * Modbus TCP: the slave is switched off (connections dropped, connects refused).
+   */
   z.strictObject({ type: z.literal('disconnect'), ...lasting }),
   /** The device clock is off by `offset` and runs at `rate` (1.01: 1% fast) from the fault's start. */
   z.strictObject({ type: z.literal('clock_skew'), ...lasting, rate: z.number().positive().default(1), offset: signedDuration.default(0) }),
@@ -175,6 +179,24 @@ const modbusDevice = z.strictObject({
   registers: z.array(register).min(1).optional(),
 });
 
+const modbusTcpDevice = z.strictObject({
+  ...common,
+  transport: z.literal('modbus-tcp'),
+  unitId: z.number().int().min(1).max(247).default(1),
+  /** TCP port on 127.0.0.1; 0: a free one (shown by `describe` and in the gateway source). */
+  port: z.number().int().min(0).max(65535).default(0),
+  registers: z.array(register).min(1).optional(),
+});
+
+/** A Sparkplug B edge node with one device (named by `sensor`, default the id) carrying the model's metrics. */
+const sparkplugDevice = z.strictObject({
+  ...common,
+  transport: z.literal('sparkplug'),
+  url: z.string().regex(/^(mqtts?|wss?):\/\/.+/, { message: 'must be an mqtt://, mqtts://, ws:// or wss:// URL' }).optional(),
+  group: name.default('plant'),
+  node: name.default('edge-1'),
+});
+
 const mqttDevice = z.strictObject({
   ...common,
   transport: z.literal('mqtt'),
@@ -199,7 +221,7 @@ const gpioDevice = z.strictObject({
   bounce: z.boolean().optional(),
 });
 
-const device = z.discriminatedUnion('transport', [serialDevice, modbusDevice, mqttDevice, gpioDevice]).superRefine((d, ctx) => {
+const device = z.discriminatedUnion('transport', [serialDevice, modbusDevice, modbusTcpDevice, mqttDevice, sparkplugDevice, gpioDevice]).superRefine((d, ctx) => {
   const metrics = MODEL_METRICS[d.model.type].map((m) => m.name);
   const noMetric = (m: string) => `the ${d.model.type} model has no metric "${m}" (it has ${metrics.join(', ')})`;
   const allowed = faultsFor(d);
@@ -211,7 +233,7 @@ const device = z.discriminatedUnion('transport', [serialDevice, modbusDevice, mq
       ctx.addIssue({ code: 'custom', path: ['faults', i, 'duration'], message: `shorter than the device's intervalMs (${d.intervalMs} ms): it would never be seen` });
     }
   });
-  if (d.transport === 'modbus' && d.registers) {
+  if ((d.transport === 'modbus' || d.transport === 'modbus-tcp') && d.registers) {
     const used = new Map<number, string>();
     d.registers.forEach((r, i) => {
       if (!metrics.includes(r.metric)) ctx.addIssue({ code: 'custom', path: ['registers', i, 'metric'], message: noMetric(r.metric) });
@@ -246,8 +268,12 @@ export function faultsFor(d: { transport: DeviceConfig['transport']; format?: 'l
         : ['garbage', 'malformed', ...values, 'burst', 'unplug', 'clock_skew'];
     case 'modbus':
       return ['bad_crc', 'timeout', 'busy', ...values, 'unplug'];
+    case 'modbus-tcp':
+      return ['bad_crc', 'timeout', 'busy', ...values, 'disconnect'];
     case 'mqtt':
       return ['malformed', ...values, 'burst', 'disconnect', 'clock_skew'];
+    case 'sparkplug':
+      return [...values, 'burst', 'disconnect', 'clock_skew'];
     case 'gpio':
       return ['dropout', 'stuck'];
   }
@@ -266,10 +292,17 @@ export const simConfigSchema = z.strictObject({
 }).superRefine((cfg, ctx) => {
   const ids = new Set<string>();
   const pins = new Map<string, string>();
+  const nodes = new Map<string, string>();
   cfg.devices.forEach((d, i) => {
     if (ids.has(d.id)) ctx.addIssue({ code: 'custom', path: ['devices', i, 'id'], message: `duplicate device id "${d.id}"` });
     ids.add(d.id);
-    if (d.transport === 'mqtt' && d.url === undefined && cfg.mqttUrl === undefined) {
+    if (d.transport === 'sparkplug') {
+      // One MQTT connection is one edge node: two devices claiming it would knock each other off.
+      const other = nodes.get(`${d.group}/${d.node}`);
+      if (other !== undefined) ctx.addIssue({ code: 'custom', path: ['devices', i, 'node'], message: `edge node ${d.group}/${d.node} is already simulated by ${other}` });
+      nodes.set(`${d.group}/${d.node}`, d.id);
+    }
+    if ((d.transport === 'mqtt' || d.transport === 'sparkplug') && d.url === undefined && cfg.mqttUrl === undefined) {
       ctx.addIssue({ code: 'custom', path: ['devices', i, 'url'], message: 'required: no top-level mqttUrl to default to' });
     }
     if (d.transport === 'gpio') {

@@ -1,17 +1,21 @@
 /**
- * A simulated Modbus RTU slave on a serial port (a pseudo-terminal in tests and the demo): it
- * answers Read Holding Registers (3) and Read Input Registers (4) from its register tables, with
- * the faults of a real bus on request: replies with a broken CRC, no reply at all, exceptions,
- * either until cleared (fault) or for the next read only (faultNext).
- * It frames requests by their fixed length and resynchronises byte by byte on a bad CRC, so line
- * noise on the bus does not wedge it.
+ * Simulated Modbus slaves: RTU on a serial port (a pseudo-terminal in tests and the demo) and
+ * Modbus TCP on a real socket. Both answer Read Holding Registers (3) and Read Input Registers (4)
+ * from their register tables, with the faults of a real bus on request: corrupted replies, no
+ * reply at all, exceptions, either until cleared (fault) or for the next read only (faultNext).
+ * The RTU slave frames requests by their fixed length and resynchronises byte by byte on a bad
+ * CRC, so line noise on the bus does not wedge it; the TCP slave frames by the MBAP header.
  */
+import { createServer, type Server, type Socket } from 'node:net';
 import type { SerialPort } from 'serialport';
 import { encodeRegisters, type RegisterType, type WordOrder } from '../drivers/modbus/registers.js';
 import { openSerialPort, type SerialLineSettings } from '../drivers/serial/port.js';
 
 export type Table = 'holding' | 'input';
-/** bad_crc: reply with a corrupted checksum; silent: never reply (the master times out); busy: exception 6. */
+/**
+ * bad_crc: a corrupted reply (RTU: a broken checksum; TCP, which has none: a length that does
+ * not match the data); silent: never reply (the master times out); busy: exception 6.
+ */
 export type SlaveFault = 'bad_crc' | 'silent' | 'busy';
 
 const READ_HOLDING = 3;
@@ -43,15 +47,17 @@ export interface ModbusSlaveOptions extends Partial<Omit<SerialLineSettings, 'pa
   unitId: number;
 }
 
-export class ModbusSlave {
+/** A reply: the PDU from the function code on, and whether the fault asked for it to be corrupted. */
+interface Reply { pdu: number[]; corrupt: boolean }
+
+/** Register tables, faults and the answer to a request: what both transports share. */
+export abstract class RegisterSlave {
   private readonly tables: Record<Table, Map<number, number>> = { holding: new Map(), input: new Map() };
   private readonly faults = new Map<string, SlaveFault>();
   /** One-shot faults per register, used up by the next reads (oldest first). */
   private readonly queued = new Map<string, SlaveFault[]>();
-  private port?: SerialPort;
-  private pending = Buffer.alloc(0);
 
-  constructor(private readonly o: ModbusSlaveOptions) {}
+  constructor(readonly unitId: number) {}
 
   /** Store `value` at `address` (and the next register for 32-bit types) as the master will read it. */
   set(table: Table, address: number, value: number, type: RegisterType = 'uint16', wordOrder: WordOrder = 'big'): void {
@@ -80,6 +86,33 @@ export class ModbusSlave {
     return n;
   }
 
+  /** The reply to a request for `count` registers from `address`; undefined: stay silent. */
+  protected respond(fc: number, address: number, count: number): Reply | undefined {
+    if (fc !== READ_HOLDING && fc !== READ_INPUT) return { pdu: [fc | 0x80, ILLEGAL_FUNCTION], corrupt: false };
+    const table: Table = fc === READ_HOLDING ? 'holding' : 'input';
+    const key = `${table}:${address}`;
+    const fault = this.queued.get(key)?.shift() ?? this.faults.get(key);
+    if (fault === 'silent') return undefined;
+    if (fault === 'busy') return { pdu: [fc | 0x80, DEVICE_BUSY], corrupt: false };
+    const words: number[] = [];
+    for (let i = 0; i < count; i++) {
+      const w = this.tables[table].get(address + i);
+      if (w === undefined) return { pdu: [fc | 0x80, ILLEGAL_DATA_ADDRESS], corrupt: false };
+      words.push(w);
+    }
+    return { pdu: [fc, count * 2, ...words.flatMap((w) => [w >> 8, w & 0xff])], corrupt: fault === 'bad_crc' };
+  }
+}
+
+/** Modbus RTU on a serial port. */
+export class ModbusSlave extends RegisterSlave {
+  private port?: SerialPort;
+  private pending = Buffer.alloc(0);
+
+  constructor(private readonly o: ModbusSlaveOptions) {
+    super(o.unitId);
+  }
+
   async start(): Promise<void> {
     const port = await openSerialPort({ baudRate: 9600, dataBits: 8, parity: 'none', stopBits: 1, ...this.o });
     this.port = port;
@@ -103,31 +136,87 @@ export class ModbusSlave {
         continue;
       }
       this.pending = this.pending.subarray(REQUEST_BYTES);
-      if (req[0] === this.o.unitId) this.answer(req);
+      if (req[0] !== this.unitId) continue;
+      const reply = this.respond(req[1]!, req.readUInt16BE(2), req.readUInt16BE(4));
+      if (!reply) continue;
+      const frame = withCrc([this.unitId, ...reply.pdu]);
+      if (reply.corrupt) frame[frame.length - 1] ^= 0x5a;
+      this.port?.write(frame);
     }
   }
+}
 
-  private answer(req: Buffer): void {
-    const unit = req[0]!;
-    const fc = req[1]!;
-    const address = req.readUInt16BE(2);
-    const count = req.readUInt16BE(4);
-    const reply = (frame: Buffer) => this.port?.write(frame);
-    const exception = (code: number) => reply(withCrc([unit, fc | 0x80, code]));
-    if (fc !== READ_HOLDING && fc !== READ_INPUT) { exception(ILLEGAL_FUNCTION); return; }
-    const table: Table = fc === READ_HOLDING ? 'holding' : 'input';
-    const key = `${table}:${address}`;
-    const fault = this.queued.get(key)?.shift() ?? this.faults.get(key);
-    if (fault === 'silent') return;
-    if (fault === 'busy') { exception(DEVICE_BUSY); return; }
-    const words: number[] = [];
-    for (let i = 0; i < count; i++) {
-      const w = this.tables[table].get(address + i);
-      if (w === undefined) { exception(ILLEGAL_DATA_ADDRESS); return; }
-      words.push(w);
-    }
-    const frame = withCrc([unit, fc, count * 2, ...words.flatMap((w) => [w >> 8, w & 0xff])]);
-    if (fault === 'bad_crc') frame[frame.length - 1] ^= 0x5a;
-    reply(frame);
+const MBAP_BYTES = 7;
+/** A request PDU (function, address, count) is 5 bytes; anything longer is not a read. */
+const MAX_PDU_BYTES = 253;
+
+/**
+ * Modbus TCP on a real socket (port 0: a free one, see `port` after start). stop() closes the
+ * listener and drops every connection, as a slave that is switched off does; start() listens on
+ * the same port again.
+ */
+export class ModbusTcpSlave extends RegisterSlave {
+  private server?: Server;
+  private readonly sockets = new Set<Socket>();
+  private boundPort: number;
+
+  constructor(private readonly o: { host?: string; port?: number; unitId: number }) {
+    super(o.unitId);
+    this.boundPort = o.port ?? 0;
+  }
+
+  get host(): string {
+    return this.o.host ?? '127.0.0.1';
+  }
+
+  get port(): number {
+    return this.boundPort;
+  }
+
+  async start(): Promise<void> {
+    const server = createServer((socket) => this.serve(socket));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.boundPort, this.host, () => { server.off('error', reject); resolve(); });
+    });
+    this.boundPort = (server.address() as { port: number }).port;
+    this.server = server;
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    if (!server) return;
+    const closed = new Promise((r) => server.close(r));
+    for (const s of this.sockets) s.destroy();
+    await closed;
+  }
+
+  private serve(socket: Socket): void {
+    this.sockets.add(socket);
+    socket.setNoDelay(true);
+    socket.on('close', () => this.sockets.delete(socket));
+    socket.on('error', () => undefined); // the master went away
+    let pending = Buffer.alloc(0);
+    socket.on('data', (chunk: Buffer) => {
+      pending = Buffer.concat([pending, chunk]);
+      while (pending.length >= MBAP_BYTES) {
+        const length = pending.readUInt16BE(4); // unit id + PDU
+        if (pending.readUInt16BE(2) !== 0 || length < 2 || length > MAX_PDU_BYTES + 1) { socket.destroy(); return; } // not Modbus
+        if (pending.length < 6 + length) return;
+        const req = pending.subarray(0, 6 + length);
+        pending = pending.subarray(6 + length);
+        if (req[6] !== this.unitId || length < 6) continue;
+        const reply = this.respond(req[7]!, req.readUInt16BE(8), req.readUInt16BE(10));
+        if (!reply) continue;
+        const frame = Buffer.alloc(MBAP_BYTES + reply.pdu.length);
+        frame.writeUInt16BE(req.readUInt16BE(0), 0); // the request's transaction id
+        frame.writeUInt16BE(0, 2);
+        frame.writeUInt16BE(reply.pdu.length + 1 + (reply.corrupt ? 1 : 0), 4);
+        frame[6] = this.unitId;
+        Buffer.from(reply.pdu).copy(frame, MBAP_BYTES);
+        socket.write(reply.corrupt ? Buffer.concat([frame, Buffer.from([0x5a])]) : frame);
+      }
+    });
   }
 }

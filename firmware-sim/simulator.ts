@@ -9,14 +9,15 @@ import { FaultPlan } from './faults.js';
 import { Firmware } from './firmware.js';
 import type { SimGpioChip } from './gpio-chip.js';
 import { GpioSimDevice } from './gpio-device.js';
-import { ModbusSimDevice } from './modbus-device.js';
+import { ModbusSimDevice, ModbusTcpSimDevice } from './modbus-device.js';
 import { createModel } from './models/create.js';
 import { MqttSimDevice } from './mqtt-device.js';
 import { seeded, type Random } from './random.js';
 import { SerialSimDevice } from './serial-device.js';
+import { SparkplugSimDevice } from './sparkplug-device.js';
 
 export interface SimulatorOptions {
-  /** Where serial and Modbus devices make their pseudo-terminal links (`<dir>/<id>`). */
+  /** Where serial and Modbus RTU devices make their pseudo-terminal links (`<dir>/<id>`). */
   devDir: string;
   /** The simulated chip GPIO devices of a gateway group are wired to; none: GPIO devices are refused. */
   gpioChip?: (gateway: string | undefined) => SimGpioChip;
@@ -74,9 +75,13 @@ function buildDevice(d: DeviceConfig, cfg: SimConfig, o: SimulatorOptions, env: 
       return new SerialSimDevice(d, firmware, env, wire, o.devDir);
     case 'modbus':
       return new ModbusSimDevice(d, firmware, env, wire, o.devDir);
+    case 'modbus-tcp':
+      return new ModbusTcpSimDevice(d, firmware, env, wire);
     case 'mqtt':
       // The schema requires one of the two.
       return new MqttSimDevice(d, firmware, env, wire, d.url ?? cfg.mqttUrl!);
+    case 'sparkplug':
+      return new SparkplugSimDevice(d, firmware, env, d.url ?? cfg.mqttUrl!);
     case 'gpio':
       if (!o.gpioChip) throw new Error(`device "${d.id}": GPIO devices need a gateway in the same process (sensorgate demo, or a test) to read the simulated chip`);
       return new GpioSimDevice(d, firmware, env, o.gpioChip(d.gateway));

@@ -65,6 +65,10 @@ const mqttSource = z.strictObject({
   topics: z.array(z.string().min(1)).min(1),
   /** One pattern, or one per subscription layout (the first that matches a topic wins). */
   topicPattern: z.union([topicPattern, z.array(topicPattern).min(1)]).optional(),
+  /** json: readings as numbers or JSON objects; sparkplug-b: Eclipse Sparkplug B protobuf (names come from the topic and births). */
+  payload: z.enum(['json', 'sparkplug-b']).default('json'),
+  /** sparkplug-b: ask edge nodes for their births (NCMD Node Control/Rebirth) when data arrive with unknown aliases. */
+  rebirthRequests: z.boolean().optional(),
   clientId: z.string().min(1).max(128).optional(),
   maxPayloadBytes: z.number().int().positive().default(65536),
   receiveMaximum: z.number().int().min(1).max(65535).default(1000),
@@ -90,6 +94,8 @@ const mqttSource = z.strictObject({
   if (s.key !== undefined && s.cert === undefined) ctx.addIssue({ code: 'custom', path: ['cert'], message: 'required with key' });
   if (s.password !== undefined && s.username === undefined) ctx.addIssue({ code: 'custom', path: ['username'], message: 'required with password' });
   if (s.maxBurst !== undefined && s.maxRatePerS === undefined) only(ctx, 'maxBurst', 'maxRatePerS');
+  if (s.topicPattern !== undefined && s.payload !== 'json') only(ctx, 'topicPattern', 'payload: json (Sparkplug B topics name edge node and device)');
+  if (s.rebirthRequests !== undefined && s.payload !== 'sparkplug-b') only(ctx, 'rebirthRequests', 'payload: sparkplug-b');
 });
 
 /** Serial line settings shared by the serial and Modbus sources. */
@@ -139,12 +145,20 @@ const modbusRegister = z.strictObject({
 const modbusSource = z.strictObject({
   id: name,
   driver: z.literal('modbus'),
+  /** RTU over a serial line: path and the line settings; or Modbus TCP: host and port. */
   ...serialLine,
+  path: filePath.optional(),
+  host: z.string().min(1).optional(),
+  /** Modbus TCP port; 502 when absent. */
+  port: z.number().int().min(1).max(65535).optional(),
   unitId: z.number().int().min(1).max(247).default(1),
   pollIntervalMs: z.number().int().min(10).default(1000),
   timeoutMs: z.number().int().min(10).max(60_000).default(1000),
   registers: z.array(modbusRegister).min(1),
 }).superRefine((s, ctx) => {
+  if (s.path === undefined && s.host === undefined) ctx.addIssue({ code: 'custom', path: ['path'], message: 'required: path (Modbus RTU on a serial line) or host (Modbus TCP)' });
+  if (s.path !== undefined && s.host !== undefined) ctx.addIssue({ code: 'custom', path: ['host'], message: 'either path (Modbus RTU) or host (Modbus TCP), not both' });
+  if (s.port !== undefined && s.host === undefined) only(ctx, 'port', 'host (Modbus TCP)');
   const seen = new Set<string>();
   s.registers.forEach((r, i) => {
     const key = `${r.sensor}/${r.metric}`;

@@ -1,8 +1,8 @@
 /**
  * `sensorgate demo`: the whole pipeline on one machine. A local Kafka (or $KAFKA_BROKERS), an
  * in-process MQTT broker (aedes, unless --mqtt-url names one), the simulated plant of
- * firmware-sim/demo-plant.ts (serial, Modbus, MQTT and GPIO devices on real pseudo-terminals, a
- * real broker and the simulated GPIO chip), one gateway per production line, and the fleet page.
+ * firmware-sim/demo-plant.ts (serial, Modbus RTU and TCP, MQTT, Sparkplug B and GPIO devices on
+ * real pseudo-terminals, real sockets, a real broker and the simulated GPIO chip), one gateway per production line, and the fleet page.
  * It prints where to look and a live summary until Ctrl-C, then stops everything it started:
  * devices and their socat processes, gateways, servers, the broker and the Kafka JVM.
  */
@@ -103,7 +103,7 @@ export async function runDemo(o: DemoOptions): Promise<void> {
         kafka: { brokers },
         status: { listen: `127.0.0.1:${statusPorts[i] ?? await freePort()}`, heartbeatIntervalMs: HEARTBEAT_MS },
         // aedes speaks MQTT 3.1.1.
-        sources: sim.group(line).map((d) => ({ ...d.source(), ...(d.config.transport === 'mqtt' && !o.mqttUrl ? { mqttVersion: '3.1.1' } : {}) })),
+        sources: sim.group(line).map((d) => d.source()).map((s) => ({ ...s, ...(s.driver === 'mqtt' && !o.mqttUrl ? { mqttVersion: '3.1.1' } : {}) })),
       });
       const gateway = new Gateway(cfg, log, { simGpioChip: chips.get(line) });
       cleanups.push(() => gateway.stop());

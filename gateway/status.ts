@@ -162,6 +162,7 @@ export class Status {
   private readonly salvagedTotal = new Counter({ name: 'sensorgate_buffer_salvaged_total', help: 'Readings recovered from a damaged buffer file', registers: [this.registry] });
   private readonly commitsTotal = new Counter({ name: 'sensorgate_buffer_commits_total', help: 'Buffer transactions committed by ingest (each one fsync with synchronous FULL)', registers: [this.registry] });
   private readonly connectedGauge = new Gauge({ name: 'sensorgate_uplink_connected', help: '1 while the Kafka producer is connected', registers: [this.registry] });
+  private readonly sourceDownTotal = new Counter({ name: 'sensorgate_source_down_total', help: 'Times a source went down (connection lost, device gone, nothing answering)', labelNames: ['source'], registers: [this.registry] });
   private readonly sourceUpGauge = new Gauge({ name: 'sensorgate_source_up', help: '1 while the source is up (connected, port open)', labelNames: ['source'], registers: [this.registry] });
   private readonly lastReadingGauge = new Gauge({ name: 'sensorgate_source_last_reading_timestamp_seconds', help: 'Event time of the last reading taken in from the source (0: none yet)', labelNames: ['source'], registers: [this.registry] });
   private readonly produceSeconds = new Histogram({ name: 'sensorgate_uplink_produce_seconds', help: 'Time from handing a batch to Kafka until it is acknowledged (acks=all)', buckets: PRODUCE_BUCKETS, registers: [this.registry] });
@@ -209,6 +210,7 @@ export class Status {
     this.ingestedTotal.inc({ source: id }, 0);
     this.sourceUpGauge.set({ source: id }, 0);
     this.lastReadingGauge.set({ source: id }, 0);
+    this.sourceDownTotal.inc({ source: id }, 0);
   }
 
   sourceState(id: string, state: DriverState, detail?: string): void {
@@ -218,6 +220,7 @@ export class Status {
     s.state = state;
     s.detail = detail;
     this.sourceUpGauge.set({ source: id }, state === 'up' ? 1 : 0);
+    if (changed && state === 'down') this.sourceDownTotal.inc({ source: id });
     this.once(() => {
       this.problem('source_down', state === 'down' ? `${id}: ${detail ?? 'down'}` : null, id);
       if (changed) this.changed();

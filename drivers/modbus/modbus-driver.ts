@@ -1,9 +1,11 @@
 /**
- * Modbus RTU source: polls holding and input registers of one or more slaves on a serial line
- * (RS-485, USB adapter) on a fixed schedule, with modbus-serial as the master. Each register read
- * is its own request, so a register that times out or comes back corrupted is counted as a
- * rejection with its reason while every other register keeps flowing. The port is kept open like
- * the serial driver's: reopened with backoff when the adapter disappears.
+ * Modbus source: polls holding and input registers of one or more slaves on a fixed schedule,
+ * with modbus-serial as the master, over one of two links: RTU on a serial line (RS-485, a USB
+ * adapter) or Modbus TCP (a meter or PLC on Ethernet, or a gateway to an RS-485 bus). Each
+ * register read is its own request, so a register that times out or comes back corrupted is
+ * counted as a rejection with its reason while every other register keeps flowing. The link is
+ * kept open like the serial driver's port: reopened with backoff when the adapter disappears or
+ * the TCP connection drops.
  */
 import type { ModbusRTU } from 'modbus-serial/ModbusRTU.js';
 import type { Driver, DriverSink, RawReading, Rejection } from '../driver.js';
@@ -28,8 +30,12 @@ export interface ModbusRegister {
   offset: number;
 }
 
-export interface ModbusSourceOptions extends SerialLineSettings {
+/** RTU: `path` and the serial line settings. TCP: `host` and `port` (502 when absent). */
+export interface ModbusSourceOptions extends Omit<SerialLineSettings, 'path'> {
   id: string;
+  path?: string;
+  host?: string;
+  port?: number;
   unitId: number;
   pollIntervalMs: number;
   timeoutMs: number;
@@ -42,11 +48,61 @@ type ReadResult = { reading: RawReading } | { rejection: Rejection; answered: bo
 
 const READ_HOLDING = 3;
 const READ_INPUT = 4;
+/** The port IANA assigned to Modbus TCP. */
+export const MODBUS_TCP_PORT = 502;
+
+/** What differs between RTU and TCP; polling, decoding and reconnecting are shared. */
+interface Link {
+  /** The serial path or host:port, for messages. */
+  readonly where: string;
+  connect(client: Client): Promise<void>;
+  /** Calls `gone` when the link vanishes without the client noticing; returns the unwatch function. */
+  watch(gone: () => void): Promise<() => void>;
+  /** Why the link could not be opened, for the status page. */
+  failure(err: Error): string;
+  /** Just before each request. */
+  beforeRequest(client: Client): void;
+}
+
+function rtuLink(o: ModbusSourceOptions & { path: string }): Link {
+  return {
+    where: o.path,
+    connect: (client) => client.connectRTUBuffered(o.path, { baudRate: o.baudRate, dataBits: o.dataBits, parity: o.parity, stopBits: o.stopBits }),
+    // As in the serial source: a hung-up tty may read as end-of-file instead of failing.
+    watch: (gone) => watchPresence(o.path, gone),
+    failure: (err) => openFailure(o.path, err),
+    beforeRequest: discardStaleBytes,
+  };
+}
+
+function tcpLink(o: ModbusSourceOptions & { host: string }): Link {
+  const port = o.port ?? MODBUS_TCP_PORT;
+  const where = `${o.host}:${port}`;
+  return {
+    where,
+    async connect(client) {
+      // Set before connecting, it bounds the connection attempt too (an unreachable host).
+      client.setTimeout(o.timeoutMs);
+      try {
+        await client.connectTCP(o.host, { port });
+      } catch (err) {
+        client.destroy(() => undefined);
+        throw err;
+      }
+    },
+    // A dropped TCP connection closes the client, which the driver hears of.
+    watch: async () => () => undefined,
+    failure: (err) => `cannot connect to ${where}: ${(err as NodeJS.ErrnoException).code ?? err.message}`,
+    // TCP replies are matched by transaction id: nothing stale to discard.
+    beforeRequest: () => undefined,
+  };
+}
 
 export class ModbusDriver implements Driver {
   readonly driver = 'modbus';
   readonly id: string;
   private readonly reopener: Reopener;
+  private readonly link: Link;
   private sink?: DriverSink;
   private client?: Client;
   private unwatch?: () => void;
@@ -57,7 +113,10 @@ export class ModbusDriver implements Driver {
 
   constructor(private readonly opts: ModbusSourceOptions) {
     this.id = opts.id;
-    this.reopener = new Reopener(() => this.open(), (err) => this.report('down', openFailure(opts.path, err)), opts.reopenDelay);
+    const { path, host } = opts;
+    if ((path === undefined) === (host === undefined)) throw new Error(`source "${opts.id}": a Modbus source needs either path (RTU) or host (TCP)`);
+    this.link = host !== undefined ? tcpLink({ ...opts, host }) : rtuLink({ ...opts, path: path! });
+    this.reopener = new Reopener(() => this.open(), (err) => this.report('down', this.link.failure(err)), opts.reopenDelay);
   }
 
   async start(sink: DriverSink): Promise<void> {
@@ -87,13 +146,11 @@ export class ModbusDriver implements Driver {
     const client = new modbusSerial.default();
     // A listener must exist before connecting: an unhandled 'error' would crash the process.
     client.on('error', (err) => this.lost(client, (err as Error).message));
-    const o = this.opts;
-    await client.connectRTUBuffered(o.path, { baudRate: o.baudRate, dataBits: o.dataBits, parity: o.parity, stopBits: o.stopBits });
-    client.setTimeout(o.timeoutMs);
-    // As in the serial source: a hung-up tty may read as end-of-file instead of failing.
-    const unwatch = await watchPresence(o.path, () => this.lost(client, 'device removed'));
+    await this.link.connect(client);
+    client.setTimeout(this.opts.timeoutMs);
+    const unwatch = await this.link.watch(() => this.lost(client, 'device removed'));
     if (!this.sink) { unwatch(); await close(client); return; } // stopped while opening
-    client.on('close', () => this.lost(client, 'port closed'));
+    client.on('close', () => this.lost(client, 'connection closed'));
     this.client = client;
     this.unwatch = unwatch;
     // Each register's reply is decoded under a guard (read); anything else that throws in the
@@ -106,7 +163,7 @@ export class ModbusDriver implements Driver {
     this.client = undefined;
     this.unwatch?.();
     this.wake?.();
-    this.report('down', `${this.opts.path}: ${why}`);
+    this.report('down', `${this.link.where}: ${why}`);
     void close(client);
     this.reopener.lost();
   }
@@ -150,7 +207,7 @@ export class ModbusDriver implements Driver {
   private async read(client: Client, reg: ModbusRegister): Promise<ReadResult> {
     const unit = reg.unitId ?? this.opts.unitId;
     const where = `unit ${unit} ${reg.table} ${reg.address} (${reg.sensor}/${reg.metric})`;
-    discardStaleBytes(client);
+    this.link.beforeRequest(client);
     let words: number[];
     try {
       const fc = reg.table === 'holding' ? READ_HOLDING : READ_INPUT;

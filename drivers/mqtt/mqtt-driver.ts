@@ -1,6 +1,8 @@
 /**
  * MQTT source on a persistent session. Every acknowledgement is withheld until what it
  * acknowledges is durable in the gateway's buffer, so a crash at any moment loses nothing.
+ * Payloads are JSON readings or Eclipse Sparkplug B (whose edge nodes and devices the source's
+ * state detail then lists).
  *
  * QoS 1 (`qos: 1`): a message's PUBACK waits for its reading's commit. A crash after the commit
  * and before the PUBACK left makes the broker send the message again, and it is taken in twice
@@ -21,6 +23,8 @@ import type { Driver, DriverSink, HeldMessage, RawReading, Rejection, SessionCha
 import { internalError } from '../guard.js';
 import { TokenBucket } from '../rate-limit.js';
 import { compileTopicPattern, decodePayload } from './payload.js';
+import { rebirthRequest } from './sparkplug-codec.js';
+import { SparkplugSession } from './sparkplug-session.js';
 
 export interface MqttSourceOptions {
   id: string;
@@ -28,6 +32,10 @@ export interface MqttSourceOptions {
   topics: string[];
   /** One pattern, or one per subscription layout (the first that matches a topic wins). */
   topicPattern?: string | readonly string[];
+  /** JSON readings (the default), or Sparkplug B protobuf. */
+  payload?: 'json' | 'sparkplug-b';
+  /** Sparkplug B: ask an edge node for its births (NCMD) when its data use aliases this source has not learnt. */
+  rebirthRequests?: boolean;
   /** Stable client id, so the broker keeps our session (and queued messages) across restarts. */
   clientId: string;
   maxPayloadBytes: number;
@@ -68,9 +76,12 @@ export class MqttDriver implements Driver {
   private heldMessages = new Map<number, HeldMessage>();
   /** Held messages whose taking-in is being committed. */
   private releasing = new Set<number>();
+  /** Sparkplug B: what births defined, kept across reconnects and restarts of the source. */
+  private readonly sparkplug?: SparkplugSession;
 
   constructor(private readonly opts: MqttSourceOptions) {
     this.id = opts.id;
+    if (opts.payload === 'sparkplug-b') this.sparkplug = new SparkplugSession({ maxPayloadBytes: opts.maxPayloadBytes });
   }
 
   async start(sink: DriverSink): Promise<void> {
@@ -104,6 +115,7 @@ export class MqttDriver implements Driver {
     const client = mqtt.connect(o.url, options);
     this.client = client;
 
+    const sparkplug = this.sparkplug;
     /** A message's reading or rejection; a decoder that throws (a bug) rejects only this message. */
     const decode = (topic: string, payload: Uint8Array): { readings: RawReading[]; rejections: Rejection[] } => {
       if (limit && !limit.take()) {
@@ -111,6 +123,7 @@ export class MqttDriver implements Driver {
         return { readings: [], rejections: [{ reason: 'rate_limited', detail: `${topic}: over ${o.maxRatePerS} messages/s` }] };
       }
       try {
+        if (sparkplug) return this.sparkplugReadings(client, sparkplug, sink, topic, payload);
         const decoded = decodePayload(payload, names(topic) ?? {}, o.maxPayloadBytes);
         return decoded.ok ? { readings: [decoded.reading], rejections: [] } : { readings: [], rejections: [decoded.rejection] };
       } catch (err) {
@@ -126,7 +139,7 @@ export class MqttDriver implements Driver {
     };
 
     client.on('connect', (connack) => {
-      sink.state('up');
+      sink.state('up', sparkplug?.describe());
       // A new session (the broker lost ours) will never send PUBREL for what we hold: take it in now.
       if (!connack.sessionPresent) {
         for (const m of this.heldMessages.values()) {
@@ -258,6 +271,18 @@ export class MqttDriver implements Driver {
   private settled(messages: number): void {
     this.inFlight -= messages;
     while (this.waiting.length && this.inFlight < this.opts.receiveMaximum) this.waiting.shift()!();
+  }
+
+  /** Sparkplug B: a message's readings; births and deaths change the devices the source lists. */
+  private sparkplugReadings(client: MqttClient, sparkplug: SparkplugSession, sink: DriverSink, topic: string, payload: Uint8Array): { readings: RawReading[]; rejections: Rejection[] } {
+    const out = sparkplug.receive(topic, payload);
+    if (out.presenceChanged) sink.state('up', sparkplug.describe());
+    if (out.rebirth && this.opts.rebirthRequests !== false) {
+      const req = rebirthRequest(out.rebirth.group, out.rebirth.node);
+      // Best effort: a request lost (or refused by the broker's ACL) is asked again later.
+      client.publish(req.topic, Buffer.from(req.payload), { qos: 0 }, () => undefined);
+    }
+    return { readings: out.readings, rejections: out.rejections };
   }
 
   async stop(): Promise<void> {

@@ -30,7 +30,7 @@ test('every sample config and the demo plant are valid, with durations in millis
     assert.ok(cfg.devices.length > 0, f);
   }
   const plant = demoPlant({ mqttUrl: 'mqtt://127.0.0.1:1883' });
-  assert.deepEqual([...new Set(plant.devices.map((d) => d.transport))].sort(), ['gpio', 'modbus', 'mqtt', 'serial']);
+  assert.deepEqual([...new Set(plant.devices.map((d) => d.transport))].sort(), ['gpio', 'modbus', 'modbus-tcp', 'mqtt', 'serial', 'sparkplug']);
   const press = plant.devices.find((d) => d.id === 'press-1')!;
   assert.equal(press.model.type === 'machine' && press.model.timeToFailure, 10 * 86_400_000);
   assert.deepEqual(press.faults.find((f) => f.type === 'unplug'), { type: 'unplug', at: 60_000, every: 150_000, duration: 3000 });
@@ -52,7 +52,7 @@ test('mistakes are reported by key path, all at once', () => {
     'seeed: unknown key (check the spelling)',
   ]);
   assert.deepEqual(problems({ devices: [] }), ['devices: at least one device is required']);
-  assert.deepEqual(problems({ devices: [{ id: 'x', model: { type: 'machine' } }] }), ['devices[0].transport: Invalid discriminator value. Expected \'serial\' | \'modbus\' | \'mqtt\' | \'gpio\'']);
+  assert.deepEqual(problems({ devices: [{ id: 'x', model: { type: 'machine' } }] }), ['devices[0].transport: Invalid discriminator value. Expected \'serial\' | \'modbus\' | \'modbus-tcp\' | \'mqtt\' | \'sparkplug\' | \'gpio\'']);
   assert.deepEqual(problems({ devices: [serial({ model: { type: 'turbine' } })] }), ['devices[0].model.type: Invalid discriminator value. Expected \'machine\' | \'pump\' | \'switch\'']);
   assert.deepEqual(problems({ devices: [serial({ model: undefined })] }), ['devices[0].model: required']);
 });
@@ -71,6 +71,19 @@ test('a fault a device cannot have, or options that do not fit, are errors namin
   assert.deepEqual(problems({ devices: [{ id: 'm', transport: 'modbus', model: { type: 'pump' }, registers: [{ metric: 'flow', address: 0 }, { metric: 'pressure', address: 1 }] }] }), [
     'devices[0].registers[1].metric: the pump model has no metric "pressure" (it has flow, running)',
     'devices[0].registers[1].address: overlaps the register of flow',
+  ]);
+  assert.deepEqual(problems({
+    mqttUrl: 'mqtt://127.0.0.1:1883',
+    devices: [
+      { id: 's1', transport: 'sparkplug', node: 'edge-1', model: { type: 'pump' }, faults: [{ type: 'malformed' }] },
+      { id: 's2', transport: 'sparkplug', node: 'edge-1', model: { type: 'pump' } },
+      { id: 't1', transport: 'modbus-tcp', model: { type: 'pump' }, faults: [{ type: 'unplug', duration: '5s' }], registers: [{ metric: 'flow', address: 0 }, { metric: 'running', address: 1 }] },
+    ],
+  }), [
+    'devices[0].faults[0].type: malformed does not apply to a sparkplug device (it can have: dropout, stuck, spike, burst, disconnect, clock_skew)',
+    'devices[2].faults[0].type: unplug does not apply to a modbus-tcp device (it can have: bad_crc, timeout, busy, dropout, stuck, spike, disconnect)',
+    'devices[2].registers[1].address: overlaps the register of flow',
+    'devices[1].node: edge node plant/edge-1 is already simulated by s1',
   ]);
   assert.deepEqual(problems({ devices: [{ id: 'g', transport: 'gpio', pin: 4, model: { type: 'pump' }, pulsesPerUnit: 450, bounce: true }, { id: 'h', transport: 'gpio', pin: 4, model: { type: 'switch' } }, serial({ id: 'g' })] }), [
     'devices[0].bounce: only applies to a level pin (without pulsesPerUnit)',

@@ -35,7 +35,7 @@ const gpio = { id: 'g', driver: 'gpio', pin: 17 };
 
 test('every complete example in docs/drivers.md is a valid config, and builds its drivers', () => {
   const examples = [...readFileSync(DOCS, 'utf8').matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => parseYaml(m[1]!));
-  assert.equal(examples.length, 4, 'one example per driver');
+  assert.equal(examples.length, 6, 'one example per driver, and for Sparkplug B and Modbus TCP');
   const drivers = new Set<string>();
   for (const ex of examples) {
     const cfg = validateConfig(ex);
@@ -88,6 +88,13 @@ test('wrong values of the new options are lines naming the key', () => {
     [{ ...modbus, registers: [{ sensor: 'a', metric: 'b', address: 0, table: 'coil' }] }, /^sources\[0\]\.registers\[0\]\.table: /],
     [{ ...modbus, registers: [{ sensor: 'a', metric: 'b', address: 0, scael: 2 }] }, /^sources\[0\]\.registers\[0\]\.scael: unknown key/],
     [{ ...modbus, registers: [{ sensor: 'a', metric: 'b', address: 0 }, { sensor: 'a', metric: 'b', address: 1 }] }, /^sources\[0\]\.registers\[1\]\.metric: duplicate sensor\/metric "a\/b"$/],
+    [{ ...modbus, host: '10.0.0.20' }, /^sources\[0\]\.host: either path \(Modbus RTU\) or host \(Modbus TCP\), not both$/],
+    [{ ...modbus, path: undefined }, /^sources\[0\]\.path: required: path \(Modbus RTU on a serial line\) or host \(Modbus TCP\)$/],
+    [{ ...modbus, port: 502 }, /^sources\[0\]\.port: only applies with host \(Modbus TCP\)$/],
+    [{ ...modbus, path: undefined, host: '10.0.0.20', port: 70000 }, /^sources\[0\]\.port: /],
+    [{ ...mqtt, payload: 'protobuf' }, /^sources\[0\]\.payload: /],
+    [{ ...mqtt, payload: 'sparkplug-b', topicPattern: 'a/{sensor}/{metric}' }, /^sources\[0\]\.topicPattern: only applies with payload: json/],
+    [{ ...mqtt, rebirthRequests: false }, /^sources\[0\]\.rebirthRequests: only applies with payload: sparkplug-b$/],
     [{ ...gpio, mode: 'pwm' }, /^sources\[0\]\.mode: /],
     [{ ...gpio, chip: 'libgpiod' }, /^sources\[0\]\.chip: /],
     [{ ...gpio, windowMs: 1000 }, /^sources\[0\]\.windowMs: only applies with mode: pulses$/],

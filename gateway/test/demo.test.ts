@@ -1,6 +1,6 @@
 /**
  * `sensorgate demo` as a newcomer runs it: within minutes both demo gateways are online on the
- * fleet page with serial, Modbus, MQTT and GPIO sources whose counters grow, readings are in
+ * fleet page with serial, Modbus (RTU and TCP), MQTT (JSON and Sparkplug B) and GPIO sources whose counters grow, readings are in
  * Kafka (read back with kcat), the example consumer computes its statistics from them, and
  * Ctrl-C stops everything, leaving no process behind.
  */
@@ -58,6 +58,9 @@ test('demo: two gateways online on the fleet page, every kind of source growing,
     const sources = async () => (await Promise.all(gatewayUrls.map((u) => getJson(`${u}/api/status`)))).flatMap((s) => s.sources as SourceStatus[]);
     const first = (await waitFor('readings from every source', async () => { const s = await sources(); return s.every((x) => x.readings > 0) ? s : undefined; }, 180_000))!;
     assert.deepEqual([...new Set(first.map((s) => s.driver))].sort(), ['gpio', 'modbus', 'mqtt', 'serial']);
+    // Beyond the serial line and the JSON publishers: a Modbus TCP meter and a Sparkplug B edge node.
+    assert.ok(first.some((s) => s.id === 'compressor-meter' && s.driver === 'modbus'), JSON.stringify(first.map((s) => s.id)));
+    assert.ok(first.some((s) => s.id === 'chiller-pump' && s.driver === 'mqtt'), JSON.stringify(first.map((s) => s.id)));
     await waitFor('every source growing', async () => {
       const now = await sources();
       return now.every((x) => x.readings > first.find((f) => f.id === x.id)!.readings);
@@ -70,11 +73,17 @@ test('demo: two gateways online on the fleet page, every kind of source growing,
     }, 120_000))!;
     assert.deepEqual(fleet.map((g) => g.gateway).sort(), ['demo-line1', 'demo-line2']);
     assert.ok(fleet.every((g) => g.sources.length >= 4));
+    assert.ok(fleet.flatMap((g) => g.sources).some((s) => s.id === 'compressor-meter'));
+    // The Sparkplug source lists the edge node and its device (from the next heartbeat after their births).
+    await waitFor('the Sparkplug edge node on the fleet page', async () => {
+      const gws = (await getJson(`http://127.0.0.1:${fleetPort}/api/gateways`)) as Array<{ sources: Array<SourceStatus & { detail?: string }> }>;
+      return /^Sparkplug: \d of 2 online/.test(gws.flatMap((g) => g.sources).find((x) => x.id === 'chiller-pump')?.detail ?? '');
+    }, 60_000);
 
     // Readings in Kafka, from both gateways and every kind of device, in the contract's shape.
     const records = (await waitFor('readings in Kafka', async () => { const r = await readTopic(brokers, 'sensor.readings'); return r.length > 100 ? r : undefined; }, 60_000))!;
     const sensors = new Set(records.map((r) => `${r.value.gateway}/${r.value.sensor}`));
-    for (const s of ['demo-line1/press-1', 'demo-line1/meter-1', 'demo-line1/coolant-flow', 'demo-line1/guard-door', 'demo-line2/pump-1', 'demo-line2/fan-3', 'demo-line2/dosing-pump', 'demo-line2/flow-2']) {
+    for (const s of ['demo-line1/press-1', 'demo-line1/meter-1', 'demo-line1/coolant-flow', 'demo-line1/guard-door', 'demo-line2/pump-1', 'demo-line2/fan-3', 'demo-line2/dosing-pump', 'demo-line2/flow-2', 'demo-line1/compressor-meter', 'demo-line2/scada-edge.chiller-pump']) {
       assert.ok(sensors.has(s), `${s} in Kafka (${[...sensors]})`);
     }
     const r = records.find((x) => x.value.sensor === 'pump-1' && x.value.metric === 'vib_rms')!;

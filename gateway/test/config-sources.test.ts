@@ -64,7 +64,7 @@ test('defaults of the new options', () => {
 test('wrong values of the new options are lines naming the key', () => {
   const cases: Array<[Record<string, unknown>, RegExp]> = [
     [{ ...mqtt, maxRatePerS: 0 }, /^sources\[0\]\.maxRatePerS: /],
-    [{ ...mqtt, qos: 0 }, /^sources\[0\]\.qos: must be 1 or 2$/],
+    [{ ...mqtt, qos: 0 }, /^sources\[0\]\.qos: must be 1 or 2, found the number 0$/],
     [{ ...mqtt, maxBurst: 5 }, /^sources\[0\]\.maxBurst: only applies with maxRatePerS$/],
     [{ ...mqtt, url: 'mqtt://broker:1883', ca: '/ca.pem' }, /^sources\[0\]\.ca: only applies with an mqtts:\/\/ or wss:\/\/ url$/],
     [{ ...mqtt, cert: '/c.pem' }, /^sources\[0\]\.key: required with cert/],

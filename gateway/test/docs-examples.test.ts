@@ -4,9 +4,9 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { CLI } from './support/gateway-process.js';
@@ -28,10 +28,23 @@ test('the docs hold gateway config examples (README and at least one per driver 
   assert.ok(examples.length >= 5, examples.map((e) => e.where).join(', '));
 });
 
+/**
+ * The files an example names under /etc/sensorgate (TLS certificates and keys, read at start so
+ * that a wrong path is a config error) exist on a device, not here: give the example its own
+ * copy of that folder, with a file at each path it names.
+ */
+function withDeviceFiles(yaml: string, root: string): string {
+  for (const [path] of yaml.matchAll(/\/etc\/sensorgate\/[A-Za-z0-9._/-]+/g)) {
+    mkdirSync(dirname(join(root, path)), { recursive: true });
+    writeFileSync(join(root, path), '-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n');
+  }
+  return yaml.replaceAll('/etc/sensorgate/', `${root}/etc/sensorgate/`);
+}
+
 for (const [i, e] of examples.entries()) {
   test(`${e.where} passes check`, () => {
     const file = join(dir, `example-${i}.yaml`);
-    writeFileSync(file, e.yaml);
+    writeFileSync(file, withDeviceFiles(e.yaml, join(dir, `root-${i}`)));
     const r = spawnSync(process.execPath, [CLI, 'check', '--config', file], { encoding: 'utf8' });
     assert.equal(r.status, 0, `${e.where}:\n${r.stderr}`);
     assert.match(r.stdout, /^gateway:/m);

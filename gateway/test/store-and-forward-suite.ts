@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startKafka, type KafkaBroker } from '../../deploy/kafka/launcher.js';
 import { gatewayProcess, waitFor, type GatewayProcess } from './support/gateway-process.js';
-import { bySensor, readTopic, type KafkaRecord } from './support/kafka-reader.js';
+import { assertSeqsUnique, bySensor, readTopic, type KafkaRecord } from './support/kafka-reader.js';
 import { startBroker, type Broker } from '../../drivers/test/support/mosquitto.js';
 import { publisher as openPublisher, type Publisher } from './support/publisher.js';
 
@@ -17,14 +17,8 @@ import { publisher as openPublisher, type Publisher } from './support/publisher.
  * same reading. Returns how many records were duplicates.
  */
 function assertComplete(records: KafkaRecord[], gateway: string, published: number[]): number {
-  const bySeq = new Map<number, string>();
-  for (const r of records) {
-    const id = `${r.value.sensor}/${r.value.value}`;
-    const seen = bySeq.get(r.value.seq);
-    assert.ok(seen === undefined || seen === id, `seq ${r.value.seq} names two readings: ${seen} and ${id}`);
-    bySeq.set(r.value.seq, id);
-    assert.equal(r.value.gateway, gateway);
-  }
+  assertSeqsUnique(records);
+  for (const r of records) assert.equal(r.value.gateway, gateway);
   const sensors = bySensor(records);
   let duplicates = 0;
   published.forEach((n, s) => {

@@ -2,7 +2,6 @@
  * Shared by the tests of the buffer's own disk failing (damage, full disk, power cuts): a real
  * Kafka, a real Mosquitto, gateways reading MQTT into Kafka, QoS 1 publishers, and checks.
  */
-import assert from 'node:assert/strict';
 import { closeSync, copyFileSync, existsSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +10,7 @@ import { startKafka, type KafkaBroker } from '../../../deploy/kafka/launcher.js'
 import { startBroker, type Broker } from '../../../drivers/test/support/mosquitto.js';
 import { gatewayProcess, type GatewayProcess } from './gateway-process.js';
 import { readTopic, type KafkaRecord } from './kafka-reader.js';
+export { assertSeqsUnique } from './kafka-reader.js';
 import { publisher as openPublisher, type Publisher } from './publisher.js';
 
 export interface Rig {
@@ -57,16 +57,6 @@ export async function durabilityRig(): Promise<Rig> {
   };
 }
 
-/** A seq names one reading only: no seq was handed out twice. */
-export function assertSeqsUnique(records: KafkaRecord[]): void {
-  const bySeq = new Map<number, string>();
-  for (const r of records) {
-    const id = `${r.value.sensor}/${r.value.value}`;
-    const seen = bySeq.get(r.value.seq);
-    assert.ok(seen === undefined || seen === id, `seq ${r.value.seq} names two readings: ${seen} and ${id}`);
-    bySeq.set(r.value.seq, id);
-  }
-}
 
 /** Values each sensor published (0..n-1) that Kafka lacks, as "s<i>/<value>". */
 export function missing(records: KafkaRecord[], published: number[]): string[] {

@@ -1,4 +1,5 @@
 /** Reads a topic with kcat: an independent client checks what actually reached Kafka. */
+import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 
@@ -35,4 +36,15 @@ export function bySensor(records: KafkaRecord[]): Map<string, KafkaRecord[]> {
     m.set(r.value.sensor, list);
   }
   return m;
+}
+
+/** A seq names one reading only: no seq was handed out twice. */
+export function assertSeqsUnique(records: KafkaRecord[]): void {
+  const bySeq = new Map<number, string>();
+  for (const r of records) {
+    const id = `${r.value.sensor}/${r.value.value}`;
+    const seen = bySeq.get(r.value.seq);
+    assert.ok(seen === undefined || seen === id, `seq ${r.value.seq} names two readings: ${seen} and ${id}`);
+    bySeq.set(r.value.seq, id);
+  }
 }

@@ -254,7 +254,7 @@ function found(value: unknown, secret: boolean): string {
 const EXPECTED: Record<string, string> = { array: 'a list', object: 'a mapping', string: 'a string', number: 'a number', int: 'a whole number', boolean: 'true or false' };
 
 /** The known word nearest to `word`, if near enough to be a likely typo. */
-export function didYouMean(word: string, known: readonly string[]): string | undefined {
+function didYouMean(word: string, known: readonly string[]): string | undefined {
   if (known.length === 0) return undefined;
   const best = closest(word, known as string[]);
   const d = distance(word.toLowerCase(), best.toLowerCase());

@@ -303,7 +303,9 @@ export function problemLines(issues: z.core.$ZodIssue[], ctx?: ProblemContext): 
         const options = (i as { options?: unknown[] }).options ?? [];
         const value = (input as Record<string, unknown> | undefined)?.[i.discriminator as string];
         const guess = typeof value === 'string' ? didYouMean(value, options.filter((v): v is string => typeof v === 'string')) : undefined;
-        return [`${at}: expected one of ${options.map((o) => JSON.stringify(o)).join(', ')}, found ${found(value, false)}${guess ? `; did you mean "${guess}"?` : ''}`];
+        const choices = `one of ${options.map((o) => JSON.stringify(o)).join(', ')}`;
+        if (value === undefined) return [`${at}: required (${choices})`];
+        return [`${at}: expected ${choices}, found ${found(value, false)}${guess ? `; did you mean "${guess}"?` : ''}`];
       }
       case 'too_big':
       case 'too_small': {

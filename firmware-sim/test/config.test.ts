@@ -47,14 +47,14 @@ test('defaults are filled in', () => {
 
 test('mistakes are reported by key path, all at once', () => {
   assert.deepEqual(problems({ devices: [serial({ colour: 'red', model: { type: 'machine', timeToFailure: 'soon' } })], seeed: 3 }), [
-    'devices[0].model.timeToFailure: must be a duration: milliseconds, or a number with ms, s, m, h or d (e.g. 30s, 10d)',
-    'devices[0].colour: unknown key (check the spelling)',
-    'seeed: unknown key (check the spelling)',
+    'devices[0].model.timeToFailure: must be a duration: milliseconds, or a number with ms, s, m, h or d (e.g. 30s, 10d), found the string "soon"',
+    'devices[0].colour: unknown key; known keys here: id, sensor, gateway, intervalMs, timeScale, model, faults, transport, format, checksum, timestamps, baudRate',
+    'seeed: unknown key; did you mean "seed"?',
   ]);
-  assert.deepEqual(problems({ devices: [] }), ['devices: at least one device is required']);
-  assert.deepEqual(problems({ devices: [{ id: 'x', model: { type: 'machine' } }] }), ['devices[0].transport: Invalid discriminator value. Expected \'serial\' | \'modbus\' | \'mqtt\' | \'gpio\'']);
-  assert.deepEqual(problems({ devices: [serial({ model: { type: 'turbine' } })] }), ['devices[0].model.type: Invalid discriminator value. Expected \'machine\' | \'pump\' | \'switch\'']);
-  assert.deepEqual(problems({ devices: [serial({ model: undefined })] }), ['devices[0].model: required']);
+  assert.deepEqual(problems({ devices: [] }), ['devices: at least one device is required, found 0 items']);
+  assert.deepEqual(problems({ devices: [{ id: 'x', model: { type: 'machine' } }] }), ['devices[0].transport: required (one of "serial", "modbus", "mqtt", "gpio")']);
+  assert.deepEqual(problems({ devices: [serial({ model: { type: 'turbine' } })] }), ['devices[0].model.type: expected one of "machine", "pump", "switch", found the string "turbine"']);
+  assert.deepEqual(problems({ devices: [serial({ model: undefined })] }), ['devices[0].model: required (a mapping)']);
 });
 
 test('a fault a device cannot have, or options that do not fit, are errors naming the key', () => {
@@ -64,7 +64,7 @@ test('a fault a device cannot have, or options that do not fit, are errors namin
   assert.deepEqual(problems({ devices: [serial({ checksum: false, faults: [{ type: 'bad_checksum' }] })] })[0], 'devices[0].faults[0].type: bad_checksum does not apply to a serial line device without checksums (it can have: garbage, dropout, stuck, spike, burst, unplug, clock_skew)');
   assert.deepEqual(problems({ devices: [serial({ faults: [{ type: 'garbage', probability: 0.1, at: '1s' }, { type: 'unplug', duration: '5ms' }, { type: 'spike', duration: '1s' }] })] }), [
     'devices[0].faults[0].probability: either probability, or at/every: not both',
-    'devices[0].faults[2].duration: unknown key (check the spelling)',
+    'devices[0].faults[2].duration: unknown key; known keys here: type, probability, at, every, factor',
     'devices[0].faults[1].duration: shorter than the device\'s intervalMs (1000 ms): it would never be seen',
   ]);
   assert.deepEqual(problems({ devices: [{ id: 'm', transport: 'mqtt', model: { type: 'pump' } }] }), ['devices[0].url: required: no top-level mqttUrl to default to']);

@@ -225,7 +225,7 @@ test('config: status.heartbeatIntervalMs and status.authToken; a token is requir
   assert.deepEqual(problems({ listen: '0.0.0.0:8081', authToken: 'short' }), ['status.authToken: the auth token must be at least 16 characters (e.g. `openssl rand -hex 16`)']);
   assert.deepEqual(problems({ listen: '0.0.0.0:8081', authToken: TOKEN }), []);
   assert.deepEqual(problems({ listen: '[::1]:8081' }), []);
-  assert.deepEqual(problems({ heartbeatIntervalMs: 10 }), ['status.heartbeatIntervalMs: Too small: expected number to be >=250']);
+  assert.deepEqual(problems({ heartbeatIntervalMs: 10 }), ['status.heartbeatIntervalMs: expected at least 250, found the number 10']);
 });
 
 test('problems: stalled makes the uplink not connected; down clears stalled; clock and fill level are derived', () => {

@@ -306,7 +306,7 @@ function found(value: unknown, secret: boolean): string {
 const EXPECTED: Record<string, string> = { array: 'a list', object: 'a mapping', string: 'a string', number: 'a number', int: 'a whole number', boolean: 'true or false' };
 
 /** The known word nearest to `word`, if near enough to be a likely typo. */
-export function didYouMean(word: string, known: readonly string[]): string | undefined {
+function didYouMean(word: string, known: readonly string[]): string | undefined {
   if (known.length === 0) return undefined;
   const best = closest(word, known as string[]);
   const d = distance(word.toLowerCase(), best.toLowerCase());
@@ -355,7 +355,9 @@ export function problemLines(issues: z.core.$ZodIssue[], ctx?: ProblemContext): 
         const options = (i as { options?: unknown[] }).options ?? [];
         const value = (input as Record<string, unknown> | undefined)?.[i.discriminator as string];
         const guess = typeof value === 'string' ? didYouMean(value, options.filter((v): v is string => typeof v === 'string')) : undefined;
-        return [`${at}: expected one of ${options.map((o) => JSON.stringify(o)).join(', ')}, found ${found(value, false)}${guess ? `; did you mean "${guess}"?` : ''}`];
+        const choices = `one of ${options.map((o) => JSON.stringify(o)).join(', ')}`;
+        if (value === undefined) return [`${at}: required (${choices})`];
+        return [`${at}: expected ${choices}, found ${found(value, false)}${guess ? `; did you mean "${guess}"?` : ''}`];
       }
       case 'too_big':
       case 'too_small': {

@@ -26,7 +26,7 @@ export interface ForwarderOptions {
 }
 
 /** Connected, a batch in flight and nothing acknowledged for this long: the uplink is stalled. */
-export const STALL_MS = 20_000;
+const STALL_MS = 20_000;
 /** An idle uplink checks its connection this often (nothing else would notice a dead link). */
 const IDLE_CHECK_MS = 15_000;
 /** How long that check may take. */

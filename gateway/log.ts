@@ -5,7 +5,7 @@
  */
 import { pino, type Logger } from 'pino';
 
-export const SECRET_LOG_PATHS = ['password', 'authToken', '*.password', '*.authToken', '*.*.password', 'sasl.password', 'kafka.sasl.password'];
+const SECRET_LOG_PATHS = ['password', 'authToken', '*.password', '*.authToken', '*.*.password', 'sasl.password', 'kafka.sasl.password'];
 
 export function createLogger(level: string = 'info'): Logger {
   return pino({

@@ -52,7 +52,7 @@ test('mistakes are reported by key path, all at once', () => {
     'seeed: unknown key; did you mean "seed"?',
   ]);
   assert.deepEqual(problems({ devices: [] }), ['devices: at least one device is required, found 0 items']);
-  assert.deepEqual(problems({ devices: [{ id: 'x', model: { type: 'machine' } }] }), ['devices[0].transport: expected one of "serial", "modbus", "modbus-tcp", "mqtt", "sparkplug", "gpio", found nothing']);
+  assert.deepEqual(problems({ devices: [{ id: 'x', model: { type: 'machine' } }] }), ['devices[0].transport: required (one of "serial", "modbus", "modbus-tcp", "mqtt", "sparkplug", "gpio")']);
   assert.deepEqual(problems({ devices: [serial({ model: { type: 'turbine' } })] }), ['devices[0].model.type: expected one of "machine", "pump", "switch", found the string "turbine"']);
   assert.deepEqual(problems({ devices: [serial({ model: undefined })] }), ['devices[0].model: required (a mapping)']);
 });

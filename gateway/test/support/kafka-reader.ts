@@ -13,7 +13,9 @@ export interface KafkaRecord {
 }
 
 export async function readTopic(brokers: string[], topic: string): Promise<KafkaRecord[]> {
-  const { stdout } = await run('kcat', ['-C', '-J', '-e', '-q', '-b', brokers.join(','), '-t', topic, '-o', 'beginning'], { maxBuffer: 1 << 30 });
+  // kcat -e can wait forever when it starts while the topic is being created; a caller that
+  // polls (waitFor) retries after the timeout instead of hanging.
+  const { stdout } = await run('kcat', ['-C', '-J', '-e', '-q', '-b', brokers.join(','), '-t', topic, '-o', 'beginning'], { maxBuffer: 1 << 30, timeout: 120_000 });
   return stdout.split('\n').filter(Boolean).map((line) => {
     const r = JSON.parse(line);
     const headers: Record<string, string> = {};

@@ -16,7 +16,9 @@ export interface KafkaRecord {
 /** Every record of `topic`; `readCommitted` reads as a transactional consumer does (isolation.level=read_committed). */
 export async function readTopic(brokers: string[], topic: string, opts: { readCommitted?: boolean } = {}): Promise<KafkaRecord[]> {
   const isolation = opts.readCommitted ? ['-X', 'isolation.level=read_committed'] : [];
-  const { stdout } = await run('kcat', ['-C', '-J', '-e', '-q', '-b', brokers.join(','), '-t', topic, '-o', 'beginning', ...isolation], { maxBuffer: 1 << 30 });
+  // kcat -e can wait forever when it starts while the topic is being created; a caller that
+  // polls (waitFor) retries after the timeout instead of hanging.
+  const { stdout } = await run('kcat', ['-C', '-J', '-e', '-q', '-b', brokers.join(','), '-t', topic, '-o', 'beginning', ...isolation], { maxBuffer: 1 << 30, timeout: 120_000 });
   return stdout.split('\n').filter(Boolean).map((line) => {
     const r = JSON.parse(line);
     const headers: Record<string, string> = {};

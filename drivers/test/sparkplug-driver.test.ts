@@ -6,11 +6,10 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { SparkplugEdgeNode } from '../../firmware-sim/sparkplug-node.js';
-import type { RawReading, Rejection } from '../driver.js';
 import { MqttDriver, type MqttSourceOptions } from '../mqtt/mqtt-driver.js';
 import { driverContract } from './driver-contract.js';
 import { startBroker, type Broker } from './support/mosquitto.js';
-import { RecordingSink, until } from './support/recording-sink.js';
+import { RecordingSink, StalledSink, until } from './support/recording-sink.js';
 
 function options(url: string, over: Partial<MqttSourceOptions> = {}): MqttSourceOptions {
   return { id: 'scada', url, topics: ['spBv1.0/plant/#'], payload: 'sparkplug-b', clientId: `sg-test-${randomUUID()}`, maxPayloadBytes: 65536, receiveMaximum: 100, mqttVersion: '5', qos: 2, ...over };
@@ -153,14 +152,3 @@ describe('mqtt sparkplug-b source', () => {
   });
 });
 
-/** A sink whose commits settle only when the test says so: the gateway's buffer, stalled. */
-class StalledSink extends RecordingSink {
-  private release: Array<() => void> = [];
-  override submit(readings: RawReading[], rejections: Rejection[] = []): Promise<void> {
-    void super.submit(readings, rejections);
-    return new Promise((r) => this.release.push(r));
-  }
-  commitAll(): void {
-    for (const r of this.release.splice(0)) r();
-  }
-}

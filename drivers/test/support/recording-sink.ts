@@ -43,6 +43,18 @@ export class RecordingSink implements DriverSink {
   }
 }
 
+/** A sink whose commits settle only when the test says so: the gateway's buffer, stalled. */
+export class StalledSink extends RecordingSink {
+  private release: Array<() => void> = [];
+  override submit(readings: RawReading[], rejections: Rejection[] = [], session: SessionChange = {}): Promise<void> {
+    void super.submit(readings, rejections, session);
+    return new Promise((r) => this.release.push(r));
+  }
+  commitAll(): void {
+    for (const r of this.release.splice(0)) r();
+  }
+}
+
 /**
  * Poll until `check` holds, calling `nudge` (e.g. "make the device send again") between polls.
  * Fails with `what` after a generous timeout; tests never depend on how fast things are.

@@ -1,4 +1,4 @@
-/** Identifier rule shared by sensors, metrics, gateway and source ids (CONTRACT §2, §3). */
+/** Identifier rule shared by sensors, metrics, gateway and source ids (README: Configuration; docs/drivers.md). */
 export const NAME_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
 
 export function isName(s: unknown): s is string {

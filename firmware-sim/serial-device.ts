@@ -1,6 +1,6 @@
 /**
- * A serial sensor on a real pseudo-terminal (see PtySimDevice): it writes CONTRACT §3 line frames
- * or §4 JSON lines into its end. Like a UART, it never waits for the line: while an earlier write
+ * A serial sensor on a real pseudo-terminal (see PtySimDevice): it writes line frames (docs/drivers.md: the serial line format)
+ * or JSON lines into its end. Like a UART, it never waits for the line: while an earlier write
  * has not drained (nobody reading the other end), new samples are dropped and counted.
  */
 import type { SerialPort } from 'serialport';

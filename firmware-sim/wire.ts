@@ -71,7 +71,7 @@ export function encodeSerialTick(tick: Tick, o: SerialWireOptions, random: Rando
   return { ...out, units: withNewlines, bytes: Buffer.concat(withNewlines) };
 }
 
-/** MQTT: one message per reading to <prefix>/<sensor>/<metric>, a CONTRACT §4 JSON object. */
+/** MQTT: one message per reading to <prefix>/<sensor>/<metric>, a JSON payload (README: MQTT payloads). */
 export function encodeMqttTick(tick: Tick, o: MqttWireOptions, random: Random): Encoded<MqttMessage> {
   const rs = tick.samples.flatMap((s) => readings(s, o.sensor, o.metrics, o.timestamps));
   const out = corrupt(rs.map((r) => Buffer.from(encodeJsonLine(r), 'utf8')), rs.map(() => 1), tick, random);

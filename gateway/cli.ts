@@ -1,6 +1,6 @@
 #!/usr/bin/env -S node --max-semi-space-size=1
 /**
- * The `sensorgate` command line (CONTRACT §1).
+ * The `sensorgate` command line (README: Commands).
  *
  * The shebang caps V8's young generation at 1 MiB per semi-space: the default (16 MiB) lets a
  * busy gateway's RSS grow by ~30 MiB for garbage it would collect anyway, and edge devices are
@@ -20,7 +20,7 @@ import { registerFleet } from './fleet/fleet-command.js';
 import { registerSim } from './commands/sim.js';
 import { registerConsume } from './commands/consume.js';
 
-/** Exit code for a config the gateway refuses (CONTRACT §1). */
+/** Exit code for a config the gateway refuses (README: Commands). */
 const EXIT_CONFIG = 2;
 
 function configOrExit(file: string): Readonly<Config> {

@@ -1,4 +1,4 @@
-/** The readings-topic record (CONTRACT §5): one definition, used when a reading enters the buffer. */
+/** The readings-topic record (README: Kafka records): one definition, used when a reading enters the buffer. */
 
 export interface ReadingRecord {
   gateway: string;

@@ -1,6 +1,6 @@
 /**
- * What the gateway knows about itself: counters and gauges (Prometheus, CONTRACT §6) and the
- * GatewayStatus document (CONTRACT §5). Every stage reports here; nothing here drives the flow.
+ * What the gateway knows about itself: counters and gauges (Prometheus, docs/status.md) and the
+ * GatewayStatus document (README: Kafka records). Every stage reports here; nothing here drives the flow.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { DriverState } from '../drivers/driver.js';

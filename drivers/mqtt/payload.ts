@@ -1,5 +1,5 @@
 /**
- * The MQTT payload codec (CONTRACT §4) and topic patterns. Pure functions, no I/O; the JSON
+ * The MQTT payload codec (README: MQTT payloads) and topic patterns. Pure functions, no I/O; the JSON
  * reading itself is shared with serial `jsonl` (../json-reading.ts).
  */
 import { decodeJsonText, reject, type Decoded, type DefaultNames } from '../json-reading.js';

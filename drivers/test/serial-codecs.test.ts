@@ -7,7 +7,7 @@ import { LineFramer, MAX_FRAME_BYTES, type Frame } from '../serial/line-framer.j
 const line = (s: string, requireChecksum = false) => decodeLine(Buffer.from(s, 'latin1'), { requireChecksum });
 const reason = (r: FrameResult) => (r.ok ? 'accepted' : r.rejection.reason);
 
-describe('serial line codec (CONTRACT §3)', () => {
+describe('serial line codec (docs/drivers.md: the serial line format)', () => {
   test('the contract example: two readings at the given time, checksum valid', () => {
     assert.deepEqual(line('pump-3 temp=71.3,vib_rms=0.42 1732400000123*58'), {
       ok: true,
@@ -96,7 +96,7 @@ describe('serial line codec (CONTRACT §3)', () => {
   });
 });
 
-describe('serial jsonl codec (CONTRACT §4 per line)', () => {
+describe('serial jsonl codec (one MQTT JSON payload per line)', () => {
   const names = { sensor: 'meter-1', metric: 'kwh' };
   const json = (s: string | Buffer) => decodeJsonLine(typeof s === 'string' ? Buffer.from(s) : s, names);
 

@@ -1,7 +1,7 @@
 /**
  * What every pipeline in the bench carries: readings from a handful of sensors, as MQTT payloads
- * (CONTRACT §4) on `<prefix>/<sensor>/<metric>` topics, or as the Kafka records the gateway
- * would make of them (CONTRACT §5). One definition, so the peers move the same bytes.
+ * (README: MQTT payloads) on `<prefix>/<sensor>/<metric>` topics, or as the Kafka records the gateway
+ * would make of them (README: Kafka records). One definition, so the peers move the same bytes.
  */
 import { encodeRecord, recordKey } from '../record.js';
 

@@ -64,7 +64,7 @@ function settings(o: ConsumeCliOptions) {
   return { ...result, kafka };
 }
 
-/** A record of the readings topic (CONTRACT §5), or undefined for anything else. */
+/** A record of the readings topic (README: Kafka records), or undefined for anything else. */
 function parseReading(value: Buffer | null): ReadingRecord | undefined {
   if (!value) return undefined;
   let r: unknown;

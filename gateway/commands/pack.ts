@@ -1,4 +1,4 @@
-/** `sensorgate pack` (CONTRACT §1): the offline device bundle. The work is in deploy/pack. */
+/** `sensorgate pack` (README: Commands): the offline device bundle. The work is in deploy/pack. */
 import { Option, type Command } from 'commander';
 import { ARCHES, type Arch } from '../../deploy/pack/targets.js';
 import { ConfigError } from '../config.js';

@@ -13,7 +13,7 @@
  */
 import type { ReadingRecord as FullRecord } from '../record.js';
 
-/** What the analytics need of a readings-topic record (CONTRACT §5). */
+/** What the analytics need of a readings-topic record (README: Kafka records). */
 export type ReadingRecord = Pick<FullRecord, 'gateway' | 'sensor' | 'metric' | 'value' | 'unit' | 'ts' | 'seq'>;
 
 export interface WearOptions {

@@ -1,4 +1,4 @@
-/** `sensorgate fleet` (CONTRACT §1, §7): the fleet status page server. */
+/** `sensorgate fleet` (README: Commands; docs/status.md): the fleet status page server. */
 import { Option, type Command } from 'commander';
 import { action } from '../commands/pack.js';
 import { ConfigError, configSchema, loadKafkaConfig, type Config } from '../config.js';

@@ -1,5 +1,5 @@
 /**
- * `sensorgate fleet` (CONTRACT §7): reads the compacted status topic from the beginning, follows
+ * `sensorgate fleet` (docs/status.md: the fleet server): reads the compacted status topic from the beginning, follows
  * it, and serves the fleet page, /api/gateways and live updates. A gateway counts as online,
  * stale or offline by how long it has been silent (page/view-store.ts). Nothing here writes to
  * Kafka or changes state: every request is a GET.

@@ -1,6 +1,6 @@
 /**
  * A record of the status topic, read defensively: anyone who can produce to the topic can put
- * anything there, so a record is checked against the GatewayStatus shape (CONTRACT §5: the fields
+ * anything there, so a record is checked against the GatewayStatus shape (README: Kafka records: the fields
  * listed there are required, later additions are optional so older gateways still show) and
  * refused with a reason otherwise. The schema validates; the record's own object is kept, so
  * fields a newer gateway adds pass through to /api/gateways.

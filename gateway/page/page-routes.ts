@@ -2,7 +2,7 @@
  * The status page and its data, shared by the fleet server and the gateway's local endpoint:
  *   GET /                   the page (the fleet view, or the same view for one device)
  *   GET /assets/…           its script and style, and uPlot from node_modules (no CDN)
- *   GET /api/gateways       every gateway as a JSON array (CONTRACT §7)
+ *   GET /api/gateways       every gateway as a JSON array (docs/status.md: the fleet server)
  *   GET /api/events         live updates (Server-Sent Events)
  *   GET /api/history?gateway=ID   an hour of chart data for one gateway
  */

@@ -26,7 +26,7 @@ export const HISTORY_SPAN_MS = 60 * 60_000;
 /** At most one chart point per this step (720 per hour), whatever the heartbeat interval. */
 export const HISTORY_STEP_MS = 5000;
 
-/** One gateway on the wire: its GatewayStatus plus what the observer concluded (CONTRACT §7). */
+/** One gateway on the wire: its GatewayStatus plus what the observer concluded (docs/status.md: the fleet server). */
 export type ViewEntry = StatusView & { online: boolean; lastSeenTs: number; state: GatewayState };
 
 /** Chart columns, oldest first; ts in epoch ms. */
@@ -160,7 +160,7 @@ export class ViewStore {
     return { changed, removed };
   }
 
-  /** Every gateway as a JSON array (CONTRACT §7 /api/gateways). */
+  /** Every gateway as a JSON array (/api/gateways in docs/status.md). */
   listJson(): string {
     let out = '[';
     let first = true;

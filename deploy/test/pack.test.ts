@@ -128,8 +128,15 @@ test('under systemd, the launcher turns SENSORGATE_ credentials into the config 
   const r = spawnSync(join(app, 'bin', 'sensorgate'), ['check', '--config', config], { env, encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   const resolved = parseYaml(r.stdout);
-  assert.equal(resolved.kafka.sasl.password, 'from-a-credential');
+  // check never prints a secret: the password is there (the file has none), shown as ***.
+  assert.equal(resolved.kafka.sasl.password, '***');
+  assert.doesNotMatch(r.stdout + r.stderr, /from-a-credential/);
   assert.deepEqual(resolved.kafka.brokers, ['kafka-1.example:9093', 'kafka-2.example:9093']);
+  // Without the credential the same config lacks its password.
+  rmSync(join(credentials, 'sensorgate_SENSORGATE_KAFKA_SASL_PASSWORD'));
+  const without = spawnSync(join(app, 'bin', 'sensorgate'), ['check', '--config', config], { env, encoding: 'utf8' });
+  assert.equal(without.status, 2, without.stdout);
+  assert.match(without.stderr, /kafka\.sasl\.password: required/);
 });
 
 test('the arm64 bundle\'s native modules are AArch64 ELF files, and it has no foreign ones', async () => {

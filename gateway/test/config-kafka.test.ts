@@ -43,14 +43,14 @@ test('tls: a private CA, a client certificate and a server name, read from files
 });
 
 test('tls files: missing, unreadable or not PEM is a config error naming the key; nothing turns verification off', () => {
-  assert.deepEqual(problems({ tls: { ca: join(dir, 'nope.pem') } }), [`kafka.tls.ca: cannot read ${join(dir, 'nope.pem')} (ENOENT)`]);
+  assert.deepEqual(problems({ tls: { ca: join(dir, 'nope.pem') } }), [`kafka.tls.ca: cannot read ${join(dir, 'nope.pem')} (ENOENT), found the string "${join(dir, 'nope.pem')}"`]);
   const text = join(dir, 'text.pem');
   writeFileSync(text, 'hello');
-  assert.deepEqual(problems({ tls: { ca, cert: text, key } }), [`kafka.tls.cert: ${text} is not a PEM file (no -----BEGIN line)`]);
+  assert.deepEqual(problems({ tls: { ca, cert: text, key } }), [`kafka.tls.cert: ${text} is not a PEM file (no -----BEGIN line), found the string "${text}"`]);
   if (process.getuid?.() !== 0) {
     const locked = pem('locked.key');
     chmodSync(locked, 0);
-    assert.deepEqual(problems({ tls: { cert, key: locked } }), [`kafka.tls.key: cannot read ${locked} (EACCES)`]);
+    assert.deepEqual(problems({ tls: { cert, key: locked } }), [`kafka.tls.key: cannot read ${locked} (EACCES), found the string "${locked}"`]);
   }
   assert.deepEqual(problems({ tls: { cert } }), ['kafka.tls.key: required with cert (the client certificate\'s private key)']);
   const off = problems({ tls: { ca, rejectUnauthorized: false } });

@@ -55,7 +55,7 @@ describe('damaged buffer file', { concurrency: false }, () => {
     const problem = (await g.status()).problems.find((p: { code: string }) => p.code === 'buffer_corrupt');
     assert.match(problem?.detail ?? '', new RegExp(`${salvaged} readings salvaged, ${lost} lost`));
     assert.equal(readdirSync(dataDir).filter((f) => /^buffer\.sqlite\.corrupt-\d{8}T\d{6}\.\d{3}Z$/.test(f)).length, 1, 'the damaged file is kept aside');
-    assert.match(g.logTail(200), /"level":50.*buffer file damaged/);
+    assert.match(g.logTail(200), /"level":"error".*buffer file damaged/);
     await g.stop();
   });
 

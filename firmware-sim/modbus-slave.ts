@@ -152,7 +152,7 @@ const MAX_PDU_BYTES = 253;
 
 /**
  * Modbus TCP on a real socket (port 0: a free one, see `port` after start). stop() closes the
- * listener and drops every connection, as a slave that is switched off does; start() listens on
+ * listener and resets every connection, as a slave that is switched off does; start() listens on
  * the same port again.
  */
 export class ModbusTcpSlave extends RegisterSlave {
@@ -188,7 +188,9 @@ export class ModbusTcpSlave extends RegisterSlave {
     this.server = undefined;
     if (!server) return;
     const closed = new Promise((r) => server.close(r));
-    for (const s of this.sockets) s.destroy();
+    // A reset, as a slave that was switched off sends when the master's next packet reaches it
+    // again; the master sees a socket error rather than an orderly close.
+    for (const s of this.sockets) s.resetAndDestroy();
     await closed;
   }
 

@@ -183,7 +183,10 @@ export class ModbusDriver implements Driver {
       let answered = 0;
       for (const reg of this.opts.registers) {
         const r = await this.read(client, reg);
-        if ('portGone' in r || this.client !== client) return; // 'close' reports it
+        if (this.client !== client) return;
+        // Usually 'close' has reported it already; not always: modbus-serial's TCP port marks
+        // itself closed on a socket error (a reset from a rebooted slave) without emitting 'close'.
+        if ('portGone' in r) { this.lost(client, 'connection closed'); return; }
         if ('reading' in r) { readings.push(r.reading); answered++; }
         else { rejections.push(r.rejection); if (r.answered) answered++; }
       }

@@ -60,7 +60,7 @@ test('readings reach Kafka; the slave switched off and on: its source down and u
   const first = await waitFor('readings of both slaves in Kafka', async () => {
     const v = await inKafka();
     return v.some((r) => r.sensor === 'meter-1') && v.some((r) => r.sensor === 'plc-7') ? v : undefined;
-  }, 60_000);
+  }, 180_000);
   const volt = first!.find((r) => r.sensor === 'meter-1' && r.metric === 'voltage');
   assert.ok(Math.abs(volt.value - 230.1) < 1e-9 && volt.unit === 'V' && volt.source === 'meter-tcp', JSON.stringify(volt));
   assert.equal(first!.find((r) => r.sensor === 'plc-7' && r.metric === 'energy').value, 1.5);

@@ -140,6 +140,9 @@ program.command('demo')
     const { runDemo, DemoUsageError } = await import('./demo.js');
     try {
       await runDemo({ dataDir: opts.dataDir, statusPort, fleetPort, mqttUrl: opts.mqttUrl, seed: opts.seed });
+      // Everything is stopped and every buffer closed: exit as `run` does. Waiting for the event
+      // loop to drain instead hung once on two Kafka sockets a client library never released.
+      process.exit(0);
     } catch (err) {
       if (!(err instanceof DemoUsageError)) throw err;
       process.stderr.write(`demo: ${err.message}\n`);

@@ -120,10 +120,11 @@ export class KafkaStatusFeed implements StatusFeed {
       maxWaitTimeInMs: 250,
     });
     this.consumer = consumer;
-    // kafkajs restarts a crashed consumer itself; say so, since its own log lines are debug only.
+    // kafkajs restarts a crashed consumer itself. The operator hears of the lost topic once, from
+    // the fleet server's health check (see health()); each restart is detail for debugging.
     consumer.on(consumer.events.CRASH, ({ payload }) => {
       this.lastError = payload.error.message;
-      this.log.warn({ err: payload.error.message, restart: payload.restart }, 'status topic reader failed');
+      this.log.debug({ err: payload.error.message, restart: payload.restart }, 'status topic reader failed');
     });
     consumer.on(consumer.events.FETCH, () => { this.lastFetch = performance.now(); });
     consumer.on(consumer.events.REQUEST_TIMEOUT, (e) => { this.lastError = `request to broker ${e.payload.broker} timed out after ${e.payload.pendingDuration} ms`; });

@@ -17,7 +17,7 @@ import { publisher as openPublisher, type Publisher } from './support/publisher.
 const run = promisify(execFile);
 
 async function readCommitted(brokers: string[], topic: string): Promise<Array<{ seq: number; reading: string }>> {
-  const { stdout } = await run('kcat', ['-C', '-J', '-e', '-q', '-b', brokers.join(','), '-t', topic, '-o', 'beginning', '-X', 'isolation.level=read_committed'], { maxBuffer: 1 << 28 });
+  const { stdout } = await run('kcat', ['-C', '-J', '-u', '-e', '-q', '-b', brokers.join(','), '-t', topic, '-o', 'beginning', '-X', 'isolation.level=read_committed'], { maxBuffer: 1 << 28 });
   return stdout.split('\n').filter(Boolean).map((l) => {
     const v = JSON.parse(JSON.parse(l).payload);
     return { seq: v.seq, reading: `${v.sensor}/${v.value}` };

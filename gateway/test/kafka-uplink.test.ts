@@ -54,7 +54,7 @@ for (const version of [KAFKA_VERSIONS.latest, KAFKA_VERSIONS.legacy]) {
       const third = transactional('eos-resume');
       assert.deepEqual(await third.connect(), { committedSeq: 6 });
       await third.close();
-      const { stdout } = await promisify(execFile)('kcat', ['-C', '-J', '-e', '-q', '-b', broker.brokers[0]!, '-t', 'eos-resume', '-o', 'beginning', '-X', 'isolation.level=read_committed']);
+      const { stdout } = await promisify(execFile)('kcat', ['-C', '-J', '-u', '-e', '-q', '-b', broker.brokers[0]!, '-t', 'eos-resume', '-o', 'beginning', '-X', 'isolation.level=read_committed']);
       assert.deepEqual(stdout.trim().split('\n').map((l) => JSON.parse(JSON.parse(l).payload).seq).sort(), [1, 2, 3, 4, 5, 6]);
     });
 

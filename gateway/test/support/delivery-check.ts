@@ -14,7 +14,7 @@ export interface Delivered {
 
 /** Every record of `topic` through an independent client (kcat), read_committed or not. */
 export async function delivered(brokers: string[], topic: string, readCommitted = false): Promise<Delivered> {
-  const args = ['-C', '-J', '-e', '-q', '-b', brokers.join(','), '-t', topic, '-o', 'beginning', ...(readCommitted ? ['-X', 'isolation.level=read_committed'] : [])];
+  const args = ['-C', '-J', '-u', '-e', '-q', '-b', brokers.join(','), '-t', topic, '-o', 'beginning', ...(readCommitted ? ['-X', 'isolation.level=read_committed'] : [])];
   const { stdout } = await run('kcat', args, { maxBuffer: 1 << 30 });
   const readings: string[] = [];
   const seqs: number[] = [];

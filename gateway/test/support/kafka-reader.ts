@@ -17,8 +17,9 @@ export interface KafkaRecord {
 export async function readTopic(brokers: string[], topic: string, opts: { readCommitted?: boolean } = {}): Promise<KafkaRecord[]> {
   const isolation = opts.readCommitted ? ['-X', 'isolation.level=read_committed'] : [];
   // kcat -e can wait forever when it starts while the topic is being created; a caller that
-  // polls (waitFor) retries after the timeout instead of hanging.
-  const { stdout } = await run('kcat', ['-C', '-J', '-e', '-q', '-b', brokers.join(','), '-t', topic, '-o', 'beginning', ...isolation], { maxBuffer: 1 << 30, timeout: 120_000 });
+  // polls (waitFor) retries after the timeout instead of hanging. -u: unbuffered; reads under load
+  // twice returned a line cut short, and unbuffered output rules kcat's stdio buffer out as the cause.
+  const { stdout } = await run('kcat', ['-C', '-J', '-u', '-e', '-q', '-b', brokers.join(','), '-t', topic, '-o', 'beginning', ...isolation], { maxBuffer: 1 << 30, timeout: 120_000 });
   return stdout.split('\n').filter(Boolean).map((line) => {
     const r = JSON.parse(line);
     const headers: Record<string, string> = {};

@@ -536,6 +536,20 @@ export function loadKafkaConfig(file: string, env: NodeJS.ProcessEnv = process.e
   return deepFreeze(result.data.kafka);
 }
 
+/**
+ * The kafka: section of a config file for a command that reads one topic of it (`fleet` the
+ * status topic, `consume` the readings topic), with the command's `--topic` in its place when
+ * given. A bad `--topic` is added to `problems`, named by the flag.
+ */
+export function kafkaForCommand(file: string, env: NodeJS.ProcessEnv, topicKey: 'topic' | 'statusTopic', topic: string | undefined, problems: string[]): Config['kafka'] {
+  const kafka = loadKafkaConfig(file, env);
+  if (topic === undefined) return kafka;
+  const parsed = configSchema.shape.kafka.shape[topicKey].safeParse(topic);
+  if (parsed.success) return { ...kafka, [topicKey]: parsed.data };
+  problems.push(`--topic: ${parsed.error.issues[0]!.message}`);
+  return kafka;
+}
+
 function deepFreeze<T>(o: T): T {
   if (o && typeof o === 'object') {
     for (const v of Object.values(o)) deepFreeze(v);

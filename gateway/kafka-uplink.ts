@@ -9,7 +9,7 @@
  * One produce request per partition, and each checked. kafkajs can resolve a send() spanning
  * several brokers although some partitions got no answer: after a leader moves, its retry skips
  * every broker that had already answered, including the one that now leads the moved partition
- * (kafkajs issue 1303). A request for one partition goes to one broker, and we accept it only
+ * (a known, still open kafkajs bug). A request for one partition goes to one broker, and we accept it only
  * with that partition's acknowledgement in hand. It also confines a refusal to its partition:
  * kafkajs rolls back the idempotence sequence numbers of every partition in a failed request,
  * also those that were written, after which the broker answers "out of order sequence number"

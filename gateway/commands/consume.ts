@@ -7,7 +7,7 @@
  */
 import type { Command } from 'commander';
 import type { Logger } from 'pino';
-import { ConfigError, configSchema, loadKafkaConfig, type Config } from '../config.js';
+import { ConfigError, configSchema, kafkaForCommand, type Config } from '../config.js';
 import type { Analytics, ReadingRecord, SeriesStats, WearEvent } from '../consume/analytics.js';
 import { action } from './pack.js';
 
@@ -38,12 +38,7 @@ function settings(o: ConsumeCliOptions) {
   let kafka: Config['kafka'] | undefined;
   if (o.config !== undefined) {
     if (o.brokers !== undefined) problems.push('--brokers: not with --config (the file\'s kafka: section says how to connect)');
-    kafka = loadKafkaConfig(o.config);
-    if (o.topic !== undefined) {
-      const topic = configSchema.shape.kafka.shape.topic.safeParse(o.topic);
-      if (topic.success) kafka = { ...kafka, topic: topic.data };
-      else problems.push(`--topic: ${topic.error.issues[0]!.message}`);
-    }
+    kafka = kafkaForCommand(o.config, process.env, 'topic', o.topic, problems);
   } else if (o.brokers === undefined) {
     problems.push('--brokers or --config: one of them is required');
   } else {

@@ -1,7 +1,7 @@
 /** `sensorgate fleet` (README: Commands; docs/status.md): the fleet status page server. */
 import { Option, type Command } from 'commander';
 import { action } from '../commands/pack.js';
-import { ConfigError, configSchema, loadKafkaConfig, type Config } from '../config.js';
+import { ConfigError, configSchema, kafkaForCommand, type Config } from '../config.js';
 import { listenProblem } from '../page/auth.js';
 
 interface FleetCliOptions {
@@ -26,12 +26,7 @@ function fleetSettings(o: FleetCliOptions, env: NodeJS.ProcessEnv): { kafka: Con
     for (const flag of ['brokers', 'ssl', 'saslMechanism', 'saslUsername'] as const) {
       if (o[flag] !== undefined) problems.push(`--${flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: not with --config (the file's kafka: section says how to connect)`);
     }
-    kafka = loadKafkaConfig(o.config, env);
-    if (o.topic !== undefined) {
-      const topic = configSchema.shape.kafka.shape.statusTopic.safeParse(o.topic);
-      if (topic.success) kafka = { ...kafka, statusTopic: topic.data };
-      else problems.push(`--topic: ${topic.error.issues[0]!.message}`);
-    }
+    kafka = kafkaForCommand(o.config, env, 'statusTopic', o.topic, problems);
   } else if (o.brokers === undefined) {
     problems.push('--brokers or --config: one of them is required');
   } else {

@@ -8,7 +8,7 @@
  * (time to failure, thermal lag, duty cycles) are simulated time; fault schedules and device
  * intervals are real time.
  */
-import { problemLines } from '../gateway/config.js';
+import { problemLines } from '../gateway/config/config.js';
 import { z } from 'zod';
 import { NAME_PATTERN } from '../drivers/names.js';
 import { MACHINE_METRICS } from './models/machine.js';

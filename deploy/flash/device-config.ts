@@ -9,7 +9,7 @@
  * their path under /run/credentials/sensorgate.service/ (docs/deploy.md).
  */
 import { parseDocument } from 'yaml';
-import { applyEnv, ConfigError, formatPath, SECRET_KEYS, validateConfig, type Config } from '../../gateway/config.js';
+import { applyEnv, ConfigError, formatPath, SECRET_KEYS, validateConfig, type Config } from '../../gateway/config/config.js';
 
 export interface DevicePayload {
   /** The config file's text, written as given (comments kept). */

@@ -31,4 +31,4 @@ if [ -n "${CREDENTIALS_DIRECTORY:-}" ]; then
   done
 fi
 
-exec node "$bindir/../dist/gateway/cli.js" "$@"
+exec node "$bindir/../dist/gateway/cli/main.js" "$@"

@@ -2,7 +2,7 @@
  * `sensorgate pack`: a self-contained offline bundle for one device architecture.
  *
  *   sensorgate/                      (the single top-level folder of the .tar.gz)
- *     bin/sensorgate                 launcher: runs dist/gateway/cli.js with the device's node
+ *     bin/sensorgate                 launcher: runs dist/gateway/cli/main.js with the device's node
  *     install.sh                     installs it as a systemd service (docs/deploy.md)
  *     sensorgate-bundle.json         manifest: version, arch, Node ABI, native modules
  *     package.json, dist/, node_modules/ (production only, native modules built for the arch)
@@ -72,7 +72,7 @@ export async function pack(opts: PackOptions): Promise<PackResult> {
   phase(1, `checking the ${target.arch} toolchain, Node headers and compiled code`);
   const prefix = await toolchainPrefix(target);
   const headers = readNodeHeaders(nodedir);
-  await access(join(PACKAGE_ROOT, 'dist', 'gateway', 'cli.js')).catch(() => {
+  await access(join(PACKAGE_ROOT, 'dist', 'gateway', 'cli', 'main.js')).catch(() => {
     throw new Error(`no compiled code in ${join(PACKAGE_ROOT, 'dist')}: run \`npm run build\` first`);
   });
   await access(join(PACKAGE_ROOT, 'package-lock.json')).catch(() => {

@@ -19,7 +19,7 @@ import { dirname, resolve } from 'node:path';
 import { parse as parseYaml, stringify } from 'yaml';
 import { z } from 'zod';
 import { NAME_PATTERN } from '../../drivers/names.js';
-import { ConfigError, formatPath } from '../../gateway/config.js';
+import { ConfigError, formatPath } from '../../gateway/config/config.js';
 import { devicePayload, type DevicePayload } from '../flash/device-config.js';
 
 const secret = z.union([z.string(), z.strictObject({ file: z.string().min(1) })]);

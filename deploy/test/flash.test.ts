@@ -101,7 +101,7 @@ test('the first-boot script installs bundle, unit, config and credentials where 
   const { root, boot } = firstBoot(out, 'root-firstboot');
   const launcher = join(root, 'opt', 'sensorgate', 'bin', 'sensorgate');
   assert.ok(statSync(launcher).mode & 0o111, 'the launcher is executable');
-  assert.ok(existsSync(join(root, 'opt', 'sensorgate', 'dist', 'gateway', 'cli.js')));
+  assert.ok(existsSync(join(root, 'opt', 'sensorgate', 'dist', 'gateway', 'cli', 'main.js')));
   assert.equal(JSON.parse(readFileSync(join(root, 'opt', 'sensorgate', 'sensorgate-bundle.json'), 'utf8')).arch, 'arm64');
   assert.equal(readFileSync(join(root, 'etc', 'systemd', 'system', 'sensorgate.service'), 'utf8'), readFileSync(asset('deploy/systemd/sensorgate.service'), 'utf8'));
   const wants = join(root, 'etc', 'systemd', 'system', 'multi-user.target.wants', 'sensorgate.service');

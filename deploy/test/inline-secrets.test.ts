@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { parse as parseYaml } from 'yaml';
-import { applyEnv, validateConfig } from '../../gateway/config.js';
+import { applyEnv, validateConfig } from '../../gateway/config/config.js';
 import { sensorgate } from './support/cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sg-inline-secrets-'));

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { parse as parseYaml } from 'yaml';
-import { applyEnv, validateConfig } from '../../gateway/config.js';
+import { applyEnv, validateConfig } from '../../gateway/config/config.js';
 import { bundleFor, disposeBundles, sensorgate } from './support/cli.js';
 import { buildRpiImage, readBootFile } from './support/rpi-image.js';
 

@@ -13,7 +13,7 @@ import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFil
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { sdNotify, watchdogIntervalMs } from '../../gateway/sd-notify.js';
+import { sdNotify, watchdogIntervalMs } from '../../gateway/lib/sd-notify.js';
 import { startBroker } from '../../drivers/test/support/mosquitto.js';
 import { waitFor } from '../../gateway/test/support/gateway-process.js';
 import { freePort } from '../net.js';

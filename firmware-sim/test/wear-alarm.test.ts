@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Analytics, type WearEvent } from '../../gateway/consume/analytics.js';
+import { Analytics, type WearEvent } from '../../gateway/offsite/consume/analytics.js';
 import { parseSimConfig } from '../config.js';
 import { DAY, HOUR, MINUTE } from '../models/model.js';
 import { firmwareFor } from '../simulator.js';

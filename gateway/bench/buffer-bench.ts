@@ -8,8 +8,8 @@
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { SqliteBuffer, type BufferEntry } from '../buffer.js';
-import { encodeRecord, recordKey } from '../record.js';
+import { SqliteBuffer, type BufferEntry } from '../buffer/sqlite-buffer.js';
+import { encodeRecord, recordKey } from '../ingest/record.js';
 import { writeBytes } from './proc.js';
 import { METRIC, sensorOf, valueOf } from './workload.js';
 

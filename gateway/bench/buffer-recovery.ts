@@ -9,8 +9,8 @@
 import { closeSync, mkdtempSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BUFFER_FILE, CLEAN_FILE, SqliteBuffer, type BufferEntry, type BufferOptions, type SalvageReport } from '../buffer.js';
-import { encodeRecord, recordKey } from '../record.js';
+import { BUFFER_FILE, CLEAN_FILE, SqliteBuffer, type BufferEntry, type BufferOptions, type SalvageReport } from '../buffer/sqlite-buffer.js';
+import { encodeRecord, recordKey } from '../ingest/record.js';
 
 const gib = Number(process.argv[2] ?? 1);
 const dir = mkdtempSync(join(process.argv[3] ?? tmpdir(), 'sg-recovery-bench-'));

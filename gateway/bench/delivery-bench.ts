@@ -7,7 +7,7 @@
  * timed by the gateway's acknowledged count (see launchGateway: exactly-once end offsets include
  * commit markers), so the clock stops the same way for both.
  */
-import type { Config } from '../config.js';
+import type { Config } from '../config/config.js';
 import { launchGateway, measureBurst, type Bench, type PipelineResult } from './pipelines.js';
 
 export type Delivery = Config['kafka']['delivery'];

@@ -1,3 +1,5 @@
+/// <reference lib="dom" />
+// (for the page.evaluate callbacks, which run in Chromium)
 /**
  * Fleet page bench (docs/status.md): N synthetic gateways (default 500) on a status topic, a
  * real `sensorgate fleet` process reading it, statuses arriving all along as from a live fleet
@@ -16,12 +18,12 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Partitioners, type Producer } from 'kafkajs';
 import { freePort } from '../../deploy/net.js';
-import { STATUS_HEADERS } from '../kafka-status-publisher.js';
-import type { GatewayStatus } from '../status.js';
+import { STATUS_HEADERS } from '../status/kafka-status-publisher.js';
+import type { GatewayStatus } from '../status/status.js';
 import { benchKafka, startBenchKafka } from './peers.js';
 import { note, phase } from './progress.js';
 
-const CLI = fileURLToPath(new URL('../cli.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 const CHROMIUM = process.env.CHROMIUM_BIN ?? '/usr/bin/chromium';
 const LIVE_INTERVAL_MS = 10_000;
 

@@ -10,7 +10,7 @@ import { Partitioners } from 'kafkajs';
 import { benchKafka } from './peers.js';
 import mqtt from 'mqtt';
 import { compileTopicPattern, decodePayload } from '../../drivers/mqtt/payload.js';
-import { encodeRecord, recordHeaders, recordKey } from '../record.js';
+import { encodeRecord, recordHeaders, recordKey } from '../ingest/record.js';
 
 export interface NaiveBridgeOptions {
   mqttUrl: string;

@@ -5,7 +5,7 @@
  * reading (the topic's end offsets, or what the gateway counts as acknowledged: see
  * launchGateway), so nothing still queued anywhere is counted as done.
  */
-import { CLI_PATH, cliNodeFlags } from '../cli-path.js';
+import { CLI_PATH, cliNodeFlags } from '../cli/cli-path.js';
 import type { ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { readdir, writeFile } from 'node:fs/promises';
@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { freePort } from '../../deploy/net.js';
-import { validateConfig, type Config } from '../config.js';
+import { validateConfig, type Config } from '../config/config.js';
 import { kafkaLatencies, type Percentiles } from './latency.js';
 import { prepareSession, type BenchKafka, type BenchMosquitto, type KafkaProbe } from './peers.js';
 import { ChildEvents, cpuSeconds, expectSuccess, memory, memoryOf, spawnTracked, stopChild, type Memory } from './proc.js';

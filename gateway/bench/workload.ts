@@ -3,7 +3,7 @@
  * (README: MQTT payloads) on `<prefix>/<sensor>/<metric>` topics, or as the Kafka records the gateway
  * would make of them (README: Kafka records). One definition, so the peers move the same bytes.
  */
-import { encodeRecord, recordKey } from '../record.js';
+import { encodeRecord, recordKey } from '../ingest/record.js';
 
 export const SENSORS = 10;
 /** The metric of measured readings; warm-up readings use another, so latency can skip them. */

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import fc from 'fast-check';
-import { BUFFER_FILE, SqliteBuffer, type BufferEntry, type BufferOptions, type SalvageReport } from '../buffer.js';
+import { BUFFER_FILE, SqliteBuffer, type BufferEntry, type BufferOptions, type SalvageReport } from '../buffer/sqlite-buffer.js';
 
 const dirs: string[] = [];
 after(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });

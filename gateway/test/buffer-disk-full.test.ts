@@ -5,9 +5,9 @@ import { mkdirSync, mkdtempSync, rmSync, statfsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { SqliteBuffer, storageFailure, type BufferEntry, type BufferOptions } from '../buffer.js';
-import { Ingest } from '../ingest.js';
-import { Status } from '../status.js';
+import { SqliteBuffer, storageFailure, type BufferEntry, type BufferOptions } from '../buffer/sqlite-buffer.js';
+import { Ingest } from '../ingest/ingest.js';
+import { Status } from '../status/status.js';
 
 let mount: string;
 before(() => {

@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { SqliteBuffer, type BufferEntry, type BufferOptions } from '../buffer.js';
+import { SqliteBuffer, type BufferEntry, type BufferOptions } from '../buffer/sqlite-buffer.js';
 
 const dirs: string[] = [];
 after(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });

@@ -5,9 +5,9 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { CLI_PATH } from '../cli-path.js';
-import { ConfigError, loadConfig, loadKafkaConfig, validateConfig } from '../config.js';
-import { tlsOptions } from '../kafka-client.js';
+import { CLI_PATH } from '../cli/cli-path.js';
+import { ConfigError, loadConfig, loadKafkaConfig, validateConfig } from '../config/config.js';
+import { tlsOptions } from '../uplink/kafka-client.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sg-config-kafka-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

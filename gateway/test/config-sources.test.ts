@@ -7,10 +7,10 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
-import { ConfigError, loadConfig, validateConfig } from '../config.js';
-import { createDriver } from '../sources.js';
+import { ConfigError, loadConfig, validateConfig } from '../config/config.js';
+import { createDriver } from '../ingest/sources.js';
 
-const CLI = fileURLToPath(new URL('../cli.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 const DOCS = fileURLToPath(new URL('../../../docs/drivers.md', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'sg-config-sources-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { ConfigError, loadConfig, validateConfig } from '../config.js';
+import { ConfigError, loadConfig, validateConfig } from '../config/config.js';
 
-const CLI = fileURLToPath(new URL('../cli.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'sg-config-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -1,7 +1,7 @@
 /** The example consumer's analytics: rolling statistics, deduplication, spikes, frozen sensors, wear states. */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { Analytics, type AnalyticsOptions, type ReadingRecord } from '../consume/analytics.js';
+import { Analytics, type AnalyticsOptions, type ReadingRecord } from '../offsite/consume/analytics.js';
 
 const S = 1000;
 const options: AnalyticsOptions = { windowMs: 60 * S, smoothingMs: 10 * S, maxSamples: 1000, wear: { metrics: ['vib_rms'], threshold: 7.1, horizonMs: 300 * S } };

@@ -1,3 +1,5 @@
+/// <reference lib="dom" />
+// (for the page.evaluate callbacks, which run in Chromium)
 /**
  * A hostile status topic against a real `sensorgate fleet`: 100,000 forged gateway ids, records
  * whose key is not their gateway, a tombstone. The fleet tracks at most --max-gateways (10,000 by

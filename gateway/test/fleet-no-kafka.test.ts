@@ -7,8 +7,8 @@ import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import { pino } from 'pino';
 import { freePort } from '../../deploy/net.js';
-import { configSchema } from '../config.js';
-import { FleetServer } from '../fleet/fleet-server.js';
+import { configSchema } from '../config/config.js';
+import { FleetServer } from '../offsite/fleet/fleet-server.js';
 import { waitFor } from './support/gateway-process.js';
 
 test('no Kafka: /api/fleet says not connected with the error, /healthz 503, metric 0, one warn line', async () => {

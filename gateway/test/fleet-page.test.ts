@@ -1,3 +1,5 @@
+/// <reference lib="dom" />
+// (for the page.evaluate callbacks, which run in Chromium)
 /**
  * The fleet page and the gateway's local page in real headless Chromium, with real
  * `sensorgate run` gateways and a real `sensorgate fleet` server on a real Kafka broker.

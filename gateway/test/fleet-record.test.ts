@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { MAX_STATUS_BYTES, parseStatusRecord } from '../fleet/status-record.js';
+import { MAX_STATUS_BYTES, parseStatusRecord } from '../offsite/fleet/status-record.js';
 
-const CLI = fileURLToPath(new URL('../cli.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 
 const valid = {
   gateway: 'gw-1', version: '0.1.0', ts: 1, uptimeS: 2,

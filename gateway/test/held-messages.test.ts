@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { SqliteBuffer, type BufferOptions } from '../buffer.js';
+import { SqliteBuffer, type BufferOptions } from '../buffer/sqlite-buffer.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sg-held-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

@@ -3,9 +3,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { SqliteBuffer } from '../buffer.js';
-import { Ingest } from '../ingest.js';
-import { Status } from '../status.js';
+import { SqliteBuffer } from '../buffer/sqlite-buffer.js';
+import { Ingest } from '../ingest/ingest.js';
+import { Status } from '../status/status.js';
 
 const dirs: string[] = [];
 after(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });

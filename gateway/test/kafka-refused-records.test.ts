@@ -15,11 +15,11 @@ import { after, before, test } from 'node:test';
 import { Kafka, logLevel } from 'kafkajs';
 import { pino } from 'pino';
 import { startKafka, type KafkaBroker } from '../../deploy/kafka/launcher.js';
-import { SqliteBuffer } from '../buffer.js';
-import { validateConfig } from '../config.js';
-import { Forwarder } from '../forwarder.js';
-import { KafkaUplink } from '../kafka-uplink.js';
-import { Status } from '../status.js';
+import { SqliteBuffer } from '../buffer/sqlite-buffer.js';
+import { validateConfig } from '../config/config.js';
+import { Forwarder } from '../forwarder/forwarder.js';
+import { KafkaUplink } from '../uplink/kafka-uplink.js';
+import { Status } from '../status/status.js';
 import { waitFor } from './support/gateway-process.js';
 import { bySensor, readTopic } from './support/kafka-reader.js';
 

@@ -16,7 +16,7 @@ import { startKafka, type KafkaBroker } from '../../deploy/kafka/launcher.js';
 import { freePort } from '../../deploy/net.js';
 import { makeCertificates, secureListeners, type Certificates, type SecureListeners } from '../../deploy/kafka/tls.js';
 import { startBroker, type Broker } from '../../drivers/test/support/mosquitto.js';
-import { CLI_PATH, cliNodeFlags } from '../cli-path.js';
+import { CLI_PATH, cliNodeFlags } from '../cli/cli-path.js';
 import { waitFor, type GatewayProcess } from './support/gateway-process.js';
 import { mqttGateway, delivered, missing } from './support/delivery-check.js';
 import { publisher, type Publisher } from './support/publisher.js';

@@ -4,7 +4,7 @@ import { closeSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import Database from 'better-sqlite3';
-import { SqliteBuffer } from '../buffer.js';
+import { SqliteBuffer } from '../buffer/sqlite-buffer.js';
 import { mountPowerCutFs, type PowerCutFs } from './support/powercut.js';
 
 let fs: PowerCutFs;

@@ -12,8 +12,8 @@ import { after, before, test } from 'node:test';
 import { parse, stringify } from 'yaml';
 import { startBroker, type Broker } from '../../drivers/test/support/mosquitto.js';
 import { RecordingSink } from '../../drivers/test/support/recording-sink.js';
-import { validateConfig } from '../config.js';
-import { createDriver } from '../sources.js';
+import { validateConfig } from '../config/config.js';
+import { createDriver } from '../ingest/sources.js';
 import { CLI, waitFor } from './support/gateway-process.js';
 
 let dir: string;

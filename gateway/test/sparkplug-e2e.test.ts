@@ -13,7 +13,7 @@ import { KAFKA_VERSIONS, startKafka, type KafkaBroker } from '../../deploy/kafka
 import { encodePayload } from '../../drivers/mqtt/sparkplug-codec.js';
 import { startBroker, type Broker } from '../../drivers/test/support/mosquitto.js';
 import { SparkplugEdgeNode, type EdgeMetric } from '../../firmware-sim/sparkplug-node.js';
-import { SqliteBuffer } from '../buffer.js';
+import { SqliteBuffer } from '../buffer/sqlite-buffer.js';
 import { gatewayProcess, waitFor, type GatewayProcess } from './support/gateway-process.js';
 import { readTopic } from './support/kafka-reader.js';
 

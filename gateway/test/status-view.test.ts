@@ -1,10 +1,10 @@
 /** What the status pages conclude: online/stale/offline, chart history, ages, sorting, filtering. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { StatusView } from '../fleet/status-record.js';
-import { ago, bytes, count, duration, problemText, rate, reasons } from '../page/browser/format.js';
-import { comparator, matches, needsAttention, oldestUnsentS, secondsSince, uplinkWord } from '../page/browser/view.js';
-import { gatewayState, HISTORY_SPAN_MS, OFFLINE_AFTER_INTERVALS, ViewStore, type ViewEntry } from '../page/view-store.js';
+import type { StatusView } from '../status/status-document.js';
+import { ago, bytes, count, duration, problemText, rate, reasons } from '../web/browser/format.js';
+import { comparator, matches, needsAttention, oldestUnsentS, secondsSince, uplinkWord } from '../web/browser/view.js';
+import { gatewayState, HISTORY_SPAN_MS, OFFLINE_AFTER_INTERVALS, ViewStore, type ViewEntry } from '../web/view-store.js';
 
 const T0 = 1_700_000_000_000;
 

@@ -8,10 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { freePort } from '../../deploy/net.js';
-import { SqliteBuffer } from '../buffer.js';
-import { ConfigError, validateConfig } from '../config.js';
-import { RateWindow, Status } from '../status.js';
-import { startStatusServer } from '../status-server.js';
+import { SqliteBuffer } from '../buffer/sqlite-buffer.js';
+import { ConfigError, validateConfig } from '../config/config.js';
+import { RateWindow, Status } from '../status/status.js';
+import { startStatusServer } from '../web/status-server.js';
 
 /** parse-prometheus-text-format ships no types; its result is described here. */
 type Family = { name: string; help: string; type: string; metrics: Array<{ value?: string; labels?: Record<string, string>; buckets?: Record<string, string>; count?: string; sum?: string }> };

@@ -8,8 +8,8 @@ import { test } from 'node:test';
 import { Kafka, logLevel } from 'kafkajs';
 import type { KafkaCluster } from '../../deploy/kafka/cluster.js';
 import type { KafkaBroker } from '../../deploy/kafka/launcher.js';
-import type { StoredRecord } from '../buffer.js';
-import { UplinkError, type Uplink } from '../uplink.js';
+import type { StoredRecord } from '../buffer/sqlite-buffer.js';
+import { UplinkError, type Uplink } from '../uplink/uplink.js';
 import { readTopic } from './support/kafka-reader.js';
 
 export interface UplinkFactory {

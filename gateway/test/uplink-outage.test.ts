@@ -1,3 +1,5 @@
+/// <reference lib="dom" />
+// (for the page.evaluate callbacks, which run in Chromium)
 /**
  * Kafka outages as operators see them, with a real broker, a real `sensorgate run`, a real
  * `sensorgate fleet` and its page in headless Chromium:

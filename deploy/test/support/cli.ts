@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Arch } from '../../pack/targets.js';
 
-export const CLI = fileURLToPath(new URL('../../../gateway/cli.js', import.meta.url));
+export const CLI = fileURLToPath(new URL('../../../gateway/cli/main.js', import.meta.url));
 
 export interface CliResult {
   code: number | null;

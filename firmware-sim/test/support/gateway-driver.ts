@@ -3,8 +3,8 @@
  * the device describes (validated by the gateway's config schema, built by its driver factory).
  */
 import type { Driver } from '../../../drivers/driver.js';
-import { validateConfig } from '../../../gateway/config.js';
-import { createDriver, type DriverHooks } from '../../../gateway/sources.js';
+import { validateConfig } from '../../../gateway/config/config.js';
+import { createDriver, type DriverHooks } from '../../../gateway/ingest/sources.js';
 import type { SimDevice } from '../../device.js';
 
 export function gatewayDriver(device: SimDevice, overrides: Record<string, unknown> = {}, hooks: DriverHooks = {}): Driver {

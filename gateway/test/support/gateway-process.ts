@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../../../deploy/net.js';
-import { CLI_PATH as CLI, cliNodeFlags } from '../../cli-path.js';
+import { CLI_PATH as CLI, cliNodeFlags } from '../../cli/cli-path.js';
 
 export { CLI };
 

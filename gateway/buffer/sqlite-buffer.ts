@@ -1,0 +1,644 @@
+/**
+ * The durable buffer: every reading the gateway accepts lives here until Kafka acknowledged it.
+ *
+ * - One SQLite file in WAL mode; `synchronous=FULL` by default so that a committed transaction
+ *   survives a power cut. Callers group many readings per transaction (see ingest.ts), which keeps
+ *   fsyncs per second bounded and flash wear low.
+ * - `seq` comes from a persisted counter, not from rowid allocation, so it is never reused even
+ *   when the buffer drains completely and the gateway restarts.
+ * - Everything (lease, ack, drop, expiry) is by seq. Wall-clock time is stored for information
+ *   only: a clock jump can neither delete nor reorder data.
+ * - depth and bytes are kept in the meta table inside the same transactions, so opening a full
+ *   1 GiB buffer does not scan it.
+ * - The disk may fail under it (docs/durability.md). A damaged file is set aside and salvaged into a
+ *   fresh one (buffer-salvage.ts); seqs are reserved in a file outside the database
+ *   (seq-reservation.ts) so that no loss of the database can make one repeat; a full disk or an
+ *   I/O error refuses the commit (nothing is acknowledged that is not durable) and never leaves the
+ *   counters here disagreeing with the file.
+ * - A clean shutdown leaves `buffer.clean` (holding the next seq); without it the next start runs
+ *   SQLite's integrity check first.
+ */
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { intact, isDamage, salvage, setAside, type SalvagedRow } from './salvage.js';
+import { DiskSpace } from './disk-space.js';
+import { fsyncDir, SeqReservation, writeDurably } from './seq-reservation.js';
+
+export interface BufferOptions {
+  maxBytes: number;
+  whenFull: 'drop-oldest' | 'reject-new';
+  synchronous: 'FULL' | 'NORMAL' | 'OFF';
+  quarantineMaxRows: number;
+  /** Free space always left on the data dir's file system; the cap shrinks to respect it. */
+  reserveBytes?: number;
+}
+
+/** A damaged buffer file was set aside and salvaged. */
+export interface SalvageReport {
+  /** The damaged file, as renamed. */
+  file: string;
+  /** What SQLite said about it. */
+  cause: string;
+  salvaged: number;
+  /** Readings lost with it; null when the damaged file cannot tell. */
+  lost: number | null;
+  ms: number;
+}
+
+/** What the buffer tells the rest of the gateway (status, log). */
+export interface BufferEvents {
+  /** Raise (detail) or clear (null) one of: disk_full, buffer_io_error, buffer_near_full. */
+  problem?(code: 'disk_full' | 'buffer_io_error' | 'buffer_near_full', detail: string | null): void;
+  salvaged?(report: SalvageReport): void;
+  /**
+   * A salvage is running and has kept this many readings so far (called after each batch). It
+   * blocks the event loop for as long as it takes: this is where to keep a watchdog fed.
+   */
+  progress?(salvaged: number): void;
+}
+
+/** A reading as the buffer stores it: the Kafka key, and the record value built once its seq is known. */
+export interface BufferEntry {
+  key: string;
+  ts: number;
+  /** The record: JSON carrying `"seq":<seq>` as a field (how the buffer tells a damaged row from a good one). */
+  encode(seq: number): string;
+}
+
+export interface QuarantineEntry {
+  ts: number;
+  source: string;
+  reason: string;
+  detail: string;
+  payload?: Uint8Array | string;
+}
+
+/** A source's held messages (see HeldMessage in drivers/driver.ts): to hold, or to forget. */
+export interface SessionOp {
+  source: string;
+  hold?: { id: number; topic: string; payload: Uint8Array };
+  release?: number;
+}
+
+export interface StoredRecord {
+  seq: number;
+  key: string;
+  value: string;
+  ts: number;
+  bytes: number;
+}
+
+export interface BufferStats {
+  depth: number;
+  bytes: number;
+  oldestTs: number | null;
+  nextSeq: number;
+}
+
+export interface AppendResult {
+  /** Readings stored. */
+  stored: number;
+  /** Oldest readings deleted to make room (drop-oldest). */
+  droppedOldest: number;
+  /** New readings refused because the buffer was full (reject-new, or one larger than the cap). */
+  refused: BufferEntry[];
+}
+
+/** Quarantined payloads are kept for diagnosis, not for replay: a prefix is enough. */
+const QUARANTINE_PAYLOAD_BYTES = 1024;
+/** Fixed per-row overhead counted against maxBytes, so many tiny rows cannot overrun the cap. */
+const ROW_OVERHEAD = 24;
+
+export const BUFFER_FILE = 'buffer.sqlite';
+/** Written at a clean close (the next seq in it), removed at open. */
+export const CLEAN_FILE = 'buffer.clean';
+/** Warn above this share of the cap. */
+const NEAR_FULL = 0.8;
+/** On a full disk, acknowledged readings are deleted in steps this small, each fitting the reserve. */
+const ACK_STEP = 500;
+/** Pages handed back to a full file system per step. */
+const VACUUM_STEP = 16;
+
+/** Why storing failed, when it is the disk's fault: full (SQLITE_FULL, ENOSPC) or failing I/O. */
+export function storageFailure(err: unknown): 'disk_full' | 'io_error' | null {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string') return null;
+  if (code === 'SQLITE_FULL' || code === 'ENOSPC' || code === 'EDQUOT') return 'disk_full';
+  if (code.startsWith('SQLITE_IOERR') || code === 'SQLITE_CANTOPEN' || code === 'EIO') return 'io_error';
+  return null;
+}
+const QUARANTINE_ROWS = 'SELECT id, ts, source, reason, detail, payload FROM quarantine ORDER BY id DESC LIMIT ?';
+
+export interface QuarantinedRow { id: number; ts: number; source: string; reason: string; detail: string; payload: Buffer | null }
+
+/** Query a buffer file without writing to it; `empty` when no gateway has created one yet. */
+function readOnly<T>(dataDir: string, query: (db: Database.Database) => T, empty: T): T {
+  let db: Database.Database;
+  try {
+    db = new Database(join(dataDir, BUFFER_FILE), { readonly: true, fileMustExist: true });
+  } catch (err) {
+    if ((err as { code?: string }).code === 'SQLITE_CANTOPEN') return empty;
+    throw err;
+  }
+  try {
+    return query(db);
+  } finally {
+    db.close();
+  }
+}
+
+/** The prepared statements and transactions of one open database file. */
+interface Handle {
+  db: Database.Database;
+  insert: Database.Statement;
+  setMeta: Database.Statement;
+  oldestRows: Database.Statement;
+  deleteUpTo: Database.Statement;
+  rangeSize: Database.Statement;
+  deleteRange: Database.Statement;
+  lease: Database.Statement;
+  oldestTs: Database.Statement;
+  quarantine: Database.Statement;
+  trimQuarantine: Database.Statement;
+  quarantineRows: Database.Statement;
+  hold: Database.Statement;
+  release: Database.Statement;
+  held: Database.Statement;
+  appendTx: (entries: BufferEntry[], quarantine: QuarantineEntry[], session: SessionOp[]) => AppendResult;
+  ackTx: (from: number, to: number) => number;
+  quarantineTx: (entries: QuarantineEntry[]) => void;
+  salvageTx: (rows: SalvagedRow[]) => void;
+}
+
+export class SqliteBuffer {
+  private h!: Handle;
+  private nextSeq = 1;
+  private depth = 0;
+  private bytes = 0;
+  private readonly file: string;
+  private readonly seqs: SeqReservation;
+  private readonly space: DiskSpace;
+  /** The effective cap (maxBytes, or less on a filling disk), refreshed at most once a second. */
+  private cap: number;
+  private capAt = 0;
+  /** The storage problem raised now, if any (cleared by the next commit that works). */
+  private failing: 'disk_full' | 'buffer_io_error' | null = null;
+  private closed = false;
+
+  static open(dataDir: string, opts: BufferOptions, events: BufferEvents = {}): SqliteBuffer {
+    mkdirSync(dataDir, { recursive: true });
+    return new SqliteBuffer(dataDir, opts, events);
+  }
+
+  /** Read-only view for `sensorgate buffer stats` while a gateway may be running. */
+  static stats(dataDir: string): BufferStats {
+    return readOnly(dataDir, (db) => {
+      const meta = new Map((db.prepare('SELECT k, v FROM meta').all() as { k: string; v: number }[]).map((r) => [r.k, r.v]));
+      const oldest = db.prepare('SELECT ts FROM readings ORDER BY seq LIMIT 1').get() as { ts: number } | undefined;
+      return { depth: meta.get('depth') ?? 0, bytes: meta.get('bytes') ?? 0, oldestTs: oldest?.ts ?? null, nextSeq: meta.get('next_seq') ?? 1 };
+    }, { depth: 0, bytes: 0, oldestTs: null, nextSeq: 1 });
+  }
+
+  /** Read-only view for `sensorgate buffer quarantine`. */
+  static quarantined(dataDir: string, limit: number): QuarantinedRow[] {
+    return readOnly(dataDir, (db) => db.prepare(QUARANTINE_ROWS).all(limit) as QuarantinedRow[], []);
+  }
+
+  private constructor(private readonly dataDir: string, private readonly opts: BufferOptions, private readonly events: BufferEvents) {
+    this.file = join(dataDir, BUFFER_FILE);
+    this.cap = opts.maxBytes;
+    this.seqs = new SeqReservation(dataDir);
+    this.space = new DiskSpace(dataDir, opts.reserveBytes ?? 0, opts.maxBytes);
+    const cleanSeq = takeCleanMark(dataDir);
+    const existed = existsSync(this.file);
+    try {
+      this.attach();
+      // A clean close checkpointed and closed the file; anything else (a crash, a power cut, a
+      // killed process) may have left it damaged, and a damaged page is better found now than
+      // by the forwarder in the middle of a backlog.
+      if (existed && cleanSeq === null) {
+        const verdict = this.h.db.pragma('integrity_check(1)', { simple: true });
+        if (verdict !== 'ok') throw Object.assign(new Error(`integrity check: ${String(verdict)}`), { code: 'SQLITE_CORRUPT' });
+      }
+    } catch (err) {
+      if (!isDamage(err)) throw err;
+      this.recover(err as Error);
+    }
+    // After a clean close the counter in the file is exact and seqs stay dense. After anything
+    // else it may have been rolled back (a lost file, a power cut under synchronous NORMAL):
+    // continue above every seq that may have been handed out.
+    if (cleanSeq === null || cleanSeq !== this.nextSeq) this.nextSeq = Math.max(this.nextSeq, this.seqs.highWater);
+  }
+
+  /** Open (or create) the buffer file and prepare everything on it; counters come from the file. */
+  private attach(file = this.file): void {
+    const db = new Database(file);
+    try {
+      this.h = this.prepare(db);
+    } catch (err) {
+      try { db.close(); } catch { /* already failing */ }
+      throw err;
+    }
+    const meta = new Map((db.prepare('SELECT k, v FROM meta').all() as { k: string; v: number }[]).map((r) => [r.k, r.v]));
+    // Never backwards: a file reopened after a failed commit may hold less than was reserved.
+    this.nextSeq = Math.max(this.nextSeq, meta.get('next_seq')!);
+    this.depth = meta.get('depth')!;
+    this.bytes = meta.get('bytes')!;
+  }
+
+  private prepare(db: Database.Database): Handle {
+    // Only takes effect on a new file: lets a full disk get pages back (see release()).
+    db.pragma('auto_vacuum = INCREMENTAL');
+    db.pragma('journal_mode = WAL');
+    db.pragma(`synchronous = ${this.opts.synchronous}`);
+    // A queue appends at one end and reads at the other: a small page cache is enough, and it
+    // keeps memory low on small devices and reads close to what the file really holds.
+    db.pragma('cache_size = -512');
+    // Bound the WAL: checkpoint every ~4 MiB of pages (fewer for a small cap or disk, see
+    // DiskSpace) and truncate the file back after a checkpoint, so a burst does not leave a huge
+    // WAL on flash.
+    db.pragma(`wal_autocheckpoint = ${this.space.walPages}`);
+    db.pragma(`journal_size_limit = ${this.space.walPages * 4096 * 4}`);
+    db.exec(`
+      CREATE TABLE IF NOT EXISTS readings (
+        seq   INTEGER PRIMARY KEY,
+        key   TEXT NOT NULL,
+        value TEXT NOT NULL,
+        ts    INTEGER NOT NULL,
+        bytes INTEGER NOT NULL
+      );
+      CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v INTEGER NOT NULL) WITHOUT ROWID;
+      INSERT OR IGNORE INTO meta VALUES ('next_seq', 1), ('depth', 0), ('bytes', 0);
+      CREATE TABLE IF NOT EXISTS quarantine (
+        id      INTEGER PRIMARY KEY AUTOINCREMENT,
+        ts      INTEGER NOT NULL,
+        source  TEXT NOT NULL,
+        reason  TEXT NOT NULL,
+        detail  TEXT NOT NULL,
+        payload BLOB
+      );
+      -- Messages a source acknowledged receiving and has not yet taken in (MQTT QoS 2 between
+      -- PUBREC and PUBREL): the broker will not send them again, so they must survive a crash.
+      CREATE TABLE IF NOT EXISTS held_messages (
+        source  TEXT NOT NULL,
+        id      INTEGER NOT NULL,
+        topic   TEXT NOT NULL,
+        payload BLOB NOT NULL,
+        PRIMARY KEY (source, id)
+      ) WITHOUT ROWID;
+    `);
+    const h = {
+      db,
+      insert: db.prepare('INSERT INTO readings (seq, key, value, ts, bytes) VALUES (?, ?, ?, ?, ?)'),
+      setMeta: db.prepare('UPDATE meta SET v = ? WHERE k = ?'),
+      oldestRows: db.prepare('SELECT seq, bytes FROM readings ORDER BY seq LIMIT ?'),
+      deleteUpTo: db.prepare('DELETE FROM readings WHERE seq <= ?'),
+      rangeSize: db.prepare('SELECT COUNT(*) AS n, COALESCE(SUM(bytes), 0) AS b FROM readings WHERE seq BETWEEN ? AND ?'),
+      deleteRange: db.prepare('DELETE FROM readings WHERE seq BETWEEN ? AND ?'),
+      lease: db.prepare('SELECT seq, key, value, ts, bytes FROM readings WHERE seq > ? ORDER BY seq LIMIT ?'),
+      oldestTs: db.prepare('SELECT ts FROM readings ORDER BY seq LIMIT 1'),
+      quarantine: db.prepare('INSERT INTO quarantine (ts, source, reason, detail, payload) VALUES (?, ?, ?, ?, ?)'),
+      trimQuarantine: db.prepare('DELETE FROM quarantine WHERE id <= (SELECT MAX(id) FROM quarantine) - ?'),
+      quarantineRows: db.prepare(QUARANTINE_ROWS),
+      hold: db.prepare('INSERT OR REPLACE INTO held_messages (source, id, topic, payload) VALUES (?, ?, ?, ?)'),
+      release: db.prepare('DELETE FROM held_messages WHERE source = ? AND id = ?'),
+      held: db.prepare('SELECT id, topic, payload FROM held_messages WHERE source = ? ORDER BY id'),
+    } as Handle;
+
+    h.quarantineTx = db.transaction((entries: QuarantineEntry[]) => this.storeQuarantine(entries));
+
+    h.appendTx = db.transaction((entries: BufferEntry[], quarantine: QuarantineEntry[], session: SessionOp[]) => {
+      const result: AppendResult = { stored: 0, droppedOldest: 0, refused: [] };
+      this.storeQuarantine(quarantine);
+      for (const op of session) {
+        if (op.hold) h.hold.run(op.source, op.hold.id, op.hold.topic, Buffer.from(op.hold.payload.buffer, op.hold.payload.byteOffset, op.hold.payload.length));
+        if (op.release !== undefined) h.release.run(op.source, op.release);
+      }
+      for (const e of entries) {
+        const seq = this.nextSeq;
+        const value = e.encode(seq);
+        const size = Buffer.byteLength(e.key) + Buffer.byteLength(value) + ROW_OVERHEAD;
+        if (this.bytes + size > this.cap) {
+          if (this.opts.whenFull === 'reject-new' || size > this.cap) { result.refused.push(e); continue; }
+          result.droppedOldest += this.makeRoom(size);
+          if (this.bytes + size > this.cap) { result.refused.push(e); continue; }
+        }
+        h.insert.run(seq, e.key, value, e.ts, size);
+        this.nextSeq = seq + 1;
+        this.depth++;
+        this.bytes += size;
+        result.stored++;
+      }
+      this.saveMeta();
+      return result;
+    }) as Handle['appendTx'];
+
+    h.ackTx = db.transaction((from: number, to: number) => {
+      // Summed in SQLite: cheaper than RETURNING a JS object per row of a 5000-row batch.
+      const { n, b } = h.rangeSize.get(from, to) as { n: number; b: number };
+      h.deleteRange.run(from, to);
+      this.bytes -= b;
+      this.depth -= n;
+      this.saveMeta();
+      return n;
+    }) as Handle['ackTx'];
+
+    h.salvageTx = db.transaction((rows: SalvagedRow[]) => {
+      for (const r of rows) {
+        h.insert.run(r.seq, r.key, r.value, r.ts, r.bytes);
+        this.depth++;
+        this.bytes += r.bytes;
+        this.nextSeq = Math.max(this.nextSeq, r.seq + 1);
+      }
+      this.saveMeta();
+    }) as Handle['salvageTx'];
+    return h;
+  }
+
+  private storeQuarantine(entries: QuarantineEntry[]): void {
+    if (entries.length === 0 || this.opts.quarantineMaxRows === 0) return;
+    for (const q of entries) {
+      const payload = q.payload === undefined ? null
+        : (typeof q.payload === 'string' ? Buffer.from(q.payload) : Buffer.from(q.payload.buffer, q.payload.byteOffset, q.payload.length))
+          .subarray(0, QUARANTINE_PAYLOAD_BYTES);
+      this.h.quarantine.run(q.ts, q.source, q.reason, q.detail, payload);
+    }
+    this.h.trimQuarantine.run(this.opts.quarantineMaxRows);
+  }
+
+  private saveMeta(): void {
+    this.h.setMeta.run(this.nextSeq, 'next_seq');
+    this.h.setMeta.run(this.depth, 'depth');
+    this.h.setMeta.run(this.bytes, 'bytes');
+  }
+
+  /** Delete the oldest rows until `size` more bytes fit. Returns how many were dropped. */
+  private makeRoom(size: number): number {
+    let dropped = 0;
+    while (this.bytes + size > this.cap && this.depth > 0) {
+      const rows = this.h.oldestRows.all(256) as { seq: number; bytes: number }[];
+      let upTo = 0;
+      for (const r of rows) {
+        this.bytes -= r.bytes;
+        this.depth--;
+        dropped++;
+        upTo = r.seq;
+        if (this.bytes + size <= this.cap) break;
+      }
+      this.h.deleteUpTo.run(upTo);
+    }
+    return dropped;
+  }
+
+  /**
+   * Salvage what the damaged file still yields, with the original seqs, into a fresh file; then
+   * set the damaged one aside and put the fresh one in its place. The swap comes last, so a
+   * gateway stopped mid-salvage (a long one blocks everything, even systemd's watchdog if the
+   * gateway did not feed it from `progress`) finds the damaged file still in place and starts over.
+   */
+  private recover(cause: Error): void {
+    const t0 = performance.now();
+    try { this.h?.db.close(); } catch { /* the damaged file may fail its closing checkpoint */ }
+    const fresh = `${this.file}.salvage`;
+    for (const suffix of ['', '-wal', '-shm']) rmSync(fresh + suffix, { force: true });
+    this.nextSeq = Math.max(this.nextSeq, this.seqs.highWater);
+    this.depth = 0;
+    this.bytes = 0;
+    this.attach(fresh);
+    let kept = 0;
+    const r = salvage(this.file, this.seqs.highWater, (rows) => {
+      this.h.salvageTx(rows);
+      kept += rows.length;
+      this.events.progress?.(kept);
+    });
+    this.nextSeq = Math.max(this.nextSeq, r.nextSeq ?? 0);
+    this.h.salvageTx([]);
+    this.h.db.pragma('wal_checkpoint(TRUNCATE)');
+    this.h.db.close();
+    const aside = setAside(this.dataDir, BUFFER_FILE);
+    renameSync(fresh, this.file);
+    fsyncDir(this.dataDir);
+    this.attach();
+    this.events.salvaged?.({ file: aside, cause: cause.message, salvaged: r.salvaged, lost: r.lost, ms: Math.round(performance.now() - t0) });
+  }
+
+  /** Close and open the file again: after an I/O error, only the file says what is stored. */
+  private reopen(): void {
+    try { if (this.h.db.open) this.h.db.close(); } catch { /* closing a failing file */ }
+    this.attach();
+  }
+
+  /**
+   * Run `op` on the file. Damage found on the way is recovered from (set aside, salvaged) and
+   * `op` runs again on the fresh file; a full disk or failing I/O raises its problem and throws.
+   */
+  private guard<T>(op: () => T): T {
+    if (this.closed) throw new Error('the buffer is closed');
+    try {
+      if (!this.h.db.open) this.reopen();
+      return op();
+    } catch (err) {
+      if (isDamage(err)) {
+        this.recover(err as Error);
+        return op();
+      }
+      const failure = storageFailure(err);
+      if (failure === 'io_error') {
+        try { this.reopen(); } catch { /* still failing: the next operation tries again */ }
+      }
+      if (failure) this.raise(failure === 'io_error' ? 'buffer_io_error' : 'disk_full', (err as Error).message);
+      throw err;
+    }
+  }
+
+  private raise(code: 'disk_full' | 'buffer_io_error', detail: string): void {
+    if (this.failing && this.failing !== code) this.events.problem?.(this.failing, null);
+    this.failing = code;
+    this.events.problem?.(code, code === 'disk_full' ? `readings cannot be stored: ${detail}` : `the buffer's disk failed: ${detail}`);
+  }
+
+  /** Refresh the effective cap from the file system (at most once a second). */
+  private refreshCap(): void {
+    const now = Date.now();
+    if (now - this.capAt < 1000) return;
+    this.capAt = now;
+    this.cap = this.space.cap(this.opts.maxBytes, this.space.size([BUFFER_FILE, `${BUFFER_FILE}-wal`]));
+  }
+
+  private reportFill(): void {
+    const share = this.cap > 0 ? this.bytes / this.cap : 1;
+    this.events.problem?.('buffer_near_full', share > NEAR_FULL ? `${Math.round(share * 100)} % of the cap (${this.cap} bytes)` : null);
+  }
+
+  /** Store readings, quarantined input and held-message changes in one transaction (one fsync). */
+  append(entries: BufferEntry[], quarantine: QuarantineEntry[] = [], session: SessionOp[] = []): AppendResult {
+    return this.guard(() => {
+      // Room to delete what Kafka acknowledges comes first; without it, take nothing in.
+      this.space.keepReserve();
+      this.refreshCap();
+      // Durable before any seq of it goes into the file.
+      this.seqs.reserve(this.nextSeq + entries.length);
+      const result = this.keepCountersOnRollback(() => this.h.appendTx(entries, quarantine, session));
+      if (this.failing) {
+        this.events.problem?.(this.failing, null);
+        this.failing = null;
+      }
+      this.reportFill();
+      return result;
+    });
+  }
+
+  /** The messages `source` holds (see SessionOp). */
+  heldMessages(source: string): Array<{ id: number; topic: string; payload: Buffer }> {
+    return this.guard(() => this.h.held.all(source) as Array<{ id: number; topic: string; payload: Buffer }>);
+  }
+
+  /** Store quarantined input on its own (e.g. a record Kafka refused). */
+  quarantine(entries: QuarantineEntry[]): void {
+    this.guard(() => this.h.quarantineTx(entries));
+  }
+
+  /** The next records after `afterSeq`, in seq order, up to the limits (at least one record). */
+  lease(afterSeq: number, maxRecords: number, maxBytes: number): StoredRecord[] {
+    const rows = this.guard(() => {
+      const leased = this.h.lease.all(afterSeq, maxRecords) as StoredRecord[];
+      // A damaged page can still parse: never forward a row whose record does not carry its seq.
+      const bad = leased.find((r) => !intact(r));
+      if (bad) throw Object.assign(new Error(`row ${bad.seq} does not hold its record`), { code: 'SQLITE_CORRUPT' });
+      return leased;
+    });
+    let total = 0;
+    for (let i = 0; i < rows.length; i++) {
+      total += rows[i]!.bytes;
+      if (total > maxBytes && i > 0) return rows.slice(0, i);
+    }
+    return rows;
+  }
+
+  /** Kafka acknowledged seqs from..to: delete them. Returns how many rows went. */
+  ack(fromSeq: number, toSeq: number): number {
+    return this.guard(() => {
+      let n: number;
+      try {
+        n = this.keepCountersOnRollback(() => this.h.ackTx(fromSeq, toSeq));
+      } catch (err) {
+        if (storageFailure(err) !== 'disk_full') throw err;
+        // The disk is full, and deleting needs room in the WAL first. Give up the reserve: it
+        // lets the WAL be folded into the database and emptied, then delete in small steps.
+        this.space.releaseReserve();
+        this.checkpointIfRoom('TRUNCATE');
+        n = 0;
+        for (let from = fromSeq; from <= toSeq; from += ACK_STEP) {
+          n += this.keepCountersOnRollback(() => this.h.ackTx(from, Math.min(toSeq, from + ACK_STEP - 1)));
+          this.checkpointIfRoom('PASSIVE');
+        }
+      }
+      // While the disk is full, hand freed pages back to the file system, so that the reserve
+      // can be put back and intake resume.
+      if (this.failing === 'disk_full') this.release();
+      this.reportFill();
+      return n;
+    });
+  }
+
+  /** Give free pages back to the file system and truncate the WAL (best effort on a full disk). */
+  private release(): void {
+    this.checkpointIfRoom('TRUNCATE');
+    // In steps small enough for what little room there is: each moves a few pages through the
+    // WAL, and the checkpoint after it shrinks the file and empties the WAL again.
+    try {
+      while ((this.h.db.pragma('freelist_count', { simple: true }) as number) > 0) {
+        this.h.db.pragma(`incremental_vacuum(${VACUUM_STEP})`);
+        this.h.db.pragma('wal_checkpoint(TRUNCATE)');
+      }
+    } catch (err) {
+      if (!storageFailure(err)) throw err;
+    }
+  }
+
+  /** A checkpoint that may fail for lack of room on a full disk (it is tried again later). */
+  private checkpointIfRoom(mode: 'PASSIVE' | 'TRUNCATE'): void {
+    try {
+      this.h.db.pragma(`wal_checkpoint(${mode})`);
+    } catch (err) {
+      if (!storageFailure(err)) throw err;
+    }
+  }
+
+  /** A failed transaction (disk full, I/O error) rolls the file back; roll the counters back too. */
+  private keepCountersOnRollback<T>(tx: () => T): T {
+    const { nextSeq, depth, bytes } = this;
+    try {
+      return tx();
+    } catch (err) {
+      Object.assign(this, { nextSeq, depth, bytes });
+      throw err;
+    }
+  }
+
+  /** Make sure the next seq is at least `min` (never reuse a seq Kafka already has). */
+  advanceSeq(min: number): void {
+    if (this.nextSeq >= min) return;
+    this.guard(() => {
+      this.seqs.reserve(min);
+      this.nextSeq = min;
+      this.h.setMeta.run(min, 'next_seq');
+    });
+  }
+
+  stats(): BufferStats {
+    let oldestTs: number | null = null;
+    // A status scrape must not fail on a damaged page; the next read or write deals with it.
+    try { oldestTs = (this.h.oldestTs.get() as { ts: number } | undefined)?.ts ?? null; } catch { /* unreadable now */ }
+    return { depth: this.depth, bytes: this.bytes, oldestTs, nextSeq: this.nextSeq };
+  }
+
+  quarantined(limit = 100): QuarantinedRow[] {
+    return this.guard(() => this.h.quarantineRows.all(limit) as QuarantinedRow[]);
+  }
+
+  /** Fold the WAL back into the database and truncate it (idle time, shutdown). */
+  checkpoint(): void {
+    this.guard(() => this.h.db.pragma('wal_checkpoint(TRUNCATE)'));
+  }
+
+  /** Checkpoint, close, and record that the file was closed cleanly. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    const db = this.h.db;
+    if (!db.open) return;
+    // Only a file that checkpointed and closed without error is recorded as clean; anything
+    // else gets the integrity check at the next start.
+    try {
+      db.pragma('wal_checkpoint(TRUNCATE)');
+    } catch {
+      try { db.close(); } catch { /* failing disk */ }
+      return;
+    }
+    db.close();
+    try { markClean(this.dataDir, this.nextSeq); } catch { /* no room for the mark: the next start checks the file */ }
+  }
+}
+
+/** The next seq recorded at the last clean close, or null (not clean); removed durably either way. */
+function takeCleanMark(dataDir: string): number | null {
+  const file = join(dataDir, CLEAN_FILE);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return null;
+  }
+  rmSync(file, { force: true });
+  fsyncDir(dataDir);
+  const n = Number(text.trim());
+  return Number.isSafeInteger(n) ? n : null;
+}
+
+function markClean(dataDir: string, nextSeq: number): void {
+  const file = join(dataDir, CLEAN_FILE);
+  writeDurably(file, `${nextSeq}\n`);
+  fsyncDir(dataDir);
+}

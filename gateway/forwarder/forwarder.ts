@@ -1,0 +1,260 @@
+/**
+ * The forwarder moves readings from the buffer to the uplink: lease the next batch in seq order,
+ * send it, and delete it only once Kafka acknowledged it. It never gives up: any failure drops
+ * the connection, waits a jittered, growing delay and starts over from the first unacknowledged
+ * seq. Order is strict (each sensor's readings stay in order in Kafka), so after an outage the
+ * backlog drains first, in batches as large as the config allows, and live readings follow.
+ */
+import type { Logger } from 'pino';
+import { backoffDelay, type BackoffOptions } from '../lib/backoff.js';
+import { failpoint } from './failpoint.js';
+import type { SqliteBuffer, StoredRecord } from '../buffer/sqlite-buffer.js';
+import type { Status } from '../status/status.js';
+import { UplinkError, type Refusal, type Uplink } from '../uplink/uplink.js';
+
+export interface ForwarderOptions {
+  batchMaxRecords: number;
+  batchMaxBytes: number;
+  backoff: BackoffOptions;
+  /** How long stop() lets an in-flight batch finish before abandoning it (it stays buffered). */
+  stopTimeoutMs: number;
+  /**
+   * Longest a connect, send or close may take before it counts as failed. Client libraries can
+   * hang on a half-dead connection; never giving up must not mean waiting forever.
+   */
+  callTimeoutMs: number;
+}
+
+/** Connected, a batch in flight and nothing acknowledged for this long: the uplink is stalled. */
+const STALL_MS = 20_000;
+/** An idle uplink checks its connection this often (nothing else would notice a dead link). */
+const IDLE_CHECK_MS = 15_000;
+/** How long that check may take. */
+const CHECK_TIMEOUT_MS = 10_000;
+/** While the uplink stays down, one summary line this often (each retry is logged at debug). */
+const DOWN_SUMMARY_MS = 60_000;
+
+/** Settles like `p`, or rejects as unavailable after `ms` (p may still settle later; it is ignored). */
+function bounded<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new UplinkError(`${what} timed out after ${ms} ms`)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+export class Forwarder {
+  /** Highest seq acknowledged by Kafka in this process; the buffer holds only what is above it. */
+  private cursor = 0;
+  private connected = false;
+  private running = false;
+  private failures = 0;
+  private loop: Promise<void> | undefined;
+  /** Ends the current wait: set for every wait, so that stop() is prompt. */
+  private interrupt: (() => void) | undefined;
+  /** Ends an idle wait when new readings arrive (never a backoff wait). */
+  private wakeUp: (() => void) | undefined;
+  /**
+   * Monotonic times (performance.now(), immune to wall-clock steps): the last word from Kafka
+   * (connect, acknowledgement, an answered check); the last sign that nothing waits for it (that,
+   * or an empty buffer); and whether a batch is in flight now.
+   */
+  private contactAt = performance.now();
+  private progressAt = performance.now();
+  private sending = false;
+  private watchdog: NodeJS.Timeout | undefined;
+  /** The outage under way: when it began (monotonic), attempts, and when it was last summarised. */
+  private outage: { since: number; attempts: number; reportedAt: number } | undefined;
+
+  constructor(
+    private readonly buffer: SqliteBuffer,
+    private readonly uplink: Uplink,
+    private readonly status: Status,
+    private readonly log: Logger,
+    private readonly opts: ForwarderOptions,
+  ) {}
+
+  start(): void {
+    this.running = true;
+    this.loop = this.run();
+    this.watchdog = setInterval(() => this.checkStall(), 1000);
+    this.watchdog.unref();
+  }
+
+  /** New readings are in the buffer. */
+  notify(): void {
+    this.wakeUp?.();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    clearInterval(this.watchdog);
+    this.interrupt?.();
+    if (!this.loop) return;
+    const finished = await Promise.race([
+      this.loop?.then(() => true),
+      new Promise<false>((r) => setTimeout(r, this.opts.stopTimeoutMs, false).unref()),
+    ]);
+    if (!finished) this.log.warn('in-flight batch abandoned at shutdown; it stays in the buffer and is sent after restart');
+    await this.close();
+    this.status.uplinkState(false);
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      try {
+        if (!this.connected) {
+          const { committedSeq } = await bounded(this.uplink.connect(), this.opts.callTimeoutMs, 'connect');
+          if (committedSeq !== null) await this.alreadyCommitted(committedSeq);
+          this.connected = true;
+          this.contactAt = this.progressAt = performance.now();
+          this.status.uplinkState(true);
+          this.connectedLog();
+        }
+        const batch = await this.local('reading the buffer failed', () => this.buffer.lease(this.cursor, this.opts.batchMaxRecords, this.opts.batchMaxBytes));
+        if (batch === undefined) continue;
+        if (batch.length === 0) {
+          if (performance.now() - this.contactAt > IDLE_CHECK_MS) {
+            await bounded(this.uplink.check(), CHECK_TIMEOUT_MS, 'connection check');
+            this.contactAt = performance.now();
+          }
+          this.progressAt = performance.now();
+          await this.sleep(1000, true);
+          continue;
+        }
+        this.sending = true;
+        try {
+          await this.deliver(batch);
+        } finally {
+          this.sending = false;
+        }
+        this.failures = 0;
+      } catch (err) {
+        if (!this.running) break;
+        await this.fail(err as Error);
+      }
+    }
+  }
+
+  /** Send a batch; records Kafka refuses for themselves are quarantined, the rest is acknowledged. */
+  private async deliver(batch: StoredRecord[]): Promise<void> {
+    const t0 = performance.now();
+    const { refused } = await bounded(this.uplink.send(batch), this.opts.callTimeoutMs, 'send');
+    this.status.produceLatency((performance.now() - t0) / 1000);
+    failpoint('after-send');
+    await this.acked(batch, refused);
+  }
+
+  /**
+   * Exactly-once: Kafka holds everything up to `seq`. Rows still here were committed by a session
+   * that died before deleting them: delete them, never send them again. And a seq must never be
+   * reused, even if the buffer file was lost: continue above what Kafka has.
+   */
+  private async alreadyCommitted(seq: number): Promise<void> {
+    const from = this.cursor + 1;
+    this.cursor = Math.max(this.cursor, seq);
+    const deleted = seq >= from ? await this.local('deleting committed readings from the buffer failed', () => this.buffer.ack(from, seq)) : 0;
+    if (deleted) this.log.info({ committedSeq: seq, deleted }, 'deleted readings an earlier session committed to Kafka');
+    await this.local('advancing the seq failed', () => this.buffer.advanceSeq(seq + 1));
+  }
+
+  private async acked(batch: StoredRecord[], refused: Refusal[]): Promise<void> {
+    const first = batch[0]!.seq;
+    const last = batch[batch.length - 1]!.seq;
+    this.status.sent(batch.length - refused.length);
+    for (const { record, reason } of refused) {
+      this.log.warn({ seq: record.seq, bytes: record.bytes, reason }, 'record refused by Kafka; quarantined');
+      this.status.dropped(reason, 1);
+    }
+    // Kafka has the batch whatever happens here: send on from after it, even if deleting it
+    // failed for good (a stop mid-retry); it is then sent again after a restart, with its seqs.
+    this.cursor = last;
+    this.contactAt = this.progressAt = performance.now();
+    if (this.status.hasProblem('uplink_stalled')) {
+      this.status.uplinkStalled(null);
+      this.log.info('uplink acknowledges readings again');
+    }
+    await this.local('deleting acknowledged readings from the buffer failed', () => {
+      // Kafka will never take a refused record: it is kept in quarantine, and the rest flows.
+      if (refused.length) this.buffer.quarantine(refused.map(({ record, reason, detail }) => ({ ts: Date.now(), source: 'uplink', reason, detail: `seq ${record.seq}: ${detail}`, payload: record.value })));
+      this.buffer.ack(first, last);
+    });
+  }
+
+  /** Once a second: connected, a batch in flight, and nothing acknowledged for STALL_MS? */
+  private checkStall(): void {
+    const waited = performance.now() - this.progressAt;
+    if (!this.connected || !this.sending || waited < STALL_MS || this.status.hasProblem('uplink_stalled')) return;
+    const depth = this.buffer.stats().depth;
+    const detail = `connected, but nothing acknowledged for ${Math.round(waited / 1000)} s while ${depth} readings wait`;
+    this.status.uplinkStalled(detail);
+    this.log.warn({ waitedS: Math.round(waited / 1000), buffered: depth }, 'uplink stalled: Kafka acknowledges nothing');
+  }
+
+  /** One line when the uplink comes (back) up, saying how long it was down. */
+  private connectedLog(): void {
+    const o = this.outage;
+    this.outage = undefined;
+    if (!o) return this.log.info('uplink connected');
+    this.log.info({ downS: Math.round((performance.now() - o.since) / 1000), attempts: o.attempts }, 'uplink back');
+  }
+
+  /**
+   * A buffer operation. The buffer's disk failing (full, I/O errors) is no uplink failure: the
+   * connection stays, and the operation is retried with backoff until it works or we stop.
+   * Returns undefined only when stopped first.
+   */
+  private async local<T>(what: string, op: () => T): Promise<T | undefined> {
+    for (let attempt = 0; this.running; attempt++) {
+      try {
+        return op();
+      } catch (err) {
+        const delay = backoffDelay(attempt, this.opts.backoff);
+        this.log.warn({ err: (err as Error).message, retryInMs: delay }, `${what}; retrying`);
+        await this.sleep(delay, false);
+      }
+    }
+    return undefined;
+  }
+
+  private async fail(err: Error): Promise<void> {
+    const delay = backoffDelay(this.failures++, this.opts.backoff);
+    this.status.uplinkState(false, err.message);
+    // One line when it goes down, a summary now and then while it lasts, each retry at debug.
+    const now = performance.now();
+    const o = this.outage;
+    if (!o) {
+      this.outage = { since: now, attempts: 1, reportedAt: now };
+      this.log.warn({ err: err.message }, 'uplink down; retrying until it is back');
+    } else {
+      o.attempts++;
+      if (now - o.reportedAt >= DOWN_SUMMARY_MS) {
+        o.reportedAt = now;
+        this.log.warn({ downS: Math.round((now - o.since) / 1000), attempts: o.attempts, err: err.message }, 'uplink still down');
+      } else {
+        this.log.debug({ err: err.message, retryInMs: delay, attempt: o.attempts }, 'uplink retry failed');
+      }
+    }
+    // kafkajs does not always recover a broken producer by itself: always start afresh.
+    this.connected = false;
+    await this.close();
+    await this.sleep(delay, false);
+  }
+
+  private async close(): Promise<void> {
+    await bounded(this.uplink.close(), this.opts.callTimeoutMs, 'close').catch((err: Error) => this.log.debug({ err: err.message }, 'uplink close failed; starting afresh anyway'));
+  }
+
+  private sleep(ms: number, wakeOnData: boolean): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.interrupt = this.wakeUp = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.interrupt = done;
+      if (wakeOnData) this.wakeUp = done;
+    });
+  }
+}

@@ -1,0 +1,167 @@
+/**
+ * Ingest: where readings from drivers become durable. Validates, stamps (receive time, boot id,
+ * clock state; the buffer adds seq), and commits in groups: everything that arrives within one
+ * commit window goes into a single SQLite transaction, so a burst of thousands of readings costs
+ * one fsync, and each driver learns (through its promise) the moment its readings are safe.
+ *
+ * The window is measured on the monotonic clock: the wall clock is only stamped into readings,
+ * so an NTP step of days in either direction neither stalls nor rushes commits.
+ */
+import type { DriverSink, RawReading, Rejection, SessionChange } from '../../drivers/driver.js';
+import { isName } from '../../drivers/names.js';
+import { storageFailure, type BufferEntry, type QuarantineEntry, type SessionOp, type SqliteBuffer } from '../buffer/sqlite-buffer.js';
+import type { Clock } from './clock.js';
+import { encodeRecord, recordKey } from './record.js';
+import type { Status } from '../status/status.js';
+
+export interface IngestOptions {
+  gateway: string;
+  /** Minimum time between commits; bounds fsyncs per second. */
+  commitIntervalMs: number;
+  /** Commit at once when this many readings are waiting, window or not. */
+  maxBatch?: number;
+}
+
+interface Pending {
+  entries: BufferEntry[];
+  sources: string[];
+  quarantine: QuarantineEntry[];
+  /** Held-message changes, in submission order. */
+  session: SessionOp[];
+  /** Settles when this group is committed; every submission of the group gets the same one. */
+  committed?: Promise<void>;
+  settle?: { resolve: () => void; reject: (err: Error) => void };
+}
+
+const empty = (): Pending => ({ entries: [], sources: [], quarantine: [], session: [] });
+
+export class Ingest {
+  private pending = empty();
+  private timer: NodeJS.Timeout | undefined;
+  /** performance.now() of the last commit. */
+  private lastCommit = -Infinity;
+  private closed = false;
+  private readonly maxBatch: number;
+  /** Sources whose protocol keeps what we do not acknowledge (MQTT QoS 1): a failed commit loses them nothing. */
+  private readonly redelivering = new Set<string>();
+
+  constructor(
+    private readonly buffer: SqliteBuffer,
+    private readonly status: Status,
+    private readonly clock: Clock,
+    private readonly opts: IngestOptions,
+    /** Told after every commit that stored something (the forwarder wakes up). */
+    private readonly onStored: () => void,
+  ) {
+    this.maxBatch = opts.maxBatch ?? 10_000;
+  }
+
+  /** The sink one driver writes into; `redelivers`: its input is kept upstream until acknowledged. */
+  sinkFor(source: string, redelivers = false): DriverSink {
+    if (redelivers) this.redelivering.add(source);
+    return {
+      submit: (readings, rejections, session) => this.submit(source, readings, rejections ?? [], session),
+      held: () => this.buffer.heldMessages(source),
+      state: (state, detail) => this.status.sourceState(source, state, detail),
+    };
+  }
+
+  submit(source: string, readings: RawReading[], rejections: Rejection[], session?: SessionChange): Promise<void> {
+    if (this.closed) return Promise.reject(new Error('ingest is closed'));
+    const now = this.clock.now();
+    const p = this.pending;
+    if (session) {
+      for (const hold of session.hold ?? []) p.session.push({ source, hold });
+      for (const release of session.release ?? []) p.session.push({ source, release });
+    }
+    for (const q of rejections) p.quarantine.push({ ts: now, source, ...q });
+    if (readings.length) {
+      const clockSynced = this.clock.synced();
+      const { bootId } = this.clock;
+      const gateway = this.opts.gateway;
+      for (const r of readings) {
+        // Drivers validate; this guards the record format against a driver that did not.
+        if (!isName(r.sensor) || !isName(r.metric)) {
+          p.quarantine.push({ ts: now, source, reason: 'bad_name', detail: `bad sensor or metric name from driver`, payload: JSON.stringify(r).slice(0, 512) });
+          continue;
+        }
+        if (!Number.isFinite(r.value)) {
+          p.quarantine.push({ ts: now, source, reason: 'not_a_number', detail: `value ${r.value}`, payload: JSON.stringify(r).slice(0, 512) });
+          continue;
+        }
+        const ts = r.ts ?? now;
+        const { sensor, metric, value, unit } = r;
+        p.entries.push({
+          key: recordKey(gateway, sensor),
+          ts,
+          encode: (seq) => encodeRecord({ gateway, source, sensor, metric, value, unit, ts, seq, bootId, clockSynced }),
+        });
+        p.sources.push(source);
+      }
+    }
+    // One promise per commit group, not per submission: at thousands of readings a second the
+    // allocations matter, and drivers can attach one handler per commit rather than per message.
+    if (!p.committed) {
+      p.committed = new Promise<void>((resolve, reject) => { p.settle = { resolve, reject }; });
+      p.committed.catch(() => undefined); // a driver that ignores the outcome must not crash us
+    }
+    this.schedule();
+    return p.committed;
+  }
+
+  private schedule(): void {
+    if (this.pending.entries.length >= this.maxBatch) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+      this.commit();
+      return;
+    }
+    if (this.timer) return;
+    const wait = Math.max(0, this.lastCommit + this.opts.commitIntervalMs - performance.now());
+    this.timer = setTimeout(() => { this.timer = undefined; this.commit(); }, wait);
+  }
+
+  /** Commit everything pending now. */
+  commit(): void {
+    const p = this.pending;
+    if (!p.settle) return;
+    this.pending = empty();
+    this.lastCommit = performance.now();
+    let result;
+    try {
+      result = this.buffer.append(p.entries, p.quarantine, p.session);
+    } catch (err) {
+      // Nothing of the group is stored. Sources that can hold their input until acknowledged get
+      // it back (the rejection withholds the acknowledgement); for the others it is lost: count it.
+      const failure = storageFailure(err);
+      if (failure) this.status.dropped(failure, p.sources.filter((s) => !this.redelivering.has(s)).length);
+      p.settle.reject(err as Error);
+      return;
+    }
+    this.status.committed();
+    const refused = new Set(result.refused);
+    const perSource = new Map<string, { n: number; ts: number }>();
+    p.entries.forEach((e, i) => {
+      if (refused.has(e)) return;
+      const src = p.sources[i]!;
+      const c = perSource.get(src) ?? { n: 0, ts: 0 };
+      c.n++;
+      c.ts = e.ts;
+      perSource.set(src, c);
+    });
+    for (const [src, c] of perSource) this.status.ingested(src, c.n, c.ts);
+    for (const q of p.quarantine) this.status.rejected(q.source, q.reason);
+    this.status.dropped('drop_oldest', result.droppedOldest);
+    this.status.dropped('reject_new', refused.size);
+    p.settle.resolve();
+    if (result.stored > 0) this.onStored();
+  }
+
+  /** Commit what is pending and refuse further input. */
+  close(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.commit();
+    this.closed = true;
+  }
+}

@@ -48,7 +48,8 @@ export async function waitForTcp(
       });
     });
     if (ok) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${host}:${port} to accept connections`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${host}:${port} to accept connections`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }

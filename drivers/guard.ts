@@ -12,11 +12,18 @@ const SAMPLE_BYTES = 1024;
 
 export function internalError(err: unknown, input?: Uint8Array | string): Rejection {
   const message = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-  return { reason: 'internal_error', detail: `decoder failed: ${message.slice(0, 200)}`, payload: input?.slice(0, SAMPLE_BYTES) };
+  return {
+    reason: 'internal_error',
+    detail: `decoder failed: ${message.slice(0, 200)}`,
+    payload: input?.slice(0, SAMPLE_BYTES),
+  };
 }
 
 /** `decode(input)`, or `onError(rejection)` when it throws. */
-export function guarded<I extends Uint8Array | string, R>(decode: (input: I) => R, onError: (rejection: Rejection) => R): (input: I) => R {
+export function guarded<I extends Uint8Array | string, R>(
+  decode: (input: I) => R,
+  onError: (rejection: Rejection) => R,
+): (input: I) => R {
   return (input) => {
     try {
       return decode(input);

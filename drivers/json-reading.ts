@@ -56,7 +56,8 @@ export function nestingDepth(text: string, limit = MAX_JSON_DEPTH): number {
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (inString) {
-      if (c === 0x5c) i++; // backslash: skip the escaped character
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped character
       else if (c === 0x22) inString = false;
     } else if (c === 0x22) inString = true;
     else if (c === 0x5b || c === 0x7b) {
@@ -107,7 +108,8 @@ export function decodeJsonText(text: string, names: DefaultNames, raw: Uint8Arra
     if (!Number.isFinite(value)) return reject('not_a_number', 'number out of range', raw);
     return decodeObject({ value }, names, raw);
   }
-  if (nestingDepth(text) > MAX_JSON_DEPTH) return reject('too_deep', `nested deeper than ${MAX_JSON_DEPTH} levels`, raw);
+  if (nestingDepth(text) > MAX_JSON_DEPTH)
+    return reject('too_deep', `nested deeper than ${MAX_JSON_DEPTH} levels`, raw);
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);

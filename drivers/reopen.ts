@@ -33,7 +33,10 @@ export class Reopener {
   /** The connection was lost: open it again after a delay. */
   lost(): void {
     if (!this.running || this.timer) return;
-    if (this.inFlight) { this.lostWhileOpening = true; return; }
+    if (this.inFlight) {
+      this.lostWhileOpening = true;
+      return;
+    }
     this.schedule(this.delay(this.attempt++));
   }
 

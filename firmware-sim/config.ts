@@ -8,9 +8,10 @@
  * (time to failure, thermal lag, duty cycles) are simulated time; fault schedules and device
  * intervals are real time.
  */
-import { problemLines } from '../gateway/config/config.js';
+
 import { z } from 'zod';
 import { NAME_PATTERN } from '../drivers/names.js';
+import { problemLines } from '../gateway/config/config.js';
 import { MACHINE_METRICS } from './models/machine.js';
 import type { MetricInfo } from './models/model.js';
 import { PUMP_METRICS } from './models/pump-flow.js';
@@ -20,7 +21,9 @@ const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as co
 const DURATION = /^(-?\d+(?:\.\d+)?)\s*(ms|s|m|h|d)$/;
 
 function durationSchema(signed: boolean) {
-  const text = z.string().regex(DURATION, { message: 'must be a duration: milliseconds, or a number with ms, s, m, h or d (e.g. 30s, 10d)' });
+  const text = z.string().regex(DURATION, {
+    message: 'must be a duration: milliseconds, or a number with ms, s, m, h or d (e.g. 30s, 10d)',
+  });
   return z.union([signed ? z.number() : z.number().min(0), text]).transform((v, ctx) => {
     if (typeof v === 'number') return v;
     const [, n, unit] = DURATION.exec(v)!;
@@ -38,24 +41,29 @@ const fraction = z.number().min(0).max(1);
 
 // ---- models ----------------------------------------------------------------------------------
 
-const machineModel = z.strictObject({
-  type: z.literal('machine'),
-  /** Simulated time from a new bearing to failure. */
-  timeToFailure: positiveDuration.default(30 * UNIT_MS.d),
-  lifeAtStart: z.number().min(0).max(0.999).default(0),
-  baseVibration: z.number().positive().default(1.8),
-  failureVibration: z.number().positive().default(11.2),
-  /** Shape of the wear curve: 0 linear, larger later and steeper. */
-  wearGrowth: z.number().min(0).max(20).default(4),
-  vibrationNoise: z.number().min(0).max(1).default(0.08),
-  replaceAtFailure: z.boolean().default(true),
-  load: fraction.default(0.7),
-  noLoadCurrent: z.number().min(0).default(5),
-  ratedCurrent: z.number().positive().default(15),
-  ambient: z.number().default(22),
-  ambientSwing: z.number().min(0).default(3),
-  thermalLag: positiveDuration.default(20 * UNIT_MS.m),
-}).refine((m) => m.failureVibration > m.baseVibration, { path: ['failureVibration'], message: 'must be above baseVibration' });
+const machineModel = z
+  .strictObject({
+    type: z.literal('machine'),
+    /** Simulated time from a new bearing to failure. */
+    timeToFailure: positiveDuration.default(30 * UNIT_MS.d),
+    lifeAtStart: z.number().min(0).max(0.999).default(0),
+    baseVibration: z.number().positive().default(1.8),
+    failureVibration: z.number().positive().default(11.2),
+    /** Shape of the wear curve: 0 linear, larger later and steeper. */
+    wearGrowth: z.number().min(0).max(20).default(4),
+    vibrationNoise: z.number().min(0).max(1).default(0.08),
+    replaceAtFailure: z.boolean().default(true),
+    load: fraction.default(0.7),
+    noLoadCurrent: z.number().min(0).default(5),
+    ratedCurrent: z.number().positive().default(15),
+    ambient: z.number().default(22),
+    ambientSwing: z.number().min(0).default(3),
+    thermalLag: positiveDuration.default(20 * UNIT_MS.m),
+  })
+  .refine((m) => m.failureVibration > m.baseVibration, {
+    path: ['failureVibration'],
+    message: 'must be above baseVibration',
+  });
 
 const pumpModel = z.strictObject({
   type: z.literal('pump'),
@@ -95,40 +103,47 @@ const trigger = {
 };
 const lasting = { ...trigger, duration: duration.optional() };
 
-const fault = z.discriminatedUnion('type', [
-  /** Line noise: bytes outside printable ASCII inside one frame (serial). */
-  z.strictObject({ type: z.literal('garbage'), ...trigger }),
-  /** A transmission error that the frame's *HH checksum catches (serial line with checksums). */
-  z.strictObject({ type: z.literal('bad_checksum'), ...trigger }),
-  /** Broken JSON from buggy firmware: a truncated object (serial jsonl, MQTT). */
-  z.strictObject({ type: z.literal('malformed'), ...trigger }),
-  /** One metric reads `factor` times its value for one sample (EMI, a loose connector). */
-  z.strictObject({ type: z.literal('spike'), ...trigger, factor: z.number().positive().default(8) }),
-  /** Modbus: a reply with a corrupted CRC; no reply; an exception (slave busy). */
-  z.strictObject({ type: z.literal('bad_crc'), ...trigger }),
-  z.strictObject({ type: z.literal('timeout'), ...trigger }),
-  z.strictObject({ type: z.literal('busy'), ...trigger }),
-  /** `count` samples per tick instead of one (a device flushing its log, a chatty mode). */
-  z.strictObject({ type: z.literal('burst'), ...lasting, count: z.number().int().min(2).max(1000).default(20) }),
-  /** The device says nothing (brown-out, a hung sensor bus); its physics go on. */
-  z.strictObject({ type: z.literal('dropout'), ...lasting }),
-  /** Every metric repeats the last value (a frozen ADC, a stuck firmware loop). */
-  z.strictObject({ type: z.literal('stuck'), ...lasting }),
-  /** Serial/Modbus: the adapter is pulled; its device node disappears until it is plugged back. */
-  z.strictObject({ type: z.literal('unplug'), ...lasting }),
-  /**
-   * MQTT: the device loses its connection; it keeps its readings and publishes them once back.
-   * Sparkplug: the edge node drops off (its will is its death) and is born again, with new aliases.
-   * Modbus TCP: the slave is switched off (connections dropped, connects refused).
-   */
-  z.strictObject({ type: z.literal('disconnect'), ...lasting }),
-  /** The device clock is off by `offset` and runs at `rate` (1.01: 1% fast) from the fault's start. */
-  z.strictObject({ type: z.literal('clock_skew'), ...lasting, rate: z.number().positive().default(1), offset: signedDuration.default(0) }),
-]).superRefine((f, ctx) => {
-  if (f.probability !== undefined && (f.at !== undefined || f.every !== undefined)) {
-    ctx.addIssue({ code: 'custom', path: ['probability'], message: 'either probability, or at/every: not both' });
-  }
-});
+const fault = z
+  .discriminatedUnion('type', [
+    /** Line noise: bytes outside printable ASCII inside one frame (serial). */
+    z.strictObject({ type: z.literal('garbage'), ...trigger }),
+    /** A transmission error that the frame's *HH checksum catches (serial line with checksums). */
+    z.strictObject({ type: z.literal('bad_checksum'), ...trigger }),
+    /** Broken JSON from buggy firmware: a truncated object (serial jsonl, MQTT). */
+    z.strictObject({ type: z.literal('malformed'), ...trigger }),
+    /** One metric reads `factor` times its value for one sample (EMI, a loose connector). */
+    z.strictObject({ type: z.literal('spike'), ...trigger, factor: z.number().positive().default(8) }),
+    /** Modbus: a reply with a corrupted CRC; no reply; an exception (slave busy). */
+    z.strictObject({ type: z.literal('bad_crc'), ...trigger }),
+    z.strictObject({ type: z.literal('timeout'), ...trigger }),
+    z.strictObject({ type: z.literal('busy'), ...trigger }),
+    /** `count` samples per tick instead of one (a device flushing its log, a chatty mode). */
+    z.strictObject({ type: z.literal('burst'), ...lasting, count: z.number().int().min(2).max(1000).default(20) }),
+    /** The device says nothing (brown-out, a hung sensor bus); its physics go on. */
+    z.strictObject({ type: z.literal('dropout'), ...lasting }),
+    /** Every metric repeats the last value (a frozen ADC, a stuck firmware loop). */
+    z.strictObject({ type: z.literal('stuck'), ...lasting }),
+    /** Serial/Modbus: the adapter is pulled; its device node disappears until it is plugged back. */
+    z.strictObject({ type: z.literal('unplug'), ...lasting }),
+    /**
+     * MQTT: the device loses its connection; it keeps its readings and publishes them once back.
+     * Sparkplug: the edge node drops off (its will is its death) and is born again, with new aliases.
+     * Modbus TCP: the slave is switched off (connections dropped, connects refused).
+     */
+    z.strictObject({ type: z.literal('disconnect'), ...lasting }),
+    /** The device clock is off by `offset` and runs at `rate` (1.01: 1% fast) from the fault's start. */
+    z.strictObject({
+      type: z.literal('clock_skew'),
+      ...lasting,
+      rate: z.number().positive().default(1),
+      offset: signedDuration.default(0),
+    }),
+  ])
+  .superRefine((f, ctx) => {
+    if (f.probability !== undefined && (f.at !== undefined || f.every !== undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['probability'], message: 'either probability, or at/every: not both' });
+    }
+  });
 export type FaultConfig = z.output<typeof fault>;
 export type FaultType = FaultConfig['type'];
 
@@ -192,7 +207,10 @@ const modbusTcpDevice = z.strictObject({
 const sparkplugDevice = z.strictObject({
   ...common,
   transport: z.literal('sparkplug'),
-  url: z.string().regex(/^(mqtts?|wss?):\/\/.+/, { message: 'must be an mqtt://, mqtts://, ws:// or wss:// URL' }).optional(),
+  url: z
+    .string()
+    .regex(/^(mqtts?|wss?):\/\/.+/, { message: 'must be an mqtt://, mqtts://, ws:// or wss:// URL' })
+    .optional(),
   group: name.default('plant'),
   node: name.default('edge-1'),
 });
@@ -201,9 +219,15 @@ const mqttDevice = z.strictObject({
   ...common,
   transport: z.literal('mqtt'),
   /** Broker; default the top-level mqttUrl. */
-  url: z.string().regex(/^(mqtts?|wss?):\/\/.+/, { message: 'must be an mqtt://, mqtts://, ws:// or wss:// URL' }).optional(),
+  url: z
+    .string()
+    .regex(/^(mqtts?|wss?):\/\/.+/, { message: 'must be an mqtt://, mqtts://, ws:// or wss:// URL' })
+    .optional(),
   /** Readings go to <topicPrefix>/<sensor>/<metric>. */
-  topicPrefix: z.string().regex(/^[^#+]+$/, { message: 'must not contain MQTT wildcards' }).default('plant'),
+  topicPrefix: z
+    .string()
+    .regex(/^[^#+]+$/, { message: 'must not contain MQTT wildcards' })
+    .default('plant'),
   qos: z.union([z.literal(0), z.literal(1)]).default(1),
   timestamps: z.boolean().default(true),
 });
@@ -221,45 +245,79 @@ const gpioDevice = z.strictObject({
   bounce: z.boolean().optional(),
 });
 
-const device = z.discriminatedUnion('transport', [serialDevice, modbusDevice, modbusTcpDevice, mqttDevice, sparkplugDevice, gpioDevice]).superRefine((d, ctx) => {
-  const metrics = MODEL_METRICS[d.model.type].map((m) => m.name);
-  const noMetric = (m: string) => `the ${d.model.type} model has no metric "${m}" (it has ${metrics.join(', ')})`;
-  const allowed = faultsFor(d);
-  d.faults.forEach((f, i) => {
-    if (!allowed.includes(f.type)) {
-      ctx.addIssue({ code: 'custom', path: ['faults', i, 'type'], message: `${f.type} does not apply to ${describeKind(d)} (it can have: ${allowed.join(', ')})` });
-    }
-    if ('duration' in f && f.duration !== undefined && f.duration < d.intervalMs && f.type !== 'clock_skew') {
-      ctx.addIssue({ code: 'custom', path: ['faults', i, 'duration'], message: `shorter than the device's intervalMs (${d.intervalMs} ms): it would never be seen` });
-    }
-  });
-  if ((d.transport === 'modbus' || d.transport === 'modbus-tcp') && d.registers) {
-    const used = new Map<number, string>();
-    d.registers.forEach((r, i) => {
-      if (!metrics.includes(r.metric)) ctx.addIssue({ code: 'custom', path: ['registers', i, 'metric'], message: noMetric(r.metric) });
-      const words = r.type === 'int16' || r.type === 'uint16' ? 1 : 2;
-      for (let w = 0; w < words; w++) {
-        const key = (r.table === 'input' ? 0x10000 : 0) + r.address + w;
-        const other = used.get(key);
-        if (other !== undefined) ctx.addIssue({ code: 'custom', path: ['registers', i, 'address'], message: `overlaps the register of ${other}` });
-        used.set(key, r.metric);
+const device = z
+  .discriminatedUnion('transport', [
+    serialDevice,
+    modbusDevice,
+    modbusTcpDevice,
+    mqttDevice,
+    sparkplugDevice,
+    gpioDevice,
+  ])
+  .superRefine((d, ctx) => {
+    const metrics = MODEL_METRICS[d.model.type].map((m) => m.name);
+    const noMetric = (m: string) => `the ${d.model.type} model has no metric "${m}" (it has ${metrics.join(', ')})`;
+    const allowed = faultsFor(d);
+    d.faults.forEach((f, i) => {
+      if (!allowed.includes(f.type)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['faults', i, 'type'],
+          message: `${f.type} does not apply to ${describeKind(d)} (it can have: ${allowed.join(', ')})`,
+        });
+      }
+      if ('duration' in f && f.duration !== undefined && f.duration < d.intervalMs && f.type !== 'clock_skew') {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['faults', i, 'duration'],
+          message: `shorter than the device's intervalMs (${d.intervalMs} ms): it would never be seen`,
+        });
       }
     });
-  }
-  if (d.transport === 'gpio') {
-    if (d.metric !== undefined && !metrics.includes(d.metric)) ctx.addIssue({ code: 'custom', path: ['metric'], message: noMetric(d.metric) });
-    if (d.bounce !== undefined && d.pulsesPerUnit !== undefined) ctx.addIssue({ code: 'custom', path: ['bounce'], message: 'only applies to a level pin (without pulsesPerUnit)' });
-  }
-});
+    if ((d.transport === 'modbus' || d.transport === 'modbus-tcp') && d.registers) {
+      const used = new Map<number, string>();
+      d.registers.forEach((r, i) => {
+        if (!metrics.includes(r.metric))
+          ctx.addIssue({ code: 'custom', path: ['registers', i, 'metric'], message: noMetric(r.metric) });
+        const words = r.type === 'int16' || r.type === 'uint16' ? 1 : 2;
+        for (let w = 0; w < words; w++) {
+          const key = (r.table === 'input' ? 0x10000 : 0) + r.address + w;
+          const other = used.get(key);
+          if (other !== undefined)
+            ctx.addIssue({
+              code: 'custom',
+              path: ['registers', i, 'address'],
+              message: `overlaps the register of ${other}`,
+            });
+          used.set(key, r.metric);
+        }
+      });
+    }
+    if (d.transport === 'gpio') {
+      if (d.metric !== undefined && !metrics.includes(d.metric))
+        ctx.addIssue({ code: 'custom', path: ['metric'], message: noMetric(d.metric) });
+      if (d.bounce !== undefined && d.pulsesPerUnit !== undefined)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['bounce'],
+          message: 'only applies to a level pin (without pulsesPerUnit)',
+        });
+    }
+  });
 export type DeviceConfig = z.output<typeof device>;
 
 function describeKind(d: { transport: string; format?: string; checksum?: boolean }): string {
-  if (d.transport === 'serial') return `a serial ${d.format} device${d.format === 'line' && !d.checksum ? ' without checksums' : ''}`;
+  if (d.transport === 'serial')
+    return `a serial ${d.format} device${d.format === 'line' && !d.checksum ? ' without checksums' : ''}`;
   return `a ${d.transport} device`;
 }
 
 /** The faults a device of this kind can show. */
-export function faultsFor(d: { transport: DeviceConfig['transport']; format?: 'line' | 'jsonl'; checksum?: boolean }): FaultType[] {
+export function faultsFor(d: {
+  transport: DeviceConfig['transport'];
+  format?: 'line' | 'jsonl';
+  checksum?: boolean;
+}): FaultType[] {
   const values: FaultType[] = ['dropout', 'stuck', 'spike'];
   switch (d.transport) {
     case 'serial':
@@ -281,38 +339,58 @@ export function faultsFor(d: { transport: DeviceConfig['transport']; format?: 'l
 
 // ---- the file --------------------------------------------------------------------------------
 
-export const simConfigSchema = z.strictObject({
-  /** Same seed and config, same values. */
-  seed: z.union([z.number().int(), z.string().min(1)]).default(1),
-  /** Simulated ms per real ms: 1440 makes a day pass in a minute. */
-  timeScale: z.number().positive().default(1),
-  /** Broker of MQTT devices that do not name their own. */
-  mqttUrl: z.string().regex(/^(mqtts?|wss?):\/\/.+/, { message: 'must be an mqtt://, mqtts://, ws:// or wss:// URL' }).optional(),
-  devices: z.array(device).min(1, { message: 'at least one device is required' }),
-}).superRefine((cfg, ctx) => {
-  const ids = new Set<string>();
-  const pins = new Map<string, string>();
-  const nodes = new Map<string, string>();
-  cfg.devices.forEach((d, i) => {
-    if (ids.has(d.id)) ctx.addIssue({ code: 'custom', path: ['devices', i, 'id'], message: `duplicate device id "${d.id}"` });
-    ids.add(d.id);
-    if (d.transport === 'sparkplug') {
-      // One MQTT connection is one edge node: two devices claiming it would knock each other off.
-      const other = nodes.get(`${d.group}/${d.node}`);
-      if (other !== undefined) ctx.addIssue({ code: 'custom', path: ['devices', i, 'node'], message: `edge node ${d.group}/${d.node} is already simulated by ${other}` });
-      nodes.set(`${d.group}/${d.node}`, d.id);
-    }
-    if ((d.transport === 'mqtt' || d.transport === 'sparkplug') && d.url === undefined && cfg.mqttUrl === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['devices', i, 'url'], message: 'required: no top-level mqttUrl to default to' });
-    }
-    if (d.transport === 'gpio') {
-      const key = `${d.gateway ?? ''}/${d.pin}`;
-      const other = pins.get(key);
-      if (other !== undefined) ctx.addIssue({ code: 'custom', path: ['devices', i, 'pin'], message: `pin ${d.pin} is already used by ${other}` });
-      pins.set(key, d.id);
-    }
+export const simConfigSchema = z
+  .strictObject({
+    /** Same seed and config, same values. */
+    seed: z.union([z.number().int(), z.string().min(1)]).default(1),
+    /** Simulated ms per real ms: 1440 makes a day pass in a minute. */
+    timeScale: z.number().positive().default(1),
+    /** Broker of MQTT devices that do not name their own. */
+    mqttUrl: z
+      .string()
+      .regex(/^(mqtts?|wss?):\/\/.+/, { message: 'must be an mqtt://, mqtts://, ws:// or wss:// URL' })
+      .optional(),
+    devices: z.array(device).min(1, { message: 'at least one device is required' }),
+  })
+  .superRefine((cfg, ctx) => {
+    const ids = new Set<string>();
+    const pins = new Map<string, string>();
+    const nodes = new Map<string, string>();
+    cfg.devices.forEach((d, i) => {
+      if (ids.has(d.id))
+        ctx.addIssue({ code: 'custom', path: ['devices', i, 'id'], message: `duplicate device id "${d.id}"` });
+      ids.add(d.id);
+      if (d.transport === 'sparkplug') {
+        // One MQTT connection is one edge node: two devices claiming it would knock each other off.
+        const other = nodes.get(`${d.group}/${d.node}`);
+        if (other !== undefined)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['devices', i, 'node'],
+            message: `edge node ${d.group}/${d.node} is already simulated by ${other}`,
+          });
+        nodes.set(`${d.group}/${d.node}`, d.id);
+      }
+      if ((d.transport === 'mqtt' || d.transport === 'sparkplug') && d.url === undefined && cfg.mqttUrl === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['devices', i, 'url'],
+          message: 'required: no top-level mqttUrl to default to',
+        });
+      }
+      if (d.transport === 'gpio') {
+        const key = `${d.gateway ?? ''}/${d.pin}`;
+        const other = pins.get(key);
+        if (other !== undefined)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['devices', i, 'pin'],
+            message: `pin ${d.pin} is already used by ${other}`,
+          });
+        pins.set(key, d.id);
+      }
+    });
   });
-});
 
 export type SimConfig = z.output<typeof simConfigSchema>;
 

@@ -33,7 +33,11 @@ export abstract class SimDevice {
   private due = 0;
   private current: Promise<void> = Promise.resolve();
 
-  constructor(readonly config: DeviceConfig, readonly firmware: Firmware, protected readonly env: DeviceEnv) {}
+  constructor(
+    readonly config: DeviceConfig,
+    readonly firmware: Firmware,
+    protected readonly env: DeviceEnv,
+  ) {}
 
   get id(): string {
     return this.config.id;

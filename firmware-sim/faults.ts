@@ -40,7 +40,12 @@ export class FaultPlan {
     const ticks = (ms: number) => Math.max(1, Math.round(ms / intervalMs));
     this.schedules = specs.map((spec, i) => {
       const duration = 'duration' in spec ? spec.duration : undefined;
-      const s: Schedule = { spec, random: random.fork(`fault-${i}-${spec.type}`), length: LASTING.has(spec.type) && duration !== undefined ? ticks(duration) : 1, until: 0 };
+      const s: Schedule = {
+        spec,
+        random: random.fork(`fault-${i}-${spec.type}`),
+        length: LASTING.has(spec.type) && duration !== undefined ? ticks(duration) : 1,
+        until: 0,
+      };
       if (spec.probability === undefined) {
         if (spec.at === undefined && spec.every === undefined) {
           s.until = Infinity; // always

@@ -5,7 +5,14 @@
  * the exact time they were scheduled for, as a kernel timestamps an interrupt, so what the driver
  * computes from them does not depend on how busy the event loop was.
  */
-import { GpioUnavailableError, type Edge, type GpioChip, type GpioLine, type Level, type LineOptions } from '../drivers/gpio/chip.js';
+import {
+  type Edge,
+  type GpioChip,
+  type GpioLine,
+  GpioUnavailableError,
+  type Level,
+  type LineOptions,
+} from '../drivers/gpio/chip.js';
 
 /** Lines of the Raspberry Pi header chip (BCM 0-53). */
 const PINS = 54;
@@ -30,7 +37,8 @@ export class SimGpioChip implements GpioChip {
   private closed = false;
 
   open(pin: number, opts: LineOptions): GpioLine {
-    if (!Number.isInteger(pin) || pin < 0 || pin >= PINS) throw new GpioUnavailableError(`pin ${pin} does not exist on the simulated chip (lines 0-${PINS - 1})`);
+    if (!Number.isInteger(pin) || pin < 0 || pin >= PINS)
+      throw new GpioUnavailableError(`pin ${pin} does not exist on the simulated chip (lines 0-${PINS - 1})`);
     const p = this.pin(pin);
     let watcher: Watcher | undefined;
     return {
@@ -40,7 +48,9 @@ export class SimGpioChip implements GpioChip {
         watcher = { opts, onEdge };
         p.watchers.add(watcher);
       },
-      close: () => { if (watcher) p.watchers.delete(watcher); },
+      close: () => {
+        if (watcher) p.watchers.delete(watcher);
+      },
     };
   }
 
@@ -89,12 +99,18 @@ export class SimGpioChip implements GpioChip {
   close(): void {
     this.closed = true;
     clearTimeout(this.timer);
-    for (const p of this.pins.values()) { p.train = undefined; p.queue = []; }
+    for (const p of this.pins.values()) {
+      p.train = undefined;
+      p.queue = [];
+    }
   }
 
   private pin(n: number): Pin {
     let p = this.pins.get(n);
-    if (!p) { p = { level: 0, watchers: new Set(), queue: [] }; this.pins.set(n, p); }
+    if (!p) {
+      p = { level: 0, watchers: new Set(), queue: [] };
+      this.pins.set(n, p);
+    }
     return p;
   }
 
@@ -110,7 +126,9 @@ export class SimGpioChip implements GpioChip {
   /** The next edge of a pulse train: the k-th pulse rises at start + k·period, falls `high` later. */
   private static trainEdge(t: NonNullable<Pin['train']>): { ts: number; level: Level } {
     const k = Math.floor(t.next / 2);
-    return t.next % 2 === 0 ? { ts: t.start + k * t.period, level: 1 } : { ts: t.start + k * t.period + t.high, level: 0 };
+    return t.next % 2 === 0
+      ? { ts: t.start + k * t.period, level: 1 }
+      : { ts: t.start + k * t.period + t.high, level: 0 };
   }
 
   private nextDue(): number | undefined {
@@ -127,7 +145,10 @@ export class SimGpioChip implements GpioChip {
     if (this.closed) return;
     clearTimeout(this.timer);
     const due = this.nextDue();
-    if (due === undefined) { this.timer = undefined; return; }
+    if (due === undefined) {
+      this.timer = undefined;
+      return;
+    }
     this.timer = setTimeout(() => this.deliver(), Math.max(0, due - performance.now()));
   }
 

@@ -6,7 +6,7 @@
  */
 import type { Level } from '../drivers/gpio/chip.js';
 import type { DeviceConfig } from './config.js';
-import { SimDevice, type DeviceEnv } from './device.js';
+import { type DeviceEnv, SimDevice } from './device.js';
 import type { Firmware, Tick } from './firmware.js';
 import type { SimGpioChip } from './gpio-chip.js';
 
@@ -22,7 +22,12 @@ export class GpioSimDevice extends SimDevice {
   private hz = 0;
   private level: Level = 0;
 
-  constructor(readonly cfg: GpioConfig, firmware: Firmware, env: DeviceEnv, readonly chip: SimGpioChip) {
+  constructor(
+    readonly cfg: GpioConfig,
+    firmware: Firmware,
+    env: DeviceEnv,
+    readonly chip: SimGpioChip,
+  ) {
     super(cfg, firmware, env);
     this.metric = cfg.metric ?? firmware.metrics[0]!.name;
   }
@@ -66,9 +71,23 @@ export class GpioSimDevice extends SimDevice {
   source(): Record<string, unknown> {
     const c = this.cfg;
     const unit = this.firmware.metrics.find((m) => m.name === this.metric)?.unit;
-    const base = { id: c.id, driver: 'gpio', chip: 'sim', pin: c.pin, sensor: this.sensor, metric: this.metric, ...(unit ? { unit } : {}) };
+    const base = {
+      id: c.id,
+      driver: 'gpio',
+      chip: 'sim',
+      pin: c.pin,
+      sensor: this.sensor,
+      metric: this.metric,
+      ...(unit ? { unit } : {}),
+    };
     return this.pulses
-      ? { ...base, mode: 'pulses', pulsesPerUnit: c.pulsesPerUnit, ratePer: 'minute', windowMs: Math.max(1000, 2 * c.intervalMs) }
+      ? {
+          ...base,
+          mode: 'pulses',
+          pulsesPerUnit: c.pulsesPerUnit,
+          ratePer: 'minute',
+          windowMs: Math.max(1000, 2 * c.intervalMs),
+        }
       : { ...base, mode: 'state', stateIntervalMs: Math.max(1000, 2 * c.intervalMs) };
   }
 

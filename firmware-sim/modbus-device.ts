@@ -7,7 +7,7 @@
  */
 import { registerCount } from '../drivers/modbus/registers.js';
 import type { DeviceConfig, FaultType, RegisterConfig } from './config.js';
-import { SimDevice, type DeviceEnv, type DeviceStats } from './device.js';
+import { type DeviceEnv, type DeviceStats, SimDevice } from './device.js';
 import type { Firmware, Tick } from './firmware.js';
 import { ModbusSlave, ModbusTcpSlave, type RegisterSlave, type SlaveFault } from './modbus-slave.js';
 import { PtySimDevice } from './pty-device.js';
@@ -16,18 +16,41 @@ import type { Random } from './random.js';
 type ModbusConfig = Extract<DeviceConfig, { transport: 'modbus' }>;
 type ModbusTcpConfig = Extract<DeviceConfig, { transport: 'modbus-tcp' }>;
 
-const BUS_FAULTS = { bad_crc: 'bad_crc', timeout: 'silent', busy: 'busy' } as const satisfies Record<string, SlaveFault>;
+const BUS_FAULTS = { bad_crc: 'bad_crc', timeout: 'silent', busy: 'busy' } as const satisfies Record<
+  string,
+  SlaveFault
+>;
 
 /** What a raw register value may hold, by type. */
-const RANGE = { int16: [-32768, 32767], uint16: [0, 65535], int32: [-2147483648, 2147483647], uint32: [0, 4294967295], float32: [-Infinity, Infinity] } as const;
+const RANGE = {
+  int16: [-32768, 32767],
+  uint16: [0, 65535],
+  int32: [-2147483648, 2147483647],
+  uint32: [0, 4294967295],
+  float32: [-Infinity, Infinity],
+} as const;
 
 /** The register map and tick handling both Modbus devices share. */
 class RegisterServer {
   readonly registers: readonly RegisterConfig[];
 
-  constructor(cfg: ModbusConfig | ModbusTcpConfig, private readonly firmware: Firmware, readonly slave: RegisterSlave, private readonly random: Random) {
+  constructor(
+    cfg: ModbusConfig | ModbusTcpConfig,
+    private readonly firmware: Firmware,
+    readonly slave: RegisterSlave,
+    private readonly random: Random,
+  ) {
     // Default map: every metric as a float32 in consecutive input registers.
-    this.registers = cfg.registers ?? firmware.metrics.map((m, i) => ({ metric: m.name, table: 'input', address: 2 * i, type: 'float32', wordOrder: 'big', scale: 1 }));
+    this.registers =
+      cfg.registers ??
+      firmware.metrics.map((m, i) => ({
+        metric: m.name,
+        table: 'input',
+        address: 2 * i,
+        type: 'float32',
+        wordOrder: 'big',
+        scale: 1,
+      }));
   }
 
   /** Dropouts start and end even while the device is away, so that its slave answers as it should when back. */
@@ -46,7 +69,8 @@ class RegisterServer {
     const sample = tick.samples.at(-1)!;
     for (const r of this.registers) {
       const [lo, hi] = RANGE[r.type];
-      const raw = r.type === 'float32' ? sample.values[r.metric]! / r.scale : Math.round(sample.values[r.metric]! / r.scale);
+      const raw =
+        r.type === 'float32' ? sample.values[r.metric]! / r.scale : Math.round(sample.values[r.metric]! / r.scale);
       this.slave.set(r.table, r.address, Math.min(hi, Math.max(lo, raw)), r.type, r.wordOrder);
     }
     stats.sent++;
@@ -60,15 +84,26 @@ class RegisterServer {
   }
 
   describe(): string {
-    return this.registers.map((r) => `${r.table} ${r.address}${registerCount(r.type) === 2 ? `-${r.address + 1}` : ''} ${r.metric} ${r.type}${r.scale !== 1 ? ` ×${r.scale}` : ''}`).join(', ');
+    return this.registers
+      .map(
+        (r) =>
+          `${r.table} ${r.address}${registerCount(r.type) === 2 ? `-${r.address + 1}` : ''} ${r.metric} ${r.type}${r.scale !== 1 ? ` ×${r.scale}` : ''}`,
+      )
+      .join(', ');
   }
 
   /** The `registers` of the gateway source that reads this device. */
   source(sensor: string): Array<Record<string, unknown>> {
     const units = new Map(this.firmware.metrics.map((m) => [m.name, m.unit]));
     return this.registers.map((r) => ({
-      sensor, metric: r.metric, ...(units.get(r.metric) ? { unit: units.get(r.metric) } : {}),
-      table: r.table, address: r.address, type: r.type, wordOrder: r.wordOrder, scale: r.scale,
+      sensor,
+      metric: r.metric,
+      ...(units.get(r.metric) ? { unit: units.get(r.metric) } : {}),
+      table: r.table,
+      address: r.address,
+      type: r.type,
+      wordOrder: r.wordOrder,
+      scale: r.scale,
     }));
   }
 }
@@ -77,9 +112,20 @@ class RegisterServer {
 export class ModbusSimDevice extends PtySimDevice {
   private readonly server: RegisterServer;
 
-  constructor(readonly cfg: ModbusConfig, firmware: Firmware, env: DeviceEnv, random: Random, devDir: string) {
+  constructor(
+    readonly cfg: ModbusConfig,
+    firmware: Firmware,
+    env: DeviceEnv,
+    random: Random,
+    devDir: string,
+  ) {
     super(cfg, firmware, env, devDir);
-    this.server = new RegisterServer(cfg, firmware, new ModbusSlave({ path: this.devicePath, baudRate: cfg.baudRate, unitId: cfg.unitId }), random);
+    this.server = new RegisterServer(
+      cfg,
+      firmware,
+      new ModbusSlave({ path: this.devicePath, baudRate: cfg.baudRate, unitId: cfg.unitId }),
+      random,
+    );
   }
 
   get registers(): readonly RegisterConfig[] {
@@ -117,8 +163,14 @@ export class ModbusSimDevice extends PtySimDevice {
   source(): Record<string, unknown> {
     const c = this.cfg;
     return {
-      id: c.id, driver: 'modbus', path: this.path, baudRate: c.baudRate, unitId: c.unitId,
-      pollIntervalMs: c.intervalMs, timeoutMs: 250, registers: this.server.source(this.sensor),
+      id: c.id,
+      driver: 'modbus',
+      path: this.path,
+      baudRate: c.baudRate,
+      unitId: c.unitId,
+      pollIntervalMs: c.intervalMs,
+      timeoutMs: 250,
+      registers: this.server.source(this.sensor),
     };
   }
 }
@@ -129,7 +181,12 @@ export class ModbusTcpSimDevice extends SimDevice {
   private readonly slave: ModbusTcpSlave;
   private off = false;
 
-  constructor(readonly cfg: ModbusTcpConfig, firmware: Firmware, env: DeviceEnv, random: Random) {
+  constructor(
+    readonly cfg: ModbusTcpConfig,
+    firmware: Firmware,
+    env: DeviceEnv,
+    random: Random,
+  ) {
     super(cfg, firmware, env);
     this.slave = new ModbusTcpSlave({ port: cfg.port, unitId: cfg.unitId });
     this.server = new RegisterServer(cfg, firmware, this.slave, random);
@@ -177,8 +234,14 @@ export class ModbusTcpSimDevice extends SimDevice {
   source(): Record<string, unknown> {
     const c = this.cfg;
     return {
-      id: c.id, driver: 'modbus', host: this.slave.host, port: this.port, unitId: c.unitId,
-      pollIntervalMs: c.intervalMs, timeoutMs: 250, registers: this.server.source(this.sensor),
+      id: c.id,
+      driver: 'modbus',
+      host: this.slave.host,
+      port: this.port,
+      unitId: c.unitId,
+      pollIntervalMs: c.intervalMs,
+      timeoutMs: 250,
+      registers: this.server.source(this.sensor),
     };
   }
 }

@@ -48,7 +48,10 @@ export interface ModbusSlaveOptions extends Partial<Omit<SerialLineSettings, 'pa
 }
 
 /** A reply: the PDU from the function code on, and whether the fault asked for it to be corrupted. */
-interface Reply { pdu: number[]; corrupt: boolean }
+interface Reply {
+  pdu: number[];
+  corrupt: boolean;
+}
 
 /** Register tables, faults and the answer to a request: what both transports share. */
 export abstract class RegisterSlave {
@@ -177,7 +180,10 @@ export class ModbusTcpSlave extends RegisterSlave {
     const server = createServer((socket) => this.serve(socket));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(this.boundPort, this.host, () => { server.off('error', reject); resolve(); });
+      server.listen(this.boundPort, this.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
     this.boundPort = (server.address() as { port: number }).port;
     this.server = server;
@@ -204,7 +210,10 @@ export class ModbusTcpSlave extends RegisterSlave {
       pending = Buffer.concat([pending, chunk]);
       while (pending.length >= MBAP_BYTES) {
         const length = pending.readUInt16BE(4); // unit id + PDU
-        if (pending.readUInt16BE(2) !== 0 || length < 2 || length > MAX_PDU_BYTES + 1) { socket.destroy(); return; } // not Modbus
+        if (pending.readUInt16BE(2) !== 0 || length < 2 || length > MAX_PDU_BYTES + 1) {
+          socket.destroy();
+          return;
+        } // not Modbus
         if (pending.length < 6 + length) return;
         const req = pending.subarray(0, 6 + length);
         pending = pending.subarray(6 + length);

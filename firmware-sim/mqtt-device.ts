@@ -6,7 +6,7 @@
  */
 import mqtt, { type MqttClient } from 'mqtt';
 import type { DeviceConfig } from './config.js';
-import { SimDevice, type DeviceEnv } from './device.js';
+import { type DeviceEnv, SimDevice } from './device.js';
 import type { Firmware, Tick } from './firmware.js';
 import type { Random } from './random.js';
 import { encodeMqttTick, type MqttMessage } from './wire.js';
@@ -22,7 +22,13 @@ export class MqttSimDevice extends SimDevice {
   private readonly backlog: MqttMessage[] = [];
   reconnects = 0;
 
-  constructor(readonly cfg: MqttConfig, firmware: Firmware, env: DeviceEnv, private readonly random: Random, readonly url: string) {
+  constructor(
+    readonly cfg: MqttConfig,
+    firmware: Firmware,
+    env: DeviceEnv,
+    private readonly random: Random,
+    readonly url: string,
+  ) {
     super(cfg, firmware, env);
   }
 
@@ -65,13 +71,18 @@ export class MqttSimDevice extends SimDevice {
       return;
     }
     const c = this.cfg;
-    const out = encodeMqttTick(tick, { sensor: this.sensor, topicPrefix: c.topicPrefix, timestamps: c.timestamps, metrics: this.firmware.metrics }, this.random);
+    const out = encodeMqttTick(
+      tick,
+      { sensor: this.sensor, topicPrefix: c.topicPrefix, timestamps: c.timestamps, metrics: this.firmware.metrics },
+      this.random,
+    );
     for (const [fault, n] of Object.entries(out.corrupted)) this.count(fault as keyof typeof out.corrupted, n);
     this.countSampleFaults(tick);
     this.stats.sent += out.units.length;
     this.stats.readings += out.readings;
     this.backlog.push(...out.units);
-    if (this.backlog.length > BACKLOG_LIMIT) this.stats.lost += this.backlog.splice(0, this.backlog.length - BACKLOG_LIMIT).length;
+    if (this.backlog.length > BACKLOG_LIMIT)
+      this.stats.lost += this.backlog.splice(0, this.backlog.length - BACKLOG_LIMIT).length;
     if (!this.offline && this.client) this.flush(this.client);
   }
 
@@ -81,11 +92,21 @@ export class MqttSimDevice extends SimDevice {
 
   source(): Record<string, unknown> {
     const prefix = this.cfg.topicPrefix;
-    return { id: this.cfg.id, driver: 'mqtt', url: this.url, topics: [this.topicFilter], topicPattern: `${prefix}/{sensor}/{metric}` };
+    return {
+      id: this.cfg.id,
+      driver: 'mqtt',
+      url: this.url,
+      topics: [this.topicFilter],
+      topicPattern: `${prefix}/{sensor}/{metric}`,
+    };
   }
 
   private async connect(): Promise<MqttClient> {
-    const client = await mqtt.connectAsync(this.url, { clientId: `sensorgate-sim-${this.cfg.id}`, reconnectPeriod: 1000, connectTimeout: 10_000 }, false);
+    const client = await mqtt.connectAsync(
+      this.url,
+      { clientId: `sensorgate-sim-${this.cfg.id}`, reconnectPeriod: 1000, connectTimeout: 10_000 },
+      false,
+    );
     // mqtt.js reconnects by itself after a broker restart; errors on the way are only reported.
     client.on('error', (err) => this.env.onError(this.id, err));
     return client;

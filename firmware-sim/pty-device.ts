@@ -7,9 +7,9 @@
  */
 import { join } from 'node:path';
 import type { DeviceConfig } from './config.js';
-import { SimDevice, type DeviceEnv } from './device.js';
+import { type DeviceEnv, SimDevice } from './device.js';
 import type { Firmware, Tick } from './firmware.js';
-import { ptyPair, type PtyPair } from './pty.js';
+import { type PtyPair, ptyPair } from './pty.js';
 
 export abstract class PtySimDevice extends SimDevice {
   /** The gateway's end. */

@@ -7,7 +7,7 @@
  * socat runs in its own process group, under `setpriv --pdeathsig TERM` where available, so it
  * ends (and removes its links) even when this process is killed outright.
  */
-import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -36,7 +36,9 @@ export interface PtyPairOptions {
 }
 
 const live = new Set<ChildProcess>();
-process.on('exit', () => { for (const c of live) c.kill('SIGTERM'); });
+process.on('exit', () => {
+  for (const c of live) c.kill('SIGTERM');
+});
 
 export async function ptyPair(o: PtyPairOptions = {}): Promise<PtyPair> {
   const ownDir = o.a === undefined || o.b === undefined ? mkdtempSync(join(tmpdir(), 'sg-pty-')) : undefined;
@@ -56,14 +58,25 @@ export async function ptyPair(o: PtyPairOptions = {}): Promise<PtyPair> {
       // Its own process group: a Ctrl-C in the terminal is for us to handle (stopping the gateway
       // before its devices), not an unplug of every device at once.
       const opts: SpawnOptions = { stdio: ['ignore', 'ignore', 'pipe'], detached: true };
-      const c = SETPRIV ? spawn(SETPRIV, ['--pdeathsig', 'TERM', SOCAT_BIN, ...args], opts) : spawn(SOCAT_BIN, args, opts);
+      const c = SETPRIV
+        ? spawn(SETPRIV, ['--pdeathsig', 'TERM', SOCAT_BIN, ...args], opts)
+        : spawn(SOCAT_BIN, args, opts);
       child = c;
       live.add(c);
       let log = '';
       let spawnError: Error | undefined;
-      c.on('error', (err) => { spawnError = err; });
-      c.stderr!.on('data', (d: Buffer) => { log = (log + d.toString()).slice(-4096); });
-      const exited = new Promise<void>((resolve) => c.once('close', () => { live.delete(c); resolve(); }));
+      c.on('error', (err) => {
+        spawnError = err;
+      });
+      c.stderr!.on('data', (d: Buffer) => {
+        log = (log + d.toString()).slice(-4096);
+      });
+      const exited = new Promise<void>((resolve) =>
+        c.once('close', () => {
+          live.delete(c);
+          resolve();
+        }),
+      );
       // socat logs "starting data transfer loop" once both ptys and links exist.
       const deadline = Date.now() + READY_TIMEOUT_MS;
       while (!log.includes('starting data transfer loop') || !existsSync(a) || !existsSync(b)) {
@@ -71,8 +84,13 @@ export async function ptyPair(o: PtyPairOptions = {}): Promise<PtyPair> {
           c.kill('SIGKILL');
           await exited;
           child = undefined;
-          if ((spawnError as NodeJS.ErrnoException | undefined)?.code === 'ENOENT' || /No such file.*socat|exec.*socat/i.test(log)) {
-            throw new Error(`socat is needed for simulated serial devices and was not found at ${SOCAT_BIN} (Debian/Ubuntu: apt-get install socat)`);
+          if (
+            (spawnError as NodeJS.ErrnoException | undefined)?.code === 'ENOENT' ||
+            /No such file.*socat|exec.*socat/i.test(log)
+          ) {
+            throw new Error(
+              `socat is needed for simulated serial devices and was not found at ${SOCAT_BIN} (Debian/Ubuntu: apt-get install socat)`,
+            );
           }
           throw new Error(`socat did not create the pty pair ${a} <-> ${b}:\n${spawnError?.message ?? log}`);
         }
@@ -83,7 +101,9 @@ export async function ptyPair(o: PtyPairOptions = {}): Promise<PtyPair> {
       const c = child;
       if (!c) return;
       child = undefined;
-      const exited = new Promise<void>((resolve) => (c.exitCode !== null || c.signalCode !== null ? resolve() : c.once('exit', () => resolve())));
+      const exited = new Promise<void>((resolve) =>
+        c.exitCode !== null || c.signalCode !== null ? resolve() : c.once('exit', () => resolve()),
+      );
       // SIGTERM lets socat remove its links, as the kernel removes /dev/ttyUSB0 on unplug.
       c.kill('SIGTERM');
       await exited;

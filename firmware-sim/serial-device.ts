@@ -18,7 +18,13 @@ export class SerialSimDevice extends PtySimDevice {
   private port?: SerialPort;
   private writing = false;
 
-  constructor(readonly cfg: SerialConfig, firmware: Firmware, env: DeviceEnv, private readonly random: Random, devDir: string) {
+  constructor(
+    readonly cfg: SerialConfig,
+    firmware: Firmware,
+    env: DeviceEnv,
+    private readonly random: Random,
+    devDir: string,
+  ) {
     super(cfg, firmware, env, devDir);
   }
 
@@ -32,7 +38,17 @@ export class SerialSimDevice extends PtySimDevice {
       return;
     }
     const c = this.cfg;
-    const out = encodeSerialTick(tick, { sensor: this.sensor, format: c.format, checksum: c.checksum, timestamps: c.timestamps, metrics: this.firmware.metrics }, this.random);
+    const out = encodeSerialTick(
+      tick,
+      {
+        sensor: this.sensor,
+        format: c.format,
+        checksum: c.checksum,
+        timestamps: c.timestamps,
+        metrics: this.firmware.metrics,
+      },
+      this.random,
+    );
     for (const [fault, n] of Object.entries(out.corrupted)) this.count(fault as keyof typeof out.corrupted, n);
     this.countSampleFaults(tick);
     this.stats.sent += out.units.length;
@@ -40,7 +56,9 @@ export class SerialSimDevice extends PtySimDevice {
     const port = this.port;
     this.writing = true;
     port.write(out.bytes);
-    port.drain(() => { if (this.port === port) this.writing = false; });
+    port.drain(() => {
+      if (this.port === port) this.writing = false;
+    });
   }
 
   describe(): string {
@@ -50,11 +68,24 @@ export class SerialSimDevice extends PtySimDevice {
 
   source(): Record<string, unknown> {
     const c = this.cfg;
-    return { id: c.id, driver: 'serial', path: this.path, baudRate: c.baudRate, format: c.format, ...(c.format === 'line' ? { requireChecksum: c.checksum } : {}) };
+    return {
+      id: c.id,
+      driver: 'serial',
+      path: this.path,
+      baudRate: c.baudRate,
+      format: c.format,
+      ...(c.format === 'line' ? { requireChecksum: c.checksum } : {}),
+    };
   }
 
   protected async plugIn(): Promise<void> {
-    const port = await openSerialPort({ path: this.devicePath, baudRate: this.cfg.baudRate, dataBits: 8, parity: 'none', stopBits: 1 });
+    const port = await openSerialPort({
+      path: this.devicePath,
+      baudRate: this.cfg.baudRate,
+      dataBits: 8,
+      parity: 'none',
+      stopBits: 1,
+    });
     // The other end vanishing is an unplug we make ourselves; nothing to report.
     port.on('error', () => undefined);
     this.port = port;

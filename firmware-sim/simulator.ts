@@ -12,7 +12,7 @@ import { GpioSimDevice } from './gpio-device.js';
 import { ModbusSimDevice, ModbusTcpSimDevice } from './modbus-device.js';
 import { createModel } from './models/create.js';
 import { MqttSimDevice } from './mqtt-device.js';
-import { seeded, type Random } from './random.js';
+import { type Random, seeded } from './random.js';
 import { SerialSimDevice } from './serial-device.js';
 import { SparkplugSimDevice } from './sparkplug-device.js';
 
@@ -28,7 +28,10 @@ export interface SimulatorOptions {
 export class Simulator {
   readonly devices: SimDevice[];
 
-  constructor(readonly config: SimConfig, o: SimulatorOptions) {
+  constructor(
+    readonly config: SimConfig,
+    o: SimulatorOptions,
+  ) {
     const env: DeviceEnv = { clock: o.clock ?? Date.now, onError: o.onError ?? (() => undefined) };
     this.devices = config.devices.map((d) => buildDevice(d, config, o, env));
   }
@@ -37,7 +40,10 @@ export class Simulator {
   async start(): Promise<void> {
     const opened: SimDevice[] = [];
     try {
-      for (const d of this.devices) { await d.open(); opened.push(d); }
+      for (const d of this.devices) {
+        await d.open();
+        opened.push(d);
+      }
     } catch (err) {
       for (const d of opened) await d.stop().catch(() => undefined);
       throw err;
@@ -64,7 +70,12 @@ export class Simulator {
 export function firmwareFor(d: DeviceConfig, cfg: SimConfig): { firmware: Firmware; wire: Random } {
   const random = seeded(cfg.seed).fork(`device/${d.id}`);
   const plan = new FaultPlan(d.faults, d.intervalMs, random.fork('faults'));
-  const firmware = new Firmware(createModel(d.model, random.fork('model')), plan, { intervalMs: d.intervalMs, timeScale: d.timeScale ?? cfg.timeScale }, random.fork('spikes'));
+  const firmware = new Firmware(
+    createModel(d.model, random.fork('model')),
+    plan,
+    { intervalMs: d.intervalMs, timeScale: d.timeScale ?? cfg.timeScale },
+    random.fork('spikes'),
+  );
   return { firmware, wire: random.fork('wire') };
 }
 
@@ -83,7 +94,10 @@ function buildDevice(d: DeviceConfig, cfg: SimConfig, o: SimulatorOptions, env: 
     case 'sparkplug':
       return new SparkplugSimDevice(d, firmware, env, d.url ?? cfg.mqttUrl!);
     case 'gpio':
-      if (!o.gpioChip) throw new Error(`device "${d.id}": GPIO devices need a gateway in the same process (sensorgate demo, or a test) to read the simulated chip`);
+      if (!o.gpioChip)
+        throw new Error(
+          `device "${d.id}": GPIO devices need a gateway in the same process (sensorgate demo, or a test) to read the simulated chip`,
+        );
       return new GpioSimDevice(d, firmware, env, o.gpioChip(d.gateway));
   }
 }

@@ -7,7 +7,7 @@
  */
 import { sensorName } from '../drivers/mqtt/sparkplug-codec.js';
 import type { DeviceConfig } from './config.js';
-import { SimDevice, type DeviceEnv } from './device.js';
+import { type DeviceEnv, SimDevice } from './device.js';
 import type { Firmware, Tick } from './firmware.js';
 import { SparkplugEdgeNode } from './sparkplug-node.js';
 
@@ -17,10 +17,18 @@ export class SparkplugSimDevice extends SimDevice {
   readonly node: SparkplugEdgeNode;
   private offline = false;
 
-  constructor(readonly cfg: SparkplugConfig, firmware: Firmware, env: DeviceEnv, readonly url: string) {
+  constructor(
+    readonly cfg: SparkplugConfig,
+    firmware: Firmware,
+    env: DeviceEnv,
+    readonly url: string,
+  ) {
     super(cfg, firmware, env);
     this.node = new SparkplugEdgeNode({ url, group: cfg.group, node: cfg.node });
-    this.node.device(this.sensor, firmware.metrics.map((m) => ({ name: m.name, type: 'Double', value: 0, ...(m.unit ? { unit: m.unit } : {}) })));
+    this.node.device(
+      this.sensor,
+      firmware.metrics.map((m) => ({ name: m.name, type: 'Double', value: 0, ...(m.unit ? { unit: m.unit } : {}) })),
+    );
   }
 
   /** The sensor of the readings the gateway makes: edge node and device. */
@@ -70,6 +78,12 @@ export class SparkplugSimDevice extends SimDevice {
 
   source(): Record<string, unknown> {
     const { group, node } = this.cfg;
-    return { id: this.cfg.id, driver: 'mqtt', url: this.url, topics: [`spBv1.0/${group}/+/${node}`, `spBv1.0/${group}/+/${node}/+`], payload: 'sparkplug-b' };
+    return {
+      id: this.cfg.id,
+      driver: 'mqtt',
+      url: this.url,
+      topics: [`spBv1.0/${group}/+/${node}`, `spBv1.0/${group}/+/${node}/+`],
+      payload: 'sparkplug-b',
+    };
   }
 }

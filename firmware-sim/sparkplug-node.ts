@@ -9,7 +9,14 @@
  * (NCMD with Node Control/Rebirth) is answered with a new birth.
  */
 import mqtt, { type MqttClient } from 'mqtt';
-import { decodeWire, encodePayload, REBIRTH_METRIC, topicOf, type MessageType, type OutMetric } from '../drivers/mqtt/sparkplug-codec.js';
+import {
+  decodeWire,
+  encodePayload,
+  type MessageType,
+  type OutMetric,
+  REBIRTH_METRIC,
+  topicOf,
+} from '../drivers/mqtt/sparkplug-codec.js';
 
 export interface EdgeMetric {
   name: string;
@@ -54,7 +61,10 @@ export class SparkplugEdgeNode {
 
   /** Connect with the death certificate as will, listen for commands, then publish the births. */
   async connect(): Promise<void> {
-    const will = encodePayload({ timestamp: Date.now(), metrics: [{ name: 'bdSeq', type: 'UInt64', value: this.bdSeq }] });
+    const will = encodePayload({
+      timestamp: Date.now(),
+      metrics: [{ name: 'bdSeq', type: 'UInt64', value: this.bdSeq }],
+    });
     const client = await mqtt.connectAsync(this.o.url, {
       clientId: `sparkplug-sim-${this.o.group}-${this.o.node}`,
       clean: true,
@@ -66,8 +76,12 @@ export class SparkplugEdgeNode {
     client.on('message', (_topic, payload) => {
       let rebirth = false;
       try {
-        rebirth = decodeWire(payload).metrics.some((m) => m.name === REBIRTH_METRIC && m.value.ok && m.value.raw.field === 'booleanValue' && m.value.raw.v);
-      } catch { /* not a command we understand: ignored, as an edge node would */ }
+        rebirth = decodeWire(payload).metrics.some(
+          (m) => m.name === REBIRTH_METRIC && m.value.ok && m.value.raw.field === 'booleanValue' && m.value.raw.v,
+        );
+      } catch {
+        /* not a command we understand: ignored, as an edge node would */
+      }
       if (rebirth && this.client === client) void this.birth().catch(() => undefined);
     });
     await client.subscribeAsync(this.topic('NCMD'), { qos: 0 });
@@ -84,21 +98,24 @@ export class SparkplugEdgeNode {
     this.seq = 0;
     const now = Date.now();
     // Published in one go: data sent meanwhile (with the new aliases) must follow every birth.
-    const sent = [this.send('NBIRTH', undefined, {
-      timestamp: now,
-      metrics: [
-        { name: 'bdSeq', type: 'UInt64', value: this.bdSeq },
-        { name: REBIRTH_METRIC, type: 'Boolean', value: false },
-        ...(this.o.metrics ?? []).map((m) => this.defined('', m)),
-      ],
-    })];
-    for (const [id, metrics] of this.devices) sent.push(this.send('DBIRTH', id, { timestamp: now, metrics: metrics.map((m) => this.defined(id, m)) }));
+    const sent = [
+      this.send('NBIRTH', undefined, {
+        timestamp: now,
+        metrics: [
+          { name: 'bdSeq', type: 'UInt64', value: this.bdSeq },
+          { name: REBIRTH_METRIC, type: 'Boolean', value: false },
+          ...(this.o.metrics ?? []).map((m) => this.defined('', m)),
+        ],
+      }),
+    ];
+    for (const [id, metrics] of this.devices)
+      sent.push(this.send('DBIRTH', id, { timestamp: now, metrics: metrics.map((m) => this.defined(id, m)) }));
     await Promise.all(sent);
   }
 
   /** A data message (NDATA without a device) carrying aliases only. */
   data(device: string | undefined, values: Record<string, number | boolean>, ts = Date.now()): Promise<void> {
-    const defs = device === undefined ? this.o.metrics ?? [] : this.devices.get(device) ?? [];
+    const defs = device === undefined ? (this.o.metrics ?? []) : (this.devices.get(device) ?? []);
     const metrics: OutMetric[] = Object.entries(values).map(([name, value]) => {
       const def = defs.find((m) => m.name === name);
       const alias = this.aliases.get(`${device ?? ''}/${name}`);
@@ -135,7 +152,10 @@ export class SparkplugEdgeNode {
   async close(): Promise<void> {
     const client = this.client;
     if (!client) return;
-    const death = encodePayload({ timestamp: Date.now(), metrics: [{ name: 'bdSeq', type: 'UInt64', value: this.bdSeq }] });
+    const death = encodePayload({
+      timestamp: Date.now(),
+      metrics: [{ name: 'bdSeq', type: 'UInt64', value: this.bdSeq }],
+    });
     await client.publishAsync(this.topic('NDEATH'), Buffer.from(death), { qos: 1 }).catch(() => undefined);
     this.client = undefined;
     this.bdSeq = (this.bdSeq + 1) % BDSEQ_MODULO;
@@ -143,7 +163,12 @@ export class SparkplugEdgeNode {
   }
 
   private defined(device: string, m: EdgeMetric): OutMetric {
-    const out: OutMetric = { name: m.name, alias: this.aliases.get(`${device}/${m.name}`), type: m.type, value: m.value };
+    const out: OutMetric = {
+      name: m.name,
+      alias: this.aliases.get(`${device}/${m.name}`),
+      type: m.type,
+      value: m.value,
+    };
     if (m.unit !== undefined) out.unit = m.unit;
     return out;
   }
@@ -152,11 +177,17 @@ export class SparkplugEdgeNode {
     return topicOf({ group: this.o.group, type, node: this.o.node, device });
   }
 
-  private async send(type: MessageType, device: string | undefined, p: { timestamp: number; metrics: OutMetric[] }): Promise<void> {
+  private async send(
+    type: MessageType,
+    device: string | undefined,
+    p: { timestamp: number; metrics: OutMetric[] },
+  ): Promise<void> {
     const client = this.client;
     if (!client) throw new Error(`edge node ${this.o.node} is not connected`);
     const seq = this.seq;
     this.seq = (this.seq + 1) % SEQ_MODULO;
-    await client.publishAsync(this.topic(type, device), Buffer.from(encodePayload({ ...p, seq })), { qos: this.o.qos ?? 1 });
+    await client.publishAsync(this.topic(type, device), Buffer.from(encodePayload({ ...p, seq })), {
+      qos: this.o.qos ?? 1,
+    });
   }
 }

@@ -55,18 +55,31 @@ function readings(sample: Sample, sensor: string, metrics: readonly MetricInfo[]
 }
 
 /** Serial: one line per sample (`line`) or per reading (`jsonl`), each ending in \n. */
-export function encodeSerialTick(tick: Tick, o: SerialWireOptions, random: Random): Encoded<Buffer> & { bytes: Buffer } {
+export function encodeSerialTick(
+  tick: Tick,
+  o: SerialWireOptions,
+  random: Random,
+): Encoded<Buffer> & { bytes: Buffer } {
   const lines: Array<{ text: string; readings: number }> = [];
   for (const s of tick.samples) {
     if (o.format === 'line') {
       const values = o.metrics.map((m) => [m.name, s.values[m.name]!] as const);
-      lines.push({ text: encodeLine({ sensor: o.sensor, values, ts: o.timestamps ? s.ts : undefined }, { checksum: o.checksum }), readings: values.length });
+      lines.push({
+        text: encodeLine({ sensor: o.sensor, values, ts: o.timestamps ? s.ts : undefined }, { checksum: o.checksum }),
+        readings: values.length,
+      });
     } else {
-      for (const r of readings(s, o.sensor, o.metrics, o.timestamps)) lines.push({ text: encodeJsonLine(r), readings: 1 });
+      for (const r of readings(s, o.sensor, o.metrics, o.timestamps))
+        lines.push({ text: encodeJsonLine(r), readings: 1 });
     }
   }
   const units = lines.map((l) => Buffer.from(l.text, 'latin1'));
-  const out = corrupt(units, lines.map((l) => l.readings), tick, random);
+  const out = corrupt(
+    units,
+    lines.map((l) => l.readings),
+    tick,
+    random,
+  );
   const withNewlines = out.units.map((u) => Buffer.concat([u, NEWLINE]));
   return { ...out, units: withNewlines, bytes: Buffer.concat(withNewlines) };
 }
@@ -74,8 +87,19 @@ export function encodeSerialTick(tick: Tick, o: SerialWireOptions, random: Rando
 /** MQTT: one message per reading to <prefix>/<sensor>/<metric>, a JSON payload (README: MQTT payloads). */
 export function encodeMqttTick(tick: Tick, o: MqttWireOptions, random: Random): Encoded<MqttMessage> {
   const rs = tick.samples.flatMap((s) => readings(s, o.sensor, o.metrics, o.timestamps));
-  const out = corrupt(rs.map((r) => Buffer.from(encodeJsonLine(r), 'utf8')), rs.map(() => 1), tick, random);
-  return { ...out, units: out.units.map((payload, i) => ({ topic: `${o.topicPrefix}/${o.sensor}/${rs[i]!.metric}`, payload: payload.toString('latin1') })) };
+  const out = corrupt(
+    rs.map((r) => Buffer.from(encodeJsonLine(r), 'utf8')),
+    rs.map(() => 1),
+    tick,
+    random,
+  );
+  return {
+    ...out,
+    units: out.units.map((payload, i) => ({
+      topic: `${o.topicPrefix}/${o.sensor}/${rs[i]!.metric}`,
+      payload: payload.toString('latin1'),
+    })),
+  };
 }
 
 const NEWLINE = Buffer.from('\n');
@@ -103,7 +127,12 @@ function corrupt(units: Buffer[], counts: number[], tick: Tick, random: Random):
  * characters, DEL, and 0xFE/0xFF (never part of UTF-8); never a line ending (which would split
  * the frame) nor a tab (which JSON text allows).
  */
-const NOISE = [...Array.from({ length: 0x20 }, (_, b) => b).filter((b) => b !== 0x09 && b !== 0x0a && b !== 0x0d), 0x7f, 0xfe, 0xff];
+const NOISE = [
+  ...Array.from({ length: 0x20 }, (_, b) => b).filter((b) => b !== 0x09 && b !== 0x0a && b !== 0x0d),
+  0x7f,
+  0xfe,
+  0xff,
+];
 
 function damage(unit: Buffer, fault: WireFault, random: Random): Buffer | undefined {
   switch (fault) {

@@ -7,20 +7,20 @@ import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import type { Driver, DriverSink } from '../drivers/driver.js';
 import type { GpioChip } from '../drivers/gpio/chip.js';
-import { SqliteBuffer, type BufferEvents } from './buffer/sqlite-buffer.js';
-import { systemClock, type Clock } from './ingest/clock.js';
+import { type BufferEvents, SqliteBuffer } from './buffer/sqlite-buffer.js';
 import type { Config } from './config/config.js';
 import { Forwarder } from './forwarder/forwarder.js';
-import { Heartbeat } from './status/heartbeat.js';
+import { type Clock, systemClock } from './ingest/clock.js';
 import { Ingest } from './ingest/ingest.js';
-import { KafkaStatusPublisher } from './status/kafka-status-publisher.js';
-import { createUplink } from './uplink/kafka-uplink.js';
-import { sdNotify, systemdReady, type SystemdSession } from './lib/sd-notify.js';
 import { createDriver } from './ingest/sources.js';
-import { Status } from './status/status.js';
-import { startStatusServer } from './web/status-server.js';
-import type { Uplink } from './uplink/uplink.js';
+import { type SystemdSession, sdNotify, systemdReady } from './lib/sd-notify.js';
 import { VERSION } from './lib/version.js';
+import { Heartbeat } from './status/heartbeat.js';
+import { KafkaStatusPublisher } from './status/kafka-status-publisher.js';
+import { Status } from './status/status.js';
+import { createUplink } from './uplink/kafka-uplink.js';
+import type { Uplink } from './uplink/uplink.js';
+import { startStatusServer } from './web/status-server.js';
 
 export interface GatewayDeps {
   clock?: Clock;
@@ -41,14 +41,26 @@ export class Gateway {
   private refreshTimer?: NodeJS.Timeout;
   status?: Status;
 
-  constructor(private readonly cfg: Readonly<Config>, private readonly log: Logger, private readonly deps: GatewayDeps = {}) {}
+  constructor(
+    private readonly cfg: Readonly<Config>,
+    private readonly log: Logger,
+    private readonly deps: GatewayDeps = {},
+  ) {}
 
   async start(): Promise<void> {
     const { cfg, log } = this;
     const clock = this.deps.clock ?? systemClock();
-    const status = new Status(cfg.gateway.id, VERSION, clock, () => buffer.stats(), { dataDir: cfg.gateway.dataDir, heartbeatIntervalMs: cfg.status.heartbeatIntervalMs, bufferMaxBytes: cfg.buffer.maxBytes });
+    const status = new Status(cfg.gateway.id, VERSION, clock, () => buffer.stats(), {
+      dataDir: cfg.gateway.dataDir,
+      heartbeatIntervalMs: cfg.status.heartbeatIntervalMs,
+      bufferMaxBytes: cfg.buffer.maxBytes,
+    });
     this.status = status;
-    const buffer = SqliteBuffer.open(cfg.gateway.dataDir, { ...cfg.buffer }, bufferEvents(status, log.child({ component: 'buffer' })));
+    const buffer = SqliteBuffer.open(
+      cfg.gateway.dataDir,
+      { ...cfg.buffer },
+      bufferEvents(status, log.child({ component: 'buffer' })),
+    );
     this.buffer = buffer;
     status.refresh();
     this.refreshTimer = setInterval(() => status.refresh(), REFRESH_MS);
@@ -61,20 +73,43 @@ export class Gateway {
       callTimeoutMs: 60_000,
     });
     this.forwarder = forwarder;
-    this.ingest = new Ingest(buffer, status, clock, { gateway: cfg.gateway.id, commitIntervalMs: cfg.buffer.commitIntervalMs }, () => forwarder.notify());
+    this.ingest = new Ingest(
+      buffer,
+      status,
+      clock,
+      { gateway: cfg.gateway.id, commitIntervalMs: cfg.buffer.commitIntervalMs },
+      () => forwarder.notify(),
+    );
     this.server = await startStatusServer(status, cfg.status.listen, { authToken: cfg.status.authToken });
     forwarder.start();
 
-    this.drivers = this.deps.drivers ?? cfg.sources.map((s) => createDriver(s, cfg.gateway.id, { simGpioChip: this.deps.simGpioChip }));
+    this.drivers =
+      this.deps.drivers ??
+      cfg.sources.map((s) => createDriver(s, cfg.gateway.id, { simGpioChip: this.deps.simGpioChip }));
     for (const d of this.drivers) {
       status.addSource(d.id, d.driver);
       await d.start(loggedStates(this.ingest.sinkFor(d.id, d.redelivers === true), log.child({ source: d.id })));
     }
     // After the sources are known, so that the first status the fleet sees lists them.
-    this.heartbeat = new Heartbeat(status, new KafkaStatusPublisher(cfg.kafka, cfg.gateway.id, log), { intervalMs: cfg.status.heartbeatIntervalMs }, log.child({ component: 'heartbeat' }));
+    this.heartbeat = new Heartbeat(
+      status,
+      new KafkaStatusPublisher(cfg.kafka, cfg.gateway.id, log),
+      { intervalMs: cfg.status.heartbeatIntervalMs },
+      log.child({ component: 'heartbeat' }),
+    );
     this.heartbeat.start();
     const b = buffer.stats();
-    log.info({ gateway: cfg.gateway.id, version: VERSION, sources: this.drivers.length, buffered: b.depth, nextSeq: b.nextSeq, status: `http://${cfg.status.listen}` }, 'gateway started');
+    log.info(
+      {
+        gateway: cfg.gateway.id,
+        version: VERSION,
+        sources: this.drivers.length,
+        buffered: b.depth,
+        nextSeq: b.nextSeq,
+        status: `http://${cfg.status.listen}`,
+      },
+      'gateway started',
+    );
     this.systemd = systemdReady(log, `${this.drivers.length} sources, ${b.depth} readings buffered`);
   }
 
@@ -108,7 +143,11 @@ function bufferEvents(status: Status, log: Logger): BufferEvents {
     progress(salvaged) {
       if (Date.now() - lastPing < 5000) return;
       lastPing = Date.now();
-      sdNotify(['WATCHDOG=1', 'EXTEND_TIMEOUT_USEC=60000000', `STATUS=salvaging a damaged buffer: ${salvaged} readings so far`]).catch(() => undefined);
+      sdNotify([
+        'WATCHDOG=1',
+        'EXTEND_TIMEOUT_USEC=60000000',
+        `STATUS=salvaging a damaged buffer: ${salvaged} readings so far`,
+      ]).catch(() => undefined);
     },
     problem(code, detail) {
       if (detail !== null && !status.hasProblem(code)) log.warn({ problem: code }, detail);
@@ -120,7 +159,10 @@ function bufferEvents(status: Status, log: Logger): BufferEvents {
       if (r.lost !== null) status.dropped('corrupt', r.lost);
       const detail = `${r.salvaged} readings salvaged, ${r.lost ?? 'an unknown number of'} lost; damaged file kept as ${r.file}`;
       status.problem('buffer_corrupt', detail);
-      log.error({ file: r.file, cause: r.cause, salvaged: r.salvaged, lost: r.lost, ms: r.ms }, `buffer file damaged: ${detail}`);
+      log.error(
+        { file: r.file, cause: r.cause, salvaged: r.salvaged, lost: r.lost, ms: r.ms },
+        `buffer file damaged: ${detail}`,
+      );
     },
   };
 }
@@ -140,11 +182,18 @@ function loggedStates(sink: DriverSink, log: Logger): DriverSink {
     state(state, detail) {
       sink.state(state, detail);
       if (state === 'up' && up !== true) {
-        if (up === false) log.info({ downS: Math.round((performance.now() - downSince) / 1000) }, `source ${log.bindings().source} is back`);
+        if (up === false)
+          log.info(
+            { downS: Math.round((performance.now() - downSince) / 1000) },
+            `source ${log.bindings().source} is back`,
+          );
         else log.info(`source ${log.bindings().source} is up`);
         up = true;
       } else if (state === 'down' && up !== false) {
-        log.warn({ reason: detail ?? 'down' }, `source ${log.bindings().source} is down: ${detail ?? 'no reason given'}`);
+        log.warn(
+          { reason: detail ?? 'down' },
+          `source ${log.bindings().source} is down: ${detail ?? 'no reason given'}`,
+        );
         up = false;
         downSince = performance.now();
       }

@@ -15,13 +15,13 @@ import { createHash } from 'node:crypto';
 import { copyFile, link, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { sha256File, type BundleManifest } from '../pack/pack.js';
+import { type BundleManifest, sha256File } from '../pack/pack.js';
 import { asset } from '../pack/paths.js';
 import type { Arch } from '../pack/targets.js';
 import type { DevicePayload } from './device-config.js';
-import { readDiskLayout, type DiskLayout } from './disk.js';
+import { type DiskLayout, readDiskLayout } from './disk.js';
 import { FatVolume } from './fat.js';
-import { bootModeOf, hookCmdline, hookUserData, type BootMode } from './hook.js';
+import { type BootMode, bootModeOf, hookCmdline, hookUserData } from './hook.js';
 import { readRootFacts } from './rootfs.js';
 
 /** The folder on the boot partition that holds everything we put there. */
@@ -73,7 +73,12 @@ export interface Identity {
 }
 
 /** Put the device's files and the first-boot hook on the image's boot partition; read them back. */
-export async function customise(target: string, info: ImageInfo, device: DevicePayload, bundle: Bundle): Promise<Identity> {
+export async function customise(
+  target: string,
+  info: ImageInfo,
+  device: DevicePayload,
+  bundle: Bundle,
+): Promise<Identity> {
   const fat = new FatVolume(target, info.layout.boot.offset);
   const hook = `${info.bootMount}/${HOOK_FOLDER}/firstrun.sh`;
   const identity: Identity = {
@@ -90,7 +95,9 @@ export async function customise(target: string, info: ImageInfo, device: DeviceP
     await mkdir(folder);
     const firstrun = await readFile(asset('deploy/flash/firstrun.sh'));
     await writeFile(join(folder, 'firstrun.sh'), firstrun);
-    await link(bundle.path, join(folder, 'bundle.tar.gz')).catch(() => copyFile(bundle.path, join(folder, 'bundle.tar.gz')));
+    await link(bundle.path, join(folder, 'bundle.tar.gz')).catch(() =>
+      copyFile(bundle.path, join(folder, 'bundle.tar.gz')),
+    );
     await writeFile(join(folder, 'config.yaml'), device.configText);
     await writeFile(join(folder, 'identity.json'), `${JSON.stringify(identity, null, 2)}\n`);
     const names = Object.keys(device.credentials);
@@ -103,7 +110,8 @@ export async function customise(target: string, info: ImageInfo, device: DeviceP
     if (info.mode === 'cmdline') {
       const { cmdline, previous } = hookCmdline((await fat.readText('/cmdline.txt')) ?? '', hook, info.bootMount);
       if (previous !== undefined) {
-        if (!(await fat.exists(`/${previous}`))) throw new Error(`cmdline.txt runs ${previous} at first boot, but the boot partition has no such file`);
+        if (!(await fat.exists(`/${previous}`)))
+          throw new Error(`cmdline.txt runs ${previous} at first boot, but the boot partition has no such file`);
         await writeFile(join(folder, 'previous-hook'), previous);
       }
       if (device.hostname) await writeFile(join(folder, 'hostname'), device.hostname);
@@ -122,10 +130,14 @@ export async function customise(target: string, info: ImageInfo, device: DeviceP
       [`/${HOOK_FOLDER}/config.yaml`, device.configText],
     ];
     for (const [path, content] of expect) {
-      if (!(await fat.read(path))?.equals(Buffer.from(content))) throw new Error(`${target}: ${path} does not read back as written`);
+      if (!(await fat.read(path))?.equals(Buffer.from(content)))
+        throw new Error(`${target}: ${path} does not read back as written`);
     }
-    const copied = createHash('sha256').update((await fat.read(`/${HOOK_FOLDER}/bundle.tar.gz`)) ?? '').digest('hex');
-    if (copied !== bundle.sha256) throw new Error(`${target}: the bundle on the boot partition does not read back as written`);
+    const copied = createHash('sha256')
+      .update((await fat.read(`/${HOOK_FOLDER}/bundle.tar.gz`)) ?? '')
+      .digest('hex');
+    if (copied !== bundle.sha256)
+      throw new Error(`${target}: the bundle on the boot partition does not read back as written`);
     return identity;
   } finally {
     await rm(stage, { recursive: true, force: true });

@@ -9,7 +9,14 @@
  * their path under /run/credentials/sensorgate.service/ (docs/deploy.md).
  */
 import { parseDocument } from 'yaml';
-import { applyEnv, ConfigError, formatPath, SECRET_KEYS, validateConfig, type Config } from '../../gateway/config/config.js';
+import {
+  applyEnv,
+  type Config,
+  ConfigError,
+  formatPath,
+  SECRET_KEYS,
+  validateConfig,
+} from '../../gateway/config/config.js';
 
 export interface DevicePayload {
   /** The config file's text, written as given (comments kept). */
@@ -31,26 +38,37 @@ const FILE_CREDENTIAL = /^(?!SENSORGATE_)[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 const HOSTNAME = /^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$/;
 
 /** Validate a device's config, credentials and hostname; every problem is one line naming its key. */
-export function devicePayload(configText: string, givenCredentials: Record<string, string>, hostname: string | undefined, source: string): DevicePayload {
+export function devicePayload(
+  configText: string,
+  givenCredentials: Record<string, string>,
+  hostname: string | undefined,
+  source: string,
+): DevicePayload {
   const doc = parseDocument(configText);
   if (doc.errors.length) throw new ConfigError([`${source}: not valid YAML: ${doc.errors[0]!.message.split('\n')[0]}`]);
   const inline = moveInlineSecrets(doc, givenCredentials);
   if (inline.moved) configText = doc.toString();
   const credentials = inline.credentials;
   const raw: unknown = doc.toJS() ?? {};
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError([`${source}: the top level must be a mapping`]);
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    throw new ConfigError([`${source}: the top level must be a mapping`]);
 
   const problems: string[] = [];
   for (const name of Object.keys(credentials).filter((n) => !ENV_CREDENTIAL.test(n) && !FILE_CREDENTIAL.test(n))) {
-    problems.push(`credentials.${name}: not a credential name: SENSORGATE_<PATH> (upper case, digits, _) for a config key, or a file name ([A-Za-z0-9._-])`);
+    problems.push(
+      `credentials.${name}: not a credential name: SENSORGATE_<PATH> (upper case, digits, _) for a config key, or a file name ([A-Za-z0-9._-])`,
+    );
   }
   const overrides = Object.fromEntries(Object.entries(credentials).filter(([n]) => ENV_CREDENTIAL.test(n)));
   problems.push(...applyEnv(raw as Record<string, unknown>, overrides).map((p) => `credentials.${p}`));
-  if (hostname !== undefined && !HOSTNAME.test(hostname)) problems.push(`hostname: "${hostname}" is not a valid host name (letters, digits and -, at most 63)`);
+  if (hostname !== undefined && !HOSTNAME.test(hostname))
+    problems.push(`hostname: "${hostname}" is not a valid host name (letters, digits and -, at most 63)`);
 
   const dataDir = (raw as { gateway?: { dataDir?: unknown } }).gateway?.dataDir;
   if (typeof dataDir === 'string' && dataDir !== STATE_DIRECTORY && !dataDir.startsWith(`${STATE_DIRECTORY}/`)) {
-    problems.push(`${formatPath(['gateway', 'dataDir'])}: must be ${STATE_DIRECTORY} or below it on a device: the service may write nowhere else (remove the key for the default)`);
+    problems.push(
+      `${formatPath(['gateway', 'dataDir'])}: must be ${STATE_DIRECTORY} or below it on a device: the service may write nowhere else (remove the key for the default)`,
+    );
   }
   let config: Readonly<Config> | undefined;
   try {
@@ -60,12 +78,24 @@ export function devicePayload(configText: string, givenCredentials: Record<strin
     problems.push(...err.problems);
   }
   if (problems.length || !config) throw new ConfigError(problems);
-  return { configText, credentials, config, warnings: inline.warnings, ...(hostname !== undefined ? { hostname } : {}) };
+  return {
+    configText,
+    credentials,
+    config,
+    warnings: inline.warnings,
+    ...(hostname !== undefined ? { hostname } : {}),
+  };
 }
 
 /** The SENSORGATE_<PATH> variable (and credential) that fills the key at `path`: authToken -> AUTH_TOKEN. */
 function credentialName(path: readonly (string | number)[]): string {
-  return `SENSORGATE_${path.map((p) => String(p).replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()).join('_')}`;
+  return `SENSORGATE_${path
+    .map((p) =>
+      String(p)
+        .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+        .toUpperCase(),
+    )
+    .join('_')}`;
 }
 
 /**
@@ -74,7 +104,10 @@ function credentialName(path: readonly (string | number)[]): string {
  * it fills, delete it from the config text (comments kept), and say so. A credential given for
  * the same key wins over the inline value.
  */
-function moveInlineSecrets(doc: ReturnType<typeof parseDocument>, given: Record<string, string>): { credentials: Record<string, string>; warnings: string[]; moved: boolean } {
+function moveInlineSecrets(
+  doc: ReturnType<typeof parseDocument>,
+  given: Record<string, string>,
+): { credentials: Record<string, string>; warnings: string[]; moved: boolean } {
   const credentials = { ...given };
   const warnings: string[] = [];
   const found: Array<{ path: (string | number)[]; value: string }> = [];
@@ -82,7 +115,8 @@ function moveInlineSecrets(doc: ReturnType<typeof parseDocument>, given: Record<
     if (Array.isArray(v)) v.forEach((x, i) => walk(x, [...path, i]));
     else if (v && typeof v === 'object') {
       for (const [k, x] of Object.entries(v)) {
-        if (SECRET_KEYS.has(k) && (typeof x === 'string' || typeof x === 'number')) found.push({ path: [...path, k], value: String(x) });
+        if (SECRET_KEYS.has(k) && (typeof x === 'string' || typeof x === 'number'))
+          found.push({ path: [...path, k], value: String(x) });
         else walk(x, [...path, k]);
       }
     }
@@ -92,11 +126,15 @@ function moveInlineSecrets(doc: ReturnType<typeof parseDocument>, given: Record<
     const name = credentialName(path);
     doc.deleteIn(path);
     if (credentials[name] !== undefined) {
-      warnings.push(`${formatPath(path)}: a secret written in the config; the credential ${name} given for it wins, the inline value is left out`);
+      warnings.push(
+        `${formatPath(path)}: a secret written in the config; the credential ${name} given for it wins, the inline value is left out`,
+      );
       continue;
     }
     credentials[name] = value;
-    warnings.push(`${formatPath(path)}: a secret written in the config; moved into the credential ${name} (keep secrets out of config files: docs/deploy.md)`);
+    warnings.push(
+      `${formatPath(path)}: a secret written in the config; moved into the credential ${name} (keep secrets out of config files: docs/deploy.md)`,
+    );
   }
   return { credentials, warnings, moved: found.length > 0 };
 }

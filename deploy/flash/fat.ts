@@ -14,7 +14,10 @@ const ENV = { ...process.env, MTOOLS_SKIP_CHECK: '1' };
 export class FatVolume {
   private readonly drive: string;
 
-  constructor(readonly image: string, readonly offset: number) {
+  constructor(
+    readonly image: string,
+    readonly offset: number,
+  ) {
     this.drive = `${image}@@${offset}`;
   }
 
@@ -64,6 +67,11 @@ export class FatVolume {
   async listTree(dir: string): Promise<string[]> {
     const out = (await this.mtools('mdir', ['-/', '-b', `::/${dir}`])).toString('utf8');
     const prefix = `::/${dir}/`;
-    return out.split('\n').map((l) => l.trim()).filter((l) => l.startsWith(prefix) && !l.endsWith('/')).map((l) => l.slice(prefix.length)).sort();
+    return out
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l.startsWith(prefix) && !l.endsWith('/'))
+      .map((l) => l.slice(prefix.length))
+      .sort();
   }
 }

@@ -10,10 +10,10 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { pack, readBundleManifest } from '../pack/pack.js';
 import type { Arch } from '../pack/targets.js';
-import { customise, describeBundle, inspectImage, type Bundle, type Identity, type ImageInfo } from './customise.js';
-import { devicePayload, type DevicePayload } from './device-config.js';
+import { type Bundle, customise, describeBundle, type Identity, type ImageInfo, inspectImage } from './customise.js';
+import { type DevicePayload, devicePayload } from './device-config.js';
 import { silentProgress } from './progress.js';
-import { checkTargetDevice, syncTarget, writeAndVerify, type ProgressFactory } from './write.js';
+import { checkTargetDevice, type ProgressFactory, syncTarget, writeAndVerify } from './write.js';
 
 export interface FlashOptions {
   image: string;
@@ -56,19 +56,31 @@ export interface ResolvedBundle extends Bundle {
 }
 
 /** The given bundle, checked against the image's CPU, or a new one packed for it. */
-export async function resolveBundle(given: string | undefined, info: ImageInfo, fallbackArch: Arch, log: (line: string) => void): Promise<ResolvedBundle> {
+export async function resolveBundle(
+  given: string | undefined,
+  info: ImageInfo,
+  fallbackArch: Arch,
+  log: (line: string) => void,
+): Promise<ResolvedBundle> {
   if (given) {
     const manifest = await readBundleManifest(given);
     if (info.arch && manifest.arch !== info.arch) {
-      throw new Error(`${given} is built for ${manifest.arch}, but the image's OS is ${info.arch}: pack one with --arch ${info.arch}`);
+      throw new Error(
+        `${given} is built for ${manifest.arch}, but the image's OS is ${info.arch}: pack one with --arch ${info.arch}`,
+      );
     }
     return { ...(await describeBundle(given, manifest)), dispose: async () => undefined };
   }
   const arch = info.arch ?? fallbackArch;
-  log(`no --bundle given: packing one for ${arch}${info.arch ? ' (the image\'s architecture)' : ''}`);
+  log(`no --bundle given: packing one for ${arch}${info.arch ? " (the image's architecture)" : ''}`);
   const dir = await mkdtemp(join(tmpdir(), 'sensorgate-bundle-'));
   const result = await pack({ arch, out: join(dir, `sensorgate-${arch}.tar.gz`), log });
-  return { path: result.out, manifest: result.manifest, sha256: result.sha256, dispose: () => rm(dir, { recursive: true, force: true }) };
+  return {
+    path: result.out,
+    manifest: result.manifest,
+    sha256: result.sha256,
+    dispose: () => rm(dir, { recursive: true, force: true }),
+  };
 }
 
 async function sameFile(a: string, b: string): Promise<boolean> {
@@ -87,17 +99,26 @@ export async function flash(opts: FlashOptions): Promise<FlashResult> {
   );
   for (const w of payload.warnings) log(`warning: ${w}`);
   // Neither given: a customised copy beside the input, named after the device.
-  const out = opts.out ?? (opts.device ? undefined : join(dirname(opts.image), `${basename(opts.image, extname(opts.image))}-${payload.config.gateway.id}.img`));
+  const out =
+    opts.out ??
+    (opts.device
+      ? undefined
+      : join(dirname(opts.image), `${basename(opts.image, extname(opts.image))}-${payload.config.gateway.id}.img`));
   for (const target of [out, opts.device]) {
-    if (target && (await sameFile(target, opts.image))) throw new Error(`${target} is the input image: it is never modified, write to another file or device`);
+    if (target && (await sameFile(target, opts.image)))
+      throw new Error(`${target} is the input image: it is never modified, write to another file or device`);
   }
   if (!(await stat(opts.image)).isFile()) {
-    throw new Error(`${opts.image} is not an image file; to start from a card, read it into one first (dd if=/dev/sdX of=card.img bs=4M)`);
+    throw new Error(
+      `${opts.image} is not an image file; to start from a card, read it into one first (dd if=/dev/sdX of=card.img bs=4M)`,
+    );
   }
   const info = await inspectImage(opts.image);
-  log(`image: ${info.layout.label} partition table, boot partition ${info.layout.boot.number} at byte ${info.layout.boot.offset}, ` +
-    `first boot via ${info.mode === 'cmdline' ? 'cmdline.txt (systemd.run)' : 'cloud-init user-data'}, ` +
-    `boot mounted at ${info.bootMount}${info.bootMountKnown ? '' : ' (assumed)'}, OS ${info.arch ?? 'architecture unknown'}`);
+  log(
+    `image: ${info.layout.label} partition table, boot partition ${info.layout.boot.number} at byte ${info.layout.boot.offset}, ` +
+      `first boot via ${info.mode === 'cmdline' ? 'cmdline.txt (systemd.run)' : 'cloud-init user-data'}, ` +
+      `boot mounted at ${info.bootMount}${info.bootMountKnown ? '' : ' (assumed)'}, OS ${info.arch ?? 'architecture unknown'}`,
+  );
   const imageBytes = (await stat(opts.image)).size;
   if (opts.device) await checkTargetDevice(opts.device, opts.yes ?? false, imageBytes);
 

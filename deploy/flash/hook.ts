@@ -33,11 +33,20 @@ export function hookCmdline(cmdline: string, hook: string, bootMount: string): C
   const words = cmdline.trim().split(/\s+/).filter(Boolean);
   const run = words.find((w) => w.startsWith('systemd.run='))?.slice('systemd.run='.length);
   const kept = words.filter((w) => !HOOK_PARAM.test(w));
-  const line = [...kept, `systemd.run=${hook}`, 'systemd.run_success_action=reboot', 'systemd.run_failure_action=reboot', 'systemd.unit=kernel-command-line.target'].join(' ');
+  const line = [
+    ...kept,
+    `systemd.run=${hook}`,
+    'systemd.run_success_action=reboot',
+    'systemd.run_failure_action=reboot',
+    'systemd.unit=kernel-command-line.target',
+  ].join(' ');
   if (run === undefined || run === hook) return { cmdline: `${line}\n` };
   // Imager writes /boot/firstrun.sh even where the partition is mounted at /boot/firmware.
   const onBoot = [`${bootMount}/`, '/boot/firmware/', '/boot/'].find((p) => run.startsWith(p));
-  if (!onBoot) throw new Error(`cmdline.txt already runs ${run} at first boot, which is not on the boot partition; remove that hook first`);
+  if (!onBoot)
+    throw new Error(
+      `cmdline.txt already runs ${run} at first boot, which is not on the boot partition; remove that hook first`,
+    );
   return { cmdline: `${line}\n`, previous: run.slice(onBoot.length) };
 }
 
@@ -45,7 +54,9 @@ export function hookCmdline(cmdline: string, hook: string, bootMount: string): C
 export function hookUserData(userData: string | undefined, hook: string, hostname?: string): string {
   const text = userData ?? '';
   if (text.trim() && !text.trimStart().startsWith('#cloud-config')) {
-    throw new Error('user-data on the boot partition is not a #cloud-config document; cannot add the first-boot step to it');
+    throw new Error(
+      'user-data on the boot partition is not a #cloud-config document; cannot add the first-boot step to it',
+    );
   }
   const doc = parseDocument(text.trim() ? text : '{}');
   if (doc.errors.length) throw new Error(`user-data is not valid YAML: ${doc.errors[0]!.message.split('\n')[0]}`);

@@ -4,7 +4,7 @@
  * partition is mounted (/boot/firmware since Bookworm, /boot before) and the CPU the OS is for.
  */
 import { run } from '../pack/exec.js';
-import { archOfMachine, elfMachine, type Arch } from '../pack/targets.js';
+import { type Arch, archOfMachine, elfMachine } from '../pack/targets.js';
 
 export interface RootFacts {
   /** Mount point of the FAT boot partition on the device, from /etc/fstab. */
@@ -16,7 +16,9 @@ export interface RootFacts {
 /** A file of the ext4 file system at `offset`, or undefined when it cannot be read. */
 export async function readExtFile(image: string, offset: number, path: string): Promise<Buffer | undefined> {
   // debugfs takes an io option after '?'; without -w it opens the file system read-only.
-  const out = await run('debugfs', ['-R', `cat ${path}`, `${image}?offset=${offset}`], { install: 'e2fsprogs: apt-get install e2fsprogs' }).catch(() => undefined);
+  const out = await run('debugfs', ['-R', `cat ${path}`, `${image}?offset=${offset}`], {
+    install: 'e2fsprogs: apt-get install e2fsprogs',
+  }).catch(() => undefined);
   return out && out.length > 0 ? out : undefined;
 }
 

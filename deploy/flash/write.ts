@@ -25,7 +25,10 @@ async function isBlockDevice(path: string): Promise<boolean> {
 export async function checkTargetDevice(device: string, yes: boolean, imageBytes: number): Promise<void> {
   if (!(await isBlockDevice(device))) return;
   const dev = await realpath(device);
-  const mounts = (await readFile('/proc/mounts', 'utf8')).split('\n').map((l) => l.split(' ')).filter(([src]) => src?.startsWith('/dev/'));
+  const mounts = (await readFile('/proc/mounts', 'utf8'))
+    .split('\n')
+    .map((l) => l.split(' '))
+    .filter(([src]) => src?.startsWith('/dev/'));
   for (const [src, where] of mounts) {
     const source = await realpath(src!).catch(() => src!);
     if (source === dev || (source.startsWith(dev) && /^p?\d+$/.test(source.slice(dev.length)))) {
@@ -34,11 +37,16 @@ export async function checkTargetDevice(device: string, yes: boolean, imageBytes
   }
   const capacity = Number((await run('blockdev', ['--getsize64', dev], { install: 'util-linux' })).toString().trim());
   if (capacity < imageBytes) throw new Error(`${device} holds ${capacity} bytes, the image needs ${imageBytes}`);
-  if (!yes) throw new Error(`this erases everything on ${device} (${(capacity / 1e9).toFixed(1)} GB); add --yes to go ahead`);
+  if (!yes)
+    throw new Error(`this erases everything on ${device} (${(capacity / 1e9).toFixed(1)} GB); add --yes to go ahead`);
 }
 
 /** Copy `src` over the start of `dest` with progress, flush it to the medium, read it back and compare. */
-export async function writeAndVerify(src: string, dest: string, progress: ProgressFactory): Promise<{ bytes: number; sha256: string }> {
+export async function writeAndVerify(
+  src: string,
+  dest: string,
+  progress: ProgressFactory,
+): Promise<{ bytes: number; sha256: string }> {
   const bytes = (await stat(src)).size;
   const block = await isBlockDevice(dest);
   const written = createHash('sha256');
@@ -53,7 +61,11 @@ export async function writeAndVerify(src: string, dest: string, progress: Progre
         cb(null, chunk);
       },
     });
-    await pipeline(createReadStream(src, { highWaterMark: CHUNK }), meter, createWriteStream(dest, { flags: block ? 'r+' : 'w' }));
+    await pipeline(
+      createReadStream(src, { highWaterMark: CHUNK }),
+      meter,
+      createWriteStream(dest, { flags: block ? 'r+' : 'w' }),
+    );
   } finally {
     bar.stop();
   }
@@ -62,7 +74,10 @@ export async function writeAndVerify(src: string, dest: string, progress: Progre
 
   const expected = written.digest('hex');
   const actual = await hashPrefix(dest, bytes, progress(`verifying ${dest}`, bytes));
-  if (actual !== expected) throw new Error(`verification failed: ${dest} does not read back what was written (sha256 ${actual}, expected ${expected})`);
+  if (actual !== expected)
+    throw new Error(
+      `verification failed: ${dest} does not read back what was written (sha256 ${actual}, expected ${expected})`,
+    );
   return { bytes, sha256: expected };
 }
 

@@ -27,7 +27,8 @@ class UsageError extends Error {}
 
 function parsePort(flag: string, value: string | undefined): number {
   const n = Number(value);
-  if (value === undefined || !Number.isInteger(n) || n < 1 || n > 65535) throw new UsageError(`${flag} needs a port number`);
+  if (value === undefined || !Number.isInteger(n) || n < 1 || n > 65535)
+    throw new UsageError(`${flag} needs a port number`);
   return n;
 }
 
@@ -41,7 +42,13 @@ async function cmdFetch(args: string[]): Promise<void> {
   }
 }
 
-interface Running { brokers: string[]; version: string; dataDir?: string; kill(): Promise<void>; destroy(): Promise<void> }
+interface Running {
+  brokers: string[];
+  version: string;
+  dataDir?: string;
+  kill(): Promise<void>;
+  destroy(): Promise<void>;
+}
 
 async function cmdStart(args: string[]): Promise<void> {
   const opts: { version?: string; port?: number; controllerPort?: number; dataDir?: string; log: typeof log } = { log };
@@ -76,11 +83,19 @@ async function cmdStart(args: string[]): Promise<void> {
     }
   }
 
-  if (cluster && (opts.port ?? opts.controllerPort ?? opts.dataDir) !== undefined) throw new UsageError('--cluster picks free ports and a temp dir itself');
+  if (cluster && (opts.port ?? opts.controllerPort ?? opts.dataDir) !== undefined)
+    throw new UsageError('--cluster picks free ports and a temp dir itself');
   const launch = async (): Promise<Running> => {
     if (!cluster) return startKafka(opts);
     const c = await startKafkaCluster({ version: opts.version, log });
-    return { brokers: c.brokers, version: c.version, destroy: c.destroy, kill: async () => { await Promise.all(c.nodeIds.map((id) => c.kill(id))); } };
+    return {
+      brokers: c.brokers,
+      version: c.version,
+      destroy: c.destroy,
+      kill: async () => {
+        await Promise.all(c.nodeIds.map((id) => c.kill(id)));
+      },
+    };
   };
   let broker: Running | undefined;
   let shuttingDown = false;
@@ -119,7 +134,9 @@ async function cmdStart(args: string[]): Promise<void> {
     process.exit(0);
   }
   process.stdout.write(`KAFKA_BROKERS=${broker.brokers.join(',')}\n`);
-  log(`${broker.dataDir ? `data dir ${broker.dataDir}; ` : ''}jars in ${kafkaCacheDir(broker.version)}; Ctrl-C to stop`);
+  log(
+    `${broker.dataDir ? `data dir ${broker.dataDir}; ` : ''}jars in ${kafkaCacheDir(broker.version)}; Ctrl-C to stop`,
+  );
 }
 
 async function main(argv: string[]): Promise<void> {

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { freePort } from '../net.js';
-import { kafkaClusterId, kafkaInstall, KAFKA_VERSIONS, LocalKafkaBroker, resolveKafkaVersion } from './launcher.js';
+import { KAFKA_VERSIONS, kafkaClusterId, kafkaInstall, LocalKafkaBroker, resolveKafkaVersion } from './launcher.js';
 import { brokerProperties, controllerProperties } from './properties.js';
 
 export interface StartClusterOptions {
@@ -51,17 +51,50 @@ export async function startKafkaCluster(opts: StartClusterOptions = {}): Promise
   const root = await mkdtemp(join(tmpdir(), `sensorgate-kafka-cluster-${version}-`));
   const clusterId = kafkaClusterId();
   const controllerPort = await freePort();
-  const node = async (name: string, role: 'broker' | 'controller', port: number, properties: (dir: string) => string, heap: string) => {
+  const node = async (
+    name: string,
+    role: 'broker' | 'controller',
+    port: number,
+    properties: (dir: string) => string,
+    heap: string,
+  ) => {
     const dataDir = join(root, name);
     await mkdir(dataDir, { recursive: true });
-    return new LocalKafkaBroker({ version, dataDir, libs, backend, port, role, clusterId, heap, ownsDataDir: false, log: (m) => log(`${name}: ${m}`), properties: properties(dataDir) });
+    return new LocalKafkaBroker({
+      version,
+      dataDir,
+      libs,
+      backend,
+      port,
+      role,
+      clusterId,
+      heap,
+      ownsDataDir: false,
+      log: (m) => log(`${name}: ${m}`),
+      properties: properties(dataDir),
+    });
   };
-  const controller = await node('controller', 'controller', controllerPort, (dir) => controllerProperties(dir, controllerPort, REPLICAS, MIN_ISR), CONTROLLER_HEAP);
+  const controller = await node(
+    'controller',
+    'controller',
+    controllerPort,
+    (dir) => controllerProperties(dir, controllerPort, REPLICAS, MIN_ISR),
+    CONTROLLER_HEAP,
+  );
   const nodeIds = [1, 2, 3];
   const brokers = new Map<number, LocalKafkaBroker>();
   for (const id of nodeIds) {
     const port = await freePort();
-    brokers.set(id, await node(`broker-${id}`, 'broker', port, (dir) => brokerProperties(version, id, dir, port, controllerPort, REPLICAS, MIN_ISR), BROKER_HEAP));
+    brokers.set(
+      id,
+      await node(
+        `broker-${id}`,
+        'broker',
+        port,
+        (dir) => brokerProperties(version, id, dir, port, controllerPort, REPLICAS, MIN_ISR),
+        BROKER_HEAP,
+      ),
+    );
   }
   const all = [controller, ...brokers.values()];
   const destroy = async () => {
@@ -82,7 +115,12 @@ export async function startKafkaCluster(opts: StartClusterOptions = {}): Promise
     return b;
   };
   const partitionMeta = async (topic: string, partition: number) => {
-    const admin = new Kafka({ clientId: 'sensorgate-kafka-cluster', brokers: bootstrap, logLevel: logLevel.NOTHING, retry: { retries: 3 } }).admin();
+    const admin = new Kafka({
+      clientId: 'sensorgate-kafka-cluster',
+      brokers: bootstrap,
+      logLevel: logLevel.NOTHING,
+      retry: { retries: 3 },
+    }).admin();
     try {
       await admin.connect();
       const { topics } = await admin.fetchTopicMetadata({ topics: [topic] });

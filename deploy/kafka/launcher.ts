@@ -6,7 +6,7 @@
  * (never inside the repository), so the only host requirements are a JDK 17+
  * (`java`, or $JAVA_HOME/bin/java) and `mvn` for the first fetch.
  */
-import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, openSync } from 'node:fs';
 import { mkdir, mkdtemp, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
@@ -15,7 +15,7 @@ import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Kafka, logLevel } from 'kafkajs';
 import { freePort, waitForTcp } from '../net.js';
-import { majorOf, propEscape, serverProperties, type ExtraListeners } from './properties.js';
+import { type ExtraListeners, majorOf, propEscape, serverProperties } from './properties.js';
 
 export const KAFKA_VERSIONS = { latest: '4.4.0', legacy: '3.9.2' } as const;
 
@@ -75,11 +75,12 @@ const noop = (): void => {};
 export function resolveKafkaVersion(version: string): string {
   const v = (KAFKA_VERSIONS as Record<string, string>)[version] ?? version;
   if (!/^\d+\.\d+\.\d+(?:-[A-Za-z0-9.]+)?$/.test(v)) {
-    throw new Error(`invalid Kafka version ${JSON.stringify(version)} (expected e.g. ${KAFKA_VERSIONS.latest}, "latest" or "legacy")`);
+    throw new Error(
+      `invalid Kafka version ${JSON.stringify(version)} (expected e.g. ${KAFKA_VERSIONS.latest}, "latest" or "legacy")`,
+    );
   }
   return v;
 }
-
 
 function backendFor(version: string): LoggingBackend {
   return majorOf(version) >= 4 ? 'log4j2' : 'reload4j';
@@ -122,7 +123,6 @@ export function kafkaCacheDir(version: string): string {
 function xmlEscape(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
-
 
 function pomXml(version: string, backend: LoggingBackend, slf4jApiVersion: string): string {
   const dep = (g: string, a: string, v: string): string =>
@@ -307,7 +307,9 @@ function spawnJava(args: string[], opts: SpawnOptions): ChildProcess {
   const java = javaCommand();
   // With setpriv the JVM dies with us, so it can have its own process group: Ctrl-C in a terminal
   // (SIGINT to the foreground group) then reaches only us, and we stop the broker in order.
-  return SETPRIV !== undefined ? spawn(SETPRIV, ['--pdeathsig', 'KILL', java, ...args], { ...opts, detached: true }) : spawn(java, args, opts);
+  return SETPRIV !== undefined
+    ? spawn(SETPRIV, ['--pdeathsig', 'KILL', java, ...args], { ...opts, detached: true })
+    : spawn(java, args, opts);
 }
 
 /** A Kafka cluster id: 16 random bytes, URL-safe base64 without padding (what StorageTool random-uuid prints). */
@@ -415,7 +417,15 @@ export class LocalKafkaBroker implements KafkaBroker {
   private readonly logOpts: string[];
 
   constructor(private readonly spec: NodeSpec) {
-    ({ version: this.version, dataDir: this.dataDir, libs: this.libs, backend: this.backend, port: this.port, ownsDataDir: this.ownsDataDir, log: this.log } = spec);
+    ({
+      version: this.version,
+      dataDir: this.dataDir,
+      libs: this.libs,
+      backend: this.backend,
+      port: this.port,
+      ownsDataDir: this.ownsDataDir,
+      log: this.log,
+    } = spec);
     const { dataDir, backend } = spec;
     this.brokers = [`127.0.0.1:${spec.port}`];
     this.serverProps = join(dataDir, 'server.properties');
@@ -452,7 +462,20 @@ export class LocalKafkaBroker implements KafkaBroker {
     const t0 = Date.now();
     const res = await new Promise<RunResult>((resolvePromise, reject) => {
       const child = spawnJava(
-        ['-Xmx256m', '-XX:+UseSerialGC', ...this.logOpts, '-cp', this.classpath, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', this.serverProps, ...(this.spec.formatArgs ?? [])],
+        [
+          '-Xmx256m',
+          '-XX:+UseSerialGC',
+          ...this.logOpts,
+          '-cp',
+          this.classpath,
+          'kafka.tools.StorageTool',
+          'format',
+          '-t',
+          clusterId,
+          '-c',
+          this.serverProps,
+          ...(this.spec.formatArgs ?? []),
+        ],
         { cwd: this.dataDir, stdio: ['ignore', 'pipe', 'pipe'] },
       );
       track(child);
@@ -477,7 +500,9 @@ export class LocalKafkaBroker implements KafkaBroker {
       );
     }
     this.clusterId = clusterId;
-    this.log(`formatted Kafka ${this.version} storage in ${this.dataDir} (cluster id ${clusterId}, ${Date.now() - t0} ms)`);
+    this.log(
+      `formatted Kafka ${this.version} storage in ${this.dataDir} (cluster id ${clusterId}, ${Date.now() - t0} ms)`,
+    );
   }
 
   start(): Promise<void> {
@@ -547,12 +572,17 @@ export class LocalKafkaBroker implements KafkaBroker {
         `${(err as Error).message}\n--- ${this.logFile} (tail) ---\n${kafkaLog || '(empty)'}\n--- ${this.consoleFile} (tail) ---\n${consoleLog || '(empty)'}`,
       );
     }
-    this.log(`Kafka ${this.version} ready on ${this.brokers[0]} (pid ${child.pid}) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    this.log(
+      `Kafka ${this.version} ready on ${this.brokers[0]} (pid ${child.pid}) in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+    );
   }
 
   private async waitReady(jvm: Jvm, deadline: number): Promise<void> {
     if (this.spec.role === 'controller') {
-      const exited = () => (jvm.hasExited ? new Error(`Kafka ${this.version} controller exited before becoming ready (${jvm.exitDesc})`) : undefined);
+      const exited = () =>
+        jvm.hasExited
+          ? new Error(`Kafka ${this.version} controller exited before becoming ready (${jvm.exitDesc})`)
+          : undefined;
       return waitForTcp(this.port, '127.0.0.1', deadline - Date.now(), exited);
     }
     const kafka = new Kafka({
@@ -585,7 +615,9 @@ export class LocalKafkaBroker implements KafkaBroker {
       }
       if (jvm.hasExited) throw exitedError();
       if (Date.now() > deadline) {
-        throw new Error(`Kafka ${this.version} on ${this.brokers[0]} not ready after ${READY_TIMEOUT_MS / 1000} s${foreign}`);
+        throw new Error(
+          `Kafka ${this.version} on ${this.brokers[0]} not ready after ${READY_TIMEOUT_MS / 1000} s${foreign}`,
+        );
       }
       await sleep(250);
     }
@@ -637,7 +669,10 @@ export class LocalKafkaBroker implements KafkaBroker {
 }
 
 /** The jars and logging backend of a version, fetched if needed. */
-export async function kafkaInstall(version: string, log: (msg: string) => void): Promise<{ libs: string; backend: LoggingBackend }> {
+export async function kafkaInstall(
+  version: string,
+  log: (msg: string) => void,
+): Promise<{ libs: string; backend: LoggingBackend }> {
   const libs = await fetchKafka(version, log);
   return { libs, backend: (await readMarker(libs))?.logging ?? backendFor(version) };
 }
@@ -659,7 +694,14 @@ export async function startKafka(opts: StartKafkaOptions = {}): Promise<KafkaBro
   await mkdir(dataDir, { recursive: true });
 
   const broker = new LocalKafkaBroker({
-    version, dataDir, libs, backend, port, role: 'broker', ownsDataDir, log,
+    version,
+    dataDir,
+    libs,
+    backend,
+    port,
+    role: 'broker',
+    ownsDataDir,
+    log,
     properties: serverProperties(version, dataDir, port, controllerPort, opts.listeners),
     formatArgs: opts.formatArgs,
   });

@@ -74,15 +74,23 @@ function listenerProperties(port: number, controller: string | undefined, extra:
 }
 
 /** A combined broker+controller node; clients talk to `port`. */
-export function serverProperties(version: string, dataDir: string, port: number, controllerPort: number, extra?: ExtraListeners): string {
-  return [
-    ...commonProperties(dataDir),
-    'process.roles=broker,controller',
-    'node.id=1',
-    `controller.quorum.voters=1@127.0.0.1:${controllerPort}`,
-    ...listenerProperties(port, `CONTROLLER://127.0.0.1:${controllerPort}`, extra),
-    ...internalTopicProperties(version, 1, 1),
-  ].join('\n') + '\n';
+export function serverProperties(
+  version: string,
+  dataDir: string,
+  port: number,
+  controllerPort: number,
+  extra?: ExtraListeners,
+): string {
+  return (
+    [
+      ...commonProperties(dataDir),
+      'process.roles=broker,controller',
+      'node.id=1',
+      `controller.quorum.voters=1@127.0.0.1:${controllerPort}`,
+      ...listenerProperties(port, `CONTROLLER://127.0.0.1:${controllerPort}`, extra),
+      ...internalTopicProperties(version, 1, 1),
+    ].join('\n') + '\n'
+  );
 }
 
 /**
@@ -90,32 +98,53 @@ export function serverProperties(version: string, dataDir: string, port: number,
  * (and applies default.replication.factor), the brokers report them to clients.
  */
 function replicationProperties(replicas: number, minIsr: number): string[] {
-  return [`default.replication.factor=${replicas}`, `min.insync.replicas=${minIsr}`, 'unclean.leader.election.enable=false'];
+  return [
+    `default.replication.factor=${replicas}`,
+    `min.insync.replicas=${minIsr}`,
+    'unclean.leader.election.enable=false',
+  ];
 }
 
 /** A broker-only node of a cluster whose controller listens on `controllerPort`. */
-export function brokerProperties(version: string, nodeId: number, dataDir: string, port: number, controllerPort: number, replicas: number, minIsr: number): string {
-  return [
-    ...commonProperties(dataDir),
-    'process.roles=broker',
-    `node.id=${nodeId}`,
-    `controller.quorum.voters=100@127.0.0.1:${controllerPort}`,
-    ...listenerProperties(port, undefined, undefined),
-    ...replicationProperties(replicas, minIsr),
-    ...internalTopicProperties(version, replicas, minIsr),
-  ].join('\n') + '\n';
+export function brokerProperties(
+  version: string,
+  nodeId: number,
+  dataDir: string,
+  port: number,
+  controllerPort: number,
+  replicas: number,
+  minIsr: number,
+): string {
+  return (
+    [
+      ...commonProperties(dataDir),
+      'process.roles=broker',
+      `node.id=${nodeId}`,
+      `controller.quorum.voters=100@127.0.0.1:${controllerPort}`,
+      ...listenerProperties(port, undefined, undefined),
+      ...replicationProperties(replicas, minIsr),
+      ...internalTopicProperties(version, replicas, minIsr),
+    ].join('\n') + '\n'
+  );
 }
 
 /** The controller-only node of a cluster (node id 100). */
-export function controllerProperties(dataDir: string, controllerPort: number, replicas: number, minIsr: number): string {
-  return [
-    ...commonProperties(dataDir),
-    ...replicationProperties(replicas, minIsr),
-    'process.roles=controller',
-    'node.id=100',
-    `controller.quorum.voters=100@127.0.0.1:${controllerPort}`,
-    `listeners=CONTROLLER://127.0.0.1:${controllerPort}`,
-    'controller.listener.names=CONTROLLER',
-    'listener.security.protocol.map=CONTROLLER:PLAINTEXT',
-  ].join('\n') + '\n';
+export function controllerProperties(
+  dataDir: string,
+  controllerPort: number,
+  replicas: number,
+  minIsr: number,
+): string {
+  return (
+    [
+      ...commonProperties(dataDir),
+      ...replicationProperties(replicas, minIsr),
+      'process.roles=controller',
+      'node.id=100',
+      `controller.quorum.voters=100@127.0.0.1:${controllerPort}`,
+      `listeners=CONTROLLER://127.0.0.1:${controllerPort}`,
+      'controller.listener.names=CONTROLLER',
+      'listener.security.protocol.map=CONTROLLER:PLAINTEXT',
+    ].join('\n') + '\n'
+  );
 }

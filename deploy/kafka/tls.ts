@@ -37,20 +37,108 @@ export async function makeCertificates(dir: string, clientName = 'sensorgate-cli
   await mkdir(dir, { recursive: true });
   const password = randomBytes(12).toString('hex');
   const days = '30';
-  await openssl(dir, 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', days, '-subj', '/CN=sensorgate test CA');
+  await openssl(
+    dir,
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.pem',
+    '-days',
+    days,
+    '-subj',
+    '/CN=sensorgate test CA',
+  );
   const sign = async (name: string, subject: string, ext: string) => {
     await writeFile(join(dir, `${name}.ext`), `${ext}\n`);
-    await openssl(dir, 'req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', subject);
-    await openssl(dir, 'x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.pem`, '-days', days, '-extfile', `${name}.ext`);
+    await openssl(
+      dir,
+      'req',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      `${name}.key`,
+      '-out',
+      `${name}.csr`,
+      '-subj',
+      subject,
+    );
+    await openssl(
+      dir,
+      'x509',
+      '-req',
+      '-in',
+      `${name}.csr`,
+      '-CA',
+      'ca.pem',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-out',
+      `${name}.pem`,
+      '-days',
+      days,
+      '-extfile',
+      `${name}.ext`,
+    );
   };
   await sign('broker', '/CN=localhost', 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth');
   await sign('client', `/CN=${clientName}`, 'extendedKeyUsage=clientAuth');
-  await openssl(dir, 'pkcs12', '-export', '-in', 'broker.pem', '-inkey', 'broker.key', '-certfile', 'ca.pem', '-name', 'broker', '-out', 'broker.p12', '-passout', `pass:${password}`);
-  await run('keytool', ['-importcert', '-noprompt', '-alias', 'ca', '-file', 'ca.pem', '-keystore', 'truststore.p12', '-storetype', 'PKCS12', '-storepass', password], { cwd: dir });
-  return { dir, ca: join(dir, 'ca.pem'), clientCert: join(dir, 'client.pem'), clientKey: join(dir, 'client.key'), keystore: join(dir, 'broker.p12'), truststore: join(dir, 'truststore.p12'), password };
+  await openssl(
+    dir,
+    'pkcs12',
+    '-export',
+    '-in',
+    'broker.pem',
+    '-inkey',
+    'broker.key',
+    '-certfile',
+    'ca.pem',
+    '-name',
+    'broker',
+    '-out',
+    'broker.p12',
+    '-passout',
+    `pass:${password}`,
+  );
+  await run(
+    'keytool',
+    [
+      '-importcert',
+      '-noprompt',
+      '-alias',
+      'ca',
+      '-file',
+      'ca.pem',
+      '-keystore',
+      'truststore.p12',
+      '-storetype',
+      'PKCS12',
+      '-storepass',
+      password,
+    ],
+    { cwd: dir },
+  );
+  return {
+    dir,
+    ca: join(dir, 'ca.pem'),
+    clientCert: join(dir, 'client.pem'),
+    clientKey: join(dir, 'client.key'),
+    keystore: join(dir, 'broker.p12'),
+    truststore: join(dir, 'truststore.p12'),
+    password,
+  };
 }
 
-export interface ScramUser { name: string; password: string }
+export interface ScramUser {
+  name: string;
+  password: string;
+}
 
 export interface SecureListeners {
   /** For startKafka: the listeners and the format arguments that create the SCRAM users. */

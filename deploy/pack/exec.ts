@@ -1,8 +1,12 @@
 /** Running the external tools packing and flashing rely on (npm, node-gyp, tar, sfdisk, mtools …). */
-import { spawn, type SpawnOptions } from 'node:child_process';
+import { type SpawnOptions, spawn } from 'node:child_process';
 
 export class ToolError extends Error {
-  constructor(message: string, readonly command: string, readonly stderr: string) {
+  constructor(
+    message: string,
+    readonly command: string,
+    readonly stderr: string,
+  ) {
     super(message);
     this.name = 'ToolError';
   }

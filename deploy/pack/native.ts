@@ -65,11 +65,16 @@ export function readNodeHeaders(nodedir: string): NodeHeaders {
   } catch {
     throw new Error(
       `no Node.js headers in ${dirname(file)}: native modules are compiled against them offline. ` +
-      'Use a Node.js that ships them (official tarballs and NodeSource packages do; Debian: apt-get install libnode-dev) or pass --nodedir',
+        'Use a Node.js that ships them (official tarballs and NodeSource packages do; Debian: apt-get install libnode-dev) or pass --nodedir',
     );
   }
   const define = (name: string) => new RegExp(`^#define ${name} (\\d+)$`, 'm').exec(text)?.[1];
-  const [major, minor, patch, modules] = ['NODE_MAJOR_VERSION', 'NODE_MINOR_VERSION', 'NODE_PATCH_VERSION', 'NODE_MODULE_VERSION'].map(define);
+  const [major, minor, patch, modules] = [
+    'NODE_MAJOR_VERSION',
+    'NODE_MINOR_VERSION',
+    'NODE_PATCH_VERSION',
+    'NODE_MODULE_VERSION',
+  ].map(define);
   if (!major || !minor || !patch || !modules) throw new Error(`${file}: cannot read the Node.js version`);
   if (Number(major) < 20) throw new Error(`${file} is Node.js ${major}: sensorgate needs Node.js 20 or newer`);
   return { version: `${major}.${minor}.${patch}`, modules };
@@ -88,7 +93,10 @@ export async function toolchainPrefix(target: Target): Promise<string> {
       await run('g++', ['--version'], { install: 'a C++ compiler: apt-get install g++' });
       return '';
     }
-    throw new Error(`${target.triple}-g++ not found: native modules for ${target.arch} need the cross compiler (apt-get install ${target.toolchainPackage})`, { cause: err });
+    throw new Error(
+      `${target.triple}-g++ not found: native modules for ${target.arch} need the cross compiler (apt-get install ${target.toolchainPackage})`,
+      { cause: err },
+    );
   }
 }
 
@@ -107,7 +115,9 @@ export interface BuildOptions {
 export async function buildNativePackage(pkg: NativePackage, opts: BuildOptions): Promise<'cached' | 'built'> {
   const { target } = opts;
   const release = join(pkg.dir, 'build', 'Release');
-  const cached = opts.cacheDir && join(opts.cacheDir, `${target.arch}-abi${opts.modules}`, `${pkg.name.replace('/', '+')}@${pkg.version}`);
+  const cached =
+    opts.cacheDir &&
+    join(opts.cacheDir, `${target.arch}-abi${opts.modules}`, `${pkg.name.replace('/', '+')}@${pkg.version}`);
   await rm(join(pkg.dir, 'build'), { recursive: true, force: true });
   await rm(join(pkg.dir, 'prebuilds'), { recursive: true, force: true }); // build/Release is the one binary left
 
@@ -118,13 +128,28 @@ export async function buildNativePackage(pkg: NativePackage, opts: BuildOptions)
   const tool = (name: string) => `${opts.prefix}${name}`;
   const env: NodeJS.ProcessEnv = {
     ...process.env,
-    CC: tool('gcc'), CXX: tool('g++'), LINK: tool('g++'), AR: tool('ar'),
-    CC_host: 'gcc', CXX_host: 'g++',
+    CC: tool('gcc'),
+    CXX: tool('g++'),
+    LINK: tool('g++'),
+    AR: tool('ar'),
+    CC_host: 'gcc',
+    CXX_host: 'g++',
     npm_config_nodedir: opts.nodedir,
   };
   // node-gyp is a dev dependency: packing runs from a checkout, flashing with --bundle need not.
   const nodeGyp = createRequire(import.meta.url).resolve('node-gyp/bin/node-gyp.js');
-  await run(process.execPath, [nodeGyp, 'rebuild', '--release', `--arch=${target.nodeArch}`, `--nodedir=${opts.nodedir}`, `--jobs=${availableParallelism()}`], { cwd: pkg.dir, env });
+  await run(
+    process.execPath,
+    [
+      nodeGyp,
+      'rebuild',
+      '--release',
+      `--arch=${target.nodeArch}`,
+      `--nodedir=${opts.nodedir}`,
+      `--jobs=${availableParallelism()}`,
+    ],
+    { cwd: pkg.dir, env },
+  );
 
   const binaries = (await readdir(release)).filter((f) => f.endsWith('.node'));
   if (binaries.length === 0) throw new Error(`${pkg.name}: node-gyp built no .node file`);
@@ -175,7 +200,9 @@ export async function pruneAndVerify(root: string, target: Target): Promise<stri
   }
   await visit(root);
   if (wrong.length) {
-    throw new Error(`native modules not built for ${target.arch} (${elfMachineName(target.elfMachine)}):\n  ${wrong.join('\n  ')}`);
+    throw new Error(
+      `native modules not built for ${target.arch} (${elfMachineName(target.elfMachine)}):\n  ${wrong.join('\n  ')}`,
+    );
   }
   return modules.sort();
 }

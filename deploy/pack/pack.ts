@@ -19,9 +19,16 @@ import { access, chmod, copyFile, cp, mkdir, mkdtemp, readFile, rename, rm, stat
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { run } from './exec.js';
-import { buildNativePackage, defaultNodeDir, findNativePackages, pruneAndVerify, readNodeHeaders, toolchainPrefix } from './native.js';
+import {
+  buildNativePackage,
+  defaultNodeDir,
+  findNativePackages,
+  pruneAndVerify,
+  readNodeHeaders,
+  toolchainPrefix,
+} from './native.js';
 import { asset, cacheDir, PACKAGE_ROOT } from './paths.js';
-import { TARGETS, type Arch } from './targets.js';
+import { type Arch, TARGETS } from './targets.js';
 
 export interface PackOptions {
   arch: Arch;
@@ -93,19 +100,35 @@ export async function pack(opts: PackOptions): Promise<PackResult> {
     phase(3, `installing production dependencies for linux-${target.nodeArch} (npm ci --omit=dev)`);
     await copyFile(join(PACKAGE_ROOT, 'package.json'), join(bundle, 'package.json'));
     await copyFile(join(PACKAGE_ROOT, 'package-lock.json'), join(bundle, 'package-lock.json'));
-    await run('npm', [
-      'ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline',
-      '--os=linux', `--cpu=${target.nodeArch}`, '--libc=glibc',
-    ], { cwd: bundle, install: 'npm' });
+    await run(
+      'npm',
+      [
+        'ci',
+        '--omit=dev',
+        '--ignore-scripts',
+        '--no-audit',
+        '--no-fund',
+        '--prefer-offline',
+        '--os=linux',
+        `--cpu=${target.nodeArch}`,
+        '--libc=glibc',
+      ],
+      { cwd: bundle, install: 'npm' },
+    );
 
     const natives = await findNativePackages(join(bundle, 'node_modules'));
-    phase(4, `building ${natives.length} native modules for ${target.arch} against Node ${headers.version} headers (ABI ${headers.modules})`);
+    phase(
+      4,
+      `building ${natives.length} native modules for ${target.arch} against Node ${headers.version} headers (ABI ${headers.modules})`,
+    );
     const cache = opts.cache === false ? undefined : cacheDir('native');
     for (const [i, pkg] of natives.entries()) {
       const started = Date.now();
       log(`  (${i + 1}/${natives.length}) ${pkg.name}@${pkg.version} …`);
       const how = await buildNativePackage(pkg, { target, prefix, nodedir, modules: headers.modules, cacheDir: cache });
-      log(`  (${i + 1}/${natives.length}) ${pkg.name}@${pkg.version} ${how} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      log(
+        `  (${i + 1}/${natives.length}) ${pkg.name}@${pkg.version} ${how} in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+      );
     }
     const nativeModules = await pruneAndVerify(join(bundle, 'node_modules'), target);
 
@@ -117,7 +140,11 @@ export async function pack(opts: PackOptions): Promise<PackResult> {
     await rm(join(bundle, 'node_modules', '.package-lock.json'), { force: true });
     await placeFile(asset('deploy/pack/launcher.sh'), join(bundle, 'bin', 'sensorgate'), 0o755);
     await placeFile(asset('deploy/pack/install.sh'), join(bundle, 'install.sh'), 0o755);
-    await placeFile(asset('deploy/systemd/sensorgate.service'), join(bundle, 'deploy', 'systemd', 'sensorgate.service'), 0o644);
+    await placeFile(
+      asset('deploy/systemd/sensorgate.service'),
+      join(bundle, 'deploy', 'systemd', 'sensorgate.service'),
+      0o644,
+    );
     await placeFile(asset('deploy/flash/firstrun.sh'), join(bundle, 'deploy', 'flash', 'firstrun.sh'), 0o755); // `flash --bundle` from a bundle
     await placeFile(asset('docs/deploy.md'), join(bundle, 'docs', 'deploy.md'), 0o644);
     const manifest: BundleManifest = {
@@ -134,7 +161,17 @@ export async function pack(opts: PackOptions): Promise<PackResult> {
     phase(6, `writing ${out}`);
     await mkdir(dirname(out), { recursive: true });
     const partial = `${out}.partial`;
-    await run('tar', ['--sort=name', '--owner=0', '--group=0', '--numeric-owner', '-czf', partial, '-C', stage, BUNDLE_DIR]);
+    await run('tar', [
+      '--sort=name',
+      '--owner=0',
+      '--group=0',
+      '--numeric-owner',
+      '-czf',
+      partial,
+      '-C',
+      stage,
+      BUNDLE_DIR,
+    ]);
     await rename(partial, out);
     const bytes = (await stat(out)).size;
     const sha256 = await sha256File(out);
@@ -160,7 +197,9 @@ export async function sha256File(path: string): Promise<string> {
 /** The manifest of a bundle file, read without unpacking the rest. */
 export async function readBundleManifest(bundle: string): Promise<BundleManifest> {
   const text = await run('tar', ['-xzOf', bundle, `${BUNDLE_DIR}/${MANIFEST}`]).catch((err: Error) => {
-    throw new Error(`${bundle} is not a sensorgate bundle (no ${BUNDLE_DIR}/${MANIFEST}): ${err.message.split('\n')[0]}`);
+    throw new Error(
+      `${bundle} is not a sensorgate bundle (no ${BUNDLE_DIR}/${MANIFEST}): ${err.message.split('\n')[0]}`,
+    );
   });
   return JSON.parse(text.toString('utf8')) as BundleManifest;
 }

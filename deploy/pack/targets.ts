@@ -19,15 +19,27 @@ export interface Target {
 
 export const TARGETS: Readonly<Record<Arch, Target>> = {
   arm64: {
-    arch: 'arm64', nodeArch: 'arm64', triple: 'aarch64-linux-gnu', toolchainPackage: 'g++-aarch64-linux-gnu', elfMachine: 183,
+    arch: 'arm64',
+    nodeArch: 'arm64',
+    triple: 'aarch64-linux-gnu',
+    toolchainPackage: 'g++-aarch64-linux-gnu',
+    elfMachine: 183,
     devices: 'Raspberry Pi 3/4/5, Zero 2 W and CM4/CM5 with a 64-bit OS; industrial arm64 boxes',
   },
   armv7l: {
-    arch: 'armv7l', nodeArch: 'arm', triple: 'arm-linux-gnueabihf', toolchainPackage: 'g++-arm-linux-gnueabihf', elfMachine: 40,
+    arch: 'armv7l',
+    nodeArch: 'arm',
+    triple: 'arm-linux-gnueabihf',
+    toolchainPackage: 'g++-arm-linux-gnueabihf',
+    elfMachine: 40,
     devices: 'Raspberry Pi 2/3/4 and Zero 2 W with a 32-bit OS (ARMv7; not ARMv6 boards such as the Pi 1 and Zero W)',
   },
   x64: {
-    arch: 'x64', nodeArch: 'x64', triple: 'x86_64-linux-gnu', toolchainPackage: 'g++-x86-64-linux-gnu', elfMachine: 62,
+    arch: 'x64',
+    nodeArch: 'x64',
+    triple: 'x86_64-linux-gnu',
+    toolchainPackage: 'g++-x86-64-linux-gnu',
+    elfMachine: 62,
     devices: 'x86-64 industrial PCs and VMs',
   },
 };

@@ -20,7 +20,7 @@ import { parse as parseYaml, stringify } from 'yaml';
 import { z } from 'zod';
 import { NAME_PATTERN } from '../../drivers/names.js';
 import { ConfigError, formatPath } from '../../gateway/config/config.js';
-import { devicePayload, type DevicePayload } from '../flash/device-config.js';
+import { type DevicePayload, devicePayload } from '../flash/device-config.js';
 
 const secret = z.union([z.string(), z.strictObject({ file: z.string().min(1) })]);
 const mapping = z.record(z.string(), z.unknown());
@@ -28,12 +28,16 @@ const mapping = z.record(z.string(), z.unknown());
 const inventorySchema = z.strictObject({
   defaults: mapping.default({}),
   credentials: z.record(z.string(), secret).default({}),
-  devices: z.array(z.strictObject({
-    id: z.string().regex(NAME_PATTERN, { message: 'must match [A-Za-z0-9._-]{1,64}' }),
-    hostname: z.string().optional(),
-    config: mapping.default({}),
-    credentials: z.record(z.string(), secret).default({}),
-  })).min(1, { message: 'at least one device is required' }),
+  devices: z
+    .array(
+      z.strictObject({
+        id: z.string().regex(NAME_PATTERN, { message: 'must match [A-Za-z0-9._-]{1,64}' }),
+        hostname: z.string().optional(),
+        config: mapping.default({}),
+        credentials: z.record(z.string(), secret).default({}),
+      }),
+    )
+    .min(1, { message: 'at least one device is required' }),
 });
 
 export interface InventoryDevice extends DevicePayload {
@@ -46,7 +50,8 @@ const isPlain = (v: unknown): v is Plain => typeof v === 'object' && v !== null 
 /** `over` on top of `base`: mappings merge key by key, anything else (lists included) replaces. */
 export function mergeConfig(base: Plain, over: Plain): Plain {
   const out: Plain = { ...base };
-  for (const [k, v] of Object.entries(over)) out[k] = isPlain(v) && isPlain(out[k]) ? mergeConfig(out[k] as Plain, v) : v;
+  for (const [k, v] of Object.entries(over))
+    out[k] = isPlain(v) && isPlain(out[k]) ? mergeConfig(out[k] as Plain, v) : v;
   return out;
 }
 
@@ -61,11 +66,18 @@ export async function loadInventory(file: string): Promise<InventoryDevice[]> {
   try {
     raw = parseYaml(await readFile(file, 'utf8'));
   } catch (err) {
-    throw new ConfigError([`${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : `not valid YAML: ${(err as Error).message.split('\n')[0]}`}`]);
+    throw new ConfigError([
+      `${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : `not valid YAML: ${(err as Error).message.split('\n')[0]}`}`,
+    ]);
   }
   const parsed = inventorySchema.safeParse(raw ?? {});
   if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((i) => `inventory: ${formatPath(i.path)}: ${i.code === 'unrecognized_keys' ? `unknown key ${i.keys.join(', ')}` : i.message}`));
+    throw new ConfigError(
+      parsed.error.issues.map(
+        (i) =>
+          `inventory: ${formatPath(i.path)}: ${i.code === 'unrecognized_keys' ? `unknown key ${i.keys.join(', ')}` : i.message}`,
+      ),
+    );
   }
   const inv = parsed.data;
   const baseDir = dirname(resolve(file));
@@ -75,18 +87,23 @@ export async function loadInventory(file: string): Promise<InventoryDevice[]> {
 
   for (const [i, d] of inv.devices.entries()) {
     const where = `device ${d.id}`;
-    for (const [key, value] of [['id', d.id], ['hostname', d.hostname]] as const) {
+    for (const [key, value] of [
+      ['id', d.id],
+      ['hostname', d.hostname],
+    ] as const) {
       if (value === undefined) continue;
       const first = seen.get(`${key}:${value.toLowerCase()}`);
       if (first) problems.push(`${where}: ${key} "${value}" is also ${first}'s`);
       else seen.set(`${key}:${value.toLowerCase()}`, where);
     }
-    if (isPlain(d.config.gateway) && 'id' in d.config.gateway) problems.push(`${where}: config.gateway.id: leave it out, devices[${i}].id sets it`);
+    if (isPlain(d.config.gateway) && 'id' in d.config.gateway)
+      problems.push(`${where}: config.gateway.id: leave it out, devices[${i}].id sets it`);
 
     const config = mergeConfig(mergeConfig(inv.defaults, d.config), { gateway: { id: d.id } });
     const credentials: Record<string, string> = {};
     try {
-      for (const [name, value] of Object.entries({ ...inv.credentials, ...d.credentials })) credentials[name] = await readSecret(value, baseDir);
+      for (const [name, value] of Object.entries({ ...inv.credentials, ...d.credentials }))
+        credentials[name] = await readSecret(value, baseDir);
     } catch (err) {
       problems.push(`${where}: credentials: ${(err as Error).message}`);
       continue;

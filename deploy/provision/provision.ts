@@ -9,9 +9,9 @@
  */
 import { chmod, copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Arch } from '../pack/targets.js';
 import { customise, inspectImage } from '../flash/customise.js';
 import { resolveBundle } from '../flash/flash.js';
+import type { Arch } from '../pack/targets.js';
 import { loadInventory } from './inventory.js';
 
 export interface ProvisionOptions {

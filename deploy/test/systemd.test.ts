@@ -13,8 +13,8 @@ import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFil
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { sdNotify, watchdogIntervalMs } from '../../gateway/lib/sd-notify.js';
 import { startBroker } from '../../drivers/test/support/mosquitto.js';
+import { sdNotify, watchdogIntervalMs } from '../../gateway/lib/sd-notify.js';
 import { waitFor } from '../../gateway/test/support/gateway-process.js';
 import { freePort } from '../net.js';
 import { asset } from '../pack/paths.js';
@@ -23,7 +23,9 @@ import { CLI } from './support/cli.js';
 const dir = mkdtempSync(join(tmpdir(), 'sg-systemd-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-const SYSTEM_UNITS = ['/usr/lib/systemd/system', '/lib/systemd/system'].find((d) => existsSync(join(d, 'multi-user.target')))!;
+const SYSTEM_UNITS = ['/usr/lib/systemd/system', '/lib/systemd/system'].find((d) =>
+  existsSync(join(d, 'multi-user.target')),
+)!;
 
 function deviceRoot(name: string, withProgram: boolean): string {
   const root = join(dir, name);
@@ -56,21 +58,43 @@ test('systemd-analyze verify accepts the unit', () => {
 });
 
 test('the unit is sandboxed: systemd-analyze security rates its exposure below 3 (of 10)', () => {
-  const r = analyze(['security', '--offline=true', `--root=${deviceRoot('security', true)}`, '--threshold=30', 'sensorgate.service']);
+  const r = analyze([
+    'security',
+    '--offline=true',
+    `--root=${deviceRoot('security', true)}`,
+    '--threshold=30',
+    'sensorgate.service',
+  ]);
   assert.equal(r.code, 0, r.output);
   const level = Number(/Overall exposure level for sensorgate\.service: ([\d.]+)/.exec(r.output)?.[1]);
   assert.ok(level < 3, `exposure ${level}`);
-  for (const setting of ['NoNewPrivileges=', 'ProtectSystem=', 'ProtectHome=', 'PrivateTmp=', 'SystemCallFilter=~@privileged', 'CapabilityBoundingSet=~CAP_SYS_ADMIN']) {
+  for (const setting of [
+    'NoNewPrivileges=',
+    'ProtectSystem=',
+    'ProtectHome=',
+    'PrivateTmp=',
+    'SystemCallFilter=~@privileged',
+    'CapabilityBoundingSet=~CAP_SYS_ADMIN',
+  ]) {
     assert.ok(r.output.includes(`✓ ${setting}`), `${setting} is in effect`);
   }
   // Devices: a closed policy, opened for serial ttys and GPIO chips only.
-  assert.match(r.output, /device ACL with some special devices: char-rtc:r char-gpiochip:rw char-ttyAMA:rw char-ttyACM:rw char-ttyUSB:rw char-ttyS:rw\s/);
+  assert.match(
+    r.output,
+    /device ACL with some special devices: char-rtc:r char-gpiochip:rw char-ttyAMA:rw char-ttyACM:rw char-ttyUSB:rw char-ttyS:rw\s/,
+  );
 });
 
 test('the watchdog interval is half of WATCHDOG_USEC, and only for the process it names', () => {
   assert.equal(watchdogIntervalMs({ NOTIFY_SOCKET: '/run/systemd/notify', WATCHDOG_USEC: '30000000' }, 42), 15_000);
-  assert.equal(watchdogIntervalMs({ NOTIFY_SOCKET: '/run/systemd/notify', WATCHDOG_USEC: '30000000', WATCHDOG_PID: '42' }, 42), 15_000);
-  assert.equal(watchdogIntervalMs({ NOTIFY_SOCKET: '/run/systemd/notify', WATCHDOG_USEC: '30000000', WATCHDOG_PID: '7' }, 42), undefined);
+  assert.equal(
+    watchdogIntervalMs({ NOTIFY_SOCKET: '/run/systemd/notify', WATCHDOG_USEC: '30000000', WATCHDOG_PID: '42' }, 42),
+    15_000,
+  );
+  assert.equal(
+    watchdogIntervalMs({ NOTIFY_SOCKET: '/run/systemd/notify', WATCHDOG_USEC: '30000000', WATCHDOG_PID: '7' }, 42),
+    undefined,
+  );
   assert.equal(watchdogIntervalMs({ WATCHDOG_USEC: '30000000' }, 42), undefined, 'no socket, no watchdog');
   assert.equal(watchdogIntervalMs({ NOTIFY_SOCKET: '/run/systemd/notify' }, 42), undefined);
 });
@@ -81,9 +105,16 @@ test('outside systemd (no NOTIFY_SOCKET) notifying does nothing', async () => {
 
 /** A unix datagram socket that prints what it receives (perl-base: on every Debian system). */
 function notifySocket(path: string) {
-  const child = spawn('perl', ['-MIO::Socket::UNIX', '-e',
-    '$s = IO::Socket::UNIX->new(Type => SOCK_DGRAM(), Local => $ARGV[0]) or die "$!"; $| = 1; while (defined $s->recv($m, 65536)) { print "$m\\0" }',
-    path], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(
+    'perl',
+    [
+      '-MIO::Socket::UNIX',
+      '-e',
+      '$s = IO::Socket::UNIX->new(Type => SOCK_DGRAM(), Local => $ARGV[0]) or die "$!"; $| = 1; while (defined $s->recv($m, 65536)) { print "$m\\0" }',
+      path,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   let received = '';
   child.stdout.on('data', (d) => (received += d));
   return { messages: () => received.split('\0').filter(Boolean), stop: () => child.kill() };
@@ -94,13 +125,16 @@ test('the gateway says READY=1 once started, pings WATCHDOG=1, and says STOPPING
   const socketPath = join(dir, 'notify.sock');
   const notify = notifySocket(socketPath);
   const config = join(dir, 'notify.json');
-  writeFileSync(config, JSON.stringify({
-    gateway: { id: 'notify-test', dataDir: join(dir, 'notify-data') },
-    // Nothing listens there: readiness must not wait for the uplink, which buffers meanwhile.
-    kafka: { brokers: [`127.0.0.1:${await freePort()}`] },
-    status: { listen: `127.0.0.1:${await freePort()}` },
-    sources: [{ id: 'plant', driver: 'mqtt', url: mqtt.url, topics: ['plant/+/+'] }],
-  }));
+  writeFileSync(
+    config,
+    JSON.stringify({
+      gateway: { id: 'notify-test', dataDir: join(dir, 'notify-data') },
+      // Nothing listens there: readiness must not wait for the uplink, which buffers meanwhile.
+      kafka: { brokers: [`127.0.0.1:${await freePort()}`] },
+      status: { listen: `127.0.0.1:${await freePort()}` },
+      sources: [{ id: 'plant', driver: 'mqtt', url: mqtt.url, topics: ['plant/+/+'] }],
+    }),
+  );
   try {
     await waitFor('the notify socket', () => existsSync(socketPath), 10_000);
     const gateway = spawn(process.execPath, [CLI, 'run', '--config', config], {
@@ -108,9 +142,17 @@ test('the gateway says READY=1 once started, pings WATCHDOG=1, and says STOPPING
       stdio: 'ignore',
     });
     const exited = new Promise<number | null>((resolve) => gateway.on('exit', resolve));
-    const ready = await waitFor('READY=1', () => notify.messages().find((m) => m.split('\n').includes('READY=1')) ?? '', 60_000);
+    const ready = await waitFor(
+      'READY=1',
+      () => notify.messages().find((m) => m.split('\n').includes('READY=1')) ?? '',
+      60_000,
+    );
     assert.match(ready, /^STATUS=1 sources, \d+ readings buffered$/m);
-    await waitFor('two WATCHDOG=1 pings', () => notify.messages().filter((m) => m === 'WATCHDOG=1').length >= 2, 30_000);
+    await waitFor(
+      'two WATCHDOG=1 pings',
+      () => notify.messages().filter((m) => m === 'WATCHDOG=1').length >= 2,
+      30_000,
+    );
     gateway.kill('SIGTERM');
     assert.equal(await exited, 0);
     await waitFor('STOPPING=1', () => notify.messages().includes('STOPPING=1'), 10_000);

@@ -13,7 +13,10 @@ export class Debouncer {
   /** First edge of the burst not yet settled; undefined while the line is quiet. */
   private firstEdge: number | undefined;
 
-  constructor(initial: Level, private readonly ms: number) {
+  constructor(
+    initial: Level,
+    private readonly ms: number,
+  ) {
     this.stable = initial;
     this.raw = initial;
   }

@@ -122,7 +122,8 @@ export class GpioDriver implements Driver {
 
   private watchLevel(line: GpioLine): void {
     const debouncer = new Debouncer(line.read(), this.debounceMs);
-    const wanted = (level: Level) => this.opts.mode === 'state' || this.edge === 'both' || (this.edge === 'rising') === (level === 1);
+    const wanted = (level: Level) =>
+      this.opts.mode === 'state' || this.edge === 'both' || (this.edge === 'rising') === (level === 1);
     const settle = () => {
       this.settleTimer = undefined;
       const change = debouncer.settle(performance.now());
@@ -130,15 +131,23 @@ export class GpioDriver implements Driver {
       const deadline = debouncer.deadline;
       if (deadline !== undefined) this.settleTimer = setTimeout(settle, Math.max(0, deadline - performance.now()));
     };
-    line.watch((level, ts) => {
-      debouncer.edge(level, ts);
-      // Re-armed on every edge: a bouncing contact pushes its own deadline out.
-      clearTimeout(this.settleTimer);
-      this.settleTimer = setTimeout(settle, Math.max(0, (debouncer.deadline ?? ts) - performance.now()));
-    }, (err) => this.sink?.state('down', `${line.name}: ${err.message}`));
+    line.watch(
+      (level, ts) => {
+        debouncer.edge(level, ts);
+        // Re-armed on every edge: a bouncing contact pushes its own deadline out.
+        clearTimeout(this.settleTimer);
+        this.settleTimer = setTimeout(settle, Math.max(0, (debouncer.deadline ?? ts) - performance.now()));
+      },
+      (err) => this.sink?.state('down', `${line.name}: ${err.message}`),
+    );
     if (this.opts.mode === 'state') {
       this.emit(debouncer.level, performance.now());
-      this.timers.push(setInterval(() => this.emit(debouncer.level, performance.now()), this.opts.stateIntervalMs ?? DEFAULTS.stateIntervalMs));
+      this.timers.push(
+        setInterval(
+          () => this.emit(debouncer.level, performance.now()),
+          this.opts.stateIntervalMs ?? DEFAULTS.stateIntervalMs,
+        ),
+      );
     }
   }
 
@@ -149,18 +158,23 @@ export class GpioDriver implements Driver {
     const perSecondToRate = SECONDS_PER[o.ratePer ?? DEFAULTS.ratePer] / pulsesPerUnit;
     const rate = new PulseRate();
     let lastPulse = -Infinity;
-    line.watch((_level, ts) => {
-      // A reed contact may bounce; a pulse within debounceMs of the last one is that bounce.
-      if (ts - lastPulse < this.debounceMs) return;
-      lastPulse = ts;
-      rate.pulse(ts);
-    }, (err) => this.sink?.state('down', `${line.name}: ${err.message}`));
+    line.watch(
+      (_level, ts) => {
+        // A reed contact may bounce; a pulse within debounceMs of the last one is that bounce.
+        if (ts - lastPulse < this.debounceMs) return;
+        lastPulse = ts;
+        rate.pulse(ts);
+      },
+      (err) => this.sink?.state('down', `${line.name}: ${err.message}`),
+    );
     let windowStart = performance.now();
-    this.timers.push(setInterval(() => {
-      const now = performance.now();
-      const perSecond = rate.close(windowStart, now);
-      windowStart = now;
-      this.emit(perSecond * perSecondToRate, now);
-    }, windowMs));
+    this.timers.push(
+      setInterval(() => {
+        const now = performance.now();
+        const perSecond = rate.close(windowStart, now);
+        windowStart = now;
+        this.emit(perSecond * perSecondToRate, now);
+      }, windowMs),
+    );
   }
 }

@@ -2,8 +2,8 @@
  * The sysfs GPIO backend, a thin layer over onoff. onoff (and its native epoll module) is loaded
  * only when a GPIO source uses this chip.
  */
-import { GpioUnavailableError, type GpioChip } from './chip.js';
-import { readSysfsChips, sysfsLine, SYSFS_GPIO } from './sysfs.js';
+import { type GpioChip, GpioUnavailableError } from './chip.js';
+import { readSysfsChips, SYSFS_GPIO, sysfsLine } from './sysfs.js';
 
 export interface OnoffChipOptions {
   /** The gpiochip label to use instead of the Pi header's chip. */
@@ -26,7 +26,9 @@ export async function openOnoffChip(o: OnoffChipOptions = {}): Promise<GpioChip>
       try {
         gpio = new Gpio(line, 'in', opts.edge, { activeLow: opts.activeLow });
       } catch (err) {
-        throw new GpioUnavailableError(`cannot open GPIO line ${line} (BCM ${pin} on ${chip.label}): ${(err as Error).message}`);
+        throw new GpioUnavailableError(
+          `cannot open GPIO line ${line} (BCM ${pin} on ${chip.label}): ${(err as Error).message}`,
+        );
       }
       return {
         name: `line ${line} of ${chip.label} (BCM ${pin})`,

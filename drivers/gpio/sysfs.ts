@@ -25,7 +25,9 @@ export function readSysfsChips(root = SYSFS_GPIO): SysfsChip[] {
   try {
     entries = readdirSync(root).filter((e) => e.startsWith('gpiochip'));
   } catch (err) {
-    throw new GpioUnavailableError(`GPIO is not available on this machine: ${root} ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist (no sysfs GPIO: not a Raspberry Pi, or a kernel without CONFIG_GPIO_SYSFS)' : `cannot be read (${(err as Error).message})`}`);
+    throw new GpioUnavailableError(
+      `GPIO is not available on this machine: ${root} ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist (no sysfs GPIO: not a Raspberry Pi, or a kernel without CONFIG_GPIO_SYSFS)' : `cannot be read (${(err as Error).message})`}`,
+    );
   }
   return entries.map((name) => {
     const read = (f: string) => readFileSync(join(root, name, f), 'utf8').trim();
@@ -36,16 +38,21 @@ export function readSysfsChips(root = SYSFS_GPIO): SysfsChip[] {
 /** The sysfs line number of BCM `pin`, on the chip labelled `label` or else the header's chip. */
 export function sysfsLine(pin: number, chips: readonly SysfsChip[], label?: string): { line: number; chip: SysfsChip } {
   const list = chips.map((c) => `${c.name} "${c.label}"`).join(', ') || 'none';
-  const chip = label !== undefined
-    ? chips.find((c) => c.label === label)
-    : HEADER_CHIP_LABELS.map((l) => chips.find((c) => c.label === l)).find((c) => c !== undefined);
+  const chip =
+    label !== undefined
+      ? chips.find((c) => c.label === label)
+      : HEADER_CHIP_LABELS.map((l) => chips.find((c) => c.label === l)).find((c) => c !== undefined);
   if (!chip) {
-    throw new GpioUnavailableError(label !== undefined
-      ? `no GPIO chip labelled "${label}" (chips: ${list})`
-      : `no Raspberry Pi header GPIO chip found (chips: ${list}); set chipLabel to the chip the sensor is wired to`);
+    throw new GpioUnavailableError(
+      label !== undefined
+        ? `no GPIO chip labelled "${label}" (chips: ${list})`
+        : `no Raspberry Pi header GPIO chip found (chips: ${list}); set chipLabel to the chip the sensor is wired to`,
+    );
   }
   if (!Number.isInteger(pin) || pin < 0 || pin >= chip.ngpio) {
-    throw new GpioUnavailableError(`pin ${pin} does not exist on ${chip.name} "${chip.label}" (lines 0-${chip.ngpio - 1})`);
+    throw new GpioUnavailableError(
+      `pin ${pin} does not exist on ${chip.name} "${chip.label}" (lines 0-${chip.ngpio - 1})`,
+    );
   }
   return { line: chip.base + pin, chip };
 }

@@ -11,8 +11,8 @@ import type { ModbusRTU } from 'modbus-serial/ModbusRTU.js';
 import type { Driver, DriverSink, RawReading, Rejection } from '../driver.js';
 import { internalError } from '../guard.js';
 import { Reopener, type RetryDelay } from '../reopen.js';
-import { openFailure, watchPresence, type SerialLineSettings } from '../serial/port.js';
-import { decodeRegisters, registerCount, type RegisterType, type WordOrder } from './registers.js';
+import { openFailure, type SerialLineSettings, watchPresence } from '../serial/port.js';
+import { decodeRegisters, type RegisterType, registerCount, type WordOrder } from './registers.js';
 
 export interface ModbusRegister {
   sensor: string;
@@ -67,7 +67,13 @@ interface Link {
 function rtuLink(o: ModbusSourceOptions & { path: string }): Link {
   return {
     where: o.path,
-    connect: (client) => client.connectRTUBuffered(o.path, { baudRate: o.baudRate, dataBits: o.dataBits, parity: o.parity, stopBits: o.stopBits }),
+    connect: (client) =>
+      client.connectRTUBuffered(o.path, {
+        baudRate: o.baudRate,
+        dataBits: o.dataBits,
+        parity: o.parity,
+        stopBits: o.stopBits,
+      }),
     // As in the serial source: a hung-up tty may read as end-of-file instead of failing.
     watch: (gone) => watchPresence(o.path, gone),
     failure: (err) => openFailure(o.path, err),
@@ -114,9 +120,14 @@ export class ModbusDriver implements Driver {
   constructor(private readonly opts: ModbusSourceOptions) {
     this.id = opts.id;
     const { path, host } = opts;
-    if ((path === undefined) === (host === undefined)) throw new Error(`source "${opts.id}": a Modbus source needs either path (RTU) or host (TCP)`);
+    if ((path === undefined) === (host === undefined))
+      throw new Error(`source "${opts.id}": a Modbus source needs either path (RTU) or host (TCP)`);
     this.link = host !== undefined ? tcpLink({ ...opts, host }) : rtuLink({ ...opts, path: path! });
-    this.reopener = new Reopener(() => this.open(), (err) => this.report('down', this.link.failure(err)), opts.reopenDelay);
+    this.reopener = new Reopener(
+      () => this.open(),
+      (err) => this.report('down', this.link.failure(err)),
+      opts.reopenDelay,
+    );
   }
 
   async start(sink: DriverSink): Promise<void> {
@@ -149,7 +160,11 @@ export class ModbusDriver implements Driver {
     await this.link.connect(client);
     client.setTimeout(this.opts.timeoutMs);
     const unwatch = await this.link.watch(() => this.lost(client, 'device removed'));
-    if (!this.sink) { unwatch(); await close(client); return; } // stopped while opening
+    if (!this.sink) {
+      unwatch();
+      await close(client);
+      return;
+    } // stopped while opening
     client.on('close', () => this.lost(client, 'connection closed'));
     this.client = client;
     this.unwatch = unwatch;
@@ -186,22 +201,35 @@ export class ModbusDriver implements Driver {
         if (this.client !== client) return;
         // Usually 'close' has reported it already; not always: modbus-serial's TCP port marks
         // itself closed on a socket error (a reset from a rebooted slave) without emitting 'close'.
-        if ('portGone' in r) { this.lost(client, 'connection closed'); return; }
-        if ('reading' in r) { readings.push(r.reading); answered++; }
-        else { rejections.push(r.rejection); if (r.answered) answered++; }
+        if ('portGone' in r) {
+          this.lost(client, 'connection closed');
+          return;
+        }
+        if ('reading' in r) {
+          readings.push(r.reading);
+          answered++;
+        } else {
+          rejections.push(r.rejection);
+          if (r.answered) answered++;
+        }
       }
       const sink = this.sink;
       if (!sink || this.client !== client) return;
       if (answered > 0) this.report('up');
       else this.report('down', `no valid reply from the device (last: ${rejections.at(-1)?.detail})`);
       // Wait for the commit: a slow buffer slows polling rather than piling readings up.
-      await sink.submit(readings, rejections).catch((err: Error) => this.report('down', `buffer write failed: ${err.message}`));
+      await sink
+        .submit(readings, rejections)
+        .catch((err: Error) => this.report('down', `buffer write failed: ${err.message}`));
       // Fixed schedule; ticks missed while a slow cycle ran are skipped, not caught up in a burst.
       const now = performance.now();
       due = Math.max(due + this.opts.pollIntervalMs, now);
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, due - now);
-        this.wake = () => { clearTimeout(timer); resolve(); };
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
       });
       this.wake = undefined;
     }
@@ -229,7 +257,13 @@ export class ModbusDriver implements Driver {
       return { rejection: { reason: 'bad_frame', detail }, answered: false };
     }
     if (!Array.isArray(words) || words.length !== registerCount(reg.type)) {
-      return { rejection: { reason: 'bad_frame', detail: `${where}: ${reg.type} needs ${registerCount(reg.type)} register(s), got ${Array.isArray(words) ? words.length : 'none'}` }, answered: true };
+      return {
+        rejection: {
+          reason: 'bad_frame',
+          detail: `${where}: ${reg.type} needs ${registerCount(reg.type)} register(s), got ${Array.isArray(words) ? words.length : 'none'}`,
+        },
+        answered: true,
+      };
     }
     const bytes = () => Buffer.from(words.flatMap((w) => [w >> 8, w & 0xff]));
     let raw: number;
@@ -240,7 +274,10 @@ export class ModbusDriver implements Driver {
     }
     const value = raw * reg.scale + reg.offset;
     if (!Number.isFinite(value)) {
-      return { rejection: { reason: 'not_a_number', detail: `${where}: ${reg.type} ${raw}`, payload: bytes() }, answered: true };
+      return {
+        rejection: { reason: 'not_a_number', detail: `${where}: ${reg.type} ${raw}`, payload: bytes() },
+        answered: true,
+      };
     }
     const reading: RawReading = { sensor: reg.sensor, metric: reg.metric, value, ts: Date.now() };
     if (reg.unit !== undefined) reading.unit = reg.unit;
@@ -261,7 +298,10 @@ function discardStaleBytes(client: Client): void {
 
 function close(client: Client): Promise<void> {
   return new Promise((resolve) => {
-    if (!client.isOpen) { resolve(); return; }
+    if (!client.isOpen) {
+      resolve();
+      return;
+    }
     client.close(() => resolve());
   });
 }

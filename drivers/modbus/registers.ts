@@ -25,11 +25,16 @@ export function decodeRegisters(words: readonly number[], type: RegisterType, wo
   if (words.length !== n) throw new RangeError(`${type} needs ${n} register(s), got ${words.length}`);
   const b = toBytes(words, wordOrder);
   switch (type) {
-    case 'int16': return b.readInt16BE(0);
-    case 'uint16': return b.readUInt16BE(0);
-    case 'int32': return b.readInt32BE(0);
-    case 'uint32': return b.readUInt32BE(0);
-    case 'float32': return b.readFloatBE(0);
+    case 'int16':
+      return b.readInt16BE(0);
+    case 'uint16':
+      return b.readUInt16BE(0);
+    case 'int32':
+      return b.readInt32BE(0);
+    case 'uint32':
+      return b.readUInt32BE(0);
+    case 'float32':
+      return b.readFloatBE(0);
   }
 }
 
@@ -37,11 +42,21 @@ export function decodeRegisters(words: readonly number[], type: RegisterType, wo
 export function encodeRegisters(value: number, type: RegisterType, wordOrder: WordOrder): number[] {
   const b = Buffer.alloc(registerCount(type) * 2);
   switch (type) {
-    case 'int16': b.writeInt16BE(value); break;
-    case 'uint16': b.writeUInt16BE(value); break;
-    case 'int32': b.writeInt32BE(value); break;
-    case 'uint32': b.writeUInt32BE(value); break;
-    case 'float32': b.writeFloatBE(value); break;
+    case 'int16':
+      b.writeInt16BE(value);
+      break;
+    case 'uint16':
+      b.writeUInt16BE(value);
+      break;
+    case 'int32':
+      b.writeInt32BE(value);
+      break;
+    case 'uint32':
+      b.writeUInt32BE(value);
+      break;
+    case 'float32':
+      b.writeFloatBE(value);
+      break;
   }
   const words: number[] = [];
   for (let i = 0; i < b.length; i += 2) words.push(b.readUInt16BE(i));

@@ -81,24 +81,31 @@ export class MqttDriver implements Driver {
 
   constructor(private readonly opts: MqttSourceOptions) {
     this.id = opts.id;
-    if (opts.payload === 'sparkplug-b') this.sparkplug = new SparkplugSession({ maxPayloadBytes: opts.maxPayloadBytes });
+    if (opts.payload === 'sparkplug-b')
+      this.sparkplug = new SparkplugSession({ maxPayloadBytes: opts.maxPayloadBytes });
   }
 
   async start(sink: DriverSink): Promise<void> {
     const o = this.opts;
     const names = compileTopicPattern(o.topicPattern);
-    const limit = o.maxRatePerS === undefined ? undefined : new TokenBucket(o.maxRatePerS, o.maxBurst ?? Math.max(1, Math.ceil(o.maxRatePerS)));
+    const limit =
+      o.maxRatePerS === undefined
+        ? undefined
+        : new TokenBucket(o.maxRatePerS, o.maxBurst ?? Math.max(1, Math.ceil(o.maxRatePerS)));
     this.heldMessages = new Map(sink.held().map((m) => [m.id, m]));
     this.releasing.clear();
     const options: IClientOptions = {
       clientId: o.clientId,
       clean: false,
       ...(o.mqttVersion === '5'
-        // MQTT 5 ends a session when the connection closes unless an expiry is set.
-        // With QoS 2 the protocol's maximum is advertised: mqtt.js drops the connection when a
-        // broker has more QoS 2 messages in flight than advertised, and Mosquitto 2.0 does (as
-        // with QoS 1, below); receiveMaximum is then enforced by reading no further.
-        ? { protocolVersion: 5, properties: { sessionExpiryInterval: 0xffffffff, receiveMaximum: o.qos === 2 ? 0xffff : o.receiveMaximum } }
+        ? // MQTT 5 ends a session when the connection closes unless an expiry is set.
+          // With QoS 2 the protocol's maximum is advertised: mqtt.js drops the connection when a
+          // broker has more QoS 2 messages in flight than advertised, and Mosquitto 2.0 does (as
+          // with QoS 1, below); receiveMaximum is then enforced by reading no further.
+          {
+            protocolVersion: 5,
+            properties: { sessionExpiryInterval: 0xffffffff, receiveMaximum: o.qos === 2 ? 0xffff : o.receiveMaximum },
+          }
         : { protocolVersion: 4 }),
       reconnectPeriod: 2000,
       connectTimeout: 10_000,
@@ -120,12 +127,17 @@ export class MqttDriver implements Driver {
     const decode = (topic: string, payload: Uint8Array): { readings: RawReading[]; rejections: Rejection[] } => {
       if (limit && !limit.take()) {
         // Refused, yet acknowledged once the refusal is counted: a flood must not pile up at the broker.
-        return { readings: [], rejections: [{ reason: 'rate_limited', detail: `${topic}: over ${o.maxRatePerS} messages/s` }] };
+        return {
+          readings: [],
+          rejections: [{ reason: 'rate_limited', detail: `${topic}: over ${o.maxRatePerS} messages/s` }],
+        };
       }
       try {
         if (sparkplug) return this.sparkplugReadings(client, sparkplug, sink, topic, payload);
         const decoded = decodePayload(payload, names(topic) ?? {}, o.maxPayloadBytes);
-        return decoded.ok ? { readings: [decoded.reading], rejections: [] } : { readings: [], rejections: [decoded.rejection] };
+        return decoded.ok
+          ? { readings: [decoded.reading], rejections: [] }
+          : { readings: [], rejections: [decoded.rejection] };
       } catch (err) {
         return { readings: [], rejections: [internalError(err, payload)] };
       }
@@ -144,21 +156,31 @@ export class MqttDriver implements Driver {
       if (!connack.sessionPresent) {
         for (const m of this.heldMessages.values()) {
           if (this.releasing.has(m.id)) continue;
-          takeIn(m.topic, m.payload, m.id).then(() => this.forget([m.id]), () => this.releasing.delete(m.id));
+          takeIn(m.topic, m.payload, m.id).then(
+            () => this.forget([m.id]),
+            () => this.releasing.delete(m.id),
+          );
         }
       }
       // A resumed session keeps its subscriptions; subscribing again is harmless and picks up
       // topics added to the config since.
       client.subscribe(o.topics, { qos: o.qos }, (err, granted) => {
         if (client.disconnecting) return;
-        if (err) { sink.state('down', `subscribe failed: ${err.message}`); return; }
+        if (err) {
+          sink.state('down', `subscribe failed: ${err.message}`);
+          return;
+        }
         // The broker refuses single filters (ACL, bad filter) with a reason code >= 0x80.
         const refused = (granted ?? []).filter((g) => g.qos >= 0x80).map((g) => g.topic);
         if (refused.length) sink.state('down', `broker refused subscription to ${refused.join(', ')}`);
       });
     });
-    client.on('close', () => { if (!client.disconnecting) sink.state('down', 'connection closed'); });
-    client.on('offline', () => { if (!client.disconnecting) sink.state('down', 'offline'); });
+    client.on('close', () => {
+      if (!client.disconnecting) sink.state('down', 'connection closed');
+    });
+    client.on('offline', () => {
+      if (!client.disconnecting) sink.state('down', 'offline');
+    });
     client.on('error', (err) => sink.state('down', err.message));
 
     // Receive Maximum, enforced here too: some brokers (mosquitto 2.0, eclipse/mosquitto#2301)
@@ -257,10 +279,22 @@ export class MqttDriver implements Driver {
       get: (packet, cb) => {
         const m = this.heldMessages.get(packet.messageId!);
         if (!m) cb(new Error(`no held message ${packet.messageId}`));
-        else cb(undefined, { cmd: 'publish', qos: 2, dup: false, retain: false, messageId: m.id, topic: m.topic, payload: Buffer.from(m.payload) });
+        else
+          cb(undefined, {
+            cmd: 'publish',
+            qos: 2,
+            dup: false,
+            retain: false,
+            messageId: m.id,
+            topic: m.topic,
+            payload: Buffer.from(m.payload),
+          });
         return store;
       },
-      del: (_packet, cb) => { cb(); return store; },
+      del: (_packet, cb) => {
+        cb();
+        return store;
+      },
       // mqtt.js replays only its outgoing store on reconnect; this one is never streamed.
       createStream: () => Readable.from([]) as unknown as ReturnType<IStore['createStream']>,
       close: (cb) => cb(),
@@ -274,7 +308,13 @@ export class MqttDriver implements Driver {
   }
 
   /** Sparkplug B: a message's readings; births and deaths change the devices the source lists. */
-  private sparkplugReadings(client: MqttClient, sparkplug: SparkplugSession, sink: DriverSink, topic: string, payload: Uint8Array): { readings: RawReading[]; rejections: Rejection[] } {
+  private sparkplugReadings(
+    client: MqttClient,
+    sparkplug: SparkplugSession,
+    sink: DriverSink,
+    topic: string,
+    payload: Uint8Array,
+  ): { readings: RawReading[]; rejections: Rejection[] } {
     const out = sparkplug.receive(topic, payload);
     if (out.presenceChanged) sink.state('up', sparkplug.describe());
     if (out.rebirth && this.opts.rebirthRequests !== false) {
@@ -306,7 +346,9 @@ export class MqttDriver implements Driver {
     try {
       return readFileSync(file);
     } catch (err) {
-      throw new Error(`source "${this.id}": cannot read ${option} file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      throw new Error(
+        `source "${this.id}": cannot read ${option} file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      );
     }
   }
 }

@@ -2,7 +2,7 @@
  * The MQTT payload codec (README: MQTT payloads) and topic patterns. Pure functions, no I/O; the JSON
  * reading itself is shared with serial `jsonl` (../json-reading.ts).
  */
-import { decodeJsonText, reject, type Decoded, type DefaultNames } from '../json-reading.js';
+import { type Decoded, type DefaultNames, decodeJsonText, reject } from '../json-reading.js';
 
 /** Where sensor and metric come from when the payload does not say. */
 export type TopicNames = DefaultNames;
@@ -22,7 +22,9 @@ export function decodePayload(payload: Uint8Array, names: TopicNames, maxBytes: 
  * as sensor and metric (a single level is the sensor, metric `value`). Several patterns (one per
  * subscription layout) are tried in order; the first that matches wins.
  */
-export function compileTopicPattern(pattern: string | readonly string[] | undefined): (topic: string) => TopicNames | undefined {
+export function compileTopicPattern(
+  pattern: string | readonly string[] | undefined,
+): (topic: string) => TopicNames | undefined {
   if (typeof pattern === 'object') {
     const matchers = pattern.map((p) => compileTopicPattern(p));
     return (topic) => {

@@ -42,7 +42,8 @@ export function parseTopic(topic: string): SparkplugTopic | 'state' | undefined 
   const [, group, type, node, device] = levels;
   if (!group || !type || !node) return undefined;
   if (NODE_TYPES.has(type) && levels.length === 4) return { group, type: type as MessageType, node };
-  if (DEVICE_TYPES.has(type) && levels.length === 5 && device) return { group, type: type as MessageType, node, device };
+  if (DEVICE_TYPES.has(type) && levels.length === 5 && device)
+    return { group, type: type as MessageType, node, device };
   return undefined;
 }
 
@@ -97,9 +98,27 @@ export function sensorName(node: string, device?: string): string {
 
 /** Sparkplug datatypes (the spec's numbering). */
 export const DataType = {
-  Int8: 1, Int16: 2, Int32: 3, Int64: 4, UInt8: 5, UInt16: 6, UInt32: 7, UInt64: 8, Float: 9, Double: 10,
-  Boolean: 11, String: 12, DateTime: 13, Text: 14, UUID: 15, DataSet: 16, Bytes: 17, File: 18, Template: 19,
-  PropertySet: 20, PropertySetList: 21,
+  Int8: 1,
+  Int16: 2,
+  Int32: 3,
+  Int64: 4,
+  UInt8: 5,
+  UInt16: 6,
+  UInt32: 7,
+  UInt64: 8,
+  Float: 9,
+  Double: 10,
+  Boolean: 11,
+  String: 12,
+  DateTime: 13,
+  Text: 14,
+  UUID: 15,
+  DataSet: 16,
+  Bytes: 17,
+  File: 18,
+  Template: 19,
+  PropertySet: 20,
+  PropertySetList: 21,
 } as const;
 const TYPE_NAMES = new Map<number, string>(Object.entries(DataType).map(([k, v]) => [v, k]));
 const SIGNED_LONG = new Set<number>([DataType.Int8, DataType.Int16, DataType.Int32, DataType.Int64]);
@@ -131,7 +150,7 @@ export interface WirePayload {
   metrics: WireMetric[];
 }
 
-const has = (o: object, key: string) => Object.prototype.hasOwnProperty.call(o, key);
+const has = (o: object, key: string) => Object.hasOwn(o, key);
 
 /** A 64-bit field: protobufjs gives a Long (a number only where the long package is missing). */
 function unsigned(v: number | Long): number {
@@ -174,14 +193,21 @@ function wireMetric(m: ProtoMetric): WireMetric {
 function rawValue(m: ProtoMetric): WireMetric['value'] {
   const field = m.value; // protobufjs: the name of the oneof field that is set
   switch (field) {
-    case 'intValue': case 'floatValue': case 'doubleValue':
+    case 'intValue':
+    case 'floatValue':
+    case 'doubleValue':
       return { ok: true, raw: { field, v: m[field] as number } };
     case 'longValue':
-      return { ok: true, raw: { field, signed: signed(m.longValue as number | Long), unsigned: unsigned(m.longValue as number | Long) } };
+      return {
+        ok: true,
+        raw: { field, signed: signed(m.longValue as number | Long), unsigned: unsigned(m.longValue as number | Long) },
+      };
     case 'booleanValue':
       return { ok: true, raw: { field, v: m.booleanValue! } };
     case undefined:
-      return m.isNull ? { ok: false, reason: 'not_a_number', detail: 'null value' } : { ok: false, reason: 'missing_field', detail: 'no value' };
+      return m.isNull
+        ? { ok: false, reason: 'not_a_number', detail: 'null value' }
+        : { ok: false, reason: 'missing_field', detail: 'no value' };
     default:
       return { ok: false, reason: 'not_a_number', detail: `${field.replace(/Value$/, '')} value` };
   }
@@ -199,17 +225,29 @@ export function typeName(datatype: number | undefined): string {
  */
 export function numericValue(raw: RawValue, datatype: number | undefined): number | undefined {
   switch (raw.field) {
-    case 'booleanValue': return raw.v ? 1 : 0;
-    case 'floatValue': case 'doubleValue': return Number.isFinite(raw.v) ? raw.v : undefined;
+    case 'booleanValue':
+      return raw.v ? 1 : 0;
+    case 'floatValue':
+    case 'doubleValue':
+      return Number.isFinite(raw.v) ? raw.v : undefined;
     case 'intValue':
       switch (datatype) {
-        case DataType.Int8: return (raw.v << 24) >> 24;
-        case DataType.Int16: return (raw.v << 16) >> 16;
-        case DataType.UInt8: return raw.v & 0xff;
-        case DataType.UInt16: return raw.v & 0xffff;
-        case DataType.UInt32: case DataType.UInt64: case DataType.DateTime: return raw.v >>> 0;
-        case DataType.Boolean: return raw.v ? 1 : 0;
-        default: return raw.v | 0;
+        case DataType.Int8:
+          return (raw.v << 24) >> 24;
+        case DataType.Int16:
+          return (raw.v << 16) >> 16;
+        case DataType.UInt8:
+          return raw.v & 0xff;
+        case DataType.UInt16:
+          return raw.v & 0xffff;
+        case DataType.UInt32:
+        case DataType.UInt64:
+        case DataType.DateTime:
+          return raw.v >>> 0;
+        case DataType.Boolean:
+          return raw.v ? 1 : 0;
+        default:
+          return raw.v | 0;
       }
     case 'longValue':
       if (datatype === DataType.Boolean) return raw.unsigned === 0 ? 0 : 1;
@@ -223,7 +261,19 @@ export interface OutMetric {
   /** Births carry names; data messages may carry only the alias. */
   name?: string;
   alias?: number;
-  type: 'Int8' | 'Int16' | 'Int32' | 'Int64' | 'UInt8' | 'UInt16' | 'UInt32' | 'UInt64' | 'Float' | 'Double' | 'Boolean' | 'String';
+  type:
+    | 'Int8'
+    | 'Int16'
+    | 'Int32'
+    | 'Int64'
+    | 'UInt8'
+    | 'UInt16'
+    | 'UInt32'
+    | 'UInt64'
+    | 'Float'
+    | 'Double'
+    | 'Boolean'
+    | 'String';
   value: number | boolean | string | null;
   timestamp?: number;
   unit?: string;
@@ -255,7 +305,9 @@ export function encodePayload(p: OutPayload): Uint8Array {
   if (!dataOnly) return bytes;
   // The package always writes the datatype; drop it where the metric has only an alias.
   const msg = Payload.decode(bytes);
-  msg.metrics.forEach((m, i) => { if (p.metrics[i]!.name === undefined) delete (m as { datatype?: number }).datatype; });
+  msg.metrics.forEach((m, i) => {
+    if (p.metrics[i]!.name === undefined) delete (m as { datatype?: number }).datatype;
+  });
   return Payload.encode(msg).finish();
 }
 

@@ -11,8 +11,15 @@
 import type { RawReading, Rejection } from '../driver.js';
 import { NAME_PATTERN } from '../names.js';
 import {
-  decodeWire, numericValue, parseTopic, sensorName, toName, typeName,
-  type SparkplugTopic, type WireMetric, type WirePayload,
+  decodeWire,
+  numericValue,
+  parseTopic,
+  type SparkplugTopic,
+  sensorName,
+  toName,
+  typeName,
+  type WireMetric,
+  type WirePayload,
 } from './sparkplug-codec.js';
 
 export interface SparkplugOutcome {
@@ -39,10 +46,23 @@ export interface Presence {
   since: number;
 }
 
-interface Known { name: string; datatype?: number; unit?: string }
+interface Known {
+  name: string;
+  datatype?: number;
+  unit?: string;
+}
 /** The metrics a birth defined, by alias and by name. */
-interface Scope { byAlias: Map<number, Known>; byName: Map<string, Known> }
-interface Entity { sensor: string; online: boolean; why: string; since: number; scope?: Scope }
+interface Scope {
+  byAlias: Map<number, Known>;
+  byName: Map<string, Known>;
+}
+interface Entity {
+  sensor: string;
+  online: boolean;
+  why: string;
+  since: number;
+  scope?: Scope;
+}
 interface EdgeNode extends Entity {
   /** The sequence number expected next; unknown until a message with one arrives. */
   nextSeq?: number;
@@ -72,14 +92,22 @@ export class SparkplugSession {
   }
 
   receive(topic: string, bytes: Uint8Array): SparkplugOutcome {
-    const refuse = (reason: Rejection['reason'], detail: string): SparkplugOutcome => ({ ...none(), rejections: [{ reason, detail, payload: bytes }] });
-    if (bytes.length > this.o.maxPayloadBytes) return refuse('too_large', `${topic}: payload of ${bytes.length} bytes exceeds ${this.o.maxPayloadBytes}`);
+    const refuse = (reason: Rejection['reason'], detail: string): SparkplugOutcome => ({
+      ...none(),
+      rejections: [{ reason, detail, payload: bytes }],
+    });
+    if (bytes.length > this.o.maxPayloadBytes)
+      return refuse('too_large', `${topic}: payload of ${bytes.length} bytes exceeds ${this.o.maxPayloadBytes}`);
     const t = parseTopic(topic);
     if (t === undefined) return refuse('missing_field', `not a Sparkplug B topic: ${topic.slice(0, 200)}`);
     // Host application state and commands to edge nodes carry no readings.
     if (t === 'state' || t.type === 'NCMD' || t.type === 'DCMD') return none();
     const sensor = sensorName(t.node, t.device);
-    if (!NAME_PATTERN.test(sensor)) return refuse('bad_name', `${topic}: edge node and device make the sensor name ${sensor.slice(0, 80)}, longer than 64 characters`);
+    if (!NAME_PATTERN.test(sensor))
+      return refuse(
+        'bad_name',
+        `${topic}: edge node and device make the sensor name ${sensor.slice(0, 80)}, longer than 64 characters`,
+      );
     let p: WirePayload;
     try {
       p = decodeWire(bytes);
@@ -111,7 +139,9 @@ export class SparkplugSession {
     const offline = all.filter((e) => !e.online);
     let text = `Sparkplug: ${all.length - offline.length} of ${all.length} online`;
     if (offline.length) {
-      const listed = offline.slice(0, LISTED).map((e) => `${e.sensor} (${e.why} at ${new Date(e.since).toISOString()})`);
+      const listed = offline
+        .slice(0, LISTED)
+        .map((e) => `${e.sensor} (${e.why} at ${new Date(e.since).toISOString()})`);
       text += `; offline: ${listed.join(', ')}${offline.length > LISTED ? ` and ${offline.length - LISTED} more` : ''}`;
     }
     return text;
@@ -194,14 +224,21 @@ export class SparkplugSession {
     // A birth of the edge node starts its sequence afresh.
     if (t.type === 'NBIRTH' || expected === undefined || seq === expected) return;
     const lost = (seq - expected + SEQ_MODULO) % SEQ_MODULO;
-    out.rejections.push({ reason: 'sequence_gap', detail: `${sensor}: ${t.type} seq ${seq}, expected ${expected}: ${lost} message(s) missing` });
+    out.rejections.push({
+      reason: 'sequence_gap',
+      detail: `${sensor}: ${t.type} seq ${seq}, expected ${expected}: ${lost} message(s) missing`,
+    });
   }
 
   /** Room for one more edge node or device; refuses (and says so) when the cap is reached. */
   private admit(out: SparkplugOutcome, t: SparkplugTopic, bytes: Uint8Array): boolean {
     const max = this.o.maxEntries ?? DEFAULT_MAX_ENTRIES;
     if (this.entries >= max) {
-      out.rejections.push({ reason: 'too_large', detail: `${t.node}${t.device ? `/${t.device}` : ''}: more than ${max} Sparkplug edge nodes and devices on this source`, payload: bytes });
+      out.rejections.push({
+        reason: 'too_large',
+        detail: `${t.node}${t.device ? `/${t.device}` : ''}: more than ${max} Sparkplug edge nodes and devices on this source`,
+        payload: bytes,
+      });
       return false;
     }
     this.entries++;
@@ -234,20 +271,31 @@ function learn(metrics: readonly WireMetric[]): Scope {
 
 type Refusal = Omit<Rejection, 'payload'>;
 
-function resolve(scope: Scope | undefined, m: WireMetric, sensor: string, payloadTs: WirePayload['timestamp']): RawReading | Refusal {
+function resolve(
+  scope: Scope | undefined,
+  m: WireMetric,
+  sensor: string,
+  payloadTs: WirePayload['timestamp'],
+): RawReading | Refusal {
   let known: Known | undefined;
   if (m.name !== undefined) known = scope?.byName.get(m.name) ?? { name: m.name };
   else if (m.alias !== undefined) {
     known = scope?.byAlias.get(m.alias);
-    if (!known) return { reason: 'unknown_alias', detail: `${sensor}: alias ${m.alias} was defined by no birth certificate` };
+    if (!known)
+      return { reason: 'unknown_alias', detail: `${sensor}: alias ${m.alias} was defined by no birth certificate` };
   } else return { reason: 'missing_field', detail: `${sensor}: a metric with neither name nor alias` };
   const what = `${sensor} ${known.name.slice(0, 80)}`;
   if (!m.value.ok) return { reason: m.value.reason, detail: `${what}: ${m.value.detail}` };
   const datatype = m.datatype ?? known.datatype;
   const value = numericValue(m.value.raw, datatype);
-  if (value === undefined) return { reason: 'not_a_number', detail: `${what}: ${typeName(datatype)} value is not finite` };
+  if (value === undefined)
+    return { reason: 'not_a_number', detail: `${what}: ${typeName(datatype)} value is not finite` };
   const metric = toName(known.name);
-  if (!NAME_PATTERN.test(metric)) return { reason: 'bad_name', detail: `${what}: the metric name makes ${metric.slice(0, 80)}, longer than 64 characters` };
+  if (!NAME_PATTERN.test(metric))
+    return {
+      reason: 'bad_name',
+      detail: `${what}: the metric name makes ${metric.slice(0, 80)}, longer than 64 characters`,
+    };
   const ts = m.timestamp ?? payloadTs;
   if (ts === 'invalid') return { reason: 'bad_timestamp', detail: `${what}: timestamp beyond epoch milliseconds` };
   const reading: RawReading = { sensor, metric, value };

@@ -3,7 +3,7 @@
  * same rules as an MQTT payload. Pure functions; the encoder is what simulated devices send.
  */
 import type { RawReading } from '../driver.js';
-import { decodeJsonText, type DefaultNames } from '../json-reading.js';
+import { type DefaultNames, decodeJsonText } from '../json-reading.js';
 import type { FrameResult } from './line-codec.js';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -20,7 +20,14 @@ export function decodeJsonLine(line: Uint8Array, names: DefaultNames): FrameResu
   // JSON text never holds raw control characters (tab aside): they are line noise.
   const control = /[\u0000-\u0008\u000a-\u001f\u007f]/.exec(text);
   if (control) {
-    return { ok: false, rejection: { reason: 'garbage', detail: `control character 0x${control[0].charCodeAt(0).toString(16).padStart(2, '0')} at offset ${control.index}`, payload: line } };
+    return {
+      ok: false,
+      rejection: {
+        reason: 'garbage',
+        detail: `control character 0x${control[0].charCodeAt(0).toString(16).padStart(2, '0')} at offset ${control.index}`,
+        payload: line,
+      },
+    };
   }
   const decoded = decodeJsonText(text, names, line);
   return decoded.ok ? { ok: true, readings: [decoded.reading] } : decoded;

@@ -57,7 +57,8 @@ export function decodeLine(line: Uint8Array, opts: { requireChecksum: boolean })
   // Only printable ASCII belongs in a frame; anything else is line noise or a wrong baud rate.
   for (let i = 0; i < line.length; i++) {
     const b = line[i]!;
-    if (b < 0x20 || b > 0x7e) return refuse('garbage', `byte 0x${b.toString(16).padStart(2, '0')} at offset ${i}`, line);
+    if (b < 0x20 || b > 0x7e)
+      return refuse('garbage', `byte 0x${b.toString(16).padStart(2, '0')} at offset ${i}`, line);
   }
   const text = Buffer.from(line.buffer, line.byteOffset, line.length).toString('latin1');
 
@@ -68,7 +69,8 @@ export function decodeLine(line: Uint8Array, opts: { requireChecksum: boolean })
     if (!HEX2.test(given)) return refuse('garbage', `checksum must be *HH, got *${given.slice(0, 8)}`, line);
     body = text.slice(0, star);
     const expected = xorChecksum(body);
-    if (given.toUpperCase() !== expected) return refuse('bad_checksum', `checksum ${given} does not match ${expected}`, line);
+    if (given.toUpperCase() !== expected)
+      return refuse('bad_checksum', `checksum ${given} does not match ${expected}`, line);
   } else if (opts.requireChecksum) {
     return refuse('missing_checksum', 'frame has no *HH checksum and requireChecksum is set', line);
   }
@@ -81,20 +83,23 @@ export function decodeLine(line: Uint8Array, opts: { requireChecksum: boolean })
   // Structure first, so that noise is called garbage rather than whatever it happens to resemble.
   const pairs = pairsText.split(',').map((pair) => pair.split('='));
   const broken = pairs.find((kv) => kv.length !== 2);
-  if (broken) return refuse('garbage', `expected metric=number, got ${JSON.stringify(broken.join('=').slice(0, 40))}`, line);
+  if (broken)
+    return refuse('garbage', `expected metric=number, got ${JSON.stringify(broken.join('=').slice(0, 40))}`, line);
   if (!isName(sensor)) return refuse('bad_name', `bad sensor name ${JSON.stringify(sensor).slice(0, 80)}`, line);
 
   let ts: number | undefined;
   if (tsText !== undefined) {
     ts = TIMESTAMP.test(tsText) ? Number(tsText) : NaN;
-    if (!Number.isSafeInteger(ts)) return refuse('bad_timestamp', `timestamp must be integer epoch ms, got ${tsText.slice(0, 24)}`, line);
+    if (!Number.isSafeInteger(ts))
+      return refuse('bad_timestamp', `timestamp must be integer epoch ms, got ${tsText.slice(0, 24)}`, line);
   }
 
   const readings: RawReading[] = [];
   for (const [metric, valueText] of pairs as Array<[string, string]>) {
     if (!isName(metric)) return refuse('bad_name', `bad metric name ${JSON.stringify(metric).slice(0, 80)}`, line);
     const value = NUMBER.test(valueText) ? Number(valueText) : NaN;
-    if (!Number.isFinite(value)) return refuse('not_a_number', `${metric}=${valueText.slice(0, 40)} is not a finite decimal number`, line);
+    if (!Number.isFinite(value))
+      return refuse('not_a_number', `${metric}=${valueText.slice(0, 40)} is not a finite decimal number`, line);
     const reading: RawReading = { sensor, metric, value };
     if (ts !== undefined) reading.ts = ts;
     readings.push(reading);

@@ -8,9 +8,7 @@ export const MAX_FRAME_BYTES = 4096;
 /** How much of an oversized frame is kept for quarantine. */
 const OVERSIZE_SAMPLE_BYTES = 256;
 
-export type Frame =
-  | { kind: 'line'; bytes: Buffer }
-  | { kind: 'too_large'; sample: Buffer };
+export type Frame = { kind: 'line'; bytes: Buffer } | { kind: 'too_large'; sample: Buffer };
 
 export class LineFramer {
   private parts: Buffer[] = [];

@@ -18,7 +18,12 @@ export interface SerialLineSettings {
 export async function openSerialPort(s: SerialLineSettings): Promise<SerialPort> {
   const { SerialPort } = await import('serialport');
   const port = new SerialPort({
-    path: s.path, baudRate: s.baudRate, dataBits: s.dataBits as 5 | 6 | 7 | 8, parity: s.parity, stopBits: s.stopBits as 1 | 2, autoOpen: false,
+    path: s.path,
+    baudRate: s.baudRate,
+    dataBits: s.dataBits as 5 | 6 | 7 | 8,
+    parity: s.parity,
+    stopBits: s.stopBits as 1 | 2,
+    autoOpen: false,
   });
   await new Promise<void>((resolve, reject) => port.open((err) => (err ? reject(err) : resolve())));
   return port;
@@ -39,11 +44,18 @@ export async function watchPresence(path: string, gone: () => void): Promise<() 
   const check = async (): Promise<void> => {
     const now = await stat(path).catch(() => undefined);
     if (stopped) return;
-    if (!identity || !now || now.rdev !== identity.rdev || now.ino !== identity.ino) { stopped = true; clearInterval(timer); gone(); }
+    if (!identity || !now || now.rdev !== identity.rdev || now.ino !== identity.ino) {
+      stopped = true;
+      clearInterval(timer);
+      gone();
+    }
   };
   const timer = setInterval(() => void check(), PRESENCE_CHECK_MS);
   timer.unref();
-  return () => { stopped = true; clearInterval(timer); };
+  return () => {
+    stopped = true;
+    clearInterval(timer);
+  };
 }
 
 /**
@@ -69,7 +81,9 @@ async function listPorts(): Promise<string> {
   let timer: NodeJS.Timeout | undefined;
   try {
     const { SerialPort } = await import('serialport');
-    const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error('timed out')), LIST_TIMEOUT_MS); });
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('timed out')), LIST_TIMEOUT_MS);
+    });
     const ports = await Promise.race([SerialPort.list(), timeout]);
     return ports.length ? `present: ${ports.map((p) => p.path).join(', ')}` : 'no serial ports present';
   } catch (err) {

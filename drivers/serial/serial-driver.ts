@@ -10,8 +10,8 @@ import { guarded, internalError } from '../guard.js';
 import { Reopener, type RetryDelay } from '../reopen.js';
 import { decodeJsonLine } from './jsonl-codec.js';
 import { decodeLine, type FrameResult } from './line-codec.js';
-import { LineFramer, MAX_FRAME_BYTES, type Frame } from './line-framer.js';
-import { describeOpenFailure, openFailure, openSerialPort, watchPresence, type SerialLineSettings } from './port.js';
+import { type Frame, LineFramer, MAX_FRAME_BYTES } from './line-framer.js';
+import { describeOpenFailure, openFailure, openSerialPort, type SerialLineSettings, watchPresence } from './port.js';
 
 export interface SerialSourceOptions extends SerialLineSettings {
   id: string;
@@ -40,10 +40,17 @@ export class SerialDriver implements Driver {
   constructor(private readonly opts: SerialSourceOptions) {
     this.id = opts.id;
     const names = { sensor: opts.sensor, metric: opts.metric };
-    this.decode = guarded<Uint8Array, FrameResult>(opts.format === 'jsonl'
-      ? (line) => decodeJsonLine(line, names)
-      : (line) => decodeLine(line, { requireChecksum: opts.requireChecksum }), (rejection) => ({ ok: false, rejection }));
-    this.reopener = new Reopener(() => this.open(), (err) => this.openFailed(err), opts.reopenDelay);
+    this.decode = guarded<Uint8Array, FrameResult>(
+      opts.format === 'jsonl'
+        ? (line) => decodeJsonLine(line, names)
+        : (line) => decodeLine(line, { requireChecksum: opts.requireChecksum }),
+      (rejection) => ({ ok: false, rejection }),
+    );
+    this.reopener = new Reopener(
+      () => this.open(),
+      (err) => this.openFailed(err),
+      opts.reopenDelay,
+    );
   }
 
   async start(sink: DriverSink): Promise<void> {
@@ -92,7 +99,9 @@ export class SerialDriver implements Driver {
     port.on('data', (chunk: Buffer) => this.receive(chunk));
     // A fatal error closes the port (serialport does so itself on a read error, i.e. an unplug);
     // the 'close' that follows reports it, with the error if 'close' carries none.
-    port.on('error', (err: Error) => { lastError = err; });
+    port.on('error', (err: Error) => {
+      lastError = err;
+    });
     port.on('close', (err?: Error | null) => this.closed(port, err ?? lastError));
     sink.state('up');
   }
@@ -102,7 +111,10 @@ export class SerialDriver implements Driver {
     if (!sink) return;
     const base = openFailure(this.opts.path, err);
     // The same failure again keeps the fuller description (with the port listing) on show.
-    if (this.outage?.startsWith(base)) { sink.state('down', this.outage); return; }
+    if (this.outage?.startsWith(base)) {
+      sink.state('down', this.outage);
+      return;
+    }
     this.outage = base;
     sink.state('down', base);
     void describeOpenFailure(this.opts.path, err).then((detail) => {
@@ -138,7 +150,11 @@ export class SerialDriver implements Driver {
     }
     for (const frame of frames) {
       if (frame.kind === 'too_large') {
-        rejections.push({ reason: 'too_large', detail: `frame exceeds ${MAX_FRAME_BYTES} bytes without a newline`, payload: frame.sample });
+        rejections.push({
+          reason: 'too_large',
+          detail: `frame exceeds ${MAX_FRAME_BYTES} bytes without a newline`,
+          payload: frame.sample,
+        });
         continue;
       }
       const result = this.decode(frame.bytes);

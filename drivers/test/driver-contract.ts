@@ -30,12 +30,20 @@ const QUIET_WATCH_MS = 400;
 export function driverContract(name: string, setup: () => Promise<ContractFixture>, opts: { unplugs: boolean }): void {
   describe(`driver contract: ${name}`, () => {
     let fx: ContractFixture;
-    before(async () => { fx = await setup(); });
-    after(async () => { await fx?.close(); });
+    before(async () => {
+      fx = await setup();
+    });
+    after(async () => {
+      await fx?.close();
+    });
 
     async function startAndRead(driver: Driver, sink: RecordingSink, atLeast = 1): Promise<void> {
       await driver.start(sink);
-      await until(`${name}: readings`, () => sink.readings.length >= atLeast, () => fx.device.produce());
+      await until(
+        `${name}: readings`,
+        () => sink.readings.length >= atLeast,
+        () => fx.device.produce(),
+      );
     }
 
     test('starts, reports starting then up, and emits well-formed readings', async () => {
@@ -46,7 +54,10 @@ export function driverContract(name: string, setup: () => Promise<ContractFixtur
         assert.equal(typeof driver.driver, 'string');
         await startAndRead(driver, sink, 2);
         assert.equal(sink.states[0]?.state, 'starting');
-        assert.ok(sink.states.some((s) => s.state === 'up'), `states: ${JSON.stringify(sink.states)}`);
+        assert.ok(
+          sink.states.some((s) => s.state === 'up'),
+          `states: ${JSON.stringify(sink.states)}`,
+        );
         for (const r of sink.readings) {
           assert.ok(isName(r.sensor), `sensor ${r.sensor}`);
           assert.ok(isName(r.metric), `metric ${r.metric}`);
@@ -113,7 +124,11 @@ export function driverContract(name: string, setup: () => Promise<ContractFixtur
           await until(`${name}: down`, () => sink.lastState === 'down');
           await fx.device.replug!();
           const before = sink.readings.length;
-          await until(`${name}: up and reading again`, () => sink.lastState === 'up' && sink.readings.length > before, () => fx.device.produce());
+          await until(
+            `${name}: up and reading again`,
+            () => sink.lastState === 'up' && sink.readings.length > before,
+            () => fx.device.produce(),
+          );
         } finally {
           await driver.stop();
         }

@@ -10,8 +10,16 @@ import { RecordingSink, until } from './support/recording-sink.js';
 
 function options(chip: GpioChip, over: Partial<GpioSourceOptions>): GpioSourceOptions {
   return {
-    id: 'door', pin: 17, mode: 'state', activeLow: false, stateIntervalMs: 60_000, windowMs: 500, pulsesPerUnit: 1, ratePer: 'second',
-    openChip: async () => chip, ...over,
+    id: 'door',
+    pin: 17,
+    mode: 'state',
+    activeLow: false,
+    stateIntervalMs: 60_000,
+    windowMs: 500,
+    pulsesPerUnit: 1,
+    ratePer: 'second',
+    openChip: async () => chip,
+    ...over,
   };
 }
 
@@ -21,8 +29,13 @@ const settled = () => new Promise((r) => setTimeout(r, 150));
 describe('gpio driver on the simulated chip', () => {
   let chip: SimGpioChip;
   let driver: GpioDriver | undefined;
-  beforeEach(() => { chip = new SimGpioChip(); });
-  afterEach(async () => { await driver?.stop(); chip.close(); });
+  beforeEach(() => {
+    chip = new SimGpioChip();
+  });
+  afterEach(async () => {
+    await driver?.stop();
+    chip.close();
+  });
 
   test('edges: a bouncing press and release give one event each, dated when the contact moved', async () => {
     driver = new GpioDriver(options(chip, { id: 'button', mode: 'edges' }));
@@ -42,13 +55,18 @@ describe('gpio driver on the simulated chip', () => {
     chip.set(17, 1);
     chip.set(17, 0);
     await settled();
-    assert.deepEqual(sink.readings.map((r) => r.value), [1, 0]);
+    assert.deepEqual(
+      sink.readings.map((r) => r.value),
+      [1, 0],
+    );
     assert.equal(sink.lastState, 'up');
   });
 
   test('edges: only the chosen transitions, with activeLow inverting the level', async () => {
     chip.set(4, 1); // idle high: a button to ground with a pull-up
-    driver = new GpioDriver(options(chip, { id: 'estop', pin: 4, mode: 'edges', edge: 'rising', activeLow: true, metric: 'pressed' }));
+    driver = new GpioDriver(
+      options(chip, { id: 'estop', pin: 4, mode: 'edges', edge: 'rising', activeLow: true, metric: 'pressed' }),
+    );
     const sink = new RecordingSink();
     await driver.start(sink);
     for (let i = 0; i < 3; i++) {
@@ -57,7 +75,14 @@ describe('gpio driver on the simulated chip', () => {
       chip.bounce(4, 1);
       await settled();
     }
-    assert.deepEqual(sink.readings.map((r) => [r.metric, r.value]), [['pressed', 1], ['pressed', 1], ['pressed', 1]]);
+    assert.deepEqual(
+      sink.readings.map((r) => [r.metric, r.value]),
+      [
+        ['pressed', 1],
+        ['pressed', 1],
+        ['pressed', 1],
+      ],
+    );
   });
 
   test('state: the level at start, each debounced change, and a periodic reading', async () => {
@@ -65,29 +90,50 @@ describe('gpio driver on the simulated chip', () => {
     driver = new GpioDriver(options(chip, { mode: 'state', stateIntervalMs: 100, unit: 'closed' }));
     const sink = new RecordingSink();
     await driver.start(sink);
-    assert.deepEqual({ ...sink.readings[0], ts: undefined }, { sensor: 'door', metric: 'state', value: 1, unit: 'closed', ts: undefined });
+    assert.deepEqual(
+      { ...sink.readings[0], ts: undefined },
+      { sensor: 'door', metric: 'state', value: 1, unit: 'closed', ts: undefined },
+    );
     chip.bounce(17, 0);
-    await until('the change and periodic readings after it', () => sink.readings.filter((r) => r.value === 0).length >= 3);
+    await until(
+      'the change and periodic readings after it',
+      () => sink.readings.filter((r) => r.value === 0).length >= 3,
+    );
     const values = sink.readings.map((r) => r.value);
     // Once 0, always 0: the bounce produced no 1 after the change.
-    assert.ok(values.slice(values.indexOf(0)).every((v) => v === 0), `${values}`);
+    assert.ok(
+      values.slice(values.indexOf(0)).every((v) => v === 0),
+      `${values}`,
+    );
   });
 
   test('pulses: a flow meter at 50 Hz and 450 pulses per litre reads 6.667 L/min within 1%, then follows a change to 120 Hz', async () => {
-    driver = new GpioDriver(options(chip, { id: 'flow-1', pin: 22, mode: 'pulses', pulsesPerUnit: 450, ratePer: 'minute', unit: 'L/min', windowMs: 400 }));
+    driver = new GpioDriver(
+      options(chip, {
+        id: 'flow-1',
+        pin: 22,
+        mode: 'pulses',
+        pulsesPerUnit: 450,
+        ratePer: 'minute',
+        unit: 'L/min',
+        windowMs: 400,
+      }),
+    );
     const sink = new RecordingSink();
     await driver.start(sink);
     chip.pulses(22, 50);
     await until('4 windows', () => sink.readings.length >= 4);
     const expected = (50 / 450) * 60;
     // The first window began before the train: it reads what it saw, not the steady rate.
-    for (const r of sink.readings.slice(1, 4)) assert.ok(Math.abs(r.value / expected - 1) < 0.01, `${r.value} vs ${expected}`);
+    for (const r of sink.readings.slice(1, 4))
+      assert.ok(Math.abs(r.value / expected - 1) < 0.01, `${r.value} vs ${expected}`);
     assert.equal(sink.readings[0]!.unit, 'L/min');
     chip.pulses(22, 120);
     const n = sink.readings.length;
     await until('3 windows at the new rate', () => sink.readings.length >= n + 4);
     const faster = (120 / 450) * 60;
-    for (const r of sink.readings.slice(n + 1, n + 4)) assert.ok(Math.abs(r.value / faster - 1) < 0.01, `${r.value} vs ${faster}`);
+    for (const r of sink.readings.slice(n + 1, n + 4))
+      assert.ok(Math.abs(r.value / faster - 1) < 0.01, `${r.value} vs ${faster}`);
     chip.stopPulses(22);
     await until('a zero rate', () => sink.readings.at(-1)!.value === 0);
   });
@@ -112,19 +158,33 @@ describe('gpio driver on the simulated chip', () => {
 
   test('a missing GPIO fails start with a clear error naming the source', async () => {
     const sink = new RecordingSink();
-    const absent = new GpioDriver(options(chip, { id: 'door', openChip: () => openOnoffChip({ root: '/nonexistent/sys/class/gpio' }) }));
-    await assert.rejects(absent.start(sink), /source "door": GPIO is not available on this machine: \/nonexistent\/sys\/class\/gpio does not exist/);
+    const absent = new GpioDriver(
+      options(chip, { id: 'door', openChip: () => openOnoffChip({ root: '/nonexistent/sys/class/gpio' }) }),
+    );
+    await assert.rejects(
+      absent.start(sink),
+      /source "door": GPIO is not available on this machine: \/nonexistent\/sys\/class\/gpio does not exist/,
+    );
     assert.equal(sink.lastState, 'down');
     const wrongPin = new GpioDriver(options(chip, { id: 'door', pin: 99 }));
-    await assert.rejects(wrongPin.start(new RecordingSink()), /source "door": pin 99 does not exist on the simulated chip/);
+    await assert.rejects(
+      wrongPin.start(new RecordingSink()),
+      /source "door": pin 99 does not exist on the simulated chip/,
+    );
   });
 });
 
-driverContract('gpio', async () => {
-  const chip = new SimGpioChip();
-  return {
-    create: () => new GpioDriver(options(chip, { id: 'door', mode: 'edges', debounceMs: 0 })),
-    device: { produce: () => chip.set(17, chip.level(17) === 1 ? 0 : 1) },
-    async close() { chip.close(); },
-  };
-}, { unplugs: false });
+driverContract(
+  'gpio',
+  async () => {
+    const chip = new SimGpioChip();
+    return {
+      create: () => new GpioDriver(options(chip, { id: 'door', mode: 'edges', debounceMs: 0 })),
+      device: { produce: () => chip.set(17, chip.level(17) === 1 ? 0 : 1) },
+      async close() {
+        chip.close();
+      },
+    };
+  },
+  { unplugs: false },
+);

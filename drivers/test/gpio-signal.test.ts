@@ -8,12 +8,19 @@ import { GpioUnavailableError } from '../gpio/chip.js';
 import { Debouncer } from '../gpio/debounce.js';
 import { openOnoffChip } from '../gpio/onoff-chip.js';
 import { PulseRate } from '../gpio/pulse-rate.js';
-import { readSysfsChips, sysfsLine, type SysfsChip } from '../gpio/sysfs.js';
+import { readSysfsChips, type SysfsChip, sysfsLine } from '../gpio/sysfs.js';
 
 describe('debouncing', () => {
   test('a bouncing contact gives one change, dated at its first edge', () => {
     const d = new Debouncer(0, 20);
-    for (const [level, ts] of [[1, 100], [0, 101], [1, 102.5], [0, 103], [1, 104]] as const) d.edge(level, ts);
+    for (const [level, ts] of [
+      [1, 100],
+      [0, 101],
+      [1, 102.5],
+      [0, 103],
+      [1, 104],
+    ] as const)
+      d.edge(level, ts);
     assert.equal(d.deadline, 124);
     assert.equal(d.settle(123.9), undefined);
     assert.deepEqual(d.settle(124), { level: 1, ts: 100 });
@@ -93,9 +100,16 @@ describe('BCM pin to sysfs line', () => {
   });
 
   test('unknown chips and pins are clear errors', () => {
-    assert.throws(() => sysfsLine(17, [{ name: 'gpiochip0', base: 0, ngpio: 32, label: 'sunxi-pinctrl' }]),
-      (e: Error) => e instanceof GpioUnavailableError && /no Raspberry Pi header GPIO chip found \(chips: gpiochip0 "sunxi-pinctrl"\); set chipLabel/.test(e.message));
-    assert.throws(() => sysfsLine(60, pi4Bookworm), /pin 60 does not exist on gpiochip512 "pinctrl-bcm2711" \(lines 0-57\)/);
+    assert.throws(
+      () => sysfsLine(17, [{ name: 'gpiochip0', base: 0, ngpio: 32, label: 'sunxi-pinctrl' }]),
+      (e: Error) =>
+        e instanceof GpioUnavailableError &&
+        /no Raspberry Pi header GPIO chip found \(chips: gpiochip0 "sunxi-pinctrl"\); set chipLabel/.test(e.message),
+    );
+    assert.throws(
+      () => sysfsLine(60, pi4Bookworm),
+      /pin 60 does not exist on gpiochip512 "pinctrl-bcm2711" \(lines 0-57\)/,
+    );
     assert.throws(() => sysfsLine(1, pi4Bookworm, 'nope'), /no GPIO chip labelled "nope"/);
   });
 
@@ -109,11 +123,18 @@ describe('BCM pin to sysfs line', () => {
         writeFileSync(join(root, c.name, 'label'), `${c.label}\n`);
       }
       writeFileSync(join(root, 'export'), '');
-      assert.deepEqual(readSysfsChips(root).sort((a, b) => a.base - b.base), pi5);
+      assert.deepEqual(
+        readSysfsChips(root).sort((a, b) => a.base - b.base),
+        pi5,
+      );
     } finally {
       rmSync(root, { recursive: true, force: true });
     }
-    await assert.rejects(openOnoffChip({ root: join(root, 'gone') }),
-      (e: Error) => e instanceof GpioUnavailableError && /GPIO is not available on this machine: .*gone does not exist/.test(e.message));
+    await assert.rejects(
+      openOnoffChip({ root: join(root, 'gone') }),
+      (e: Error) =>
+        e instanceof GpioUnavailableError &&
+        /GPIO is not available on this machine: .*gone does not exist/.test(e.message),
+    );
   });
 });

@@ -7,18 +7,39 @@ import { after, before, describe, test } from 'node:test';
 import { crc16, ModbusSlave } from '../../firmware-sim/modbus-slave.js';
 import { ModbusDriver, type ModbusRegister, type ModbusSourceOptions } from '../modbus/modbus-driver.js';
 import { driverContract } from './driver-contract.js';
-import { ptyPair, repoint, type PtyPair } from './support/pty-pair.js';
+import { type PtyPair, ptyPair, repoint } from './support/pty-pair.js';
 import { RecordingSink, until } from './support/recording-sink.js';
 
 const line = { baudRate: 19200, dataBits: 8, parity: 'none', stopBits: 1 } as const;
-const reg = (r: Partial<ModbusRegister> & Pick<ModbusRegister, 'sensor' | 'metric' | 'address'>): ModbusRegister =>
-  ({ table: 'holding', type: 'uint16', wordOrder: 'big', scale: 1, offset: 0, ...r });
+const reg = (r: Partial<ModbusRegister> & Pick<ModbusRegister, 'sensor' | 'metric' | 'address'>): ModbusRegister => ({
+  table: 'holding',
+  type: 'uint16',
+  wordOrder: 'big',
+  scale: 1,
+  offset: 0,
+  ...r,
+});
 
-function options(path: string, registers: ModbusRegister[], over: Partial<ModbusSourceOptions> = {}): ModbusSourceOptions {
-  return { id: 'meters', path, ...line, unitId: 1, pollIntervalMs: 100, timeoutMs: 300, registers, reopenDelay: () => 100, ...over };
+function options(
+  path: string,
+  registers: ModbusRegister[],
+  over: Partial<ModbusSourceOptions> = {},
+): ModbusSourceOptions {
+  return {
+    id: 'meters',
+    path,
+    ...line,
+    unitId: 1,
+    pollIntervalMs: 100,
+    timeoutMs: 300,
+    registers,
+    reopenDelay: () => 100,
+    ...over,
+  };
 }
 
-const last = (sink: RecordingSink, sensor: string, metric: string) => sink.readings.filter((r) => r.sensor === sensor && r.metric === metric).at(-1);
+const last = (sink: RecordingSink, sensor: string, metric: string) =>
+  sink.readings.filter((r) => r.sensor === sensor && r.metric === metric).at(-1);
 
 test('the simulated slave checksums frames as the Modbus spec example does', () => {
   // "01 03 00 00 00 0A C5 CD" from the Modbus over serial line guide.
@@ -45,14 +66,41 @@ describe('modbus driver on a pseudo-terminal', () => {
     slave.set('input', 10, -40, 'int16');
     slave.set('input', 11, 4000000000, 'uint32', 'big');
     slave.set('input', 13, 1.5, 'float32', 'little');
-    const driver = new ModbusDriver(options(pair.a, [
-      reg({ sensor: 'meter-1', metric: 'voltage', unit: 'V', address: 0, scale: 0.1 }),
-      reg({ sensor: 'meter-1', metric: 'pi', address: 1, type: 'float32' }),
-      reg({ sensor: 'meter-1', metric: 'energy', unit: 'kWh', address: 3, type: 'int32', wordOrder: 'little', scale: 0.01 }),
-      reg({ sensor: 'oven-2', metric: 'temp', unit: 'K', table: 'input', address: 10, type: 'int16', offset: 273.15 }),
-      reg({ sensor: 'oven-2', metric: 'count', table: 'input', address: 11, type: 'uint32', scale: 0.001 }),
-      reg({ sensor: 'oven-2', metric: 'flow', table: 'input', address: 13, type: 'float32', wordOrder: 'little', scale: 2, offset: -1 }),
-    ]));
+    const driver = new ModbusDriver(
+      options(pair.a, [
+        reg({ sensor: 'meter-1', metric: 'voltage', unit: 'V', address: 0, scale: 0.1 }),
+        reg({ sensor: 'meter-1', metric: 'pi', address: 1, type: 'float32' }),
+        reg({
+          sensor: 'meter-1',
+          metric: 'energy',
+          unit: 'kWh',
+          address: 3,
+          type: 'int32',
+          wordOrder: 'little',
+          scale: 0.01,
+        }),
+        reg({
+          sensor: 'oven-2',
+          metric: 'temp',
+          unit: 'K',
+          table: 'input',
+          address: 10,
+          type: 'int16',
+          offset: 273.15,
+        }),
+        reg({ sensor: 'oven-2', metric: 'count', table: 'input', address: 11, type: 'uint32', scale: 0.001 }),
+        reg({
+          sensor: 'oven-2',
+          metric: 'flow',
+          table: 'input',
+          address: 13,
+          type: 'float32',
+          wordOrder: 'little',
+          scale: 2,
+          offset: -1,
+        }),
+      ]),
+    );
     const sink = new RecordingSink();
     await driver.start(sink);
     try {
@@ -82,15 +130,17 @@ describe('modbus driver on a pseudo-terminal', () => {
     slave.set('holding', 21, 200);
     slave.set('holding', 22, 300);
     slave.fault('holding', 21, 'bad_crc');
-    const driver = new ModbusDriver(options(pair.a, [
-      reg({ sensor: 'good', metric: 'a', address: 20 }),
-      reg({ sensor: 'noisy', metric: 'b', address: 21 }),
-      reg({ sensor: 'good', metric: 'c', address: 22 }),
-      // Nobody answers as unit 9 on this line: a timeout.
-      reg({ sensor: 'absent', metric: 'd', address: 20, unitId: 9 }),
-      // Unit 1 has no register 999: an exception reply.
-      reg({ sensor: 'wrong', metric: 'e', address: 999 }),
-    ]));
+    const driver = new ModbusDriver(
+      options(pair.a, [
+        reg({ sensor: 'good', metric: 'a', address: 20 }),
+        reg({ sensor: 'noisy', metric: 'b', address: 21 }),
+        reg({ sensor: 'good', metric: 'c', address: 22 }),
+        // Nobody answers as unit 9 on this line: a timeout.
+        reg({ sensor: 'absent', metric: 'd', address: 20, unitId: 9 }),
+        // Unit 1 has no register 999: an exception reply.
+        reg({ sensor: 'wrong', metric: 'e', address: 999 }),
+      ]),
+    );
     const sink = new RecordingSink();
     await driver.start(sink);
     try {
@@ -100,7 +150,10 @@ describe('modbus driver on a pseudo-terminal', () => {
       assert.ok(reasons.timeout! >= 2, JSON.stringify(reasons));
       assert.ok(reasons.modbus_exception! >= 2, JSON.stringify(reasons));
       assert.deepEqual(Object.keys(reasons).sort(), ['bad_crc', 'modbus_exception', 'timeout']);
-      assert.ok(sink.readings.every((r) => r.sensor === 'good'), 'nothing from a failed read becomes a reading');
+      assert.ok(
+        sink.readings.every((r) => r.sensor === 'good'),
+        'nothing from a failed read becomes a reading',
+      );
       assert.ok(sink.readings.filter((r) => r.metric === 'a').every((r) => r.value === 100));
       assert.ok(sink.readings.filter((r) => r.metric === 'c').every((r) => r.value === 300));
       assert.match(sink.rejections.find((r) => r.reason === 'bad_crc')!.detail, /holding 21 \(noisy\/b\)/);
@@ -142,7 +195,9 @@ describe('modbus driver on a pseudo-terminal', () => {
   });
 
   test('a device that answers nothing is down, with the reason', async () => {
-    const driver = new ModbusDriver(options(pair.a, [reg({ sensor: 'ghost', metric: 'x', address: 0, unitId: 42 })], { timeoutMs: 100 }));
+    const driver = new ModbusDriver(
+      options(pair.a, [reg({ sensor: 'ghost', metric: 'x', address: 0, unitId: 42 })], { timeoutMs: 100 }),
+    );
     const sink = new RecordingSink();
     await driver.start(sink);
     try {
@@ -154,19 +209,39 @@ describe('modbus driver on a pseudo-terminal', () => {
   });
 });
 
-driverContract('modbus', async () => {
-  const pair = await ptyPair();
-  const slave = new ModbusSlave({ path: pair.b, ...line, unitId: 3 });
-  slave.set('input', 7, 21.5, 'float32');
-  await slave.start();
-  return {
-    create: () => new ModbusDriver(options(pair.a, [reg({ sensor: 'tank-1', metric: 'level', unit: 'm', table: 'input', address: 7, type: 'float32' })], { unitId: 3 })),
-    // The master polls on its own; the device only has to be there.
-    device: {
-      produce: () => undefined,
-      async unplug() { await slave.stop(); await pair.stop(); },
-      async replug() { await pair.start(); await slave.start(); },
-    },
-    async close() { await slave.stop(); await pair.destroy(); },
-  };
-}, { unplugs: true });
+driverContract(
+  'modbus',
+  async () => {
+    const pair = await ptyPair();
+    const slave = new ModbusSlave({ path: pair.b, ...line, unitId: 3 });
+    slave.set('input', 7, 21.5, 'float32');
+    await slave.start();
+    return {
+      create: () =>
+        new ModbusDriver(
+          options(
+            pair.a,
+            [reg({ sensor: 'tank-1', metric: 'level', unit: 'm', table: 'input', address: 7, type: 'float32' })],
+            { unitId: 3 },
+          ),
+        ),
+      // The master polls on its own; the device only has to be there.
+      device: {
+        produce: () => undefined,
+        async unplug() {
+          await slave.stop();
+          await pair.stop();
+        },
+        async replug() {
+          await pair.start();
+          await slave.start();
+        },
+      },
+      async close() {
+        await slave.stop();
+        await pair.destroy();
+      },
+    };
+  },
+  { unplugs: true },
+);

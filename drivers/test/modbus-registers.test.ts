@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { decodeRegisters, encodeRegisters, registerCount, type RegisterType, type WordOrder } from '../modbus/registers.js';
+import {
+  decodeRegisters,
+  encodeRegisters,
+  type RegisterType,
+  registerCount,
+  type WordOrder,
+} from '../modbus/registers.js';
 
 test('known register layouts, high word first (big) and low word first (little)', () => {
   assert.deepEqual(encodeRegisters(1, 'float32', 'big'), [0x3f80, 0x0000]);

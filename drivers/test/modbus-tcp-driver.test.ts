@@ -11,17 +11,39 @@ import { ModbusDriver, type ModbusRegister, type ModbusSourceOptions } from '../
 import { driverContract } from './driver-contract.js';
 import { RecordingSink, until } from './support/recording-sink.js';
 
-const reg = (r: Partial<ModbusRegister> & Pick<ModbusRegister, 'sensor' | 'metric' | 'address'>): ModbusRegister =>
-  ({ table: 'holding', type: 'uint16', wordOrder: 'big', scale: 1, offset: 0, ...r });
+const reg = (r: Partial<ModbusRegister> & Pick<ModbusRegister, 'sensor' | 'metric' | 'address'>): ModbusRegister => ({
+  table: 'holding',
+  type: 'uint16',
+  wordOrder: 'big',
+  scale: 1,
+  offset: 0,
+  ...r,
+});
 
-function options(port: number, registers: ModbusRegister[], over: Partial<ModbusSourceOptions> = {}): ModbusSourceOptions {
+function options(
+  port: number,
+  registers: ModbusRegister[],
+  over: Partial<ModbusSourceOptions> = {},
+): ModbusSourceOptions {
   return {
-    id: 'meter-tcp', host: '127.0.0.1', port, baudRate: 9600, dataBits: 8, parity: 'none', stopBits: 1,
-    unitId: 1, pollIntervalMs: 100, timeoutMs: 300, registers, reopenDelay: () => 100, ...over,
+    id: 'meter-tcp',
+    host: '127.0.0.1',
+    port,
+    baudRate: 9600,
+    dataBits: 8,
+    parity: 'none',
+    stopBits: 1,
+    unitId: 1,
+    pollIntervalMs: 100,
+    timeoutMs: 300,
+    registers,
+    reopenDelay: () => 100,
+    ...over,
   };
 }
 
-const last = (sink: RecordingSink, sensor: string, metric: string) => sink.readings.filter((r) => r.sensor === sensor && r.metric === metric).at(-1);
+const last = (sink: RecordingSink, sensor: string, metric: string) =>
+  sink.readings.filter((r) => r.sensor === sensor && r.metric === metric).at(-1);
 
 describe('modbus driver over TCP', () => {
   let slave: ModbusTcpSlave;
@@ -29,7 +51,9 @@ describe('modbus driver over TCP', () => {
     slave = new ModbusTcpSlave({ unitId: 1 });
     await slave.start();
   });
-  after(async () => { await slave.stop(); });
+  after(async () => {
+    await slave.stop();
+  });
 
   test('registers of every type arrive scaled; exceptions, silence and malformed replies are counted by reason', async () => {
     slave.set('holding', 0, 2315);
@@ -37,14 +61,24 @@ describe('modbus driver over TCP', () => {
     slave.set('input', 10, 1.5, 'float32', 'big');
     slave.set('holding', 20, 7);
     slave.fault('holding', 20, 'bad_crc');
-    const driver = new ModbusDriver(options(slave.port, [
-      reg({ sensor: 'meter-1', metric: 'voltage', unit: 'V', address: 0, scale: 0.1 }),
-      reg({ sensor: 'meter-1', metric: 'energy', table: 'input', address: 3, type: 'int32', wordOrder: 'little', scale: 0.01 }),
-      reg({ sensor: 'meter-1', metric: 'flow', table: 'input', address: 10, type: 'float32', offset: 1 }),
-      reg({ sensor: 'noisy', metric: 'x', address: 20 }),
-      reg({ sensor: 'absent', metric: 'y', address: 0, unitId: 9 }),
-      reg({ sensor: 'wrong', metric: 'z', address: 999 }),
-    ]));
+    const driver = new ModbusDriver(
+      options(slave.port, [
+        reg({ sensor: 'meter-1', metric: 'voltage', unit: 'V', address: 0, scale: 0.1 }),
+        reg({
+          sensor: 'meter-1',
+          metric: 'energy',
+          table: 'input',
+          address: 3,
+          type: 'int32',
+          wordOrder: 'little',
+          scale: 0.01,
+        }),
+        reg({ sensor: 'meter-1', metric: 'flow', table: 'input', address: 10, type: 'float32', offset: 1 }),
+        reg({ sensor: 'noisy', metric: 'x', address: 20 }),
+        reg({ sensor: 'absent', metric: 'y', address: 0, unitId: 9 }),
+        reg({ sensor: 'wrong', metric: 'z', address: 999 }),
+      ]),
+    );
     const sink = new RecordingSink();
     await driver.start(sink);
     try {
@@ -56,7 +90,10 @@ describe('modbus driver over TCP', () => {
       const reasons = sink.reasons();
       assert.deepEqual(Object.keys(reasons).sort(), ['bad_frame', 'modbus_exception', 'timeout']);
       assert.match(sink.rejections.find((r) => r.reason === 'timeout')!.detail, /unit 9 holding 0 \(absent\/y\)/);
-      assert.ok(sink.readings.every((r) => r.sensor === 'meter-1'), 'nothing from a failed read becomes a reading');
+      assert.ok(
+        sink.readings.every((r) => r.sensor === 'meter-1'),
+        'nothing from a failed read becomes a reading',
+      );
       assert.equal(sink.lastState, 'up');
       slave.fault('holding', 20, undefined);
       await until('the repaired register', () => last(sink, 'noisy', 'x')?.value === 7);
@@ -76,10 +113,15 @@ describe('modbus driver over TCP', () => {
       await until('down', () => sink.lastState === 'down');
       assert.match(sink.states.at(-1)!.detail!, new RegExp(`127\\.0\\.0\\.1:${slave.port}: connection closed`));
       // Reconnection is refused while the slave is off, and said so.
-      await until('refused', () => /cannot connect to 127\.0\.0\.1:\d+: ECONNREFUSED/.test(sink.states.at(-1)?.detail ?? ''));
+      await until('refused', () =>
+        /cannot connect to 127\.0\.0\.1:\d+: ECONNREFUSED/.test(sink.states.at(-1)?.detail ?? ''),
+      );
       slave.set('holding', 0, 200);
       await slave.start();
-      await until('up again with the new value', () => sink.lastState === 'up' && last(sink, 'meter-1', 'x')?.value === 200);
+      await until(
+        'up again with the new value',
+        () => sink.lastState === 'up' && last(sink, 'meter-1', 'x')?.value === 200,
+      );
     } finally {
       await driver.stop();
     }
@@ -88,7 +130,9 @@ describe('modbus driver over TCP', () => {
   test('nothing listening at start: down with the reason, retried until the slave appears', async () => {
     const other = new ModbusTcpSlave({ unitId: 1, port: await freePort() });
     other.set('input', 0, 5);
-    const driver = new ModbusDriver(options(other.port, [reg({ sensor: 'late', metric: 'x', table: 'input', address: 0 })]));
+    const driver = new ModbusDriver(
+      options(other.port, [reg({ sensor: 'late', metric: 'x', table: 'input', address: 0 })]),
+    );
     const sink = new RecordingSink();
     await driver.start(sink);
     try {
@@ -103,17 +147,28 @@ describe('modbus driver over TCP', () => {
   });
 });
 
-driverContract('modbus tcp', async () => {
-  const slave = new ModbusTcpSlave({ unitId: 3 });
-  slave.set('input', 7, 21.5, 'float32');
-  await slave.start();
-  return {
-    create: () => new ModbusDriver(options(slave.port, [reg({ sensor: 'tank-1', metric: 'level', unit: 'm', table: 'input', address: 7, type: 'float32' })], { unitId: 3 })),
-    device: {
-      produce: () => undefined,
-      unplug: () => slave.stop(),
-      replug: () => slave.start(),
-    },
-    close: () => slave.stop(),
-  };
-}, { unplugs: true });
+driverContract(
+  'modbus tcp',
+  async () => {
+    const slave = new ModbusTcpSlave({ unitId: 3 });
+    slave.set('input', 7, 21.5, 'float32');
+    await slave.start();
+    return {
+      create: () =>
+        new ModbusDriver(
+          options(
+            slave.port,
+            [reg({ sensor: 'tank-1', metric: 'level', unit: 'm', table: 'input', address: 7, type: 'float32' })],
+            { unitId: 3 },
+          ),
+        ),
+      device: {
+        produce: () => undefined,
+        unplug: () => slave.stop(),
+        replug: () => slave.start(),
+      },
+      close: () => slave.stop(),
+    };
+  },
+  { unplugs: true },
+);

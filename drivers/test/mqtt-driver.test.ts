@@ -6,33 +6,61 @@ import { after, before, describe, test } from 'node:test';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { MqttDriver, type MqttSourceOptions } from '../mqtt/mqtt-driver.js';
 import { driverContract } from './driver-contract.js';
-import { startBroker, type Broker } from './support/mosquitto.js';
+import { type Broker, startBroker } from './support/mosquitto.js';
 import { RecordingSink, StalledSink, until } from './support/recording-sink.js';
 
 function options(url: string, over: Partial<MqttSourceOptions> = {}): MqttSourceOptions {
-  return { id: 'plant-mqtt', url, topics: ['plant/+/+'], topicPattern: 'plant/{sensor}/{metric}', clientId: `sg-test-${randomUUID()}`, maxPayloadBytes: 65536, receiveMaximum: 100, mqttVersion: '5', qos: 2, ...over };
+  return {
+    id: 'plant-mqtt',
+    url,
+    topics: ['plant/+/+'],
+    topicPattern: 'plant/{sensor}/{metric}',
+    clientId: `sg-test-${randomUUID()}`,
+    maxPayloadBytes: 65536,
+    receiveMaximum: 100,
+    mqttVersion: '5',
+    qos: 2,
+    ...over,
+  };
 }
 
 async function publisher(broker: Broker, extra: IClientOptions = {}): Promise<MqttClient> {
   const certs = broker.certs;
   return mqtt.connectAsync(broker.url, {
     reconnectPeriod: 200,
-    ...(certs ? { ca: readFileSync(certs.ca), cert: readFileSync(certs.clientCert), key: readFileSync(certs.clientKey) } : {}),
+    ...(certs
+      ? { ca: readFileSync(certs.ca), cert: readFileSync(certs.clientCert), key: readFileSync(certs.clientKey) }
+      : {}),
     ...extra,
   });
 }
 
 /** Start a driver and wait until it has subscribed (a probe message comes through). */
-async function startReading(driver: MqttDriver, sink: RecordingSink, pub: MqttClient, probeTopic = 'plant/probe/x'): Promise<void> {
+async function startReading(
+  driver: MqttDriver,
+  sink: RecordingSink,
+  pub: MqttClient,
+  probeTopic = 'plant/probe/x',
+): Promise<void> {
   await driver.start(sink);
-  await until('subscribed', () => sink.readings.some((r) => r.sensor === 'probe'), () => pub.publishAsync(probeTopic, '1', { qos: 1 }));
+  await until(
+    'subscribed',
+    () => sink.readings.some((r) => r.sensor === 'probe'),
+    () => pub.publishAsync(probeTopic, '1', { qos: 1 }),
+  );
 }
 
 describe('mqtt driver over TLS with client certificates', () => {
   let broker: Broker;
   let pub: MqttClient;
-  before(async () => { broker = await startBroker({ tls: { requireClientCert: true } }); pub = await publisher(broker); });
-  after(async () => { await pub.endAsync(); await broker.destroy(); });
+  before(async () => {
+    broker = await startBroker({ tls: { requireClientCert: true } });
+    pub = await publisher(broker);
+  });
+  after(async () => {
+    await pub.endAsync();
+    await broker.destroy();
+  });
 
   test('with the CA, certificate and key files, readings arrive', async () => {
     const c = broker.certs!;
@@ -42,7 +70,10 @@ describe('mqtt driver over TLS with client certificates', () => {
       await startReading(driver, sink, pub);
       await pub.publishAsync('plant/pump-3/temp', '{"value": 71.3, "unit": "C", "ts": 1732400000123}', { qos: 1 });
       await until('the reading', () => sink.readings.some((r) => r.sensor === 'pump-3'));
-      assert.deepEqual(sink.readings.find((r) => r.sensor === 'pump-3'), { sensor: 'pump-3', metric: 'temp', value: 71.3, unit: 'C', ts: 1732400000123 });
+      assert.deepEqual(
+        sink.readings.find((r) => r.sensor === 'pump-3'),
+        { sensor: 'pump-3', metric: 'temp', value: 71.3, unit: 'C', ts: 1732400000123 },
+      );
       assert.equal(sink.lastState, 'up');
     } finally {
       await driver.stop();
@@ -69,7 +100,10 @@ describe('mqtt driver over TLS with client certificates', () => {
 
   test('a TLS file that cannot be read is an error naming the option', async () => {
     const driver = new MqttDriver(options(broker.url, { ca: '/nonexistent/ca.pem' }));
-    await assert.rejects(driver.start(new RecordingSink()), /source "plant-mqtt": cannot read ca file \/nonexistent\/ca.pem: ENOENT/);
+    await assert.rejects(
+      driver.start(new RecordingSink()),
+      /source "plant-mqtt": cannot read ca file \/nonexistent\/ca.pem: ENOENT/,
+    );
   });
 });
 
@@ -80,7 +114,10 @@ describe('mqtt driver with username and password', () => {
     broker = await startBroker({ users: { gateway: 's3cret', sensor: 'pw' } });
     pub = await publisher(broker, { username: 'sensor', password: 'pw' });
   });
-  after(async () => { await pub.endAsync(); await broker.destroy(); });
+  after(async () => {
+    await pub.endAsync();
+    await broker.destroy();
+  });
 
   test('the right password gets readings; a wrong one is down, not authorised', async () => {
     const good = new MqttDriver(options(broker.url, { username: 'gateway', password: 's3cret' }));
@@ -94,7 +131,9 @@ describe('mqtt driver with username and password', () => {
     const badSink = new RecordingSink();
     await bad.start(badSink);
     try {
-      await until('refused', () => badSink.states.some((s) => s.state === 'down' && /not authori[sz]ed|bad user/i.test(s.detail ?? '')));
+      await until('refused', () =>
+        badSink.states.some((s) => s.state === 'down' && /not authori[sz]ed|bad user/i.test(s.detail ?? '')),
+      );
       assert.ok(!badSink.states.some((s) => s.state === 'up'));
     } finally {
       await bad.stop();
@@ -105,27 +144,42 @@ describe('mqtt driver with username and password', () => {
 describe('mqtt driver subscriptions and limits', () => {
   let broker: Broker;
   let pub: MqttClient;
-  before(async () => { broker = await startBroker(); pub = await publisher(broker); });
-  after(async () => { await pub.endAsync(); await broker.destroy(); });
+  before(async () => {
+    broker = await startBroker();
+    pub = await publisher(broker);
+  });
+  after(async () => {
+    await pub.endAsync();
+    await broker.destroy();
+  });
 
   test('several subscriptions, each layout with its own topic pattern', async () => {
-    const driver = new MqttDriver(options(broker.url, {
-      topics: ['plant/+/+', 'legacy/#'],
-      topicPattern: ['plant/{sensor}/{metric}', 'legacy/{sensor}/data/{metric}'],
-    }));
+    const driver = new MqttDriver(
+      options(broker.url, {
+        topics: ['plant/+/+', 'legacy/#'],
+        topicPattern: ['plant/{sensor}/{metric}', 'legacy/{sensor}/data/{metric}'],
+      }),
+    );
     const sink = new RecordingSink();
     try {
       await startReading(driver, sink, pub);
-      await until('legacy subscribed', () => sink.readings.some((r) => r.sensor === 'old-probe'), () => pub.publishAsync('legacy/old-probe/data/x', '1', { qos: 1 }));
+      await until(
+        'legacy subscribed',
+        () => sink.readings.some((r) => r.sensor === 'old-probe'),
+        () => pub.publishAsync('legacy/old-probe/data/x', '1', { qos: 1 }),
+      );
       await pub.publishAsync('plant/pump-1/temp', '20.5', { qos: 1 });
       await pub.publishAsync('legacy/boiler-2/data/pressure', '{"value": 3.2, "unit": "bar"}', { qos: 1 });
       // Matches the subscription but neither pattern, and names nothing itself.
       await pub.publishAsync('legacy/boiler-2/status', '1', { qos: 1 });
       await until('all three', () => sink.readings.length + sink.rejections.length >= 5);
-      assert.deepEqual(sink.readings.filter((r) => !/probe/.test(r.sensor)), [
-        { sensor: 'pump-1', metric: 'temp', value: 20.5 },
-        { sensor: 'boiler-2', metric: 'pressure', value: 3.2, unit: 'bar' },
-      ]);
+      assert.deepEqual(
+        sink.readings.filter((r) => !/probe/.test(r.sensor)),
+        [
+          { sensor: 'pump-1', metric: 'temp', value: 20.5 },
+          { sensor: 'boiler-2', metric: 'pressure', value: 3.2, unit: 'bar' },
+        ],
+      );
       assert.deepEqual(sink.reasons(), { missing_field: 1 });
     } finally {
       await driver.stop();
@@ -137,7 +191,9 @@ describe('mqtt driver subscriptions and limits', () => {
     const sink = new RecordingSink();
     try {
       await startReading(driver, sink, pub);
-      await pub.publishAsync('plant/pump-1/blob', JSON.stringify({ value: 1, unit: 'x', pad: 'y'.repeat(200) }), { qos: 1 });
+      await pub.publishAsync('plant/pump-1/blob', JSON.stringify({ value: 1, unit: 'x', pad: 'y'.repeat(200) }), {
+        qos: 1,
+      });
       await pub.publishAsync('plant/pump-1/temp', '21', { qos: 1 });
       await until('the next reading', () => sink.readings.some((r) => r.sensor === 'pump-1'));
       assert.deepEqual(sink.reasons(), { too_large: 1 });
@@ -153,41 +209,61 @@ describe('mqtt driver subscriptions and limits', () => {
       await startReading(driver, sink, pub);
       const before = sink.readings.length;
       const flood = 200;
-      await Promise.all(Array.from({ length: flood }, (_, i) => pub.publishAsync('plant/chatty/n', String(i), { qos: 1 })));
+      await Promise.all(
+        Array.from({ length: flood }, (_, i) => pub.publishAsync('plant/chatty/n', String(i), { qos: 1 })),
+      );
       await until('the whole flood handled', () => sink.readings.length - before + sink.rejections.length >= flood);
       const accepted = sink.readings.length - before;
       assert.equal(accepted + sink.rejections.length, flood);
       assert.deepEqual(Object.keys(sink.reasons()), ['rate_limited']);
       assert.ok(accepted >= 1 && accepted < flood / 2, `accepted ${accepted} of ${flood}`);
       // The limit is a rate, not a ban: later messages get through again.
-      await until('accepted again', () => sink.readings.some((r) => r.sensor === 'later'), () => pub.publishAsync('plant/later/n', '1', { qos: 1 }));
+      await until(
+        'accepted again',
+        () => sink.readings.some((r) => r.sensor === 'later'),
+        () => pub.publishAsync('plant/later/n', '1', { qos: 1 }),
+      );
     } finally {
       await driver.stop();
     }
   });
 });
 
-driverContract('mqtt', async () => {
-  const broker = await startBroker();
-  const pub = await publisher(broker);
-  let n = 0;
-  return {
-    create: () => new MqttDriver(options(broker.url)),
-    device: {
-      produce: async () => { if (pub.connected) await pub.publishAsync('plant/pump-3/temp', String(60 + (n++ % 10)), { qos: 1 }); },
-      unplug: () => broker.stop(),
-      replug: () => broker.start(),
-    },
-    async close() { await pub.endAsync(true); await broker.destroy(); },
-  };
-}, { unplugs: true });
-
+driverContract(
+  'mqtt',
+  async () => {
+    const broker = await startBroker();
+    const pub = await publisher(broker);
+    let n = 0;
+    return {
+      create: () => new MqttDriver(options(broker.url)),
+      device: {
+        produce: async () => {
+          if (pub.connected) await pub.publishAsync('plant/pump-3/temp', String(60 + (n++ % 10)), { qos: 1 });
+        },
+        unplug: () => broker.stop(),
+        replug: () => broker.start(),
+      },
+      async close() {
+        await pub.endAsync(true);
+        await broker.destroy();
+      },
+    };
+  },
+  { unplugs: true },
+);
 
 describe('mqtt driver flow control', () => {
   let broker: Broker;
   let pub: MqttClient;
-  before(async () => { broker = await startBroker(); pub = await publisher(broker); });
-  after(async () => { await pub.endAsync(); await broker.destroy(); });
+  before(async () => {
+    broker = await startBroker();
+    pub = await publisher(broker);
+  });
+  after(async () => {
+    await pub.endAsync();
+    await broker.destroy();
+  });
 
   test('no more than receiveMaximum messages wait for their commit, whatever the broker sends; all arrive once commits resume', async () => {
     // MQTT 3.1.1 has no Receive Maximum and the test broker no in-flight cap: only the driver limits.
@@ -197,7 +273,9 @@ describe('mqtt driver flow control', () => {
       await driver.start(sink);
       await until('up', () => sink.lastState === 'up');
       await new Promise((r) => setTimeout(r, 300)); // subscribed
-      await Promise.all(Array.from({ length: 200 }, (_, i) => pub.publishAsync(`plant/s${i % 4}/n`, String(i), { qos: 1 })));
+      await Promise.all(
+        Array.from({ length: 200 }, (_, i) => pub.publishAsync(`plant/s${i % 4}/n`, String(i), { qos: 1 })),
+      );
       await until('the first window', () => sink.submits >= 10);
       await new Promise((r) => setTimeout(r, 500));
       assert.equal(sink.submits, 10, 'intake stops at receiveMaximum uncommitted messages');
@@ -207,7 +285,10 @@ describe('mqtt driver flow control', () => {
       } finally {
         clearInterval(interval);
       }
-      assert.deepEqual(sink.readings.map((r) => r.value).sort((a, b) => a - b), Array.from({ length: 200 }, (_, i) => i));
+      assert.deepEqual(
+        sink.readings.map((r) => r.value).sort((a, b) => a - b),
+        Array.from({ length: 200 }, (_, i) => i),
+      );
     } finally {
       sink.commitAll();
       await driver.stop();
@@ -218,20 +299,35 @@ describe('mqtt driver flow control', () => {
 describe('mqtt driver at QoS 2', () => {
   let broker: Broker;
   let pub: MqttClient;
-  before(async () => { broker = await startBroker(); pub = await publisher(broker); });
-  after(async () => { await pub.endAsync(); await broker.destroy(); });
+  before(async () => {
+    broker = await startBroker();
+    pub = await publisher(broker);
+  });
+  after(async () => {
+    await pub.endAsync();
+    await broker.destroy();
+  });
 
   test('each message is held until PUBREL, then taken in once and forgotten; the poison payload is refused and completed', async () => {
     const driver = new MqttDriver(options(broker.url));
     const sink = new RecordingSink(20);
     try {
       await startReading(driver, sink, pub);
-      await Promise.all(Array.from({ length: 300 }, (_, i) => pub.publishAsync(`plant/q2-${i % 3}/n`, String(i), { qos: 2 })));
+      await Promise.all(
+        Array.from({ length: 300 }, (_, i) => pub.publishAsync(`plant/q2-${i % 3}/n`, String(i), { qos: 2 })),
+      );
       await pub.publishAsync('plant/q2-0/n', `{"value":${'['.repeat(5000)}${']'.repeat(5000)}}`, { qos: 2 });
       await pub.publishAsync('plant/q2-0/n', '300', { qos: 2 });
       await until('the last reading', () => sink.readings.some((r) => r.sensor === 'q2-0' && r.value === 300));
-      const values = sink.readings.filter((r) => r.sensor.startsWith('q2-')).map((r) => r.value).sort((a, b) => a - b);
-      assert.deepEqual(values, Array.from({ length: 301 }, (_, i) => i), 'every message once');
+      const values = sink.readings
+        .filter((r) => r.sensor.startsWith('q2-'))
+        .map((r) => r.value)
+        .sort((a, b) => a - b);
+      assert.deepEqual(
+        values,
+        Array.from({ length: 301 }, (_, i) => i),
+        'every message once',
+      );
       assert.deepEqual(sink.reasons(), { too_deep: 1 });
       assert.equal(sink.heldMessages.size, 0, 'nothing left held');
     } finally {
@@ -247,7 +343,10 @@ describe('mqtt driver at QoS 2', () => {
     try {
       await driver.start(sink);
       await until('the held message taken in', () => sink.readings.some((r) => r.sensor === 'held-1'));
-      assert.deepEqual(sink.readings.filter((r) => r.sensor === 'held-1'), [{ sensor: 'held-1', metric: 'temp', value: 42.5 }]);
+      assert.deepEqual(
+        sink.readings.filter((r) => r.sensor === 'held-1'),
+        [{ sensor: 'held-1', metric: 'temp', value: 42.5 }],
+      );
       await until('forgotten', () => sink.heldMessages.size === 0);
     } finally {
       await driver.stop();

@@ -3,7 +3,8 @@ import { test } from 'node:test';
 import { compileTopicPattern, decodePayload } from '../mqtt/payload.js';
 
 const names = { sensor: 'pump-3', metric: 'temp' };
-const dec = (s: string | Uint8Array, max = 65536) => decodePayload(typeof s === 'string' ? Buffer.from(s) : s, names, max);
+const dec = (s: string | Uint8Array, max = 65536) =>
+  decodePayload(typeof s === 'string' ? Buffer.from(s) : s, names, max);
 
 test('a bare number takes sensor and metric from the topic', () => {
   assert.deepEqual(dec('21.5'), { ok: true, reading: { sensor: 'pump-3', metric: 'temp', value: 21.5 } });
@@ -11,15 +12,22 @@ test('a bare number takes sensor and metric from the topic', () => {
 });
 
 test('a JSON object: value, ts (epoch ms or ISO 8601), unit, and sensor/metric that win over the topic', () => {
-  assert.deepEqual(dec('{"value": 21.5, "ts": 1732400000123, "unit": "C", "sensor": "pump-9", "metric": "t2"}'),
-    { ok: true, reading: { sensor: 'pump-9', metric: 't2', value: 21.5, unit: 'C', ts: 1732400000123 } });
-  assert.deepEqual(dec('{"value": true, "ts": "2024-11-23T22:13:20.123Z"}'),
-    { ok: true, reading: { sensor: 'pump-3', metric: 'temp', value: 1, ts: Date.UTC(2024, 10, 23, 22, 13, 20, 123) } });
+  assert.deepEqual(dec('{"value": 21.5, "ts": 1732400000123, "unit": "C", "sensor": "pump-9", "metric": "t2"}'), {
+    ok: true,
+    reading: { sensor: 'pump-9', metric: 't2', value: 21.5, unit: 'C', ts: 1732400000123 },
+  });
+  assert.deepEqual(dec('{"value": true, "ts": "2024-11-23T22:13:20.123Z"}'), {
+    ok: true,
+    reading: { sensor: 'pump-3', metric: 'temp', value: 1, ts: Date.UTC(2024, 10, 23, 22, 13, 20, 123) },
+  });
   assert.equal((dec('{"value": false}') as any).reading.value, 0);
 });
 
 test('everything else is rejected with a reason', () => {
-  const reason = (s: string | Uint8Array, max?: number) => { const d = dec(s, max); return d.ok ? 'accepted' : d.rejection.reason; };
+  const reason = (s: string | Uint8Array, max?: number) => {
+    const d = dec(s, max);
+    return d.ok ? 'accepted' : d.rejection.reason;
+  };
   assert.equal(reason('{"value": 21.5'), 'invalid_json');
   assert.equal(reason('NaN'), 'not_a_number');
   assert.equal(reason('hot'), 'not_a_number');

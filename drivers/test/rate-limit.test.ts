@@ -5,7 +5,11 @@ import { TokenBucket } from '../rate-limit.js';
 test('a token bucket admits a burst, then the rate, and refills while idle', () => {
   let now = 0;
   const bucket = new TokenBucket(10, 3, () => now);
-  const admitted = () => { let n = 0; while (bucket.take()) n++; return n; };
+  const admitted = () => {
+    let n = 0;
+    while (bucket.take()) n++;
+    return n;
+  };
   assert.equal(admitted(), 3, 'the burst');
   now += 500;
   assert.equal(admitted(), 3, 'half a second at 10/s, capped at the burst');

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { decodeJsonLine, encodeJsonLine } from '../serial/jsonl-codec.js';
-import { decodeLine, encodeLine, xorChecksum, type FrameResult } from '../serial/line-codec.js';
-import { LineFramer, MAX_FRAME_BYTES, type Frame } from '../serial/line-framer.js';
+import { decodeLine, encodeLine, type FrameResult, xorChecksum } from '../serial/line-codec.js';
+import { type Frame, LineFramer, MAX_FRAME_BYTES } from '../serial/line-framer.js';
 
 const line = (s: string, requireChecksum = false) => decodeLine(Buffer.from(s, 'latin1'), { requireChecksum });
 const reason = (r: FrameResult) => (r.ok ? 'accepted' : r.rejection.reason);
@@ -29,7 +29,10 @@ describe('serial line codec (docs/drivers.md: the serial line format)', () => {
   });
 
   test('decimal numbers in all their forms', () => {
-    const value = (v: string) => { const r = line(`s m=${v}`); return r.ok ? r.readings[0]!.value : r.rejection.reason; };
+    const value = (v: string) => {
+      const r = line(`s m=${v}`);
+      return r.ok ? r.readings[0]!.value : r.rejection.reason;
+    };
     assert.equal(value('-1.5e3'), -1500);
     assert.equal(value('.5'), 0.5);
     assert.equal(value('5.'), 5);
@@ -70,7 +73,11 @@ describe('serial line codec (docs/drivers.md: the serial line format)', () => {
     assert.equal(reason(line('pump-3 temp=1 12.5')), 'bad_timestamp');
     assert.equal(reason(line('pump-3 temp=1 99999999999999999')), 'bad_timestamp');
     const r = line('pump-3 temp=hot');
-    assert.ok(!r.ok && r.rejection.reason === 'not_a_number' && Buffer.from(r.rejection.payload as Uint8Array).toString() === 'pump-3 temp=hot');
+    assert.ok(
+      !r.ok &&
+        r.rejection.reason === 'not_a_number' &&
+        Buffer.from(r.rejection.payload as Uint8Array).toString() === 'pump-3 temp=hot',
+    );
   });
 
   test('an empty line (a keep-alive) yields nothing and is not an error', () => {
@@ -78,14 +85,24 @@ describe('serial line codec (docs/drivers.md: the serial line format)', () => {
   });
 
   test('the encoder writes what the decoder reads, and refuses what it would not', () => {
-    const frame = { sensor: 'pump-3', values: [['temp', 71.3], ['vib_rms', -0.042]] as const, ts: 1732400000123 };
+    const frame = {
+      sensor: 'pump-3',
+      values: [
+        ['temp', 71.3],
+        ['vib_rms', -0.042],
+      ] as const,
+      ts: 1732400000123,
+    };
     assert.equal(encodeLine(frame, { checksum: true }), 'pump-3 temp=71.3,vib_rms=-0.042 1732400000123*45');
     for (const checksum of [true, false]) {
       const r = line(encodeLine(frame, { checksum }), checksum);
-      assert.deepEqual(r, { ok: true, readings: [
-        { sensor: 'pump-3', metric: 'temp', value: 71.3, ts: 1732400000123 },
-        { sensor: 'pump-3', metric: 'vib_rms', value: -0.042, ts: 1732400000123 },
-      ] });
+      assert.deepEqual(r, {
+        ok: true,
+        readings: [
+          { sensor: 'pump-3', metric: 'temp', value: 71.3, ts: 1732400000123 },
+          { sensor: 'pump-3', metric: 'vib_rms', value: -0.042, ts: 1732400000123 },
+        ],
+      });
     }
     assert.equal(encodeLine({ sensor: 'a', values: [['b', 1e21]] }), 'a b=1e+21');
     assert.equal(reason(line(encodeLine({ sensor: 'a', values: [['b', 1e-7]] }))), 'accepted');
@@ -101,8 +118,10 @@ describe('serial jsonl codec (one MQTT JSON payload per line)', () => {
   const json = (s: string | Buffer) => decodeJsonLine(typeof s === 'string' ? Buffer.from(s) : s, names);
 
   test('an object, or a bare number named by the source options', () => {
-    assert.deepEqual(json('{"sensor":"pump-3","metric":"temp","value":71.3,"unit":"C","ts":1732400000123}'),
-      { ok: true, readings: [{ sensor: 'pump-3', metric: 'temp', value: 71.3, unit: 'C', ts: 1732400000123 }] });
+    assert.deepEqual(json('{"sensor":"pump-3","metric":"temp","value":71.3,"unit":"C","ts":1732400000123}'), {
+      ok: true,
+      readings: [{ sensor: 'pump-3', metric: 'temp', value: 71.3, unit: 'C', ts: 1732400000123 }],
+    });
     assert.deepEqual(json('{"value":true}'), { ok: true, readings: [{ sensor: 'meter-1', metric: 'kwh', value: 1 }] });
     assert.deepEqual(json('12.5'), { ok: true, readings: [{ sensor: 'meter-1', metric: 'kwh', value: 12.5 }] });
     assert.deepEqual(json('{"value":1,"sensor":"z\u00e4hler"}').ok, false); // names are ASCII
@@ -125,7 +144,8 @@ describe('serial jsonl codec (one MQTT JSON payload per line)', () => {
 });
 
 describe('line framing', () => {
-  const lines = (frames: Frame[]) => frames.map((f) => (f.kind === 'line' ? f.bytes.toString('latin1') : `<too_large ${f.sample.length}>`));
+  const lines = (frames: Frame[]) =>
+    frames.map((f) => (f.kind === 'line' ? f.bytes.toString('latin1') : `<too_large ${f.sample.length}>`));
 
   test('LF and CRLF, frames split across chunks and several in one chunk', () => {
     const f = new LineFramer();
@@ -145,7 +165,12 @@ describe('line framing', () => {
   test(`the limit is ${MAX_FRAME_BYTES} bytes per frame, line ending not counted`, () => {
     const f = new LineFramer();
     const max = 'x'.repeat(MAX_FRAME_BYTES);
-    assert.deepEqual(lines(f.push(Buffer.from(`${max}\n${max}\r\n${max}y\nok\n`))), [max, max, '<too_large 256>', 'ok']);
+    assert.deepEqual(lines(f.push(Buffer.from(`${max}\n${max}\r\n${max}y\nok\n`))), [
+      max,
+      max,
+      '<too_large 256>',
+      'ok',
+    ]);
     assert.deepEqual(lines(f.push(Buffer.from(`${max}yy\r\nok\n`))), ['<too_large 256>', 'ok']);
   });
 

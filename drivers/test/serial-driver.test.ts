@@ -6,28 +6,40 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { SerialPort } from 'serialport';
 import type { DriverState } from '../driver.js';
-import { openSerialPort } from '../serial/port.js';
 import { encodeJsonLine } from '../serial/jsonl-codec.js';
 import { encodeLine, xorChecksum } from '../serial/line-codec.js';
+import { openSerialPort } from '../serial/port.js';
 import { SerialDriver, type SerialSourceOptions } from '../serial/serial-driver.js';
 import { driverContract } from './driver-contract.js';
-import { ptyPair, repoint, type PtyPair } from './support/pty-pair.js';
+import { type PtyPair, ptyPair, repoint } from './support/pty-pair.js';
 import { RecordingSink, until } from './support/recording-sink.js';
 
 const line8n1 = { baudRate: 115200, dataBits: 8, parity: 'none', stopBits: 1 } as const;
 
 function serialOptions(path: string, over: Partial<SerialSourceOptions> = {}): SerialSourceOptions {
-  return { id: 'press-line', path, ...line8n1, format: 'line', requireChecksum: false, reopenDelay: () => 100, ...over };
+  return {
+    id: 'press-line',
+    path,
+    ...line8n1,
+    format: 'line',
+    requireChecksum: false,
+    reopenDelay: () => 100,
+    ...over,
+  };
 }
 
 /** The device's end of the line: a real serial port writing raw bytes. */
 class Device {
   private port?: SerialPort;
   constructor(private readonly path: string) {}
-  async open(): Promise<void> { this.port = await openSerialPort({ path: this.path, ...line8n1 }); }
+  async open(): Promise<void> {
+    this.port = await openSerialPort({ path: this.path, ...line8n1 });
+  }
   async write(data: string | Buffer): Promise<void> {
     const port = this.port!;
-    await new Promise<void>((resolve, reject) => port.write(data, (err) => (err ? reject(err) : port.drain(() => resolve()))));
+    await new Promise<void>((resolve, reject) =>
+      port.write(data, (err) => (err ? reject(err) : port.drain(() => resolve()))),
+    );
   }
   async close(): Promise<void> {
     const port = this.port;
@@ -119,7 +131,9 @@ describe('serial driver on a pseudo-terminal', () => {
     await driver.start(sink);
     try {
       await until('port open', () => sink.lastState === 'up');
-      await device.write(`${encodeJsonLine({ sensor: 'pump-3', metric: 'temp', value: 70.5, unit: 'C', ts: 1732400000123 })}\r\n42.5\n{"value": 1\n`);
+      await device.write(
+        `${encodeJsonLine({ sensor: 'pump-3', metric: 'temp', value: 70.5, unit: 'C', ts: 1732400000123 })}\r\n42.5\n{"value": 1\n`,
+      );
       await until('three lines handled', () => sink.readings.length + sink.rejections.length >= 3);
       assert.deepEqual(sink.readings, [
         { sensor: 'pump-3', metric: 'temp', value: 70.5, unit: 'C', ts: 1732400000123 },
@@ -147,7 +161,10 @@ describe('serial driver on a pseudo-terminal', () => {
       await until('up again', () => sink.lastState === 'up');
       await device.write('after x=2\n');
       await until('reading after replug', () => sink.readings.some((r) => r.sensor === 'after'));
-      assert.ok(sink.states.some((s) => s.state === 'down' && s.detail?.includes(pair.a)), 'the outage names the port');
+      assert.ok(
+        sink.states.some((s) => s.state === 'down' && s.detail?.includes(pair.a)),
+        'the outage names the port',
+      );
     } finally {
       await driver.stop();
     }
@@ -213,9 +230,14 @@ describe('serial driver on a pseudo-terminal', () => {
     const sink = new RecordingSink();
     try {
       await driver.start(sink);
-      await until('the outage described', () => sink.states.some((s) => s.detail?.includes('port listing unavailable')));
+      await until('the outage described', () =>
+        sink.states.some((s) => s.detail?.includes('port listing unavailable')),
+      );
       assert.equal(sink.lastState, 'down');
-      assert.match(sink.states.at(-1)!.detail!, /cannot open .*-absent: No such file or directory \(port listing unavailable: .*udevadm/);
+      assert.match(
+        sink.states.at(-1)!.detail!,
+        /cannot open .*-absent: No such file or directory \(port listing unavailable: .*udevadm/,
+      );
     } finally {
       process.env.PATH = path;
       await driver.stop();
@@ -223,18 +245,35 @@ describe('serial driver on a pseudo-terminal', () => {
   });
 });
 
-driverContract('serial', async () => {
-  const pair = await ptyPair();
-  const device = new Device(pair.b);
-  await device.open();
-  let n = 0;
-  return {
-    create: () => new SerialDriver(serialOptions(pair.a)),
-    device: {
-      async produce() { await device.write(`${encodeLine({ sensor: 'pump-3', values: [['temp', 70 + (n++ % 10)]] }, { checksum: true })}\n`); },
-      async unplug() { await device.close(); await pair.stop(); },
-      async replug() { await pair.start(); await device.open(); },
-    },
-    async close() { await device.close(); await pair.destroy(); },
-  };
-}, { unplugs: true });
+driverContract(
+  'serial',
+  async () => {
+    const pair = await ptyPair();
+    const device = new Device(pair.b);
+    await device.open();
+    let n = 0;
+    return {
+      create: () => new SerialDriver(serialOptions(pair.a)),
+      device: {
+        async produce() {
+          await device.write(
+            `${encodeLine({ sensor: 'pump-3', values: [['temp', 70 + (n++ % 10)]] }, { checksum: true })}\n`,
+          );
+        },
+        async unplug() {
+          await device.close();
+          await pair.stop();
+        },
+        async replug() {
+          await pair.start();
+          await device.open();
+        },
+      },
+      async close() {
+        await device.close();
+        await pair.destroy();
+      },
+    };
+  },
+  { unplugs: true },
+);

@@ -6,14 +6,26 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import proto from 'sparkplug-payload/lib/sparkplugPayloadProto.js';
-import { NAME_PATTERN } from '../names.js';
-import { encodePayload, fromName, parseTopic, rebirthRequest, sensorName, toName, type OutMetric } from '../mqtt/sparkplug-codec.js';
+import {
+  encodePayload,
+  fromName,
+  type OutMetric,
+  parseTopic,
+  rebirthRequest,
+  sensorName,
+  toName,
+} from '../mqtt/sparkplug-codec.js';
 import { REBIRTH_INTERVAL_MS, SparkplugSession } from '../mqtt/sparkplug-session.js';
+import { NAME_PATTERN } from '../names.js';
 
 const { Payload } = proto.org.eclipse.tahu.protobuf;
 const T0 = 1_764_500_000_000;
-const session = () => { let now = T0; return new SparkplugSession({ maxPayloadBytes: 65536, now: () => now++ }); };
-const msg = (seq: number | undefined, metrics: OutMetric[], timestamp = T0) => encodePayload({ timestamp, seq, metrics });
+const session = () => {
+  let now = T0;
+  return new SparkplugSession({ maxPayloadBytes: 65536, now: () => now++ });
+};
+const msg = (seq: number | undefined, metrics: OutMetric[], timestamp = T0) =>
+  encodePayload({ timestamp, seq, metrics });
 const reasons = (o: { rejections: Array<{ reason: string }> }) => o.rejections.map((r) => r.reason);
 
 test('names: kept, / made ., everything else escaped as _HH; reversible, and valid names where short enough', () => {
@@ -26,32 +38,49 @@ test('names: kept, / made ., everything else escaped as _HH; reversible, and val
   assert.equal(fromName('bad_zz'), undefined);
   assert.equal(sensorName('edge-1'), 'edge-1');
   assert.equal(sensorName('edge.1', 'pump 2'), 'edge_2E1.pump_202');
-  fc.assert(fc.property(fc.string({ unit: 'binary', maxLength: 40 }), (s) => {
-    const n = toName(s);
-    assert.equal(fromName(n), s);
-    if (n.length >= 1 && n.length <= 64) assert.match(n, NAME_PATTERN);
-  }));
+  fc.assert(
+    fc.property(fc.string({ unit: 'binary', maxLength: 40 }), (s) => {
+      const n = toName(s);
+      assert.equal(fromName(n), s);
+      if (n.length >= 1 && n.length <= 64) assert.match(n, NAME_PATTERN);
+    }),
+  );
 });
 
 test('topics: node and device messages, host state; anything else is not Sparkplug', () => {
   assert.deepEqual(parseTopic('spBv1.0/plant/NDATA/edge-1'), { group: 'plant', type: 'NDATA', node: 'edge-1' });
-  assert.deepEqual(parseTopic('spBv1.0/plant/DBIRTH/edge-1/boiler'), { group: 'plant', type: 'DBIRTH', node: 'edge-1', device: 'boiler' });
+  assert.deepEqual(parseTopic('spBv1.0/plant/DBIRTH/edge-1/boiler'), {
+    group: 'plant',
+    type: 'DBIRTH',
+    node: 'edge-1',
+    device: 'boiler',
+  });
   assert.equal(parseTopic('spBv1.0/STATE/scada-host'), 'state');
-  for (const t of ['spBv1.0/plant/NDATA/edge-1/x', 'spBv1.0/plant/DDATA/edge-1', 'spBv1.0/plant/FOO/a', 'spAv1.0/plant/NDATA/a', 'plant/x/y', 'spBv1.0//NDATA/a']) {
+  for (const t of [
+    'spBv1.0/plant/NDATA/edge-1/x',
+    'spBv1.0/plant/DDATA/edge-1',
+    'spBv1.0/plant/FOO/a',
+    'spAv1.0/plant/NDATA/a',
+    'plant/x/y',
+    'spBv1.0//NDATA/a',
+  ]) {
     assert.equal(parseTopic(t), undefined, t);
   }
 });
 
-test('births define aliases, data resolves them, with the metric timestamp (else the payload\'s), units and datatypes', () => {
+test("births define aliases, data resolves them, with the metric timestamp (else the payload's), units and datatypes", () => {
   const s = session();
-  const birth = s.receive('spBv1.0/plant/DBIRTH/edge-1/boiler', msg(0, [
-    { name: 'Inputs/Temperature', alias: 1, type: 'Float', value: 71.5, unit: 'C' },
-    { name: 'running', alias: 2, type: 'Boolean', value: true },
-    { name: 'offset', alias: 3, type: 'Int16', value: -5 },
-    { name: 'count', alias: 4, type: 'UInt32', value: 4_000_000_000 },
-    { name: 'delta', alias: 5, type: 'Int64', value: -7 },
-    { name: 'Properties/Make', alias: 6, type: 'String', value: 'ACME' },
-  ]));
+  const birth = s.receive(
+    'spBv1.0/plant/DBIRTH/edge-1/boiler',
+    msg(0, [
+      { name: 'Inputs/Temperature', alias: 1, type: 'Float', value: 71.5, unit: 'C' },
+      { name: 'running', alias: 2, type: 'Boolean', value: true },
+      { name: 'offset', alias: 3, type: 'Int16', value: -5 },
+      { name: 'count', alias: 4, type: 'UInt32', value: 4_000_000_000 },
+      { name: 'delta', alias: 5, type: 'Int64', value: -7 },
+      { name: 'Properties/Make', alias: 6, type: 'String', value: 'ACME' },
+    ]),
+  );
   assert.deepEqual(birth.readings, [
     { sensor: 'edge-1.boiler', metric: 'Inputs.Temperature', value: 71.5, ts: T0, unit: 'C' },
     { sensor: 'edge-1.boiler', metric: 'running', value: 1, ts: T0 },
@@ -62,11 +91,18 @@ test('births define aliases, data resolves them, with the metric timestamp (else
   assert.deepEqual(reasons(birth), ['not_a_number'], 'a string is refused and counted');
   assert.ok(birth.presenceChanged);
 
-  const data = s.receive('spBv1.0/plant/DDATA/edge-1/boiler', msg(1, [
-    { alias: 1, type: 'Float', value: 72.25, timestamp: T0 + 5 },
-    { alias: 3, type: 'Int16', value: -300 },
-    { alias: 2, type: 'Boolean', value: false },
-  ], T0 + 9));
+  const data = s.receive(
+    'spBv1.0/plant/DDATA/edge-1/boiler',
+    msg(
+      1,
+      [
+        { alias: 1, type: 'Float', value: 72.25, timestamp: T0 + 5 },
+        { alias: 3, type: 'Int16', value: -300 },
+        { alias: 2, type: 'Boolean', value: false },
+      ],
+      T0 + 9,
+    ),
+  );
   assert.deepEqual(data.readings, [
     { sensor: 'edge-1.boiler', metric: 'Inputs.Temperature', value: 72.25, ts: T0 + 5, unit: 'C' },
     { sensor: 'edge-1.boiler', metric: 'offset', value: -300, ts: T0 + 9 },
@@ -76,7 +112,7 @@ test('births define aliases, data resolves them, with the metric timestamp (else
   assert.equal(data.presenceChanged, false);
   // Data messages leave the datatype out, as edge nodes do: the birth's is used.
   const raw = Payload.decode(msg(2, [{ alias: 3, type: 'Int16', value: -1 }]));
-  assert.equal(Object.prototype.hasOwnProperty.call(raw.metrics[0], 'datatype'), false);
+  assert.equal(Object.hasOwn(raw.metrics[0], 'datatype'), false);
 });
 
 test('an alias without a birth is quarantined as unknown_alias; a rebirth with new aliases is followed', () => {
@@ -88,19 +124,44 @@ test('an alias without a birth is quarantined as unknown_alias; a rebirth with n
 
   s.receive('spBv1.0/plant/NBIRTH/edge-1', msg(0, [{ name: 'bdSeq', type: 'Int64', value: 0 }]));
   s.receive('spBv1.0/plant/DBIRTH/edge-1/pump', msg(1, [{ name: 'flow', alias: 7, type: 'Double', value: 1 }]));
-  assert.equal(s.receive('spBv1.0/plant/DDATA/edge-1/pump', msg(2, [{ alias: 7, type: 'Double', value: 2 }])).readings[0]!.metric, 'flow');
+  assert.equal(
+    s.receive('spBv1.0/plant/DDATA/edge-1/pump', msg(2, [{ alias: 7, type: 'Double', value: 2 }])).readings[0]!.metric,
+    'flow',
+  );
   // Reborn: alias 7 is now another metric; an NBIRTH voids device aliases until DBIRTH.
   s.receive('spBv1.0/plant/NBIRTH/edge-1', msg(0, [{ name: 'bdSeq', type: 'Int64', value: 1 }]));
-  assert.deepEqual(reasons(s.receive('spBv1.0/plant/DDATA/edge-1/pump', msg(1, [{ alias: 7, type: 'Double', value: 3 }]))), ['unknown_alias']);
-  s.receive('spBv1.0/plant/DBIRTH/edge-1/pump', msg(2, [{ name: 'pressure', alias: 7, type: 'Double', value: 4 }, { name: 'flow', alias: 8, type: 'Double', value: 5 }]));
-  const after = s.receive('spBv1.0/plant/DDATA/edge-1/pump', msg(3, [{ alias: 7, type: 'Double', value: 6 }, { alias: 8, type: 'Double', value: 7 }]));
-  assert.deepEqual(after.readings.map((r) => [r.metric, r.value]), [['pressure', 6], ['flow', 7]]);
+  assert.deepEqual(
+    reasons(s.receive('spBv1.0/plant/DDATA/edge-1/pump', msg(1, [{ alias: 7, type: 'Double', value: 3 }]))),
+    ['unknown_alias'],
+  );
+  s.receive(
+    'spBv1.0/plant/DBIRTH/edge-1/pump',
+    msg(2, [
+      { name: 'pressure', alias: 7, type: 'Double', value: 4 },
+      { name: 'flow', alias: 8, type: 'Double', value: 5 },
+    ]),
+  );
+  const after = s.receive(
+    'spBv1.0/plant/DDATA/edge-1/pump',
+    msg(3, [
+      { alias: 7, type: 'Double', value: 6 },
+      { alias: 8, type: 'Double', value: 7 },
+    ]),
+  );
+  assert.deepEqual(
+    after.readings.map((r) => [r.metric, r.value]),
+    [
+      ['pressure', 6],
+      ['flow', 7],
+    ],
+  );
 });
 
 test('data with unknown aliases ask the edge node for its births, at most once per interval', () => {
   let now = T0;
   const s = new SparkplugSession({ maxPayloadBytes: 65536, now: () => now });
-  const data = () => s.receive('spBv1.0/plant/DDATA/edge-1/pump', msg(undefined, [{ alias: 7, type: 'Double', value: 1 }]));
+  const data = () =>
+    s.receive('spBv1.0/plant/DDATA/edge-1/pump', msg(undefined, [{ alias: 7, type: 'Double', value: 1 }]));
   assert.deepEqual(data().rebirth, { group: 'plant', node: 'edge-1' });
   now += REBIRTH_INTERVAL_MS - 1;
   assert.equal(data().rebirth, undefined);
@@ -127,7 +188,13 @@ test('sequence gaps are counted; readings of the message still count', () => {
 
 test('deaths mark edge nodes and devices offline without readings; a stale death is ignored; births bring them back', () => {
   const s = session();
-  s.receive('spBv1.0/g/NBIRTH/n', msg(0, [{ name: 'bdSeq', type: 'Int64', value: 3 }, { name: 'x', type: 'Int32', value: 1 }]));
+  s.receive(
+    'spBv1.0/g/NBIRTH/n',
+    msg(0, [
+      { name: 'bdSeq', type: 'Int64', value: 3 },
+      { name: 'x', type: 'Int32', value: 1 },
+    ]),
+  );
   s.receive('spBv1.0/g/DBIRTH/n/d1', msg(1, [{ name: 'y', type: 'Int32', value: 1 }]));
   s.receive('spBv1.0/g/DBIRTH/n/d2', msg(2, [{ name: 'y', type: 'Int32', value: 1 }]));
   assert.equal(s.describe(), 'Sparkplug: 3 of 3 online');
@@ -136,15 +203,28 @@ test('deaths mark edge nodes and devices offline without readings; a stale death
   assert.deepEqual([ddeath.readings, ddeath.rejections], [[], []]);
   assert.match(s.describe()!, /^Sparkplug: 2 of 3 online; offline: n\.d2 \(DDEATH at /);
   // The will of an earlier session (bdSeq 2) arriving late changes nothing.
-  assert.equal(s.receive('spBv1.0/g/NDEATH/n', msg(undefined, [{ name: 'bdSeq', type: 'Int64', value: 2 }])).presenceChanged, false);
+  assert.equal(
+    s.receive('spBv1.0/g/NDEATH/n', msg(undefined, [{ name: 'bdSeq', type: 'Int64', value: 2 }])).presenceChanged,
+    false,
+  );
   const ndeath = s.receive('spBv1.0/g/NDEATH/n', msg(undefined, [{ name: 'bdSeq', type: 'Int64', value: 3 }]));
   assert.ok(ndeath.presenceChanged);
   assert.deepEqual(ndeath.readings, []);
-  assert.deepEqual(s.presence().map((p) => [p.sensor, p.online, p.why]), [['n', false, 'NDEATH'], ['n.d1', false, 'NDEATH'], ['n.d2', false, 'DDEATH']]);
+  assert.deepEqual(
+    s.presence().map((p) => [p.sensor, p.online, p.why]),
+    [
+      ['n', false, 'NDEATH'],
+      ['n.d1', false, 'NDEATH'],
+      ['n.d2', false, 'DDEATH'],
+    ],
+  );
   s.receive('spBv1.0/g/NBIRTH/n', msg(0, [{ name: 'bdSeq', type: 'Int64', value: 4 }]));
   assert.match(s.describe()!, /^Sparkplug: 1 of 3 online/);
   // Commands and host state are not readings and not errors.
-  assert.deepEqual(s.receive('spBv1.0/g/NCMD/n', msg(undefined, [{ name: 'Node Control/Rebirth', type: 'Boolean', value: true }])), { readings: [], rejections: [], presenceChanged: false });
+  assert.deepEqual(
+    s.receive('spBv1.0/g/NCMD/n', msg(undefined, [{ name: 'Node Control/Rebirth', type: 'Boolean', value: true }])),
+    { readings: [], rejections: [], presenceChanged: false },
+  );
   assert.deepEqual(s.receive('spBv1.0/STATE/host', Buffer.from('{"online":true}')).rejections, []);
 });
 
@@ -155,22 +235,43 @@ test('what cannot be a reading is refused with a reason: bytes, sizes, names, va
   assert.deepEqual(one('spBv1.0/g/NDATA/n', Buffer.alloc(70_000)), ['too_large']);
   assert.deepEqual(one('plant/a/b', msg(0, [])), ['missing_field']);
   assert.deepEqual(one(`spBv1.0/g/NDATA/${'n'.repeat(70)}`, msg(0, [])), ['bad_name']);
-  assert.deepEqual(one('spBv1.0/g/NBIRTH/n', msg(0, [
-    { name: 'm'.repeat(65), type: 'Double', value: 1 },
-    { name: 'nan', type: 'Double', value: NaN },
-    { name: 'nothing', type: 'Double', value: null },
-    { name: 'late', type: 'Double', value: 1, timestamp: 2 ** 60 },
-  ])), ['bad_name', 'not_a_number', 'not_a_number', 'bad_timestamp']);
-  const bytes = Payload.encode(Payload.create({ metrics: [{ name: 'ds', datatype: 16, datasetValue: { numOfColumns: 1, columns: ['a'], types: [3] } }, { name: 'blob', bytesValue: Buffer.from('x') }, {}] })).finish();
+  assert.deepEqual(
+    one(
+      'spBv1.0/g/NBIRTH/n',
+      msg(0, [
+        { name: 'm'.repeat(65), type: 'Double', value: 1 },
+        { name: 'nan', type: 'Double', value: NaN },
+        { name: 'nothing', type: 'Double', value: null },
+        { name: 'late', type: 'Double', value: 1, timestamp: 2 ** 60 },
+      ]),
+    ),
+    ['bad_name', 'not_a_number', 'not_a_number', 'bad_timestamp'],
+  );
+  const bytes = Payload.encode(
+    Payload.create({
+      metrics: [
+        { name: 'ds', datatype: 16, datasetValue: { numOfColumns: 1, columns: ['a'], types: [3] } },
+        { name: 'blob', bytesValue: Buffer.from('x') },
+        {},
+      ],
+    }),
+  ).finish();
   assert.deepEqual(one('spBv1.0/g/NDATA/n', bytes), ['not_a_number', 'not_a_number', 'missing_field']);
 });
 
 test('the session never throws, whatever the topic and bytes', () => {
   const s = session();
-  const topics = fc.oneof(fc.constantFrom('spBv1.0/g/NBIRTH/n', 'spBv1.0/g/DDATA/n/d', 'spBv1.0/g/NDEATH/n', 'spBv1.0/g/DBIRTH/n/d'), fc.string());
-  fc.assert(fc.property(topics, fc.uint8Array({ maxLength: 300 }), (topic, bytes) => {
-    const out = s.receive(topic, bytes);
-    assert.ok(Array.isArray(out.readings) && Array.isArray(out.rejections));
-    for (const r of out.readings) assert.ok(Number.isFinite(r.value) && NAME_PATTERN.test(r.metric) && NAME_PATTERN.test(r.sensor));
-  }), { numRuns: 3000 });
+  const topics = fc.oneof(
+    fc.constantFrom('spBv1.0/g/NBIRTH/n', 'spBv1.0/g/DDATA/n/d', 'spBv1.0/g/NDEATH/n', 'spBv1.0/g/DBIRTH/n/d'),
+    fc.string(),
+  );
+  fc.assert(
+    fc.property(topics, fc.uint8Array({ maxLength: 300 }), (topic, bytes) => {
+      const out = s.receive(topic, bytes);
+      assert.ok(Array.isArray(out.readings) && Array.isArray(out.rejections));
+      for (const r of out.readings)
+        assert.ok(Number.isFinite(r.value) && NAME_PATTERN.test(r.metric) && NAME_PATTERN.test(r.sensor));
+    }),
+    { numRuns: 3000 },
+  );
 });

@@ -30,7 +30,10 @@ export class BearingWear {
   life: number;
   replacements = 0;
 
-  constructor(private readonly o: BearingWearOptions, private readonly random: Random) {
+  constructor(
+    private readonly o: BearingWearOptions,
+    private readonly random: Random,
+  ) {
     this.life = o.lifeAtStart;
   }
 

@@ -19,7 +19,10 @@ const MIN_LOAD = 0.05;
 export class LoadProfile {
   private x: number;
 
-  constructor(private readonly o: LoadProfileOptions, private readonly random: Random) {
+  constructor(
+    private readonly o: LoadProfileOptions,
+    private readonly random: Random,
+  ) {
     this.x = o.mean;
   }
 
@@ -29,7 +32,8 @@ export class LoadProfile {
 
   step(dtMs: number): number {
     const decay = Math.exp(-dtMs / this.o.correlationMs);
-    const x = this.o.mean + (this.x - this.o.mean) * decay + this.o.sd * Math.sqrt(1 - decay * decay) * this.random.normal();
+    const x =
+      this.o.mean + (this.x - this.o.mean) * decay + this.o.sd * Math.sqrt(1 - decay * decay) * this.random.normal();
     this.x = Math.min(1, Math.max(MIN_LOAD, x));
     return this.x;
   }

@@ -9,7 +9,7 @@ import { BearingWear, type BearingWearOptions } from './bearing-wear.js';
 import { LoadProfile, type LoadProfileOptions } from './load-profile.js';
 import type { MetricInfo, Model } from './model.js';
 import { MotorCurrent, type MotorCurrentOptions } from './motor-current.js';
-import { Ambient, FirstOrderLag, type AmbientOptions } from './thermal.js';
+import { Ambient, type AmbientOptions, FirstOrderLag } from './thermal.js';
 
 export interface MachineOptions {
   bearing: BearingWearOptions;
@@ -46,7 +46,10 @@ export class Machine implements Model {
   private readonly ambientSensor: FirstOrderLag;
   private readonly noise: Random;
 
-  constructor(private readonly o: MachineOptions, random: Random) {
+  constructor(
+    private readonly o: MachineOptions,
+    random: Random,
+  ) {
     this.bearing = new BearingWear(o.bearing, random.fork('bearing'));
     this.load = new LoadProfile(o.load, random.fork('load'));
     this.current = new MotorCurrent(o.current, random.fork('current'));
@@ -54,7 +57,10 @@ export class Machine implements Model {
     this.noise = random.fork('temperature-noise');
     // Start in equilibrium, as a machine that has been running for a while.
     const wear = this.bearing.severity();
-    this.housing = new FirstOrderLag(o.ambient.meanC + o.bearingRiseC * o.load.mean + o.wearHeatC * wear, o.thermalLagMs);
+    this.housing = new FirstOrderLag(
+      o.ambient.meanC + o.bearingRiseC * o.load.mean + o.wearHeatC * wear,
+      o.thermalLagMs,
+    );
     this.ambientSensor = new FirstOrderLag(o.ambient.meanC, AMBIENT_SENSOR_LAG_MS);
   }
 

@@ -17,7 +17,10 @@ export interface MotorCurrentOptions {
 }
 
 export class MotorCurrent {
-  constructor(private readonly o: MotorCurrentOptions, private readonly random: Random) {}
+  constructor(
+    private readonly o: MotorCurrentOptions,
+    private readonly random: Random,
+  ) {}
 
   /** `load` 0..1, `wear` 0 (new bearing) .. 1 (failed). */
   measure(load: number, wear: number): number {

@@ -27,7 +27,10 @@ export class PumpFlow implements Model {
   readonly metrics = PUMP_METRICS;
   private t: number;
 
-  constructor(private readonly o: PumpFlowOptions, private readonly random: Random) {
+  constructor(
+    private readonly o: PumpFlowOptions,
+    private readonly random: Random,
+  ) {
     this.t = random.next() * o.periodMs;
   }
 

@@ -20,7 +20,10 @@ export class SwitchContact implements Model {
   /** Simulated ms left until the next change. */
   private left: number;
 
-  constructor(private readonly o: SwitchContactOptions, private readonly random: Random) {
+  constructor(
+    private readonly o: SwitchContactOptions,
+    private readonly random: Random,
+  ) {
     this.left = random.exponential(o.meanClosedMs);
   }
 

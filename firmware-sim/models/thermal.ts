@@ -7,7 +7,10 @@ import type { Random } from '../random.js';
 import { DAY } from './model.js';
 
 export class FirstOrderLag {
-  constructor(public value: number, private readonly tauMs: number) {}
+  constructor(
+    public value: number,
+    private readonly tauMs: number,
+  ) {}
 
   step(dtMs: number, target: number): number {
     this.value += (target - this.value) * -Math.expm1(-dtMs / this.tauMs);
@@ -28,7 +31,10 @@ export class Ambient {
   private readonly phase: number;
   private weather = 0;
 
-  constructor(private readonly o: AmbientOptions, private readonly random: Random) {
+  constructor(
+    private readonly o: AmbientOptions,
+    private readonly random: Random,
+  ) {
     this.phase = random.next() * 2 * Math.PI;
   }
 

@@ -13,34 +13,68 @@ import { Simulator } from '../simulator.js';
 import { gatewayDriver } from './support/gateway-driver.js';
 
 let cleanup: (() => Promise<void>) | undefined;
-afterEach(async () => { await cleanup?.(); cleanup = undefined; });
+afterEach(async () => {
+  await cleanup?.();
+  cleanup = undefined;
+});
 
 async function attach(device: Record<string, unknown>, driverOptions: Record<string, unknown>, timeScale = 1440) {
   const chip = new SimGpioChip();
-  const sim = new Simulator(parseSimConfig({ timeScale, devices: [{ transport: 'gpio', ...device }] }), { devDir: '/nonexistent', gpioChip: () => chip });
+  const sim = new Simulator(parseSimConfig({ timeScale, devices: [{ transport: 'gpio', ...device }] }), {
+    devDir: '/nonexistent',
+    gpioChip: () => chip,
+  });
   const dev = sim.devices[0] as GpioSimDevice;
   await dev.open();
   const driver = gatewayDriver(dev, driverOptions, { simGpioChip: chip });
   const sink = new RecordingSink();
   await driver.start(sink);
-  cleanup = async () => { await driver.stop(); await sim.stop(); chip.close(); };
+  cleanup = async () => {
+    await driver.stop();
+    await sim.stop();
+    chip.close();
+  };
   return { dev, sink, chip };
 }
 
 describe('simulated GPIO devices on the simulated chip, read by the GPIO driver', () => {
-  test('a flow meter: the rate is the model\'s flow; a dropout and a stuck line read zero, then it recovers', async () => {
+  test("a flow meter: the rate is the model's flow; a dropout and a stuck line read zero, then it recovers", async () => {
     const { dev, sink, chip } = await attach(
-      { id: 'coolant-flow', pin: 22, metric: 'flow', pulsesPerUnit: 450, intervalMs: 100, model: { type: 'pump', flow: 4, period: '1h', duty: 1, noise: 0.02 }, faults: [{ type: 'dropout', at: '3s', duration: '1500ms' }, { type: 'stuck', at: '6s', duration: '1500ms' }] },
+      {
+        id: 'coolant-flow',
+        pin: 22,
+        metric: 'flow',
+        pulsesPerUnit: 450,
+        intervalMs: 100,
+        model: { type: 'pump', flow: 4, period: '1h', duty: 1, noise: 0.02 },
+        faults: [
+          { type: 'dropout', at: '3s', duration: '1500ms' },
+          { type: 'stuck', at: '6s', duration: '1500ms' },
+        ],
+      },
       { windowMs: 500 },
     );
     dev.run();
     await until('three windows of flow', () => sink.readings.filter((r) => r.value > 0).length >= 3, undefined, 30_000);
     const flowing = sink.readings.filter((r) => r.value > 0).slice(1);
     for (const r of flowing) assert.ok(Math.abs(r.value / 4 - 1) < 0.1, `${r.value} L/min for a 4 L/min pump`);
-    assert.deepEqual({ sensor: flowing[0]!.sensor, metric: flowing[0]!.metric, unit: flowing[0]!.unit }, { sensor: 'coolant-flow', metric: 'flow', unit: 'L/min' });
-    await until('zero during the dropout', () => dev.stats.injected.dropout === 1 && sink.readings.at(-1)!.value === 0, undefined, 30_000);
+    assert.deepEqual(
+      { sensor: flowing[0]!.sensor, metric: flowing[0]!.metric, unit: flowing[0]!.unit },
+      { sensor: 'coolant-flow', metric: 'flow', unit: 'L/min' },
+    );
+    await until(
+      'zero during the dropout',
+      () => dev.stats.injected.dropout === 1 && sink.readings.at(-1)!.value === 0,
+      undefined,
+      30_000,
+    );
     await until('flowing again', () => sink.readings.at(-1)!.value > 3, undefined, 30_000);
-    await until('zero while the line is stuck high', () => dev.stats.injected.stuck === 1 && sink.readings.at(-1)!.value === 0, undefined, 30_000);
+    await until(
+      'zero while the line is stuck high',
+      () => dev.stats.injected.stuck === 1 && sink.readings.at(-1)!.value === 0,
+      undefined,
+      30_000,
+    );
     assert.equal(chip.level(22), 1);
     await until('flowing again after it', () => sink.readings.at(-1)!.value > 3, undefined, 30_000);
   });
@@ -57,7 +91,11 @@ describe('simulated GPIO devices on the simulated chip, read by the GPIO driver'
     await until('the last edge', () => sink.readings.length >= dev.stats.sent);
     await new Promise((r) => setTimeout(r, 100)); // a bounce after the last change would show as an extra edge
     assert.equal(sink.readings.length, dev.stats.sent);
-    assert.deepEqual(sink.readings.map((r) => r.value), sink.readings.map((_, i) => (i % 2 === 0 ? 1 : 0)), 'open, closed, open … alternating');
+    assert.deepEqual(
+      sink.readings.map((r) => r.value),
+      sink.readings.map((_, i) => (i % 2 === 0 ? 1 : 0)),
+      'open, closed, open … alternating',
+    );
     assert.equal(sink.readings.at(-1)!.value, chip.level(17));
   });
 });

@@ -1,7 +1,7 @@
 /** Physical models and fault schedules: reproducible from a seed, and physically sensible. */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { parseSimConfig, type FaultConfig, type ModelConfig } from '../config.js';
+import { type FaultConfig, type ModelConfig, parseSimConfig } from '../config.js';
 import { FaultPlan } from '../faults.js';
 import { BearingWear } from '../models/bearing-wear.js';
 import { createModel } from '../models/create.js';
@@ -14,7 +14,12 @@ function modelConfig(model: Record<string, unknown>): ModelConfig {
   return parseSimConfig({ devices: [{ id: 'd', transport: 'serial', model }] }).devices[0]!.model;
 }
 
-function run(model: Record<string, unknown>, seed: number | string, steps: number, dtMs = MINUTE): Array<Record<string, number>> {
+function run(
+  model: Record<string, unknown>,
+  seed: number | string,
+  steps: number,
+  dtMs = MINUTE,
+): Array<Record<string, number>> {
   const m = createModel(modelConfig(model), seeded(seed).fork('model'));
   return Array.from({ length: steps }, () => m.step(dtMs));
 }
@@ -46,7 +51,15 @@ describe('seeded models', () => {
 });
 
 describe('bearing wear', () => {
-  const options = { timeToFailureMs: 10 * DAY, lifeAtStart: 0, baseRms: 1.8, failureRms: 11.2, growth: 4, noise: 0, replaceAtFailure: true };
+  const options = {
+    timeToFailureMs: 10 * DAY,
+    lifeAtStart: 0,
+    baseRms: 1.8,
+    failureRms: 11.2,
+    growth: 4,
+    noise: 0,
+    replaceAtFailure: true,
+  };
 
   test('vibration stays near the new level for most of the life and reaches the failure level at the time to failure', () => {
     const b = new BearingWear(options, seeded(1));
@@ -70,7 +83,7 @@ describe('bearing wear', () => {
     assert.ok(Math.abs(b.life - 0.05) < 1e-9);
   });
 
-  test('the machine model\'s vibration, current and bearing temperature all rise with wear', () => {
+  test("the machine model's vibration, current and bearing temperature all rise with wear", () => {
     const values = run({ type: 'machine', timeToFailure: '10d', replaceAtFailure: false }, 5, 10 * 24 * 12, 5 * MINUTE);
     const meanOf = (metric: string, from: number, to: number) => {
       const part = values.slice(Math.floor(from * values.length), Math.floor(to * values.length));
@@ -97,8 +110,11 @@ describe('thermal lag and pump duty cycle', () => {
   test('the pump runs for its duty share of each cycle, at its nominal flow', () => {
     const values = run({ type: 'pump', flow: 4, period: '1h', duty: 0.25, noise: 0.02 }, 9, 24 * 60);
     const running = values.filter((v) => v.running === 1);
-    assert.ok(Math.abs(running.length / values.length - 0.25) < 0.01, `ran ${running.length} of ${values.length} minutes`);
-    assert.ok(values.every((v) => (v.running === 1) === (v.flow! > 0)));
+    assert.ok(
+      Math.abs(running.length / values.length - 0.25) < 0.01,
+      `ran ${running.length} of ${values.length} minutes`,
+    );
+    assert.ok(values.every((v) => (v.running === 1) === v.flow! > 0));
     const mean = running.reduce((s, v) => s + v.flow!, 0) / running.length;
     assert.ok(Math.abs(mean - 4) < 0.05, `mean flow ${mean}`);
   });
@@ -106,7 +122,9 @@ describe('thermal lag and pump duty cycle', () => {
 
 describe('fault plan', () => {
   const plan = (faults: unknown[], intervalMs = 100, seed = 1) => {
-    const d = parseSimConfig({ devices: [{ id: 'd', transport: 'serial', intervalMs, model: { type: 'machine' }, faults }] }).devices[0]!;
+    const d = parseSimConfig({
+      devices: [{ id: 'd', transport: 'serial', intervalMs, model: { type: 'machine' }, faults }],
+    }).devices[0]!;
     return new FaultPlan(d.faults as FaultConfig[], intervalMs, seeded(seed));
   };
   const ticks = (p: FaultPlan, n: number) => Array.from({ length: n }, () => p.next());
@@ -115,14 +133,29 @@ describe('fault plan', () => {
     const t = ticks(plan([{ type: 'dropout', at: '1s', every: '2s', duration: '500ms' }]), 60);
     const active = t.flatMap((f, k) => (f.active.has('dropout') ? [k] : []));
     assert.deepEqual(active, [10, 11, 12, 13, 14, 30, 31, 32, 33, 34, 50, 51, 52, 53, 54]);
-    assert.deepEqual(t.flatMap((f, k) => (f.started.includes('dropout') ? [k] : [])), [10, 30, 50]);
-    assert.deepEqual(t.flatMap((f, k) => (f.ended.includes('dropout') ? [k] : [])), [15, 35, 55]);
+    assert.deepEqual(
+      t.flatMap((f, k) => (f.started.includes('dropout') ? [k] : [])),
+      [10, 30, 50],
+    );
+    assert.deepEqual(
+      t.flatMap((f, k) => (f.ended.includes('dropout') ? [k] : [])),
+      [15, 35, 55],
+    );
   });
 
   test('without a trigger a fault is there all the time; a one-tick fault at its tick only', () => {
-    const t = ticks(plan([{ type: 'clock_skew', rate: 1.5 }, { type: 'garbage', at: '300ms' }]), 10);
+    const t = ticks(
+      plan([
+        { type: 'clock_skew', rate: 1.5 },
+        { type: 'garbage', at: '300ms' },
+      ]),
+      10,
+    );
     assert.ok(t.every((f) => f.active.has('clock_skew')));
-    assert.deepEqual(t.flatMap((f, k) => (f.active.has('garbage') ? [k] : [])), [3]);
+    assert.deepEqual(
+      t.flatMap((f, k) => (f.active.has('garbage') ? [k] : [])),
+      [3],
+    );
   });
 
   test('random faults come at their rate, the same ticks for the same seed, each fault on its own stream', () => {

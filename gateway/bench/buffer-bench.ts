@@ -8,7 +8,7 @@
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { SqliteBuffer, type BufferEntry } from '../buffer/sqlite-buffer.js';
+import { type BufferEntry, SqliteBuffer } from '../buffer/sqlite-buffer.js';
 import { encodeRecord, recordKey } from '../ingest/record.js';
 import { writeBytes } from './proc.js';
 import { METRIC, sensorOf, valueOf } from './workload.js';
@@ -55,18 +55,40 @@ function entry(i: number, ts: number): BufferEntry {
   return {
     key: recordKey(GATEWAY, sensor),
     ts,
-    encode: (seq) => encodeRecord({ gateway: GATEWAY, source: 'mqtt', sensor, metric: METRIC, value, ts, seq, bootId: BOOT_ID, clockSynced: true }),
+    encode: (seq) =>
+      encodeRecord({
+        gateway: GATEWAY,
+        source: 'mqtt',
+        sensor,
+        metric: METRIC,
+        value,
+        ts,
+        seq,
+        bootId: BOOT_ID,
+        clockSynced: true,
+      }),
   };
 }
 
-function appendRun(workDir: string, synchronous: Synchronous, round: number, readings: number, perCommit: number): BufferRun {
+function appendRun(
+  workDir: string,
+  synchronous: Synchronous,
+  round: number,
+  readings: number,
+  perCommit: number,
+): BufferRun {
   const dir = mkdtempSync(join(workDir, `buffer-${synchronous}-`));
-  const buffer = SqliteBuffer.open(dir, { maxBytes: 1024 ** 3, whenFull: 'drop-oldest', synchronous, quarantineMaxRows: 10_000 });
+  const buffer = SqliteBuffer.open(dir, {
+    maxBytes: 1024 ** 3,
+    whenFull: 'drop-oldest',
+    synchronous,
+    quarantineMaxRows: 10_000,
+  });
   try {
     const written0 = writeBytes();
     const t0 = performance.now();
     let commits = 0;
-    for (let i = 0; i < readings;) {
+    for (let i = 0; i < readings; ) {
       const batch: BufferEntry[] = [];
       const ts = Date.now();
       for (const end = Math.min(readings, i + perCommit); i < end; i++) batch.push(entry(i, ts));
@@ -75,20 +97,32 @@ function appendRun(workDir: string, synchronous: Synchronous, round: number, rea
     }
     const seconds = (performance.now() - t0) / 1000;
     const written = writeBytes() - written0;
-    return { synchronous, round, readingsPerCommit: perCommit, readings, seconds, readingsPerSecond: readings / seconds, commits, bytesPerReading: written / readings };
+    return {
+      synchronous,
+      round,
+      readingsPerCommit: perCommit,
+      readings,
+      seconds,
+      readingsPerSecond: readings / seconds,
+      commits,
+      bytesPerReading: written / readings,
+    };
   } finally {
     buffer.close();
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-export function benchBuffer(workDir: string, o: {
-  readings: number;
-  perCommit: number[];
-  rounds: number;
-  evaluateAt: BufferBenchResult['evaluatedAt'];
-  onRun?: (r: BufferRun) => void;
-}): BufferBenchResult {
+export function benchBuffer(
+  workDir: string,
+  o: {
+    readings: number;
+    perCommit: number[];
+    rounds: number;
+    evaluateAt: BufferBenchResult['evaluatedAt'];
+    onRun?: (r: BufferRun) => void;
+  },
+): BufferBenchResult {
   const perCommit = [...new Set([...o.perCommit, o.evaluateAt.readingsPerCommit])].sort((a, b) => a - b);
   const runs: BufferRun[] = [];
   for (let round = 1; round <= o.rounds; round++) {
@@ -101,11 +135,17 @@ export function benchBuffer(workDir: string, o: {
     }
   }
   const sizes = perCommit.map((size): BufferSize => {
-    const best = (s: Synchronous) => runs.filter((r) => r.readingsPerCommit === size && r.synchronous === s)
-      .reduce((a, b) => (b.readingsPerSecond > a.readingsPerSecond ? b : a));
+    const best = (s: Synchronous) =>
+      runs
+        .filter((r) => r.readingsPerCommit === size && r.synchronous === s)
+        .reduce((a, b) => (b.readingsPerSecond > a.readingsPerSecond ? b : a));
     const full = best('FULL');
     const off = best('OFF');
-    return { readingsPerCommit: size, best: { FULL: full, OFF: off }, fullOverOff: full.readingsPerSecond / off.readingsPerSecond };
+    return {
+      readingsPerCommit: size,
+      best: { FULL: full, OFF: off },
+      fullOverOff: full.readingsPerSecond / off.readingsPerSecond,
+    };
   });
   return { readingsPerRun: o.readings, rounds: o.rounds, sizes, runs, evaluatedAt: o.evaluateAt };
 }

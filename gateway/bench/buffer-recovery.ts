@@ -9,18 +9,46 @@
 import { closeSync, mkdtempSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BUFFER_FILE, CLEAN_FILE, SqliteBuffer, type BufferEntry, type BufferOptions, type SalvageReport } from '../buffer/sqlite-buffer.js';
+import {
+  BUFFER_FILE,
+  type BufferEntry,
+  type BufferOptions,
+  CLEAN_FILE,
+  type SalvageReport,
+  SqliteBuffer,
+} from '../buffer/sqlite-buffer.js';
 import { encodeRecord, recordKey } from '../ingest/record.js';
 
 const gib = Number(process.argv[2] ?? 1);
 const dir = mkdtempSync(join(process.argv[3] ?? tmpdir(), 'sg-recovery-bench-'));
-const opts: BufferOptions = { maxBytes: 64 * 1024 ** 3, whenFull: 'drop-oldest', synchronous: 'FULL', quarantineMaxRows: 0 };
+const opts: BufferOptions = {
+  maxBytes: 64 * 1024 ** 3,
+  whenFull: 'drop-oldest',
+  synchronous: 'FULL',
+  quarantineMaxRows: 0,
+};
 
 function batch(from: number, n: number): BufferEntry[] {
   return Array.from({ length: n }, (_, i) => {
     const sensor = `pump-${(from + i) % 50}`;
     const ts = 1_732_400_000_000 + from + i;
-    return { key: recordKey('bench-gw', sensor), ts, encode: (seq: number) => encodeRecord({ gateway: 'bench-gw', source: 'plant-mqtt', sensor, metric: 'vib_rms', value: Math.sin(from + i), unit: 'mm/s', ts, seq, bootId: '6f1c3e0a-2b1d-4c1e-9a77-3f2d5b9c8e10', clockSynced: true }) };
+    return {
+      key: recordKey('bench-gw', sensor),
+      ts,
+      encode: (seq: number) =>
+        encodeRecord({
+          gateway: 'bench-gw',
+          source: 'plant-mqtt',
+          sensor,
+          metric: 'vib_rms',
+          value: Math.sin(from + i),
+          unit: 'mm/s',
+          ts,
+          seq,
+          bootId: '6f1c3e0a-2b1d-4c1e-9a77-3f2d5b9c8e10',
+          clockSynced: true,
+        }),
+    };
   });
 }
 
@@ -47,24 +75,33 @@ try {
 
   // Three damaged 4-page runs in the middle, found by the check at the next (unclean) start.
   const fd = openSync(file, 'r+');
-  for (const at of [0.3, 0.5, 0.7]) writeSync(fd, Buffer.alloc(4 * 4096, 0xa5), 0, 4 * 4096, Math.floor((fileBytes / 4096) * at) * 4096);
+  for (const at of [0.3, 0.5, 0.7])
+    writeSync(fd, Buffer.alloc(4 * 4096, 0xa5), 0, 4 * 4096, Math.floor((fileBytes / 4096) * at) * 4096);
   closeSync(fd);
   rmSync(join(dir, CLEAN_FILE));
   const reports: SalvageReport[] = [];
-  const [, damagedStartS] = timed(() => { b = SqliteBuffer.open(dir, opts, { salvaged: (r) => reports.push(r) }); });
+  const [, damagedStartS] = timed(() => {
+    b = SqliteBuffer.open(dir, opts, { salvaged: (r) => reports.push(r) });
+  });
   b.close();
   const r = reports[0];
-  console.log(JSON.stringify({
-    readings: n,
-    fileBytes,
-    cleanStartS: +cleanStartS.toFixed(3),
-    integrityCheckStartS: +checkedStartS.toFixed(3),
-    damagedStartS: +damagedStartS.toFixed(3),
-    salvageS: r ? r.ms / 1000 : null,
-    salvaged: r?.salvaged,
-    lost: r?.lost,
-    salvagedPerS: r ? Math.round(r.salvaged / (r.ms / 1000)) : null,
-  }, null, 2));
+  console.log(
+    JSON.stringify(
+      {
+        readings: n,
+        fileBytes,
+        cleanStartS: +cleanStartS.toFixed(3),
+        integrityCheckStartS: +checkedStartS.toFixed(3),
+        damagedStartS: +damagedStartS.toFixed(3),
+        salvageS: r ? r.ms / 1000 : null,
+        salvaged: r?.salvaged,
+        lost: r?.lost,
+        salvagedPerS: r ? Math.round(r.salvaged / (r.ms / 1000)) : null,
+      },
+      null,
+      2,
+    ),
+  );
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

@@ -9,9 +9,9 @@ import { once } from 'node:events';
 import { closeSync, createWriteStream, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { names, type Bench, type PipelineResult } from './pipelines.js';
+import { type Bench, names, type PipelineResult } from './pipelines.js';
 import { exited, expectSuccess, spawnTracked } from './proc.js';
-import { METRIC, SENSORS, kafkaLineOf, payloadOf, sensorOf } from './workload.js';
+import { kafkaLineOf, METRIC, payloadOf, SENSORS, sensorOf } from './workload.js';
 
 /** mosquitto_pub -l numbers messages with 16-bit ids and, at end of input, waits for the PUBACK of the last id: past 65535 lines it stops at the first reuse of that id and loses the rest (mosquitto 2.0). */
 const MOSQUITTO_PUB_MAX_LINES = 65_535;
@@ -31,13 +31,34 @@ async function writeLines(file: string, count: number, line: (i: number) => stri
 }
 
 function kcatProduce(b: Bench, topic: string, file: string) {
-  return spawnTracked('kcat', [
-    '-P', '-b', b.kafka.brokers.join(','), '-t', topic, '-K', '\t', '-l',
-    '-z', 'gzip', '-X', 'acks=all', '-X', 'enable.idempotence=true',
-    // The headers the gateway sets, except sg-seq (kcat cannot vary a header per record).
-    '-H', 'sg-gateway=bench-kcat', '-H', 'sg-schema=reading/1', '-H', 'content-type=application/json',
-    file,
-  ], { stdio: ['ignore', 'ignore', 'pipe'] });
+  return spawnTracked(
+    'kcat',
+    [
+      '-P',
+      '-b',
+      b.kafka.brokers.join(','),
+      '-t',
+      topic,
+      '-K',
+      '\t',
+      '-l',
+      '-z',
+      'gzip',
+      '-X',
+      'acks=all',
+      '-X',
+      'enable.idempotence=true',
+      // The headers the gateway sets, except sg-seq (kcat cannot vary a header per record).
+      '-H',
+      'sg-gateway=bench-kcat',
+      '-H',
+      'sg-schema=reading/1',
+      '-H',
+      'content-type=application/json',
+      file,
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
 }
 
 export async function kcatCeiling(b: Bench, n: number): Promise<PipelineResult> {
@@ -62,7 +83,8 @@ export async function kcatCeiling(b: Bench, n: number): Promise<PipelineResult> 
 export async function mqttPipeCeiling(b: Bench, n: number): Promise<PipelineResult> {
   const { prefix } = names(b, 'pipe');
   const perSensor = Math.ceil(n / SENSORS);
-  if (perSensor > MOSQUITTO_PUB_MAX_LINES) throw new Error(`bare MQTT pipe: ${perSensor} lines per mosquitto_pub exceeds ${MOSQUITTO_PUB_MAX_LINES}`);
+  if (perSensor > MOSQUITTO_PUB_MAX_LINES)
+    throw new Error(`bare MQTT pipe: ${perSensor} lines per mosquitto_pub exceeds ${MOSQUITTO_PUB_MAX_LINES}`);
   const { host, port } = b.mosquitto;
   const files: string[] = [];
   const now = Date.now();
@@ -74,8 +96,19 @@ export async function mqttPipeCeiling(b: Bench, n: number): Promise<PipelineResu
   }
   // A retained message under the subscription tells when mosquitto_sub is subscribed: it is
   // delivered at once on subscribe, as the first of the n + 1 messages the subscriber waits for.
-  await expectSuccess('mosquitto_pub (ready marker)', spawnTracked('mosquitto_pub', ['-h', host, '-p', String(port), '-q', '1', '-r', '-t', `${prefix}/_ready`, '-m', 'ready'], { stdio: ['ignore', 'ignore', 'pipe'] }));
-  const sub = spawnTracked('mosquitto_sub', ['-h', host, '-p', String(port), '-q', '1', '-t', `${prefix}/#`, '-C', String(n + 1)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  await expectSuccess(
+    'mosquitto_pub (ready marker)',
+    spawnTracked(
+      'mosquitto_pub',
+      ['-h', host, '-p', String(port), '-q', '1', '-r', '-t', `${prefix}/_ready`, '-m', 'ready'],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    ),
+  );
+  const sub = spawnTracked(
+    'mosquitto_sub',
+    ['-h', host, '-p', String(port), '-q', '1', '-t', `${prefix}/#`, '-C', String(n + 1)],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   const subDone = expectSuccess('mosquitto_sub', sub);
   const lines = createInterface({ input: sub.stdout! });
   await Promise.race([once(lines, 'line'), exited(sub)]);
@@ -86,9 +119,14 @@ export async function mqttPipeCeiling(b: Bench, n: number): Promise<PipelineResu
   const pubs = files.map((file, s) => {
     const fd = openSync(file, 'r');
     try {
-      return expectSuccess('mosquitto_pub', spawnTracked('mosquitto_pub', [
-        '-h', host, '-p', String(port), '-q', '1', '-M', '1000', '-l', '-t', `${prefix}/${sensorOf(s)}/${METRIC}`,
-      ], { stdio: [fd, 'ignore', 'pipe'] }));
+      return expectSuccess(
+        'mosquitto_pub',
+        spawnTracked(
+          'mosquitto_pub',
+          ['-h', host, '-p', String(port), '-q', '1', '-M', '1000', '-l', '-t', `${prefix}/${sensorOf(s)}/${METRIC}`],
+          { stdio: [fd, 'ignore', 'pipe'] },
+        ),
+      );
     } finally {
       closeSync(fd);
     }

@@ -8,7 +8,7 @@
  * commit markers), so the clock stops the same way for both.
  */
 import type { Config } from '../config/config.js';
-import { launchGateway, measureBurst, type Bench, type PipelineResult } from './pipelines.js';
+import { type Bench, launchGateway, measureBurst, type PipelineResult } from './pipelines.js';
 
 export type Delivery = Config['kafka']['delivery'];
 const MODES: Array<{ delivery: Delivery; short: string }> = [
@@ -35,17 +35,32 @@ export interface DeliveryBenchResult {
   exactlyOnceOverAtLeastOnce: number;
 }
 
-async function deliveryRun(b: Bench, delivery: Delivery, name: string, round: number, readings: number): Promise<DeliveryRun> {
+async function deliveryRun(
+  b: Bench,
+  delivery: Delivery,
+  name: string,
+  round: number,
+  readings: number,
+): Promise<DeliveryRun> {
   const gw = await launchGateway(b, name, { delivery, countBy: 'gateway' });
   try {
     const burst = await measureBurst(b, gw, readings);
-    return { ...burst, delivery, round, batchMaxRecords: gw.kafka!.batchMaxRecords, batchMaxBytes: gw.kafka!.batchMaxBytes };
+    return {
+      ...burst,
+      delivery,
+      round,
+      batchMaxRecords: gw.kafka!.batchMaxRecords,
+      batchMaxBytes: gw.kafka!.batchMaxBytes,
+    };
   } finally {
     await gw.stop();
   }
 }
 
-export async function benchDelivery(b: Bench, o: { readings: number; rounds: number; onRun?: (r: DeliveryRun) => void }): Promise<DeliveryBenchResult> {
+export async function benchDelivery(
+  b: Bench,
+  o: { readings: number; rounds: number; onRun?: (r: DeliveryRun) => void },
+): Promise<DeliveryBenchResult> {
   const runs: DeliveryRun[] = [];
   for (let round = 1; round <= o.rounds; round++) {
     for (const { delivery, short } of MODES) {
@@ -55,8 +70,10 @@ export async function benchDelivery(b: Bench, o: { readings: number; rounds: num
     }
   }
   const limits = new Set(runs.map((r) => `${r.batchMaxRecords}/${r.batchMaxBytes}`));
-  if (limits.size !== 1) throw new Error(`the modes ran with different batch limits (${[...limits].join(', ')}): not comparable`);
-  const best = (d: Delivery) => runs.filter((r) => r.delivery === d).reduce((x, y) => (y.readingsPerSecond > x.readingsPerSecond ? y : x));
+  if (limits.size !== 1)
+    throw new Error(`the modes ran with different batch limits (${[...limits].join(', ')}): not comparable`);
+  const best = (d: Delivery) =>
+    runs.filter((r) => r.delivery === d).reduce((x, y) => (y.readingsPerSecond > x.readingsPerSecond ? y : x));
   const alo = best('at-least-once');
   const eos = best('exactly-once');
   return {

@@ -37,8 +37,18 @@ export interface FleetBenchResult {
   gateways: number;
   /** Statuses per second produced while measuring (the live fleet). */
   statusesPerS: number;
-  api: { requests: number; bytes: number; p50Ms: number; p95Ms: number; maxMs: number; targetP95Ms: number; met: boolean };
-  page?: { allRowsShownMs: number; observedS: number; longTasks: number; longestTaskMs: number; framesPerS: number } | { skipped: string };
+  api: {
+    requests: number;
+    bytes: number;
+    p50Ms: number;
+    p95Ms: number;
+    maxMs: number;
+    targetP95Ms: number;
+    met: boolean;
+  };
+  page?:
+    | { allRowsShownMs: number; observedS: number; longTasks: number; longestTaskMs: number; framesPerS: number }
+    | { skipped: string };
 }
 
 /** A plausible status of gateway `i`: a few sources, some buffering, a failing one now and then. */
@@ -47,18 +57,54 @@ export function syntheticStatus(i: number, now = Date.now()): GatewayStatus {
   const down = i % 37 === 0;
   const depth = down ? 1000 + i * 10 : i % 5;
   const sources = Array.from({ length: 2 + (i % 4) }, (_, k) => ({
-    id: ['plant-mqtt', 'press-line', 'door', 'flow-meter', 'vibration'][k]!, driver: ['mqtt', 'serial', 'gpio', 'gpio', 'modbus'][k]!,
-    state: (i % 53 === 0 && k === 1 ? 'down' : 'up') as 'up' | 'down', lastReadingTs: now - 800, readings: 100_000 + i * 7 + k, rejected: k === 1 ? i % 4 : 0,
-    rejectedByReason: (k === 1 && i % 4 ? { bad_checksum: i % 4 } : {}) as Record<string, number>, ratePerS: 2 + k,
+    id: ['plant-mqtt', 'press-line', 'door', 'flow-meter', 'vibration'][k]!,
+    driver: ['mqtt', 'serial', 'gpio', 'gpio', 'modbus'][k]!,
+    state: (i % 53 === 0 && k === 1 ? 'down' : 'up') as 'up' | 'down',
+    lastReadingTs: now - 800,
+    readings: 100_000 + i * 7 + k,
+    rejected: k === 1 ? i % 4 : 0,
+    rejectedByReason: (k === 1 && i % 4 ? { bad_checksum: i % 4 } : {}) as Record<string, number>,
+    ratePerS: 2 + k,
   }));
   return {
-    gateway: id, version: '0.1.0', ts: now, uptimeS: 86_400 + i, bootId: `boot-${i}`, clockSynced: true, running: true, heartbeatIntervalMs: LIVE_INTERVAL_MS,
-    buffer: { depth, bytes: depth * 180, oldestTs: depth ? now - depth * 100 : null, oldestAgeS: depth ? depth / 10 : null, nextSeq: 1_000_000 + i },
-    uplink: { connected: !down, sinceTs: now - 3_600_000, lastAckTs: down ? now - 600_000 : now - 500, lastError: down ? 'connect ETIMEDOUT 10.0.0.1:9092' : null, lastErrorTs: down ? now - 1000 : null, sent: 990_000 + i, dropped: {} },
+    gateway: id,
+    version: '0.1.0',
+    ts: now,
+    uptimeS: 86_400 + i,
+    bootId: `boot-${i}`,
+    clockSynced: true,
+    running: true,
+    heartbeatIntervalMs: LIVE_INTERVAL_MS,
+    buffer: {
+      depth,
+      bytes: depth * 180,
+      oldestTs: depth ? now - depth * 100 : null,
+      oldestAgeS: depth ? depth / 10 : null,
+      nextSeq: 1_000_000 + i,
+    },
+    uplink: {
+      connected: !down,
+      sinceTs: now - 3_600_000,
+      lastAckTs: down ? now - 600_000 : now - 500,
+      lastError: down ? 'connect ETIMEDOUT 10.0.0.1:9092' : null,
+      lastErrorTs: down ? now - 1000 : null,
+      sent: 990_000 + i,
+      dropped: {},
+    },
     rates: { ingestPerS: down ? 9 : 10 + (i % 7), sendPerS: down ? 0 : 10 + (i % 7) },
     sources,
     problems: down ? [{ code: 'uplink_down', detail: 'connect ETIMEDOUT 10.0.0.1:9092', since: now - 600_000 }] : [],
-    host: { hostname: id, arch: 'arm64', diskFreeBytes: 20e9, diskTotalBytes: 32e9, rssBytes: 48e6, memFreeBytes: 2e9, memTotalBytes: 4e9, cpuTempC: 48 + (i % 20), load: [0.4, 0.3, 0.2] },
+    host: {
+      hostname: id,
+      arch: 'arm64',
+      diskFreeBytes: 20e9,
+      diskTotalBytes: 32e9,
+      rssBytes: 48e6,
+      memFreeBytes: 2e9,
+      memTotalBytes: 4e9,
+      cpuTempC: 48 + (i % 20),
+      load: [0.4, 0.3, 0.2],
+    },
   };
 }
 
@@ -71,7 +117,8 @@ async function publishAll(producer: Producer, topic: string, from: number, to: n
   if (messages.length) await producer.send({ topic, acks: -1, messages });
 }
 
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+const percentile = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 const round = (n: number) => Math.round(n * 10) / 10;
 
 export async function benchFleet(brokers: string[], o: FleetBenchOptions = {}): Promise<FleetBenchResult> {
@@ -81,16 +128,26 @@ export async function benchFleet(brokers: string[], o: FleetBenchOptions = {}): 
   const producer = kafka.producer({ allowAutoTopicCreation: true, createPartitioner: Partitioners.DefaultPartitioner });
   await producer.connect();
   const port = await freePort();
-  const child = spawn(process.execPath, [CLI, 'fleet', '--brokers', brokers.join(','), '--port', String(port), '--topic', topic, '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(
+    process.execPath,
+    [CLI, 'fleet', '--brokers', brokers.join(','), '--port', String(port), '--topic', topic, '--log-level', 'warn'],
+    { stdio: ['ignore', 'ignore', 'inherit'] },
+  );
   const base = `http://127.0.0.1:${port}`;
   let live: NodeJS.Timeout | undefined;
   try {
     // The fleet server creates the topic (compacted); wait for it to listen before producing.
-    await until('the fleet server to listen', async () => (await fetch(`${base}/healthz`).catch(() => undefined)) !== undefined);
+    await until(
+      'the fleet server to listen',
+      async () => (await fetch(`${base}/healthz`).catch(() => undefined)) !== undefined,
+    );
     await until('the status topic', async () => (await fetch(`${base}/healthz`)).status === 200);
     phase(`fleet bench: ${n} gateways`);
     for (let i = 0; i < n; i += 100) await publishAll(producer, topic, i, Math.min(n, i + 100));
-    await until(`${n} gateways on /api/gateways`, async () => ((await (await fetch(`${base}/api/gateways`)).json()) as unknown[]).length === n);
+    await until(
+      `${n} gateways on /api/gateways`,
+      async () => ((await (await fetch(`${base}/api/gateways`)).json()) as unknown[]).length === n,
+    );
 
     // A live fleet from now on: every gateway every 10 s, in slices every 100 ms.
     let next = 0;
@@ -111,11 +168,24 @@ export async function benchFleet(brokers: string[], o: FleetBenchOptions = {}): 
       bytes = body.byteLength;
     }
     times.sort((a, b) => a - b);
-    const api = { requests, bytes, p50Ms: round(percentile(times, 50)), p95Ms: round(percentile(times, 95)), maxMs: round(times.at(-1)!), targetP95Ms: 200, met: percentile(times, 95) < 200 };
-    note(`/api/gateways with ${n} gateways (${Math.round(bytes / 1024)} KiB): p50 ${api.p50Ms} ms, p95 ${api.p95Ms} ms, max ${api.maxMs} ms`);
+    const api = {
+      requests,
+      bytes,
+      p50Ms: round(percentile(times, 50)),
+      p95Ms: round(percentile(times, 95)),
+      maxMs: round(times.at(-1)!),
+      targetP95Ms: 200,
+      met: percentile(times, 95) < 200,
+    };
+    note(
+      `/api/gateways with ${n} gateways (${Math.round(bytes / 1024)} KiB): p50 ${api.p50Ms} ms, p95 ${api.p95Ms} ms, max ${api.maxMs} ms`,
+    );
     const page = o.page === false ? { skipped: 'disabled' } : await benchPage(base, n);
     if ('skipped' in page) note(`page: skipped (${page.skipped})`);
-    else note(`page: all ${n} rows after ${page.allRowsShownMs} ms; over ${page.observedS} s of updates ${page.longTasks} long tasks (longest ${page.longestTaskMs} ms), ${page.framesPerS} frames/s`);
+    else
+      note(
+        `page: all ${n} rows after ${page.allRowsShownMs} ms; over ${page.observedS} s of updates ${page.longTasks} long tasks (longest ${page.longestTaskMs} ms), ${page.framesPerS} frames/s`,
+      );
     return { gateways: n, statusesPerS: round((perTick * 1000) / 100), api, page };
   } finally {
     clearInterval(live);
@@ -123,7 +193,10 @@ export async function benchFleet(brokers: string[], o: FleetBenchOptions = {}): 
     await producer.disconnect();
     // On someone else's broker ($KAFKA_BROKERS) leave nothing behind.
     const admin = kafka.admin();
-    await admin.connect().then(() => admin.deleteTopics({ topics: [topic] })).catch(() => undefined);
+    await admin
+      .connect()
+      .then(() => admin.deleteTopics({ topics: [topic] }))
+      .catch(() => undefined);
     await admin.disconnect().catch(() => undefined);
   }
 }
@@ -136,7 +209,20 @@ async function benchPage(base: string, n: number): Promise<NonNullable<FleetBenc
   } catch {
     return { skipped: 'playwright-core is not installed (a devDependency)' };
   }
-  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--headless',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
   try {
     const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
     // Injected by the browser itself, not by the page (the page's CSP allows no inline script).
@@ -144,19 +230,39 @@ async function benchPage(base: string, n: number): Promise<NonNullable<FleetBenc
       const w = window as unknown as { __long: number[]; __frames: number };
       w.__long = [];
       w.__frames = 0;
-      new PerformanceObserver((list) => { for (const e of list.getEntries()) w.__long.push(e.duration); }).observe({ type: 'longtask', buffered: true });
-      const frame = () => { w.__frames++; requestAnimationFrame(frame); };
+      new PerformanceObserver((list) => {
+        for (const e of list.getEntries()) w.__long.push(e.duration);
+      }).observe({ type: 'longtask', buffered: true });
+      const frame = () => {
+        w.__frames++;
+        requestAnimationFrame(frame);
+      };
       requestAnimationFrame(frame);
     });
     const t = performance.now();
     await page.goto(base);
-    await page.waitForFunction((count) => document.querySelectorAll('#rows tr').length === count, n, { timeout: 60_000 });
+    await page.waitForFunction((count) => document.querySelectorAll('#rows tr').length === count, n, {
+      timeout: 60_000,
+    });
     const allRowsShownMs = Math.round(performance.now() - t);
-    await page.evaluate(() => { const w = window as unknown as { __long: number[]; __frames: number }; w.__long = []; w.__frames = 0; });
+    await page.evaluate(() => {
+      const w = window as unknown as { __long: number[]; __frames: number };
+      w.__long = [];
+      w.__frames = 0;
+    });
     const observedS = 10;
     await new Promise((r) => setTimeout(r, observedS * 1000));
-    const { long, frames } = await page.evaluate(() => { const w = window as unknown as { __long: number[]; __frames: number }; return { long: w.__long, frames: w.__frames }; });
-    return { allRowsShownMs, observedS, longTasks: long.length, longestTaskMs: Math.round(Math.max(0, ...long)), framesPerS: Math.round(frames / observedS) };
+    const { long, frames } = await page.evaluate(() => {
+      const w = window as unknown as { __long: number[]; __frames: number };
+      return { long: w.__long, frames: w.__frames };
+    });
+    return {
+      allRowsShownMs,
+      observedS,
+      longTasks: long.length,
+      longestTaskMs: Math.round(Math.max(0, ...long)),
+      framesPerS: Math.round(frames / observedS),
+    };
   } finally {
     await browser.close();
   }
@@ -172,10 +278,20 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs = 60
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const { values } = parseArgs({ options: { gateways: { type: 'string', default: '500' }, requests: { type: 'string', default: '200' }, 'no-page': { type: 'boolean', default: false } } });
+  const { values } = parseArgs({
+    options: {
+      gateways: { type: 'string', default: '500' },
+      requests: { type: 'string', default: '200' },
+      'no-page': { type: 'boolean', default: false },
+    },
+  });
   const kafka = await startBenchKafka((m) => note(m));
   try {
-    const result = await benchFleet(kafka.brokers, { gateways: Number(values.gateways), requests: Number(values.requests), page: !values['no-page'] });
+    const result = await benchFleet(kafka.brokers, {
+      gateways: Number(values.gateways),
+      requests: Number(values.requests),
+      page: !values['no-page'],
+    });
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   } finally {
     await kafka.stop();

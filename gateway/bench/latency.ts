@@ -27,11 +27,20 @@ export function percentiles(values: number[]): Percentiles | undefined {
  * `readCommitted` reads as exactly-once consumers must: only records of committed transactions
  * (their append time is still when the broker appended them, before the commit).
  */
-export async function kafkaLatencies(brokers: string[], topic: string, metric: string, o: { readCommitted?: boolean } = {}): Promise<Percentiles | undefined> {
+export async function kafkaLatencies(
+  brokers: string[],
+  topic: string,
+  metric: string,
+  o: { readCommitted?: boolean } = {},
+): Promise<Percentiles | undefined> {
   const isolation = o.readCommitted ? ['-X', 'isolation.level=read_committed'] : [];
-  const kcat = spawnTracked('kcat', ['-C', '-b', brokers.join(','), '-t', topic, ...isolation, '-o', 'beginning', '-e', '-q', '-f', '%T %s\\n'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const kcat = spawnTracked(
+    'kcat',
+    ['-C', '-b', brokers.join(','), '-t', topic, ...isolation, '-o', 'beginning', '-e', '-q', '-f', '%T %s\\n'],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   const ok = expectSuccess('kcat (consumer)', kcat);
   const wanted = `"metric":"${metric}"`;
   const latencies: number[] = [];

@@ -7,10 +7,10 @@
  * Prints {"event":"ready"} once subscribed; SIGTERM ends it.
  */
 import { Partitioners } from 'kafkajs';
-import { benchKafka } from './peers.js';
 import mqtt from 'mqtt';
 import { compileTopicPattern, decodePayload } from '../../drivers/mqtt/payload.js';
 import { encodeRecord, recordHeaders, recordKey } from '../ingest/record.js';
+import { benchKafka } from './peers.js';
 
 export interface NaiveBridgeOptions {
   mqttUrl: string;
@@ -22,7 +22,10 @@ export interface NaiveBridgeOptions {
 
 async function bridge(o: NaiveBridgeOptions): Promise<void> {
   const kafka = benchKafka(o.brokers, 'bench-naive-bridge');
-  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false });
+  const producer = kafka.producer({
+    createPartitioner: Partitioners.DefaultPartitioner,
+    allowAutoTopicCreation: false,
+  });
   await producer.connect();
   const names = compileTopicPattern(`${o.prefix}/{sensor}/{metric}`);
   const client = await mqtt.connectAsync(o.mqttUrl, { protocolVersion: 5, clean: true, reconnectPeriod: 0 });
@@ -33,9 +36,28 @@ async function bridge(o: NaiveBridgeOptions): Promise<void> {
     if (!decoded.ok) return done();
     const { sensor, metric, value, unit, ts } = decoded.reading;
     const s = ++seq;
-    const record = encodeRecord({ gateway: o.gateway, source: 'mqtt', sensor, metric, value, unit, ts: ts ?? Date.now(), seq: s, bootId: 'naive', clockSynced: true });
-    producer.send({ topic: o.topic, acks: -1, messages: [{ key: recordKey(o.gateway, sensor), value: record, headers: recordHeaders(o.gateway, s) }] })
-      .then(() => done(), (err: Error) => done(err));
+    const record = encodeRecord({
+      gateway: o.gateway,
+      source: 'mqtt',
+      sensor,
+      metric,
+      value,
+      unit,
+      ts: ts ?? Date.now(),
+      seq: s,
+      bootId: 'naive',
+      clockSynced: true,
+    });
+    producer
+      .send({
+        topic: o.topic,
+        acks: -1,
+        messages: [{ key: recordKey(o.gateway, sensor), value: record, headers: recordHeaders(o.gateway, s) }],
+      })
+      .then(
+        () => done(),
+        (err: Error) => done(err),
+      );
   };
   await client.subscribeAsync(`${o.prefix}/#`, { qos: 1 });
   process.stdout.write(`${JSON.stringify({ event: 'ready' })}\n`);

@@ -7,12 +7,12 @@ import { createWriteStream } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Admin, Kafka } from 'kafkajs';
-import { pino } from 'pino';
-import { configSchema } from '../config/config.js';
-import { kafkaClient } from '../uplink/kafka-client.js';
 import mqtt from 'mqtt';
+import { pino } from 'pino';
 import { KAFKA_VERSIONS, startKafka } from '../../deploy/kafka/launcher.js';
 import { freePort, waitForTcp } from '../../deploy/net.js';
+import { configSchema } from '../config/config.js';
+import { kafkaClient } from '../uplink/kafka-client.js';
 import { runTool, spawnTracked, stopChild } from './proc.js';
 
 export interface BenchKafka {
@@ -24,7 +24,9 @@ export interface BenchKafka {
 
 /** $KAFKA_BROKERS when set (someone else's broker: left running), else a fresh local broker. */
 export async function startBenchKafka(log: (msg: string) => void): Promise<BenchKafka> {
-  const external = process.env.KAFKA_BROKERS?.split(',').map((b) => b.trim()).filter(Boolean);
+  const external = process.env.KAFKA_BROKERS?.split(',')
+    .map((b) => b.trim())
+    .filter(Boolean);
   if (external?.length) return { brokers: external, version: 'external', stop: async () => undefined };
   const kafka = await startKafka({ version: KAFKA_VERSIONS.latest, log });
   return { brokers: kafka.brokers, version: kafka.version, stop: () => kafka.destroy() };
@@ -48,32 +50,45 @@ export async function startBenchMosquitto(dir: string): Promise<BenchMosquitto> 
   const host = '127.0.0.1';
   const port = await freePort();
   const conf = join(dir, 'mosquitto.conf');
-  await writeFile(conf, [
-    '# Written by the sensorgate bench (gateway/bench/peers.ts).',
-    `listener ${port} ${host}`,
-    'allow_anonymous true',
-    'persistence false',
-    'max_queued_messages 0',
-    'max_queued_bytes 0',
-    'max_inflight_messages 65535',
-    'message_size_limit 0',
-    'log_dest stderr',
-    'log_type error',
-    'log_type warning',
-    '',
-  ].join('\n'));
+  await writeFile(
+    conf,
+    [
+      '# Written by the sensorgate bench (gateway/bench/peers.ts).',
+      `listener ${port} ${host}`,
+      'allow_anonymous true',
+      'persistence false',
+      'max_queued_messages 0',
+      'max_queued_bytes 0',
+      'max_inflight_messages 65535',
+      'message_size_limit 0',
+      'log_dest stderr',
+      'log_type error',
+      'log_type warning',
+      '',
+    ].join('\n'),
+  );
   const logFile = createWriteStream(join(dir, 'mosquitto.log'));
   const child = spawnTracked('mosquitto', ['-c', conf], { stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout!.pipe(logFile);
   child.stderr!.pipe(logFile);
   let failed: Error | undefined;
-  child.once('error', (err) => { failed = new Error(`mosquitto: ${err.message}`); });
-  child.once('exit', (code, signal) => { failed ??= new Error(`mosquitto exited (${signal ?? code}) before it listened; see ${join(dir, 'mosquitto.log')}`); });
+  child.once('error', (err) => {
+    failed = new Error(`mosquitto: ${err.message}`);
+  });
+  child.once('exit', (code, signal) => {
+    failed ??= new Error(`mosquitto exited (${signal ?? code}) before it listened; see ${join(dir, 'mosquitto.log')}`);
+  });
   await waitForTcp(port, host, 10_000, () => failed);
   const version = /mosquitto version (\S+)/.exec(runTool('mosquitto', ['-h']))?.[1] ?? 'unknown';
   return {
-    url: `mqtt://${host}:${port}`, host, port, pid: child.pid!, version,
-    stop: async () => { await stopChild(child, 5000); },
+    url: `mqtt://${host}:${port}`,
+    host,
+    port,
+    pid: child.pid!,
+    version,
+    stop: async () => {
+      await stopChild(child, 5000);
+    },
   };
 }
 
@@ -84,7 +99,10 @@ export async function startBenchMosquitto(dir: string): Promise<BenchMosquitto> 
  */
 export async function prepareSession(url: string, clientId: string, topics: string[], qos: 1 | 2 = 1): Promise<void> {
   const client = await mqtt.connectAsync(url, {
-    clientId, clean: false, protocolVersion: 5, reconnectPeriod: 0,
+    clientId,
+    clean: false,
+    protocolVersion: 5,
+    reconnectPeriod: 0,
     properties: { sessionExpiryInterval: 0xffffffff },
   });
   try {
@@ -123,7 +141,13 @@ export class KafkaProbe {
     this.topics.add(topic);
     const created = await this.admin.createTopics({
       waitForLeaders: true,
-      topics: [{ topic, numPartitions: partitions, configEntries: [{ name: 'message.timestamp.type', value: 'LogAppendTime' }] }],
+      topics: [
+        {
+          topic,
+          numPartitions: partitions,
+          configEntries: [{ name: 'message.timestamp.type', value: 'LogAppendTime' }],
+        },
+      ],
     });
     if (!created) throw new Error(`Kafka topic ${topic} exists already: a measurement needs a fresh topic`);
   }

@@ -5,7 +5,7 @@
  * reading (the topic's end offsets, or what the gateway counts as acknowledged: see
  * launchGateway), so nothing still queued anywhere is counted as done.
  */
-import { CLI_PATH, cliNodeFlags } from '../cli/cli-path.js';
+
 import type { ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { readdir, writeFile } from 'node:fs/promises';
@@ -13,13 +13,23 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { freePort } from '../../deploy/net.js';
-import { validateConfig, type Config } from '../config/config.js';
+import { CLI_PATH, cliNodeFlags } from '../cli/cli-path.js';
+import { type Config, validateConfig } from '../config/config.js';
 import { kafkaLatencies, type Percentiles } from './latency.js';
-import { prepareSession, type BenchKafka, type BenchMosquitto, type KafkaProbe } from './peers.js';
-import { ChildEvents, cpuSeconds, expectSuccess, memory, memoryOf, spawnTracked, stopChild, type Memory } from './proc.js';
+import type { NaiveBridgeOptions } from './naive-bridge.js';
+import { type BenchKafka, type BenchMosquitto, type KafkaProbe, prepareSession } from './peers.js';
+import {
+  ChildEvents,
+  cpuSeconds,
+  expectSuccess,
+  type Memory,
+  memory,
+  memoryOf,
+  spawnTracked,
+  stopChild,
+} from './proc.js';
 import { counter, note } from './progress.js';
 import type { PublisherOptions } from './publisher.js';
-import type { NaiveBridgeOptions } from './naive-bridge.js';
 import { METRIC, WARMUP_METRIC } from './workload.js';
 
 export interface Bench {
@@ -118,7 +128,8 @@ export async function launchGateway(b: Bench, name: string, opts: GatewayOptions
   const exactlyOnce = opts.delivery === 'exactly-once';
   const offsetsTopic = `${topic}.offsets`;
   const countBy = opts.countBy ?? (exactlyOnce ? 'gateway' : 'end-offsets');
-  if (exactlyOnce && countBy === 'end-offsets') throw new Error(`gateway ${name}: exactly-once end offsets include commit markers; count by the gateway`);
+  if (exactlyOnce && countBy === 'end-offsets')
+    throw new Error(`gateway ${name}: exactly-once end offsets include commit markers; count by the gateway`);
   await b.probe.createTopic(topic);
   b.probe.adopt(statusTopic);
   if (exactlyOnce) b.probe.adopt(offsetsTopic);
@@ -126,26 +137,51 @@ export async function launchGateway(b: Bench, name: string, opts: GatewayOptions
   const listen = `127.0.0.1:${await freePort()}`;
   const cfg = validateConfig({
     gateway: { id, dataDir: join(b.workDir, name) },
-    kafka: { brokers: b.kafka.brokers, topic, statusTopic, ...(opts.delivery && { delivery: opts.delivery }), ...(exactlyOnce && { offsetsTopic }) },
+    kafka: {
+      brokers: b.kafka.brokers,
+      topic,
+      statusTopic,
+      ...(opts.delivery && { delivery: opts.delivery }),
+      ...(exactlyOnce && { offsetsTopic }),
+    },
     buffer: { synchronous: 'FULL' },
     status: { listen },
     log: { level: 'warn' },
-    sources: [{ id: 'mqtt', driver: 'mqtt', url: b.mosquitto.url, clientId: id, topics: [`${prefix}/#`], topicPattern: `${prefix}/{sensor}/{metric}`, ...(opts.qos?.subscribe && { qos: opts.qos.subscribe }) }],
+    sources: [
+      {
+        id: 'mqtt',
+        driver: 'mqtt',
+        url: b.mosquitto.url,
+        clientId: id,
+        topics: [`${prefix}/#`],
+        topicPattern: `${prefix}/{sensor}/{metric}`,
+        ...(opts.qos?.subscribe && { qos: opts.qos.subscribe }),
+      },
+    ],
   });
   const configFile = join(b.workDir, `${name}.yaml`);
   await writeFile(configFile, stringify(cfg));
   const nodeArgs = opts.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`] : [];
-  const child = spawnTracked(process.execPath, [...cliNodeFlags(), ...nodeArgs, CLI_PATH, 'run', '--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawnTracked(
+    process.execPath,
+    [...cliNodeFlags(), ...nodeArgs, CLI_PATH, 'run', '--config', configFile],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   const log = createWriteStream(join(b.workDir, `${name}.log`));
   child.stdout!.pipe(log);
   child.stderr!.pipe(log);
 
   const deadline = Date.now() + 60_000;
   for (;;) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`gateway ${name} exited at start; see ${join(b.workDir, `${name}.log`)}`);
-    const status = await fetch(`http://${listen}/api/status`).then((r) => r.json() as Promise<{ uplink: { connected: boolean } }>, () => undefined);
+    if (child.exitCode !== null || child.signalCode !== null)
+      throw new Error(`gateway ${name} exited at start; see ${join(b.workDir, `${name}.log`)}`);
+    const status = await fetch(`http://${listen}/api/status`).then(
+      (r) => r.json() as Promise<{ uplink: { connected: boolean } }>,
+      () => undefined,
+    );
     if (status?.uplink.connected) break;
-    if (Date.now() > deadline) throw new Error(`gateway ${name}: uplink not connected within 60 s; see ${join(b.workDir, `${name}.log`)}`);
+    if (Date.now() > deadline)
+      throw new Error(`gateway ${name}: uplink not connected within 60 s; see ${join(b.workDir, `${name}.log`)}`);
     await sleep(200);
   }
   const metrics = async () => {
@@ -153,13 +189,22 @@ export async function launchGateway(b: Bench, name: string, opts: GatewayOptions
     return new Map([...text.matchAll(/^(sensorgate_\w+)(?:\{[^}]*\})? (\S+)$/gm)].map((m) => [m[1]!, Number(m[2])]));
   };
   return {
-    name, child, prefix, topic, metrics, transactional: exactlyOnce, kafka: cfg.kafka, publishQos: opts.qos?.publish,
-    inKafka: countBy === 'gateway'
-      ? async () => (await metrics()).get('sensorgate_readings_sent_total') ?? 0
-      : () => b.probe.total(topic),
+    name,
+    child,
+    prefix,
+    topic,
+    metrics,
+    transactional: exactlyOnce,
+    kafka: cfg.kafka,
+    publishQos: opts.qos?.publish,
+    inKafka:
+      countBy === 'gateway'
+        ? async () => (await metrics()).get('sensorgate_readings_sent_total') ?? 0
+        : () => b.probe.total(topic),
     stop: async () => {
       const { code, signal } = await stopChild(child, 20_000);
-      if (code !== 0) note(`gateway ${name} stopped with ${signal ?? `exit code ${code}`}; see ${join(b.workDir, `${name}.log`)}`);
+      if (code !== 0)
+        note(`gateway ${name} stopped with ${signal ?? `exit code ${code}`}; see ${join(b.workDir, `${name}.log`)}`);
     },
   };
 }
@@ -168,20 +213,45 @@ export async function launchGateway(b: Bench, name: string, opts: GatewayOptions
 export async function launchNaiveBridge(b: Bench, name: string): Promise<Bridge> {
   const { prefix, topic } = names(b, name);
   await b.probe.createTopic(topic);
-  const opts: NaiveBridgeOptions = { mqttUrl: b.mosquitto.url, prefix, brokers: b.kafka.brokers, topic, gateway: `bench-${name}` };
-  const child = spawnTracked(process.execPath, [here('./naive-bridge.js'), JSON.stringify(opts)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const opts: NaiveBridgeOptions = {
+    mqttUrl: b.mosquitto.url,
+    prefix,
+    brokers: b.kafka.brokers,
+    topic,
+    gateway: `bench-${name}`,
+  };
+  const child = spawnTracked(process.execPath, [here('./naive-bridge.js'), JSON.stringify(opts)], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   await new ChildEvents('naive bridge', child).next('ready', 60_000);
-  return { name, child, prefix, topic, inKafka: () => b.probe.total(topic), stop: async () => { await stopChild(child, 10_000); } };
+  return {
+    name,
+    child,
+    prefix,
+    topic,
+    inKafka: () => b.probe.total(topic),
+    stop: async () => {
+      await stopChild(child, 10_000);
+    },
+  };
 }
 
 function startPublisher(b: Bench, o: Omit<PublisherOptions, 'url'>): ChildEvents {
   const opts: PublisherOptions = { url: b.mosquitto.url, ...o };
-  const child = spawnTracked(process.execPath, [here('./publisher.js'), JSON.stringify(opts)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawnTracked(process.execPath, [here('./publisher.js'), JSON.stringify(opts)], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   return new ChildEvents('publisher', child);
 }
 
 /** Resolves when Kafka holds `total` of the bridge's readings; shows progress from `base`; fails on a stall. */
-async function untilInKafka(bridge: Bridge, base: number, total: number, label: string, onPoll?: () => unknown): Promise<void> {
+async function untilInKafka(
+  bridge: Bridge,
+  base: number,
+  total: number,
+  label: string,
+  onPoll?: () => unknown,
+): Promise<void> {
   const bar = counter(label, total - base);
   let last = -1;
   let lastMove = Date.now();
@@ -191,8 +261,12 @@ async function untilInKafka(bridge: Bridge, base: number, total: number, label: 
       bar.update(n - base);
       await onPoll?.();
       if (n >= total) return;
-      if (n !== last) { last = n; lastMove = Date.now(); }
-      if (Date.now() - lastMove > STALL_MS) throw new Error(`${label}: stuck at ${n - base} of ${total - base} readings in Kafka for ${STALL_MS / 1000} s`);
+      if (n !== last) {
+        last = n;
+        lastMove = Date.now();
+      }
+      if (Date.now() - lastMove > STALL_MS)
+        throw new Error(`${label}: stuck at ${n - base} of ${total - base} readings in Kafka for ${STALL_MS / 1000} s`);
       await sleep(50);
     }
   } finally {
@@ -214,10 +288,17 @@ function runMeter(b: Bench, pid: number) {
       return {
         mem,
         figures: {
-          name, readings: n, startedAt: t0, endedAt: t1, seconds, readingsPerSecond: n / seconds,
+          name,
+          readings: n,
+          startedAt: t0,
+          endedAt: t1,
+          seconds,
+          readingsPerSecond: n / seconds,
           cpuSecondsPerMillion: perMillion(cpuSeconds(pid) - cpu0),
           mosquittoCpuSecondsPerMillion: perMillion(cpuSeconds(b.mosquitto.pid) - mosquittoCpu0),
-          peakRssBytes: mem.peakRssBytes, rssBytes: mem.rssBytes, rssAnonBytes: mem.rssAnonBytes,
+          peakRssBytes: mem.peakRssBytes,
+          rssBytes: mem.rssBytes,
+          rssAnonBytes: mem.rssAnonBytes,
         },
       };
     },
@@ -230,7 +311,13 @@ function runMeter(b: Bench, pid: number) {
  */
 export async function measureBurst(b: Bench, bridge: Bridge, n: number): Promise<PipelineResult> {
   const pid = bridge.child.pid!;
-  await startPublisher(b, { prefix: bridge.prefix, count: WARMUP_READINGS, rate: 0, metric: WARMUP_METRIC, qos: bridge.publishQos }).next('done', 120_000);
+  await startPublisher(b, {
+    prefix: bridge.prefix,
+    count: WARMUP_READINGS,
+    rate: 0,
+    metric: WARMUP_METRIC,
+    qos: bridge.publishQos,
+  }).next('done', 120_000);
   await untilInKafka(bridge, 0, WARMUP_READINGS, `${bridge.name} warm-up`);
   const before = await bridge.metrics?.();
   const commits0 = before?.get('sensorgate_buffer_commits_total');
@@ -258,11 +345,15 @@ export async function measureBurst(b: Bench, bridge: Bridge, n: number): Promise
   const published = await publisher.next('done', 30_000);
   const commits1 = (await bridge.metrics?.())?.get('sensorgate_buffer_commits_total');
   const durable = samples.find((s) => s.ingested >= n);
-  const latencyMs = await kafkaLatencies(b.kafka.brokers, bridge.topic, METRIC, { readCommitted: bridge.transactional });
+  const latencyMs = await kafkaLatencies(b.kafka.brokers, bridge.topic, METRIC, {
+    readCommitted: bridge.transactional,
+  });
   // What a consumer reads back: every reading, and under exactly-once each one once.
   const readBack = latencyMs?.count ?? 0;
   if (readBack < n || (bridge.transactional && readBack !== n)) {
-    throw new Error(`${bridge.name}: ${readBack} readings read back from ${bridge.topic}${bridge.transactional ? ' (read_committed)' : ''}, ${n} published`);
+    throw new Error(
+      `${bridge.name}: ${readBack} readings read back from ${bridge.topic}${bridge.transactional ? ' (read_committed)' : ''}, ${n} published`,
+    );
   }
 
   return {
@@ -270,11 +361,13 @@ export async function measureBurst(b: Bench, bridge: Bridge, n: number): Promise
     publisherCpuSecondsPerMillion: (Number(published.cpuS) / n) * 1e6,
     latencyMs,
     commits: commits0 !== undefined && commits1 !== undefined ? commits1 - commits0 : undefined,
-    gateway: bridge.metrics ? {
-      durableAfterS: durable ? durable.t / 1000 : null,
-      maxBufferDepth: Math.max(0, ...samples.map((s) => s.depth)),
-      samples,
-    } : undefined,
+    gateway: bridge.metrics
+      ? {
+          durableAfterS: durable ? durable.t / 1000 : null,
+          maxBufferDepth: Math.max(0, ...samples.map((s) => s.depth)),
+          samples,
+        }
+      : undefined,
   };
 }
 
@@ -335,13 +428,20 @@ async function memoryOfNode(module?: string): Promise<Memory> {
   const code = `${module ? `await import(${JSON.stringify(module)});` : ''}
     await new Promise((r) => setTimeout(r, 500));
     process.stdout.write((await import('node:fs')).readFileSync('/proc/self/status', 'utf8'));`;
-  const child = spawnTracked(process.execPath, ['--input-type=module', '-e', code], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawnTracked(process.execPath, ['--input-type=module', '-e', code], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
-  child.stdout!.on('data', (b: Buffer) => { out += b.toString('utf8'); });
+  child.stdout!.on('data', (b: Buffer) => {
+    out += b.toString('utf8');
+  });
   await expectSuccess('node (RSS baseline)', child);
   return memoryOf(out);
 }
 
 export async function nodeBaselines(): Promise<NonNullable<SteadyResult['baselines']>> {
-  return { emptyNode: await memoryOfNode(), gatewayModules: await memoryOfNode(new URL('../gateway.js', import.meta.url).href) };
+  return {
+    emptyNode: await memoryOfNode(),
+    gatewayModules: await memoryOfNode(new URL('../gateway.js', import.meta.url).href),
+  };
 }

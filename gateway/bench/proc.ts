@@ -2,7 +2,7 @@
  * Processes the bench starts, and what Linux's /proc says about them (CPU time, memory, bytes
  * written). Every child is tracked so that nothing outlives the bench, even when it fails.
  */
-import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { type ChildProcess, type SpawnOptions, spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 
@@ -26,7 +26,8 @@ export interface Exit {
 }
 
 export function exited(child: ChildProcess): Promise<Exit> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
+  if (child.exitCode !== null || child.signalCode !== null)
+    return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
   return new Promise((resolve, reject) => {
     child.once('exit', (code, signal) => resolve({ code, signal }));
     child.once('error', reject);
@@ -48,7 +49,9 @@ export async function stopChild(child: ChildProcess, graceMs = 15_000): Promise<
 /** Resolve when the child exits 0; otherwise a readable error naming it, with the tail of its stderr. */
 export async function expectSuccess(name: string, child: ChildProcess): Promise<void> {
   let stderr = '';
-  child.stderr?.on('data', (b: Buffer) => { stderr = (stderr + b.toString('utf8')).slice(-2000); });
+  child.stderr?.on('data', (b: Buffer) => {
+    stderr = (stderr + b.toString('utf8')).slice(-2000);
+  });
   const { code, signal } = await exited(child);
   if (code !== 0) throw new Error(`${name} failed (${signal ?? `exit ${code}`}): ${stderr.trim() || 'no output'}`);
 }
@@ -98,7 +101,12 @@ export function memory(pid: number): Memory {
 /** The memory fields of a /proc/PID/status text. */
 export function memoryOf(status: string): Memory {
   const kib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
-  return { rssBytes: kib('VmRSS'), peakRssBytes: kib('VmHWM'), rssAnonBytes: kib('RssAnon'), rssFileBytes: kib('RssFile') };
+  return {
+    rssBytes: kib('VmRSS'),
+    peakRssBytes: kib('VmHWM'),
+    rssAnonBytes: kib('RssAnon'),
+    rssFileBytes: kib('RssFile'),
+  };
 }
 
 /** Bytes the process caused to be written to storage (/proc/PID/io write_bytes; page cache writes count once per dirtying). */
@@ -116,7 +124,10 @@ export class ChildEvents {
   private readonly waiters = new Map<string, (e: Record<string, unknown>) => void>();
   private stderr = '';
 
-  constructor(readonly name: string, private readonly child: ChildProcess) {
+  constructor(
+    readonly name: string,
+    private readonly child: ChildProcess,
+  ) {
     createInterface({ input: child.stdout! }).on('line', (line) => {
       let e: Record<string, unknown>;
       try {
@@ -128,7 +139,9 @@ export class ChildEvents {
       this.seen.set(event, e);
       this.waiters.get(event)?.(e);
     });
-    child.stderr?.on('data', (b: Buffer) => { this.stderr = (this.stderr + b.toString('utf8')).slice(-2000); });
+    child.stderr?.on('data', (b: Buffer) => {
+      this.stderr = (this.stderr + b.toString('utf8')).slice(-2000);
+    });
   }
 
   /** The event's object, once the child has printed it; rejects if the child exits or time runs out first. */
@@ -148,10 +161,18 @@ export class ChildEvents {
         setTimeout(() => {
           const e = this.seen.get(event);
           if (e) finish(undefined, e);
-          else finish(new Error(`${this.name} exited (${signal ?? `code ${code}`}) before "${event}": ${this.stderr.trim() || 'no output'}`));
+          else
+            finish(
+              new Error(
+                `${this.name} exited (${signal ?? `code ${code}`}) before "${event}": ${this.stderr.trim() || 'no output'}`,
+              ),
+            );
         }, 200);
       };
-      const timer = setTimeout(() => finish(new Error(`${this.name}: no "${event}" within ${timeoutMs / 1000} s`)), timeoutMs);
+      const timer = setTimeout(
+        () => finish(new Error(`${this.name}: no "${event}" within ${timeoutMs / 1000} s`)),
+        timeoutMs,
+      );
       this.waiters.set(event, (e) => finish(undefined, e));
       this.child.once('exit', onExit);
     });

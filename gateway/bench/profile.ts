@@ -61,7 +61,9 @@ function shortUrl(url: string): string {
 }
 
 function top(map: Map<string, number>, totalHits: number, msPerHit: number, limit: number): ProfileLine[] {
-  return [...map].sort((a, b) => b[1] - a[1]).slice(0, limit)
+  return [...map]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, limit)
     .map(([name, hits]) => ({ name, selfMs: hits * msPerHit, percent: (100 * hits) / totalHits }));
 }
 
@@ -90,12 +92,16 @@ export async function summariseProfile(file: string, window?: ProfileWindow, lim
     const { functionName, url, lineNumber } = node.callFrame;
     const area = areaOf(url, functionName);
     if (area === '(idle)') idle += hits;
-    const fn = url === '' ? functionName || '(anonymous)' : `${functionName || '(anonymous)'} ${shortUrl(url)}:${lineNumber + 1}`;
+    const fn =
+      url === ''
+        ? functionName || '(anonymous)'
+        : `${functionName || '(anonymous)'} ${shortUrl(url)}:${lineNumber + 1}`;
     functions.set(fn, (functions.get(fn) ?? 0) + hits);
     areas.set(area, (areas.get(area) ?? 0) + hits);
   }
   return {
-    file, wallMs,
+    file,
+    wallMs,
     busyPercent: (100 * (totalHits - idle)) / totalHits,
     functions: top(functions, totalHits, msPerHit, limit),
     areas: top(areas, totalHits, msPerHit, limit),

@@ -25,15 +25,18 @@ export interface Counter {
 }
 
 export function counter(label: string, total: number): Counter {
-  const bar = new cliProgress.SingleBar({
-    format: `        {bar} {value}/{total} ${label} ({duration}s)`,
-    stream: process.stderr,
-    barsize: 30,
-    hideCursor: true,
-    clearOnComplete: true,
-    noTTYOutput: true,
-    notTTYSchedule: 5000,
-  }, cliProgress.Presets.shades_classic);
+  const bar = new cliProgress.SingleBar(
+    {
+      format: `        {bar} {value}/{total} ${label} ({duration}s)`,
+      stream: process.stderr,
+      barsize: 30,
+      hideCursor: true,
+      clearOnComplete: true,
+      noTTYOutput: true,
+      notTTYSchedule: 5000,
+    },
+    cliProgress.Presets.shades_classic,
+  );
   bar.start(total, 0);
   return { update: (v) => bar.update(Math.min(v, total)), stop: () => bar.stop() };
 }

@@ -45,7 +45,10 @@ async function publish(o: PublisherOptions): Promise<void> {
       }
     };
     if (o.rate > 0) {
-      const timer = setInterval(() => { pump(); if (sent === o.count) clearInterval(timer); }, 10);
+      const timer = setInterval(() => {
+        pump();
+        if (sent === o.count) clearInterval(timer);
+      }, 10);
     }
     pump();
   });

@@ -6,7 +6,7 @@
  * one commit before PUBREC, taken in by another before PUBCOMP). Rounds alternate the two so that
  * noise from the shared machine hits both alike; the best round of each counts.
  */
-import { launchGateway, measureBurst, type Bench, type PipelineResult } from './pipelines.js';
+import { type Bench, launchGateway, measureBurst, type PipelineResult } from './pipelines.js';
 
 export interface QosRun extends PipelineResult {
   qos: 1 | 2;
@@ -22,7 +22,10 @@ export interface QosBenchResult {
   qos2OverQos1: number;
 }
 
-export async function benchQos(b: Bench, o: { readings: number; rounds: number; onRun?: (r: QosRun) => void }): Promise<QosBenchResult> {
+export async function benchQos(
+  b: Bench,
+  o: { readings: number; rounds: number; onRun?: (r: QosRun) => void },
+): Promise<QosBenchResult> {
   const runs: QosRun[] = [];
   for (let round = 1; round <= o.rounds; round++) {
     for (const qos of [1, 2] as const) {
@@ -36,8 +39,15 @@ export async function benchQos(b: Bench, o: { readings: number; rounds: number; 
       }
     }
   }
-  const best = (qos: 1 | 2) => runs.filter((r) => r.qos === qos).reduce((x, y) => (y.readingsPerSecond > x.readingsPerSecond ? y : x));
+  const best = (qos: 1 | 2) =>
+    runs.filter((r) => r.qos === qos).reduce((x, y) => (y.readingsPerSecond > x.readingsPerSecond ? y : x));
   const qos1 = best(1);
   const qos2 = best(2);
-  return { readingsPerRun: o.readings, rounds: o.rounds, runs, best: { qos1, qos2 }, qos2OverQos1: qos2.readingsPerSecond / qos1.readingsPerSecond };
+  return {
+    readingsPerRun: o.readings,
+    rounds: o.rounds,
+    runs,
+    best: { qos1, qos2 },
+    qos2OverQos1: qos2.readingsPerSecond / qos1.readingsPerSecond,
+  };
 }

@@ -51,9 +51,25 @@ export function ok<T>(o: Outcome<T> | undefined): T | undefined {
   return o === undefined || failed(o) ? undefined : o;
 }
 
-function target(name: string, measured: number | undefined, op: Target['op'], limit: number, unit: Target['unit'], note?: string): Target {
-  if (measured === undefined || !Number.isFinite(measured)) return { name, measured: null, op, limit, unit, pass: null, note: note ?? 'not measured' };
-  return { name, measured, op, limit, unit, pass: op === '>=' ? measured >= limit : op === '<=' ? measured <= limit : measured < limit, note };
+function target(
+  name: string,
+  measured: number | undefined,
+  op: Target['op'],
+  limit: number,
+  unit: Target['unit'],
+  note?: string,
+): Target {
+  if (measured === undefined || !Number.isFinite(measured))
+    return { name, measured: null, op, limit, unit, pass: null, note: note ?? 'not measured' };
+  return {
+    name,
+    measured,
+    op,
+    limit,
+    unit,
+    pass: op === '>=' ? measured >= limit : op === '<=' ? measured <= limit : measured < limit,
+    note,
+  };
 }
 
 /** The acceptance targets of the core issue, from whatever was measured. */
@@ -62,22 +78,63 @@ export function checkTargets(r: BenchResults): Target[] {
   const gw = ok(r.pipelines.gateway);
   const naive = ok(r.pipelines.naive);
   const ceilings = [ok(r.pipelines.kcat), ok(r.pipelines.mqttPipe)];
-  const slower = ceilings.every(Boolean) ? ceilings.reduce((a, b) => (b!.readingsPerSecond < a!.readingsPerSecond ? b : a)) : undefined;
+  const slower = ceilings.every(Boolean)
+    ? ceilings.reduce((a, b) => (b!.readingsPerSecond < a!.readingsPerSecond ? b : a))
+    : undefined;
   const steady = ok(r.steady);
   const delivery = ok(r.delivery);
   const bufferAt = buffer?.sizes.find((s) => s.readingsPerCommit === buffer.evaluatedAt.readingsPerCommit);
   const fleet = ok(r.fleet);
   return [
-    target(`buffer append FULL / OFF at ${buffer ? int(buffer.evaluatedAt.readingsPerCommit) : '-'}/commit`, bufferAt?.fullOverOff, '>=', 0.8, 'x', buffer?.evaluatedAt.why),
-    target('gateway / naive bridge', gw && naive ? gw.readingsPerSecond / naive.readingsPerSecond : undefined, '>=', 10, 'x'),
-    target('gateway / slower of kcat and MQTT pipe', gw && slower ? gw.readingsPerSecond / slower.readingsPerSecond : undefined, '>=', 0.5, 'x',
-      slower ? `slower: ${slower.name}` : undefined),
-    target('exactly-once / at-least-once', delivery?.exactlyOnceOverAtLeastOnce, '>=', 0.7, 'x',
-      delivery ? `batchMaxRecords ${int(delivery.batchMaxRecords)} in both` : undefined),
-    target(`gateway peak RSS at ${steady?.ratePerSecond ?? 500} readings/s`, steady ? steady.peakRssBytes! / MiB : undefined, '<=', 60, 'MiB',
-      steady ? `VmHWM; steady RssAnon ${mib(steady.steadyRssAnonBytes)}` : undefined),
-    target(`/api/gateways with ${fleet ? int(fleet.gateways) : 500} gateways p95`, fleet?.api.p95Ms, '<', fleet?.api.targetP95Ms ?? 200, 'ms',
-      fleet ? `p50 ${fixed(fleet.api.p50Ms)} ms, max ${fixed(fleet.api.maxMs)} ms, ${int(fleet.api.bytes / 1024)} KiB` : undefined),
+    target(
+      `buffer append FULL / OFF at ${buffer ? int(buffer.evaluatedAt.readingsPerCommit) : '-'}/commit`,
+      bufferAt?.fullOverOff,
+      '>=',
+      0.8,
+      'x',
+      buffer?.evaluatedAt.why,
+    ),
+    target(
+      'gateway / naive bridge',
+      gw && naive ? gw.readingsPerSecond / naive.readingsPerSecond : undefined,
+      '>=',
+      10,
+      'x',
+    ),
+    target(
+      'gateway / slower of kcat and MQTT pipe',
+      gw && slower ? gw.readingsPerSecond / slower.readingsPerSecond : undefined,
+      '>=',
+      0.5,
+      'x',
+      slower ? `slower: ${slower.name}` : undefined,
+    ),
+    target(
+      'exactly-once / at-least-once',
+      delivery?.exactlyOnceOverAtLeastOnce,
+      '>=',
+      0.7,
+      'x',
+      delivery ? `batchMaxRecords ${int(delivery.batchMaxRecords)} in both` : undefined,
+    ),
+    target(
+      `gateway peak RSS at ${steady?.ratePerSecond ?? 500} readings/s`,
+      steady ? steady.peakRssBytes! / MiB : undefined,
+      '<=',
+      60,
+      'MiB',
+      steady ? `VmHWM; steady RssAnon ${mib(steady.steadyRssAnonBytes)}` : undefined,
+    ),
+    target(
+      `/api/gateways with ${fleet ? int(fleet.gateways) : 500} gateways p95`,
+      fleet?.api.p95Ms,
+      '<',
+      fleet?.api.targetP95Ms ?? 200,
+      'ms',
+      fleet
+        ? `p50 ${fixed(fleet.api.p50Ms)} ms, max ${fixed(fleet.api.maxMs)} ms, ${int(fleet.api.bytes / 1024)} KiB`
+        : undefined,
+    ),
   ];
 }
 
@@ -88,7 +145,8 @@ const ms = (n: number | undefined) => (n === undefined ? '-' : int(n));
 
 function table(headers: string[], rows: string[][]): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => '  ' + cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('   ');
+  const line = (cells: string[]) =>
+    '  ' + cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('   ');
   return [line(headers), ...rows.map(line)].join('\n');
 }
 
@@ -101,7 +159,8 @@ const LABELS: Record<string, string> = {
 
 function formatTarget(t: Target): string {
   const mark = t.pass === null ? '?  n/a ' : t.pass ? '✓  pass' : '✗  MISS';
-  const value = t.measured === null ? '-' : t.unit === 'x' ? `${t.measured.toPrecision(3)}x` : `${t.measured.toFixed(1)} ${t.unit}`;
+  const value =
+    t.measured === null ? '-' : t.unit === 'x' ? `${t.measured.toPrecision(3)}x` : `${t.measured.toFixed(1)} ${t.unit}`;
   const limit = t.unit === 'x' ? `${t.limit}x` : `${t.limit} ${t.unit}`;
   return `  ${mark}   ${t.name.padEnd(42)} ${value.padStart(10)}   target ${t.op} ${limit}${t.note ? `   (${t.note})` : ''}`;
 }
@@ -110,23 +169,49 @@ export function formatReport(r: BenchResults, resultsFile: string): string {
   const out: string[] = [];
   const load = (l: number[] | undefined) => (l ? l.map((x) => x.toFixed(2)).join(' ') : '-');
   out.push('');
-  out.push(`sensorgate bench   ${r.startedAt}   ${r.host.cpus} CPUs (${r.host.cpuModel})   node ${r.host.node}   load ${load(r.host.loadavgStart)} -> ${load(r.host.loadavgEnd)}`);
-  out.push(`peers: Kafka ${r.peers.kafka?.version ?? '-'} (${r.peers.kafka?.brokers.join(',') ?? '-'}), mosquitto ${r.peers.mosquitto ?? '-'}, kcat ${r.peers.kcat ?? '-'}`);
+  out.push(
+    `sensorgate bench   ${r.startedAt}   ${r.host.cpus} CPUs (${r.host.cpuModel})   node ${r.host.node}   load ${load(r.host.loadavgStart)} -> ${load(r.host.loadavgEnd)}`,
+  );
+  out.push(
+    `peers: Kafka ${r.peers.kafka?.version ?? '-'} (${r.peers.kafka?.brokers.join(',') ?? '-'}), mosquitto ${r.peers.mosquitto ?? '-'}, kcat ${r.peers.kcat ?? '-'}`,
+  );
 
   if (r.buffer) {
     out.push('');
     if (failed(r.buffer)) out.push(`1. Buffer append: FAILED: ${r.buffer.error}`);
     else {
       const b = r.buffer;
-      out.push(`1. Buffer append: SqliteBuffer, WAL, ${int(b.readingsPerRun)} readings per run, best of ${b.rounds} alternating rounds`);
-      out.push(table(['readings/commit', 'OFF readings/s', 'FULL readings/s', 'FULL / OFF', 'FULL commits', 'OFF bytes/reading', 'FULL bytes/reading'],
-        b.sizes.map((s) => [
-          `${int(s.readingsPerCommit)}${s.readingsPerCommit === b.evaluatedAt.readingsPerCommit ? ' (target)' : ''}`,
-          int(s.best.OFF.readingsPerSecond), int(s.best.FULL.readingsPerSecond), `${s.fullOverOff.toFixed(2)}x`,
-          int(s.best.FULL.commits), int(s.best.OFF.bytesPerReading), int(s.best.FULL.bytesPerReading),
-        ])));
-      out.push(`  target evaluated at ${int(b.evaluatedAt.readingsPerCommit)} readings per commit: ${b.evaluatedAt.why}.`);
-      out.push('  FULL fsyncs the WAL once per commit (checkpoints add a few), OFF never. Bytes: /proc/self/io write_bytes per reading.');
+      out.push(
+        `1. Buffer append: SqliteBuffer, WAL, ${int(b.readingsPerRun)} readings per run, best of ${b.rounds} alternating rounds`,
+      );
+      out.push(
+        table(
+          [
+            'readings/commit',
+            'OFF readings/s',
+            'FULL readings/s',
+            'FULL / OFF',
+            'FULL commits',
+            'OFF bytes/reading',
+            'FULL bytes/reading',
+          ],
+          b.sizes.map((s) => [
+            `${int(s.readingsPerCommit)}${s.readingsPerCommit === b.evaluatedAt.readingsPerCommit ? ' (target)' : ''}`,
+            int(s.best.OFF.readingsPerSecond),
+            int(s.best.FULL.readingsPerSecond),
+            `${s.fullOverOff.toFixed(2)}x`,
+            int(s.best.FULL.commits),
+            int(s.best.OFF.bytesPerReading),
+            int(s.best.FULL.bytesPerReading),
+          ]),
+        ),
+      );
+      out.push(
+        `  target evaluated at ${int(b.evaluatedAt.readingsPerCommit)} readings per commit: ${b.evaluatedAt.why}.`,
+      );
+      out.push(
+        '  FULL fsyncs the WAL once per commit (checkpoints add a few), OFF never. Bytes: /proc/self/io write_bytes per reading.',
+      );
     }
   }
 
@@ -134,13 +219,29 @@ export function formatReport(r: BenchResults, resultsFile: string): string {
   if (Object.keys(p).length) {
     out.push('');
     out.push('2. MQTT -> Kafka: QoS 1 in, acks=all out, 10 sensors, the same mosquitto and Kafka broker for all');
-    const rows = (Object.keys(LABELS) as Array<keyof typeof p>).filter((k) => p[k]).map((k) => {
-      const x = p[k]!;
-      if (failed(x)) return [LABELS[k]!, 'FAILED', '', '', '', '', '', '', ''];
-      return [LABELS[k]!, int(x.readings), int(x.readingsPerSecond), fixed(x.cpuSecondsPerMillion), fixed(x.mosquittoCpuSecondsPerMillion),
-        mib(x.peakRssBytes), ms(x.latencyMs?.p50), ms(x.latencyMs?.p95), ms(x.latencyMs?.p99)];
-    });
-    out.push(table(['pipeline', 'readings', 'readings/s', 'CPU s/M', 'mosq. s/M', 'peak RSS', 'p50 ms', 'p95 ms', 'p99 ms'], rows));
+    const rows = (Object.keys(LABELS) as Array<keyof typeof p>)
+      .filter((k) => p[k])
+      .map((k) => {
+        const x = p[k]!;
+        if (failed(x)) return [LABELS[k]!, 'FAILED', '', '', '', '', '', '', ''];
+        return [
+          LABELS[k]!,
+          int(x.readings),
+          int(x.readingsPerSecond),
+          fixed(x.cpuSecondsPerMillion),
+          fixed(x.mosquittoCpuSecondsPerMillion),
+          mib(x.peakRssBytes),
+          ms(x.latencyMs?.p50),
+          ms(x.latencyMs?.p95),
+          ms(x.latencyMs?.p99),
+        ];
+      });
+    out.push(
+      table(
+        ['pipeline', 'readings', 'readings/s', 'CPU s/M', 'mosq. s/M', 'peak RSS', 'p50 ms', 'p95 ms', 'p99 ms'],
+        rows,
+      ),
+    );
     for (const k of Object.keys(LABELS) as Array<keyof typeof p>) {
       const x = p[k];
       if (failed(x)) out.push(`  ${LABELS[k]} FAILED: ${x.error}`);
@@ -148,11 +249,20 @@ export function formatReport(r: BenchResults, resultsFile: string): string {
     const gw = ok(p.gateway);
     if (gw?.gateway) {
       const t = gw.gateway;
-      const durable = t.durableAfterS === null ? 'not seen' : `after ${fixed(t.durableAfterS)} s (${int(gw.readings / t.durableAfterS)}/s)`;
-      out.push(`  gateway: all readings durable in its buffer ${durable}, all in Kafka after ${fixed(gw.seconds)} s; buffer depth peaked at ${int(t.maxBufferDepth)};`);
-      out.push(`  ${gw.commits === undefined ? '' : `${int(gw.commits)} buffer commits (${int(gw.readings / Math.max(1, gw.commits))} readings each); `}publisher CPU ${fixed(gw.publisherCpuSecondsPerMillion)} s/M.`);
+      const durable =
+        t.durableAfterS === null
+          ? 'not seen'
+          : `after ${fixed(t.durableAfterS)} s (${int(gw.readings / t.durableAfterS)}/s)`;
+      out.push(
+        `  gateway: all readings durable in its buffer ${durable}, all in Kafka after ${fixed(gw.seconds)} s; buffer depth peaked at ${int(t.maxBufferDepth)};`,
+      );
+      out.push(
+        `  ${gw.commits === undefined ? '' : `${int(gw.commits)} buffer commits (${int(gw.readings / Math.max(1, gw.commits))} readings each); `}publisher CPU ${fixed(gw.publisherCpuSecondsPerMillion)} s/M.`,
+      );
     }
-    out.push('  CPU s/M: CPU seconds per million readings of the pipeline process (mosq.: of mosquitto). Latency: publish -> Kafka');
+    out.push(
+      '  CPU s/M: CPU seconds per million readings of the pipeline process (mosq.: of mosquitto). Latency: publish -> Kafka',
+    );
     out.push('  log-append time, during the burst (so it includes the queue in front of a slower pipeline).');
   }
 
@@ -161,18 +271,53 @@ export function formatReport(r: BenchResults, resultsFile: string): string {
     if (failed(r.delivery)) out.push(`3. Exactly-once vs at-least-once: FAILED: ${r.delivery.error}`);
     else {
       const d = r.delivery;
-      out.push(`3. Exactly-once vs at-least-once: the gateway burst, ${int(d.readingsPerRun)} readings per run, best of ${d.rounds} alternating rounds,`);
+      out.push(
+        `3. Exactly-once vs at-least-once: the gateway burst, ${int(d.readingsPerRun)} readings per run, best of ${d.rounds} alternating rounds,`,
+      );
       out.push(`   batchMaxRecords ${int(d.batchMaxRecords)} and batchMaxBytes ${int(d.batchMaxBytes)} in both`);
-      out.push(table(['kafka.delivery', 'readings/s', 'rounds (readings/s)', 'durable after s', 'readings/buffer commit', 'CPU s/M', 'peak RSS', 'p50 ms', 'p95 ms', 'p99 ms'],
-        (['at-least-once', 'exactly-once'] as const).map((mode) => {
-          const x = d.best[mode];
-          return [mode, int(x.readingsPerSecond), d.runs.filter((run) => run.delivery === mode).map((run) => int(run.readingsPerSecond)).join(' '),
-            fixed(x.gateway?.durableAfterS ?? undefined), x.commits ? int(x.readings / x.commits) : '-',
-            fixed(x.cpuSecondsPerMillion), mib(x.peakRssBytes), ms(x.latencyMs?.p50), ms(x.latencyMs?.p95), ms(x.latencyMs?.p99)];
-        })));
-      out.push(`  exactly-once / at-least-once: ${d.exactlyOnceOverAtLeastOnce.toFixed(2)}x. Timed until the gateway counts every reading acknowledged`);
-      out.push('  (exactly-once: committed); afterwards a consumer reads each one back (exactly-once: read_committed, each once).');
-      out.push('  Latency: to the log-append time, which under exactly-once precedes the commit that makes a record readable.');
+      out.push(
+        table(
+          [
+            'kafka.delivery',
+            'readings/s',
+            'rounds (readings/s)',
+            'durable after s',
+            'readings/buffer commit',
+            'CPU s/M',
+            'peak RSS',
+            'p50 ms',
+            'p95 ms',
+            'p99 ms',
+          ],
+          (['at-least-once', 'exactly-once'] as const).map((mode) => {
+            const x = d.best[mode];
+            return [
+              mode,
+              int(x.readingsPerSecond),
+              d.runs
+                .filter((run) => run.delivery === mode)
+                .map((run) => int(run.readingsPerSecond))
+                .join(' '),
+              fixed(x.gateway?.durableAfterS ?? undefined),
+              x.commits ? int(x.readings / x.commits) : '-',
+              fixed(x.cpuSecondsPerMillion),
+              mib(x.peakRssBytes),
+              ms(x.latencyMs?.p50),
+              ms(x.latencyMs?.p95),
+              ms(x.latencyMs?.p99),
+            ];
+          }),
+        ),
+      );
+      out.push(
+        `  exactly-once / at-least-once: ${d.exactlyOnceOverAtLeastOnce.toFixed(2)}x. Timed until the gateway counts every reading acknowledged`,
+      );
+      out.push(
+        '  (exactly-once: committed); afterwards a consumer reads each one back (exactly-once: read_committed, each once).',
+      );
+      out.push(
+        '  Latency: to the log-append time, which under exactly-once precedes the commit that makes a record readable.',
+      );
     }
   }
 
@@ -181,15 +326,46 @@ export function formatReport(r: BenchResults, resultsFile: string): string {
     if (failed(r.qos)) out.push('3b. MQTT QoS 2 vs QoS 1: FAILED: ' + r.qos.error);
     else {
       const q = r.qos;
-      out.push(`3b. MQTT QoS 2 vs QoS 1: the gateway burst, ${int(q.readingsPerRun)} readings per run published at QoS 2, best of ${q.rounds} alternating rounds`);
-      out.push(table(['source qos', 'readings/s', 'rounds (readings/s)', 'durable after s', 'readings/buffer commit', 'CPU s/M', 'peak RSS', 'p50 ms', 'p95 ms', 'p99 ms'],
-        ([1, 2] as const).map((qos) => {
-          const x = qos === 1 ? q.best.qos1 : q.best.qos2;
-          return [String(qos), int(x.readingsPerSecond), q.runs.filter((run) => run.qos === qos).map((run) => int(run.readingsPerSecond)).join(' '),
-            fixed(x.gateway?.durableAfterS ?? undefined), x.commits ? int(x.readings / x.commits) : '-',
-            fixed(x.cpuSecondsPerMillion), mib(x.peakRssBytes), ms(x.latencyMs?.p50), ms(x.latencyMs?.p95), ms(x.latencyMs?.p99)];
-        })));
-      out.push(`  qos 2 / qos 1: ${q.qos2OverQos1.toFixed(2)}x. QoS 2 commits each message twice (held before PUBREC, taken in before PUBCOMP)`);
+      out.push(
+        `3b. MQTT QoS 2 vs QoS 1: the gateway burst, ${int(q.readingsPerRun)} readings per run published at QoS 2, best of ${q.rounds} alternating rounds`,
+      );
+      out.push(
+        table(
+          [
+            'source qos',
+            'readings/s',
+            'rounds (readings/s)',
+            'durable after s',
+            'readings/buffer commit',
+            'CPU s/M',
+            'peak RSS',
+            'p50 ms',
+            'p95 ms',
+            'p99 ms',
+          ],
+          ([1, 2] as const).map((qos) => {
+            const x = qos === 1 ? q.best.qos1 : q.best.qos2;
+            return [
+              String(qos),
+              int(x.readingsPerSecond),
+              q.runs
+                .filter((run) => run.qos === qos)
+                .map((run) => int(run.readingsPerSecond))
+                .join(' '),
+              fixed(x.gateway?.durableAfterS ?? undefined),
+              x.commits ? int(x.readings / x.commits) : '-',
+              fixed(x.cpuSecondsPerMillion),
+              mib(x.peakRssBytes),
+              ms(x.latencyMs?.p50),
+              ms(x.latencyMs?.p95),
+              ms(x.latencyMs?.p99),
+            ];
+          }),
+        ),
+      );
+      out.push(
+        `  qos 2 / qos 1: ${q.qos2OverQos1.toFixed(2)}x. QoS 2 commits each message twice (held before PUBREC, taken in before PUBCOMP)`,
+      );
       out.push('  and waits for one more round trip to the broker; in exchange a crash never stores a message twice.');
     }
   }
@@ -199,16 +375,39 @@ export function formatReport(r: BenchResults, resultsFile: string): string {
     if (failed(r.steady)) out.push(`4. Steady rate: FAILED: ${r.steady.error}`);
     else {
       const s = r.steady;
-      out.push(`4. Gateway at a steady ${s.ratePerSecond} readings/s for ${int(s.readings / s.ratePerSecond)} s (fresh process)`);
-      out.push(table(['peak RSS (VmHWM)', 'steady RSS', 'RssAnon', 'RssFile', 'CPU s/M', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms'],
-        [[mib(s.peakRssBytes), mib(s.steadyRssBytes), mib(s.steadyRssAnonBytes), mib(s.steadyRssFileBytes), fixed(s.cpuSecondsPerMillion),
-          ms(s.latencyMs?.p50), ms(s.latencyMs?.p95), ms(s.latencyMs?.p99), ms(s.latencyMs?.max)]]));
-      out.push('  steady: medians over the second half. RssAnon is the gateway\'s own memory (heap, buffers); RssFile is mapped files,');
-      out.push('  mostly the node binary\'s code, shared with every other node process.');
+      out.push(
+        `4. Gateway at a steady ${s.ratePerSecond} readings/s for ${int(s.readings / s.ratePerSecond)} s (fresh process)`,
+      );
+      out.push(
+        table(
+          ['peak RSS (VmHWM)', 'steady RSS', 'RssAnon', 'RssFile', 'CPU s/M', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms'],
+          [
+            [
+              mib(s.peakRssBytes),
+              mib(s.steadyRssBytes),
+              mib(s.steadyRssAnonBytes),
+              mib(s.steadyRssFileBytes),
+              fixed(s.cpuSecondsPerMillion),
+              ms(s.latencyMs?.p50),
+              ms(s.latencyMs?.p95),
+              ms(s.latencyMs?.p99),
+              ms(s.latencyMs?.max),
+            ],
+          ],
+        ),
+      );
+      out.push(
+        "  steady: medians over the second half. RssAnon is the gateway's own memory (heap, buffers); RssFile is mapped files,",
+      );
+      out.push("  mostly the node binary's code, shared with every other node process.");
       if (s.baselines) {
         const { emptyNode: e, gatewayModules: g } = s.baselines;
-        out.push(`  for scale: an empty node process peaks at ${mib(e.peakRssBytes)} (RssAnon ${mib(e.rssAnonBytes)}, RssFile ${mib(e.rssFileBytes)});`);
-        out.push(`  one that only loads the gateway's modules at ${mib(g.peakRssBytes)} (RssAnon ${mib(g.rssAnonBytes)}, RssFile ${mib(g.rssFileBytes)}).`);
+        out.push(
+          `  for scale: an empty node process peaks at ${mib(e.peakRssBytes)} (RssAnon ${mib(e.rssAnonBytes)}, RssFile ${mib(e.rssFileBytes)});`,
+        );
+        out.push(
+          `  one that only loads the gateway's modules at ${mib(g.peakRssBytes)} (RssAnon ${mib(g.rssAnonBytes)}, RssFile ${mib(g.rssFileBytes)}).`,
+        );
       }
     }
   }
@@ -218,17 +417,49 @@ export function formatReport(r: BenchResults, resultsFile: string): string {
     if (failed(r.fleet)) out.push(`5. Fleet server: FAILED: ${r.fleet.error}`);
     else {
       const f = r.fleet;
-      out.push(`5. Fleet server: ${int(f.gateways)} synthetic gateways on a status topic, a real sensorgate fleet, ${fixed(f.statusesPerS)} statuses/s arriving live`);
-      out.push(table(['/api/gateways', 'requests', 'KiB', 'p50 ms', 'p95 ms', 'max ms'],
-        [[`${int(f.gateways)} gateways`, int(f.api.requests), int(f.api.bytes / 1024), fixed(f.api.p50Ms), fixed(f.api.p95Ms), fixed(f.api.maxMs)]]));
+      out.push(
+        `5. Fleet server: ${int(f.gateways)} synthetic gateways on a status topic, a real sensorgate fleet, ${fixed(f.statusesPerS)} statuses/s arriving live`,
+      );
+      out.push(
+        table(
+          ['/api/gateways', 'requests', 'KiB', 'p50 ms', 'p95 ms', 'max ms'],
+          [
+            [
+              `${int(f.gateways)} gateways`,
+              int(f.api.requests),
+              int(f.api.bytes / 1024),
+              fixed(f.api.p50Ms),
+              fixed(f.api.p95Ms),
+              fixed(f.api.maxMs),
+            ],
+          ],
+        ),
+      );
       const pg = f.page;
       if (!pg || 'skipped' in pg) out.push(`  page: not measured (${pg?.skipped ?? 'no result'})`);
       else {
-        out.push(table(['page (headless Chromium)', 'all rows shown ms', 'observed s', 'long tasks', 'longest ms', 'frames/s'],
-          [[`${int(f.gateways)} rows, live updates`, int(pg.allRowsShownMs), int(pg.observedS), int(pg.longTasks), int(pg.longestTaskMs), int(pg.framesPerS)]]));
+        out.push(
+          table(
+            ['page (headless Chromium)', 'all rows shown ms', 'observed s', 'long tasks', 'longest ms', 'frames/s'],
+            [
+              [
+                `${int(f.gateways)} rows, live updates`,
+                int(pg.allRowsShownMs),
+                int(pg.observedS),
+                int(pg.longTasks),
+                int(pg.longestTaskMs),
+                int(pg.framesPerS),
+              ],
+            ],
+          ),
+        );
       }
-      out.push('  /api/gateways: sequential requests after 10 warm-up ones. Page: from navigation until every row shows, then');
-      out.push('  long tasks (main thread busy > 50 ms) and frames per second while statuses keep arriving. Information, not a target.');
+      out.push(
+        '  /api/gateways: sequential requests after 10 warm-up ones. Page: from navigation until every row shows, then',
+      );
+      out.push(
+        '  long tasks (main thread busy > 50 ms) and frames per second while statuses keep arriving. Information, not a target.',
+      );
     }
   }
 
@@ -237,9 +468,21 @@ export function formatReport(r: BenchResults, resultsFile: string): string {
     if (failed(r.profile)) out.push(`Gateway CPU profile: FAILED: ${r.profile.error}`);
     else {
       const pr = r.profile;
-      out.push(`Gateway CPU profile: main thread during a separate ${fixed(pr.wallMs / 1000)} s burst under --cpu-prof, busy ${pr.busyPercent.toFixed(0)}% of the time`);
-      out.push(table(['self time by area', 'ms', '%'], pr.areas.map((a) => [a.name, int(a.selfMs), fixed(a.percent)])));
-      out.push(table(['self time by function', 'ms', '%'], pr.functions.map((f) => [f.name, int(f.selfMs), fixed(f.percent)])));
+      out.push(
+        `Gateway CPU profile: main thread during a separate ${fixed(pr.wallMs / 1000)} s burst under --cpu-prof, busy ${pr.busyPercent.toFixed(0)}% of the time`,
+      );
+      out.push(
+        table(
+          ['self time by area', 'ms', '%'],
+          pr.areas.map((a) => [a.name, int(a.selfMs), fixed(a.percent)]),
+        ),
+      );
+      out.push(
+        table(
+          ['self time by function', 'ms', '%'],
+          pr.functions.map((f) => [f.name, int(f.selfMs), fixed(f.percent)]),
+        ),
+      );
       out.push(`  profile: ${pr.file}`);
     }
   }

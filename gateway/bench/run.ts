@@ -11,25 +11,63 @@ import { cpus, loadavg, release } from 'node:os';
 import { basename, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { benchBuffer, type BufferBenchResult } from './buffer-bench.js';
+import { type BufferBenchResult, benchBuffer } from './buffer-bench.js';
 import { kcatCeiling, mqttPipeCeiling } from './ceilings.js';
 import { benchDelivery } from './delivery-bench.js';
 import { benchFleet } from './fleet-bench.js';
-import { benchQos } from './qos-bench.js';
 import { KafkaProbe, startBenchKafka, startBenchMosquitto } from './peers.js';
-import { launchGateway, launchNaiveBridge, measureBurst, measureSteady, nodeBaselines, profileIn, type Bench } from './pipelines.js';
+import {
+  type Bench,
+  launchGateway,
+  launchNaiveBridge,
+  measureBurst,
+  measureSteady,
+  nodeBaselines,
+  profileIn,
+} from './pipelines.js';
 import { runTool } from './proc.js';
 import { summariseProfile } from './profile.js';
 import { note, phase } from './progress.js';
-import { checkTargets, failed, formatReport, ok, type BenchResults, type Outcome } from './report.js';
+import { benchQos } from './qos-bench.js';
+import { type BenchResults, checkTargets, failed, formatReport, type Outcome, ok } from './report.js';
 
 /**
  * Sized so that each measurement lasts several seconds on a 2-core machine and the whole run stays under 10 minutes.
  * The fleet keeps its 500 gateways even when quick: its target is about that many.
  */
 const SIZES = {
-  full: { bufferReadings: 500_000, bufferRounds: 2, gateway: 100_000, naive: 5_000, kcat: 500_000, mqttPipe: 100_000, delivery: 100_000, deliveryRounds: 2, qos: 50_000, qosRounds: 2, steadyRate: 500, steadySeconds: 30, fleetGateways: 500, fleetRequests: 200 },
-  quick: { bufferReadings: 100_000, bufferRounds: 1, gateway: 20_000, naive: 1_000, kcat: 100_000, mqttPipe: 20_000, delivery: 20_000, deliveryRounds: 1, qos: 20_000, qosRounds: 1, steadyRate: 500, steadySeconds: 10, fleetGateways: 500, fleetRequests: 100 },
+  full: {
+    bufferReadings: 500_000,
+    bufferRounds: 2,
+    gateway: 100_000,
+    naive: 5_000,
+    kcat: 500_000,
+    mqttPipe: 100_000,
+    delivery: 100_000,
+    deliveryRounds: 2,
+    qos: 50_000,
+    qosRounds: 2,
+    steadyRate: 500,
+    steadySeconds: 30,
+    fleetGateways: 500,
+    fleetRequests: 200,
+  },
+  quick: {
+    bufferReadings: 100_000,
+    bufferRounds: 1,
+    gateway: 20_000,
+    naive: 1_000,
+    kcat: 100_000,
+    mqttPipe: 20_000,
+    delivery: 20_000,
+    deliveryRounds: 1,
+    qos: 20_000,
+    qosRounds: 1,
+    steadyRate: 500,
+    steadySeconds: 10,
+    fleetGateways: 500,
+    fleetRequests: 100,
+  },
 };
 /**
  * Readings per buffer commit swept by the buffer phase. Ingest commits once per
@@ -98,7 +136,10 @@ async function attempt<T>(what: string, fn: () => Promise<T>): Promise<Outcome<T
 function bufferTargetSize(results: BenchResults): BufferBenchResult['evaluatedAt'] {
   const gw = ok(results.pipelines.gateway);
   if (gw?.commits) {
-    return { readingsPerCommit: Math.round(gw.readings / gw.commits), why: `the gateway's burst in this run: ${gw.readings.toLocaleString('en-US')} readings in ${gw.commits} commits` };
+    return {
+      readingsPerCommit: Math.round(gw.readings / gw.commits),
+      why: `the gateway's burst in this run: ${gw.readings.toLocaleString('en-US')} readings in ${gw.commits} commits`,
+    };
   }
   return { readingsPerCommit: DEFAULT_COMMIT_SIZE, why: 'no gateway burst in this run' };
 }
@@ -112,7 +153,10 @@ function toolVersion(cmd: string, args: string[], pattern: RegExp): string {
 }
 
 async function main(): Promise<number> {
-  const stamp = new Date().toISOString().replace(/\.\d+Z$/, 'Z').replace(/:/g, '-');
+  const stamp = new Date()
+    .toISOString()
+    .replace(/\.\d+Z$/, 'Z')
+    .replace(/:/g, '-');
   const resultsDir = join(root, 'bench-results');
   const resultsFile = join(resultsDir, `bench-${stamp}.json`);
   await mkdir(resultsDir, { recursive: true });
@@ -122,7 +166,13 @@ async function main(): Promise<number> {
 
   const results: BenchResults = {
     startedAt: new Date().toISOString(),
-    host: { cpus: cpus().length, cpuModel: cpus()[0]?.model.trim() ?? 'unknown', node: process.version, kernel: release(), loadavgStart: loadavg() },
+    host: {
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model.trim() ?? 'unknown',
+      node: process.version,
+      kernel: release(),
+      loadavgStart: loadavg(),
+    },
     peers: { kcat: toolVersion('kcat', ['-V'], /Version (\S+)/) },
     sizes,
     pipelines: {},
@@ -131,7 +181,12 @@ async function main(): Promise<number> {
 
   const needsMqtt = wants('pipelines') || wants('delivery') || wants('qos') || wants('steady');
   const needsKafka = needsMqtt || wants('fleet');
-  if (needsKafka) phase(process.env.KAFKA_BROKERS ? `using Kafka at $KAFKA_BROKERS=${process.env.KAFKA_BROKERS}` : 'starting Kafka (first run downloads it from Maven Central)');
+  if (needsKafka)
+    phase(
+      process.env.KAFKA_BROKERS
+        ? `using Kafka at $KAFKA_BROKERS=${process.env.KAFKA_BROKERS}`
+        : 'starting Kafka (first run downloads it from Maven Central)',
+    );
   const kafka = needsKafka ? await startBenchKafka((m) => note(m)) : undefined;
   if (kafka) {
     cleanups.push(() => kafka.stop());
@@ -173,19 +228,35 @@ async function main(): Promise<number> {
     }
 
     if (wants('delivery')) {
-      phase(`delivery: ${sizes.deliveryRounds} x (at-least-once, exactly-once), a gateway burst of ${sizes.delivery.toLocaleString('en-US')} readings each`);
-      results.delivery = await attempt('delivery', () => benchDelivery(bench, {
-        readings: sizes.delivery, rounds: sizes.deliveryRounds,
-        onRun: (r) => note(`${r.delivery.padEnd(13)} round ${r.round}: ${Math.round(r.readingsPerSecond).toLocaleString('en-US')} readings/s`),
-      }));
+      phase(
+        `delivery: ${sizes.deliveryRounds} x (at-least-once, exactly-once), a gateway burst of ${sizes.delivery.toLocaleString('en-US')} readings each`,
+      );
+      results.delivery = await attempt('delivery', () =>
+        benchDelivery(bench, {
+          readings: sizes.delivery,
+          rounds: sizes.deliveryRounds,
+          onRun: (r) =>
+            note(
+              `${r.delivery.padEnd(13)} round ${r.round}: ${Math.round(r.readingsPerSecond).toLocaleString('en-US')} readings/s`,
+            ),
+        }),
+      );
     }
 
     if (wants('qos')) {
-      phase(`qos: ${sizes.qosRounds} x (source qos 1, qos 2), a gateway burst of ${sizes.qos.toLocaleString('en-US')} readings published at QoS 2 each`);
-      results.qos = await attempt('qos', () => benchQos(bench, {
-        readings: sizes.qos, rounds: sizes.qosRounds,
-        onRun: (r) => note(`qos ${r.qos} round ${r.round}: ${Math.round(r.readingsPerSecond).toLocaleString('en-US')} readings/s`),
-      }));
+      phase(
+        `qos: ${sizes.qosRounds} x (source qos 1, qos 2), a gateway burst of ${sizes.qos.toLocaleString('en-US')} readings published at QoS 2 each`,
+      );
+      results.qos = await attempt('qos', () =>
+        benchQos(bench, {
+          readings: sizes.qos,
+          rounds: sizes.qosRounds,
+          onRun: (r) =>
+            note(
+              `qos ${r.qos} round ${r.round}: ${Math.round(r.readingsPerSecond).toLocaleString('en-US')} readings/s`,
+            ),
+        }),
+      );
     }
 
     if (wants('steady')) {
@@ -202,7 +273,9 @@ async function main(): Promise<number> {
     }
 
     if (args['cpu-prof']) {
-      phase(`profile: another gateway burst of ${sizes.gateway.toLocaleString('en-US')} readings under node --cpu-prof`);
+      phase(
+        `profile: another gateway burst of ${sizes.gateway.toLocaleString('en-US')} readings under node --cpu-prof`,
+      );
       results.profile = await attempt('profile', async () => {
         const dir = join(workDir, 'cpu-prof');
         const gw = await launchGateway(bench, 'profiled', { cpuProfDir: dir });
@@ -224,18 +297,32 @@ async function main(): Promise<number> {
   }
 
   if (kafka && wants('fleet')) {
-    phase(`fleet: ${sizes.fleetGateways} synthetic gateways -> status topic -> sensorgate fleet; ${sizes.fleetRequests} x /api/gateways, then the page in Chromium`);
-    results.fleet = await attempt('fleet', () => benchFleet(kafka.brokers, { gateways: sizes.fleetGateways, requests: sizes.fleetRequests }));
+    phase(
+      `fleet: ${sizes.fleetGateways} synthetic gateways -> status topic -> sensorgate fleet; ${sizes.fleetRequests} x /api/gateways, then the page in Chromium`,
+    );
+    results.fleet = await attempt('fleet', () =>
+      benchFleet(kafka.brokers, { gateways: sizes.fleetGateways, requests: sizes.fleetRequests }),
+    );
   }
 
   // After the pipelines, so that it can be measured at the commit size the gateway made.
   if (wants('buffer')) {
     const evaluateAt = bufferTargetSize(results);
-    phase(`buffer append: ${sizes.bufferRounds} x (OFF, FULL) at ${COMMIT_SIZES.join(', ')} readings per commit and the target's ${evaluateAt.readingsPerCommit}, ${sizes.bufferReadings.toLocaleString('en-US')} readings each`);
-    results.buffer = await attempt('buffer append', async () => benchBuffer(workDir, {
-      readings: sizes.bufferReadings, perCommit: COMMIT_SIZES, rounds: sizes.bufferRounds, evaluateAt,
-      onRun: (r) => note(`${r.synchronous.padEnd(4)} ${String(r.readingsPerCommit).padStart(5)}/commit round ${r.round}: ${Math.round(r.readingsPerSecond).toLocaleString('en-US')} readings/s, ${Math.round(r.bytesPerReading)} bytes written/reading`),
-    }));
+    phase(
+      `buffer append: ${sizes.bufferRounds} x (OFF, FULL) at ${COMMIT_SIZES.join(', ')} readings per commit and the target's ${evaluateAt.readingsPerCommit}, ${sizes.bufferReadings.toLocaleString('en-US')} readings each`,
+    );
+    results.buffer = await attempt('buffer append', async () =>
+      benchBuffer(workDir, {
+        readings: sizes.bufferReadings,
+        perCommit: COMMIT_SIZES,
+        rounds: sizes.bufferRounds,
+        evaluateAt,
+        onRun: (r) =>
+          note(
+            `${r.synchronous.padEnd(4)} ${String(r.readingsPerCommit).padStart(5)}/commit round ${r.round}: ${Math.round(r.readingsPerSecond).toLocaleString('en-US')} readings/s, ${Math.round(r.bytesPerReading)} bytes written/reading`,
+          ),
+      }),
+    );
   }
 
   results.finishedAt = new Date().toISOString();
@@ -243,8 +330,15 @@ async function main(): Promise<number> {
   results.targets = checkTargets(results);
   await writeFile(resultsFile, JSON.stringify(results, null, 2) + '\n');
   process.stdout.write(formatReport(results, relative(process.cwd(), resultsFile) || basename(resultsFile)));
-  const anyFailed = [results.buffer, results.delivery, results.qos, results.steady, results.profile, results.fleet, ...Object.values(results.pipelines)]
-    .some((o) => o !== undefined && typeof (o as { error?: unknown }).error === 'string');
+  const anyFailed = [
+    results.buffer,
+    results.delivery,
+    results.qos,
+    results.steady,
+    results.profile,
+    results.fleet,
+    ...Object.values(results.pipelines),
+  ].some((o) => o !== undefined && typeof (o as { error?: unknown }).error === 'string');
   return anyFailed ? 1 : 0;
 }
 

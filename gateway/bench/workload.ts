@@ -32,8 +32,15 @@ export function payloadOf(i: number, ts: number): string {
 export function kafkaLineOf(gateway: string, i: number, ts: number): string {
   const sensor = sensorOf(i);
   const value = encodeRecord({
-    gateway, source: 'mqtt', sensor, metric: METRIC, value: valueOf(i), ts, seq: i + 1,
-    bootId: '6f1c2a4e-8d1b-4c3a-9e5f-2b7d0a9c8e41', clockSynced: true,
+    gateway,
+    source: 'mqtt',
+    sensor,
+    metric: METRIC,
+    value: valueOf(i),
+    ts,
+    seq: i + 1,
+    bootId: '6f1c2a4e-8d1b-4c3a-9e5f-2b7d0a9c8e41',
+    clockSynced: true,
   });
   return `${recordKey(gateway, sensor)}\t${value}\n`;
 }

@@ -21,10 +21,17 @@ export class DiskSpace {
    */
   readonly walPages: number;
 
-  constructor(private readonly dataDir: string, private readonly reserveBytes: number, maxBytes: number) {
+  constructor(
+    private readonly dataDir: string,
+    private readonly reserveBytes: number,
+    maxBytes: number,
+  ) {
     this.reserveFile = join(dataDir, RESERVE_FILE);
     const fs = statfsSync(dataDir);
-    this.walPages = Math.max(16, Math.min(1000, Math.floor(Math.min(fs.blocks * fs.bsize / 64, maxBytes / 16) / PAGE)));
+    this.walPages = Math.max(
+      16,
+      Math.min(1000, Math.floor(Math.min((fs.blocks * fs.bsize) / 64, maxBytes / 16) / PAGE)),
+    );
     // Room for a full WAL to be checkpointed into the database and for the WAL of deleting the
     // acknowledged readings after it.
     this.reserveSize = 3 * this.walPages * PAGE;
@@ -44,7 +51,11 @@ export class DiskSpace {
   size(files: string[]): number {
     let total = 0;
     for (const f of files) {
-      try { total += statSync(join(this.dataDir, f)).size; } catch { /* not there */ }
+      try {
+        total += statSync(join(this.dataDir, f)).size;
+      } catch {
+        /* not there */
+      }
     }
     return total;
   }
@@ -63,7 +74,8 @@ export class DiskSpace {
     const fd = openSync(this.reserveFile, 'w');
     try {
       const chunk = Buffer.alloc(64 * 1024);
-      for (let at = 0; at < this.reserveSize; at += chunk.length) writeSync(fd, chunk, 0, Math.min(chunk.length, this.reserveSize - at), at);
+      for (let at = 0; at < this.reserveSize; at += chunk.length)
+        writeSync(fd, chunk, 0, Math.min(chunk.length, this.reserveSize - at), at);
       fsyncSync(fd);
     } catch (err) {
       closeSync(fd);

@@ -12,7 +12,13 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { fsyncDir } from './seq-reservation.js';
 
-export interface SalvagedRow { seq: number; key: string; value: string; ts: number; bytes: number }
+export interface SalvagedRow {
+  seq: number;
+  key: string;
+  value: string;
+  ts: number;
+  bytes: number;
+}
 
 export interface SalvageResult {
   salvaged: number;
@@ -44,7 +50,9 @@ export function setAside(dataDir: string, fileName: string, now = new Date()): s
     if (existsSync(from)) renameSync(from, join(dataDir, aside + suffix));
   }
   const prefix = `${fileName}.corrupt-`;
-  const sets = readdirSync(dataDir).filter((f) => f.startsWith(prefix) && !f.endsWith('-wal') && !f.endsWith('-shm')).sort();
+  const sets = readdirSync(dataDir)
+    .filter((f) => f.startsWith(prefix) && !f.endsWith('-wal') && !f.endsWith('-shm'))
+    .sort();
   for (const old of sets.slice(0, Math.max(0, sets.length - KEEP_ASIDE))) {
     for (const suffix of SIDE_FILES) rmSync(join(dataDir, old + suffix), { force: true });
   }
@@ -66,7 +74,9 @@ export function salvage(file: string, seqBound: number, keep: (rows: SalvagedRow
   try {
     // Check each cell's size against its page: a damaged page is an error, not garbage rows.
     db.pragma('cell_size_check = ON');
-    const meta = tryRead(() => new Map((db.prepare('SELECT k, v FROM meta').all() as { k: string; v: number }[]).map((r) => [r.k, r.v])));
+    const meta = tryRead(
+      () => new Map((db.prepare('SELECT k, v FROM meta').all() as { k: string; v: number }[]).map((r) => [r.k, r.v])),
+    );
     const metaNext = meta?.get('next_seq');
     const metaDepth = meta?.get('depth');
     const end = Math.max(seqBound, metaNext ?? 0);
@@ -104,7 +114,11 @@ export function salvage(file: string, seqBound: number, keep: (rows: SalvagedRow
     const lost = metaDepth === undefined ? null : Math.max(0, metaDepth - salvaged);
     return { salvaged, lost, nextSeq: metaNext ?? null };
   } finally {
-    try { db.close(); } catch { /* a damaged file may fail its closing checkpoint: it is set aside anyway */ }
+    try {
+      db.close();
+    } catch {
+      /* a damaged file may fail its closing checkpoint: it is set aside anyway */
+    }
   }
 }
 
@@ -116,7 +130,10 @@ function nextReadable(bad: number, end: number, readable: (seq: number) => boole
   for (;;) {
     const probe = bad + step;
     if (probe >= end) break;
-    if (readable(probe)) { hi = probe; break; }
+    if (readable(probe)) {
+      hi = probe;
+      break;
+    }
     lo = probe;
     step *= 2;
   }
@@ -130,7 +147,14 @@ function nextReadable(bad: number, end: number, readable: (seq: number) => boole
 
 /** A row as the buffer writes it: its record carries its seq. */
 export function intact(r: SalvagedRow): boolean {
-  if (!Number.isSafeInteger(r.seq) || typeof r.key !== 'string' || typeof r.value !== 'string' || !Number.isFinite(r.ts) || !Number.isSafeInteger(r.bytes)) return false;
+  if (
+    !Number.isSafeInteger(r.seq) ||
+    typeof r.key !== 'string' ||
+    typeof r.value !== 'string' ||
+    !Number.isFinite(r.ts) ||
+    !Number.isSafeInteger(r.bytes)
+  )
+    return false;
   const field = `"seq":${r.seq}`;
   const at = r.value.indexOf(field);
   const after = r.value[at + field.length];

@@ -21,8 +21,8 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { intact, isDamage, salvage, setAside, type SalvagedRow } from './salvage.js';
 import { DiskSpace } from './disk-space.js';
+import { intact, isDamage, type SalvagedRow, salvage, setAside } from './salvage.js';
 import { fsyncDir, SeqReservation, writeDurably } from './seq-reservation.js';
 
 export interface BufferOptions {
@@ -130,7 +130,14 @@ export function storageFailure(err: unknown): 'disk_full' | 'io_error' | null {
 }
 const QUARANTINE_ROWS = 'SELECT id, ts, source, reason, detail, payload FROM quarantine ORDER BY id DESC LIMIT ?';
 
-export interface QuarantinedRow { id: number; ts: number; source: string; reason: string; detail: string; payload: Buffer | null }
+export interface QuarantinedRow {
+  id: number;
+  ts: number;
+  source: string;
+  reason: string;
+  detail: string;
+  payload: Buffer | null;
+}
 
 /** Query a buffer file without writing to it; `empty` when no gateway has created one yet. */
 function readOnly<T>(dataDir: string, query: (db: Database.Database) => T, empty: T): T {
@@ -193,11 +200,22 @@ export class SqliteBuffer {
 
   /** Read-only view for `sensorgate buffer stats` while a gateway may be running. */
   static stats(dataDir: string): BufferStats {
-    return readOnly(dataDir, (db) => {
-      const meta = new Map((db.prepare('SELECT k, v FROM meta').all() as { k: string; v: number }[]).map((r) => [r.k, r.v]));
-      const oldest = db.prepare('SELECT ts FROM readings ORDER BY seq LIMIT 1').get() as { ts: number } | undefined;
-      return { depth: meta.get('depth') ?? 0, bytes: meta.get('bytes') ?? 0, oldestTs: oldest?.ts ?? null, nextSeq: meta.get('next_seq') ?? 1 };
-    }, { depth: 0, bytes: 0, oldestTs: null, nextSeq: 1 });
+    return readOnly(
+      dataDir,
+      (db) => {
+        const meta = new Map(
+          (db.prepare('SELECT k, v FROM meta').all() as { k: string; v: number }[]).map((r) => [r.k, r.v]),
+        );
+        const oldest = db.prepare('SELECT ts FROM readings ORDER BY seq LIMIT 1').get() as { ts: number } | undefined;
+        return {
+          depth: meta.get('depth') ?? 0,
+          bytes: meta.get('bytes') ?? 0,
+          oldestTs: oldest?.ts ?? null,
+          nextSeq: meta.get('next_seq') ?? 1,
+        };
+      },
+      { depth: 0, bytes: 0, oldestTs: null, nextSeq: 1 },
+    );
   }
 
   /** Read-only view for `sensorgate buffer quarantine`. */
@@ -205,7 +223,11 @@ export class SqliteBuffer {
     return readOnly(dataDir, (db) => db.prepare(QUARANTINE_ROWS).all(limit) as QuarantinedRow[], []);
   }
 
-  private constructor(private readonly dataDir: string, private readonly opts: BufferOptions, private readonly events: BufferEvents) {
+  private constructor(
+    private readonly dataDir: string,
+    private readonly opts: BufferOptions,
+    private readonly events: BufferEvents,
+  ) {
     this.file = join(dataDir, BUFFER_FILE);
     this.cap = opts.maxBytes;
     this.seqs = new SeqReservation(dataDir);
@@ -219,7 +241,8 @@ export class SqliteBuffer {
       // by the forwarder in the middle of a backlog.
       if (existed && cleanSeq === null) {
         const verdict = this.h.db.pragma('integrity_check(1)', { simple: true });
-        if (verdict !== 'ok') throw Object.assign(new Error(`integrity check: ${String(verdict)}`), { code: 'SQLITE_CORRUPT' });
+        if (verdict !== 'ok')
+          throw Object.assign(new Error(`integrity check: ${String(verdict)}`), { code: 'SQLITE_CORRUPT' });
       }
     } catch (err) {
       if (!isDamage(err)) throw err;
@@ -237,10 +260,16 @@ export class SqliteBuffer {
     try {
       this.h = this.prepare(db);
     } catch (err) {
-      try { db.close(); } catch { /* already failing */ }
+      try {
+        db.close();
+      } catch {
+        /* already failing */
+      }
       throw err;
     }
-    const meta = new Map((db.prepare('SELECT k, v FROM meta').all() as { k: string; v: number }[]).map((r) => [r.k, r.v]));
+    const meta = new Map(
+      (db.prepare('SELECT k, v FROM meta').all() as { k: string; v: number }[]).map((r) => [r.k, r.v]),
+    );
     // Never backwards: a file reopened after a failed commit may hold less than was reserved.
     this.nextSeq = Math.max(this.nextSeq, meta.get('next_seq')!);
     this.depth = meta.get('depth')!;
@@ -294,7 +323,9 @@ export class SqliteBuffer {
       setMeta: db.prepare('UPDATE meta SET v = ? WHERE k = ?'),
       oldestRows: db.prepare('SELECT seq, bytes FROM readings ORDER BY seq LIMIT ?'),
       deleteUpTo: db.prepare('DELETE FROM readings WHERE seq <= ?'),
-      rangeSize: db.prepare('SELECT COUNT(*) AS n, COALESCE(SUM(bytes), 0) AS b FROM readings WHERE seq BETWEEN ? AND ?'),
+      rangeSize: db.prepare(
+        'SELECT COUNT(*) AS n, COALESCE(SUM(bytes), 0) AS b FROM readings WHERE seq BETWEEN ? AND ?',
+      ),
       deleteRange: db.prepare('DELETE FROM readings WHERE seq BETWEEN ? AND ?'),
       lease: db.prepare('SELECT seq, key, value, ts, bytes FROM readings WHERE seq > ? ORDER BY seq LIMIT ?'),
       oldestTs: db.prepare('SELECT ts FROM readings ORDER BY seq LIMIT 1'),
@@ -312,7 +343,13 @@ export class SqliteBuffer {
       const result: AppendResult = { stored: 0, droppedOldest: 0, refused: [] };
       this.storeQuarantine(quarantine);
       for (const op of session) {
-        if (op.hold) h.hold.run(op.source, op.hold.id, op.hold.topic, Buffer.from(op.hold.payload.buffer, op.hold.payload.byteOffset, op.hold.payload.length));
+        if (op.hold)
+          h.hold.run(
+            op.source,
+            op.hold.id,
+            op.hold.topic,
+            Buffer.from(op.hold.payload.buffer, op.hold.payload.byteOffset, op.hold.payload.length),
+          );
         if (op.release !== undefined) h.release.run(op.source, op.release);
       }
       for (const e of entries) {
@@ -320,9 +357,15 @@ export class SqliteBuffer {
         const value = e.encode(seq);
         const size = Buffer.byteLength(e.key) + Buffer.byteLength(value) + ROW_OVERHEAD;
         if (this.bytes + size > this.cap) {
-          if (this.opts.whenFull === 'reject-new' || size > this.cap) { result.refused.push(e); continue; }
+          if (this.opts.whenFull === 'reject-new' || size > this.cap) {
+            result.refused.push(e);
+            continue;
+          }
           result.droppedOldest += this.makeRoom(size);
-          if (this.bytes + size > this.cap) { result.refused.push(e); continue; }
+          if (this.bytes + size > this.cap) {
+            result.refused.push(e);
+            continue;
+          }
         }
         h.insert.run(seq, e.key, value, e.ts, size);
         this.nextSeq = seq + 1;
@@ -359,9 +402,13 @@ export class SqliteBuffer {
   private storeQuarantine(entries: QuarantineEntry[]): void {
     if (entries.length === 0 || this.opts.quarantineMaxRows === 0) return;
     for (const q of entries) {
-      const payload = q.payload === undefined ? null
-        : (typeof q.payload === 'string' ? Buffer.from(q.payload) : Buffer.from(q.payload.buffer, q.payload.byteOffset, q.payload.length))
-          .subarray(0, QUARANTINE_PAYLOAD_BYTES);
+      const payload =
+        q.payload === undefined
+          ? null
+          : (typeof q.payload === 'string'
+              ? Buffer.from(q.payload)
+              : Buffer.from(q.payload.buffer, q.payload.byteOffset, q.payload.length)
+            ).subarray(0, QUARANTINE_PAYLOAD_BYTES);
       this.h.quarantine.run(q.ts, q.source, q.reason, q.detail, payload);
     }
     this.h.trimQuarantine.run(this.opts.quarantineMaxRows);
@@ -399,7 +446,11 @@ export class SqliteBuffer {
    */
   private recover(cause: Error): void {
     const t0 = performance.now();
-    try { this.h?.db.close(); } catch { /* the damaged file may fail its closing checkpoint */ }
+    try {
+      this.h?.db.close();
+    } catch {
+      /* the damaged file may fail its closing checkpoint */
+    }
     const fresh = `${this.file}.salvage`;
     for (const suffix of ['', '-wal', '-shm']) rmSync(fresh + suffix, { force: true });
     this.nextSeq = Math.max(this.nextSeq, this.seqs.highWater);
@@ -420,12 +471,22 @@ export class SqliteBuffer {
     renameSync(fresh, this.file);
     fsyncDir(this.dataDir);
     this.attach();
-    this.events.salvaged?.({ file: aside, cause: cause.message, salvaged: r.salvaged, lost: r.lost, ms: Math.round(performance.now() - t0) });
+    this.events.salvaged?.({
+      file: aside,
+      cause: cause.message,
+      salvaged: r.salvaged,
+      lost: r.lost,
+      ms: Math.round(performance.now() - t0),
+    });
   }
 
   /** Close and open the file again: after an I/O error, only the file says what is stored. */
   private reopen(): void {
-    try { if (this.h.db.open) this.h.db.close(); } catch { /* closing a failing file */ }
+    try {
+      if (this.h.db.open) this.h.db.close();
+    } catch {
+      /* closing a failing file */
+    }
     this.attach();
   }
 
@@ -445,7 +506,11 @@ export class SqliteBuffer {
       }
       const failure = storageFailure(err);
       if (failure === 'io_error') {
-        try { this.reopen(); } catch { /* still failing: the next operation tries again */ }
+        try {
+          this.reopen();
+        } catch {
+          /* still failing: the next operation tries again */
+        }
       }
       if (failure) this.raise(failure === 'io_error' ? 'buffer_io_error' : 'disk_full', (err as Error).message);
       throw err;
@@ -455,7 +520,10 @@ export class SqliteBuffer {
   private raise(code: 'disk_full' | 'buffer_io_error', detail: string): void {
     if (this.failing && this.failing !== code) this.events.problem?.(this.failing, null);
     this.failing = code;
-    this.events.problem?.(code, code === 'disk_full' ? `readings cannot be stored: ${detail}` : `the buffer's disk failed: ${detail}`);
+    this.events.problem?.(
+      code,
+      code === 'disk_full' ? `readings cannot be stored: ${detail}` : `the buffer's disk failed: ${detail}`,
+    );
   }
 
   /** Refresh the effective cap from the file system (at most once a second). */
@@ -468,7 +536,10 @@ export class SqliteBuffer {
 
   private reportFill(): void {
     const share = this.cap > 0 ? this.bytes / this.cap : 1;
-    this.events.problem?.('buffer_near_full', share > NEAR_FULL ? `${Math.round(share * 100)} % of the cap (${this.cap} bytes)` : null);
+    this.events.problem?.(
+      'buffer_near_full',
+      share > NEAR_FULL ? `${Math.round(share * 100)} % of the cap (${this.cap} bytes)` : null,
+    );
   }
 
   /** Store readings, quarantined input and held-message changes in one transaction (one fsync). */
@@ -590,7 +661,11 @@ export class SqliteBuffer {
   stats(): BufferStats {
     let oldestTs: number | null = null;
     // A status scrape must not fail on a damaged page; the next read or write deals with it.
-    try { oldestTs = (this.h.oldestTs.get() as { ts: number } | undefined)?.ts ?? null; } catch { /* unreadable now */ }
+    try {
+      oldestTs = (this.h.oldestTs.get() as { ts: number } | undefined)?.ts ?? null;
+    } catch {
+      /* unreadable now */
+    }
     return { depth: this.depth, bytes: this.bytes, oldestTs, nextSeq: this.nextSeq };
   }
 
@@ -614,11 +689,19 @@ export class SqliteBuffer {
     try {
       db.pragma('wal_checkpoint(TRUNCATE)');
     } catch {
-      try { db.close(); } catch { /* failing disk */ }
+      try {
+        db.close();
+      } catch {
+        /* failing disk */
+      }
       return;
     }
     db.close();
-    try { markClean(this.dataDir, this.nextSeq); } catch { /* no room for the mark: the next start checks the file */ }
+    try {
+      markClean(this.dataDir, this.nextSeq);
+    } catch {
+      /* no room for the mark: the next start checks the file */
+    }
   }
 }
 

@@ -7,7 +7,7 @@
  */
 import type { Command } from 'commander';
 import type { Logger } from 'pino';
-import { ConfigError, configSchema, kafkaForCommand, type Config } from '../config/config.js';
+import { type Config, ConfigError, configSchema, kafkaForCommand } from '../config/config.js';
 import type { Analytics, ReadingRecord, SeriesStats, WearEvent } from '../offsite/consume/analytics.js';
 import { action } from './pack.js';
 
@@ -31,27 +31,44 @@ function settings(o: ConsumeCliOptions) {
   const problems: string[] = [];
   const positive = (flag: string, text: string) => {
     const n = Number(text);
-    if (!(n > 0) || !Number.isFinite(n)) problems.push(`${flag}: must be a positive number, got ${JSON.stringify(text)}`);
+    if (!(n > 0) || !Number.isFinite(n))
+      problems.push(`${flag}: must be a positive number, got ${JSON.stringify(text)}`);
     return n;
   };
   const seconds = (flag: string, text: string) => positive(flag, text) * 1000;
   let kafka: Config['kafka'] | undefined;
   if (o.config !== undefined) {
-    if (o.brokers !== undefined) problems.push('--brokers: not with --config (the file\'s kafka: section says how to connect)');
+    if (o.brokers !== undefined)
+      problems.push("--brokers: not with --config (the file's kafka: section says how to connect)");
     kafka = kafkaForCommand(o.config, process.env, 'topic', o.topic, problems);
   } else if (o.brokers === undefined) {
     problems.push('--brokers or --config: one of them is required');
   } else {
-    const parsed = configSchema.shape.kafka.safeParse({ brokers: o.brokers.split(',').map((b) => b.trim()).filter(Boolean), topic: o.topic });
+    const parsed = configSchema.shape.kafka.safeParse({
+      brokers: o.brokers
+        .split(',')
+        .map((b) => b.trim())
+        .filter(Boolean),
+      topic: o.topic,
+    });
     if (parsed.success) kafka = parsed.data;
-    else for (const i of parsed.error.issues) problems.push(`--${i.path[0] === 'topic' ? 'topic' : 'brokers'}: ${i.message}`);
+    else
+      for (const i of parsed.error.issues)
+        problems.push(`--${i.path[0] === 'topic' ? 'topic' : 'brokers'}: ${i.message}`);
   }
   const result = {
     analytics: {
       windowMs: seconds('--window', o.window),
       smoothingMs: seconds('--smoothing', o.smoothing),
       maxSamples: 5000,
-      wear: { metrics: o.metric.split(',').map((m) => m.trim()).filter(Boolean), threshold: positive('--threshold', o.threshold), horizonMs: seconds('--horizon', o.horizon) },
+      wear: {
+        metrics: o.metric
+          .split(',')
+          .map((m) => m.trim())
+          .filter(Boolean),
+        threshold: positive('--threshold', o.threshold),
+        horizonMs: seconds('--horizon', o.horizon),
+      },
     },
     intervalMs: seconds('--interval', o.interval),
   };
@@ -63,13 +80,30 @@ function settings(o: ConsumeCliOptions) {
 function parseReading(value: Buffer | null): ReadingRecord | undefined {
   if (!value) return undefined;
   let r: unknown;
-  try { r = JSON.parse(value.toString('utf8')); } catch { return undefined; }
+  try {
+    r = JSON.parse(value.toString('utf8'));
+  } catch {
+    return undefined;
+  }
   const o = r as Record<string, unknown>;
   if (typeof o !== 'object' || o === null) return undefined;
-  const ok = typeof o.gateway === 'string' && typeof o.sensor === 'string' && typeof o.metric === 'string'
-    && typeof o.value === 'number' && typeof o.ts === 'number' && typeof o.seq === 'number';
+  const ok =
+    typeof o.gateway === 'string' &&
+    typeof o.sensor === 'string' &&
+    typeof o.metric === 'string' &&
+    typeof o.value === 'number' &&
+    typeof o.ts === 'number' &&
+    typeof o.seq === 'number';
   if (!ok) return undefined;
-  return { gateway: o.gateway as string, sensor: o.sensor as string, metric: o.metric as string, value: o.value as number, ts: o.ts as number, seq: o.seq as number, unit: typeof o.unit === 'string' ? o.unit : undefined };
+  return {
+    gateway: o.gateway as string,
+    sensor: o.sensor as string,
+    metric: o.metric as string,
+    value: o.value as number,
+    ts: o.ts as number,
+    seq: o.seq as number,
+    unit: typeof o.unit === 'string' ? o.unit : undefined,
+  };
 }
 
 const fmt = (v: number, digits = 3) => (Number.isFinite(v) ? v.toFixed(digits) : '-');
@@ -84,28 +118,52 @@ function duration(ms: number): string {
 function describeWearEvent(e: WearEvent, unit = ''): string {
   const level = `smoothed ${fmt(e.smoothed, 2)}${unit ? ` ${unit}` : ''}`;
   switch (e.state) {
-    case 'alarm': return `ALARM   ${e.key}: ${level}, at or above ${e.threshold}`;
-    case 'warning': return `WARNING ${e.key}: ${level}, its trend reaches ${e.threshold} in ${duration(e.projectedMs ?? 0)}`;
-    case 'ok': return `ok      ${e.key}: ${level}, no longer ${e.previous}`;
+    case 'alarm':
+      return `ALARM   ${e.key}: ${level}, at or above ${e.threshold}`;
+    case 'warning':
+      return `WARNING ${e.key}: ${level}, its trend reaches ${e.threshold} in ${duration(e.projectedMs ?? 0)}`;
+    case 'ok':
+      return `ok      ${e.key}: ${level}, no longer ${e.previous}`;
   }
 }
 
 function table(rows: SeriesStats[]): string[] {
   const w = Math.max(6, ...rows.map((r) => r.key.length));
   const head = `${'series'.padEnd(w)}  ${'n'.padStart(5)} ${'mean'.padStart(10)} ${'rms'.padStart(10)} ${'slope/h'.padStart(10)} ${'smoothed'.padStart(10)}  unit   notes`;
-  return [head, ...rows.map((r) => {
-    const notes = [r.wear ? r.wear.state + (r.wear.projectedMs !== null ? ` (threshold in ${duration(r.wear.projectedMs)})` : '') : '', r.stuck ? 'STUCK' : '', r.outliers ? `${r.outliers} spikes set aside` : ''].filter(Boolean).join(', ');
-    return `${r.key.padEnd(w)}  ${String(r.n).padStart(5)} ${fmt(r.mean).padStart(10)} ${fmt(r.rms).padStart(10)} ${fmt(r.slopePerHour).padStart(10)} ${fmt(r.smoothed).padStart(10)}  ${(r.unit ?? '').padEnd(6)} ${notes}`;
-  })];
+  return [
+    head,
+    ...rows.map((r) => {
+      const notes = [
+        r.wear
+          ? r.wear.state + (r.wear.projectedMs !== null ? ` (threshold in ${duration(r.wear.projectedMs)})` : '')
+          : '',
+        r.stuck ? 'STUCK' : '',
+        r.outliers ? `${r.outliers} spikes set aside` : '',
+      ]
+        .filter(Boolean)
+        .join(', ');
+      return `${r.key.padEnd(w)}  ${String(r.n).padStart(5)} ${fmt(r.mean).padStart(10)} ${fmt(r.rms).padStart(10)} ${fmt(r.slopePerHour).padStart(10)} ${fmt(r.smoothed).padStart(10)}  ${(r.unit ?? '').padEnd(6)} ${notes}`;
+    }),
+  ];
 }
 
 export function registerConsume(program: Command): void {
-  program.command('consume')
-    .description('example predictive-maintenance consumer: reads the readings topic (read_committed, deduplicated on gateway+seq), shows rolling statistics per sensor and metric, and raises a wear alarm when smoothed vibration crosses --threshold or its trend projects that within --horizon')
+  program
+    .command('consume')
+    .description(
+      'example predictive-maintenance consumer: reads the readings topic (read_committed, deduplicated on gateway+seq), shows rolling statistics per sensor and metric, and raises a wear alarm when smoothed vibration crosses --threshold or its trend projects that within --horizon',
+    )
     .option('-b, --brokers <list>', 'Kafka bootstrap brokers, HOST:PORT[,HOST:PORT…]')
-    .option('-c, --config <file>', 'read brokers, TLS, SASL and the topic from the kafka: section of this config file (a gateway\'s own will do; see docs/kafka.md)')
-    .option('-t, --topic <topic>', 'the gateways\' kafka.topic (default: the file\'s, or sensor.readings)')
-    .option('-g, --group <id>', 'consumer group (its committed offsets say where to resume; a new group starts at the beginning)', 'sensorgate-consume')
+    .option(
+      '-c, --config <file>',
+      "read brokers, TLS, SASL and the topic from the kafka: section of this config file (a gateway's own will do; see docs/kafka.md)",
+    )
+    .option('-t, --topic <topic>', "the gateways' kafka.topic (default: the file's, or sensor.readings)")
+    .option(
+      '-g, --group <id>',
+      'consumer group (its committed offsets say where to resume; a new group starts at the beginning)',
+      'sensorgate-consume',
+    )
     .option('--metric <names>', 'wear metrics, comma-separated', 'vib_rms')
     .option('--threshold <level>', 'alarm level of the smoothed wear metric (7.1 mm/s: ISO 10816 zone C/D)', '7.1')
     .option('--horizon <seconds>', 'warn when the trend reaches the threshold within this much event time', '300')
@@ -113,39 +171,78 @@ export function registerConsume(program: Command): void {
     .option('--smoothing <seconds>', 'time constant of the smoothed level', '15')
     .option('--interval <seconds>', 'print the statistics this often', '5')
     .option('--json', 'JSON lines ({"type":"stats"|"wear",…}) instead of text')
-    .option('--log-level <level>', 'log messages at this level and above (debug includes the Kafka client\'s own)', 'warn')
-    .action(action('consume', async (opts: ConsumeCliOptions) => {
-      const s = settings(opts);
-      const [{ Analytics }, { kafkaClient }, { createLogger }] = await Promise.all([import('../offsite/consume/analytics.js'), import('../uplink/kafka-client.js'), import('../lib/log.js')]);
-      const log: Logger = createLogger(opts.logLevel);
-      const analytics: Analytics = new Analytics(s.analytics);
-      const out = (line: string) => process.stdout.write(`${line}\n`);
-      const units = new Map<string, string | undefined>();
-      let skipped = 0;
-      const consumer = kafkaClient(s.kafka, 'sensorgate-consume', log).consumer({ groupId: opts.group, readUncommitted: false, maxWaitTimeInMs: 500 });
-      consumer.on(consumer.events.CRASH, ({ payload }) => log.warn({ err: payload.error.message, restart: payload.restart }, 'reading the topic failed'));
-      await consumer.connect();
-      await consumer.subscribe({ topic: s.kafka.topic, fromBeginning: true });
-      await consumer.run({
-        eachMessage: async ({ message }) => {
-          const r = parseReading(message.value);
-          if (!r) { skipped++; return; }
-          units.set(`${r.gateway}/${r.sensor}/${r.metric}`, r.unit);
-          const e = analytics.add(r);
-          if (!e) return;
-          out(opts.json ? JSON.stringify({ type: 'wear', ...e }) : `${new Date(e.ts).toISOString()}  ${describeWearEvent(e, units.get(e.key))}`);
-        },
-      });
-      const timer = setInterval(() => {
-        const rows = analytics.stats();
-        if (opts.json) { out(JSON.stringify({ type: 'stats', ts: Date.now(), duplicates: analytics.duplicates, skipped, series: rows })); return; }
-        out('');
-        out(`${new Date().toTimeString().slice(0, 8)}  ${rows.length} series, ${analytics.duplicates} duplicates dropped, ${skipped} records not readings`);
-        for (const line of table(rows)) out(`  ${line}`);
-      }, s.intervalMs);
-      await new Promise<void>((r) => { process.once('SIGINT', () => r()); process.once('SIGTERM', () => r()); });
-      clearInterval(timer);
-      await consumer.disconnect();
-      process.exit(0);
-    }));
+    .option(
+      '--log-level <level>',
+      "log messages at this level and above (debug includes the Kafka client's own)",
+      'warn',
+    )
+    .action(
+      action('consume', async (opts: ConsumeCliOptions) => {
+        const s = settings(opts);
+        const [{ Analytics }, { kafkaClient }, { createLogger }] = await Promise.all([
+          import('../offsite/consume/analytics.js'),
+          import('../uplink/kafka-client.js'),
+          import('../lib/log.js'),
+        ]);
+        const log: Logger = createLogger(opts.logLevel);
+        const analytics: Analytics = new Analytics(s.analytics);
+        const out = (line: string) => process.stdout.write(`${line}\n`);
+        const units = new Map<string, string | undefined>();
+        let skipped = 0;
+        const consumer = kafkaClient(s.kafka, 'sensorgate-consume', log).consumer({
+          groupId: opts.group,
+          readUncommitted: false,
+          maxWaitTimeInMs: 500,
+        });
+        consumer.on(consumer.events.CRASH, ({ payload }) =>
+          log.warn({ err: payload.error.message, restart: payload.restart }, 'reading the topic failed'),
+        );
+        await consumer.connect();
+        await consumer.subscribe({ topic: s.kafka.topic, fromBeginning: true });
+        await consumer.run({
+          eachMessage: async ({ message }) => {
+            const r = parseReading(message.value);
+            if (!r) {
+              skipped++;
+              return;
+            }
+            units.set(`${r.gateway}/${r.sensor}/${r.metric}`, r.unit);
+            const e = analytics.add(r);
+            if (!e) return;
+            out(
+              opts.json
+                ? JSON.stringify({ type: 'wear', ...e })
+                : `${new Date(e.ts).toISOString()}  ${describeWearEvent(e, units.get(e.key))}`,
+            );
+          },
+        });
+        const timer = setInterval(() => {
+          const rows = analytics.stats();
+          if (opts.json) {
+            out(
+              JSON.stringify({
+                type: 'stats',
+                ts: Date.now(),
+                duplicates: analytics.duplicates,
+                skipped,
+                series: rows,
+              }),
+            );
+            return;
+          }
+          out('');
+          out(
+            `${new Date().toTimeString().slice(0, 8)}  ${rows.length} series, ${analytics.duplicates} duplicates dropped, ${skipped} records not readings`,
+          );
+          for (const line of table(rows)) out(`  ${line}`);
+        }, s.intervalMs);
+        await new Promise<void>((r) => {
+          process.once('SIGINT', () => r());
+          process.once('SIGTERM', () => r());
+        });
+        clearInterval(timer);
+        await consumer.disconnect();
+        process.exit(0);
+      }),
+    );
 }

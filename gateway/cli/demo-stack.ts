@@ -11,7 +11,7 @@ import { createServer, type Server } from 'node:net';
 import { relative, resolve } from 'node:path';
 import { Aedes } from 'aedes';
 import { pino } from 'pino';
-import { startKafka, KAFKA_VERSIONS } from '../../deploy/kafka/launcher.js';
+import { KAFKA_VERSIONS, startKafka } from '../../deploy/kafka/launcher.js';
 import { freePort } from '../../deploy/net.js';
 import type { SimConfig } from '../../firmware-sim/config.js';
 import { demoPlant } from '../../firmware-sim/demo-plant.js';
@@ -20,8 +20,8 @@ import { Machine } from '../../firmware-sim/models/machine.js';
 import { SOCAT_BIN } from '../../firmware-sim/pty.js';
 import { Simulator } from '../../firmware-sim/simulator.js';
 import { configSchema, validateConfig } from '../config/config.js';
-import { FleetServer } from '../offsite/fleet/fleet-server.js';
 import { Gateway } from '../gateway.js';
+import { FleetServer } from '../offsite/fleet/fleet-server.js';
 
 export interface DemoOptions {
   dataDir: string;
@@ -42,31 +42,56 @@ export async function runDemo(o: DemoOptions): Promise<void> {
   const dataDir = resolve(o.dataDir);
   const say = (line: string) => process.stdout.write(`${line}\n`);
   const cleanups: Array<() => Promise<unknown>> = [];
-  const stopAll = async () => { for (const c of cleanups.reverse()) await c().catch((err: Error) => say(`  (while stopping: ${err.message})`)); };
+  const stopAll = async () => {
+    for (const c of cleanups.reverse()) await c().catch((err: Error) => say(`  (while stopping: ${err.message})`));
+  };
   // The console is for the URLs and the summary; the components' logs go to a file.
   const logFile = resolve(dataDir, 'demo.log');
-  const log = pino({ level: 'info', base: { pid: process.pid } }, pino.destination({ dest: logFile, mkdir: true, sync: true }));
+  const log = pino(
+    { level: 'info', base: { pid: process.pid } },
+    pino.destination({ dest: logFile, mkdir: true, sync: true }),
+  );
   let signal: string | undefined;
   const stopped = new Promise<string>((r) => {
-    const on = (s: string) => () => { signal = s; r(s); };
+    const on = (s: string) => () => {
+      signal = s;
+      r(s);
+    };
     process.once('SIGINT', on('SIGINT'));
     process.once('SIGTERM', on('SIGTERM'));
   });
   /** Ctrl-C while starting: the step under way finishes (a JVM half started cannot be left), then everything stops. */
-  const interrupted = () => { if (signal) throw new Interrupted(signal); };
+  const interrupted = () => {
+    if (signal) throw new Interrupted(signal);
+  };
 
   // Ports first, before anything starts: ports asked for must be free; defaults give way to free ones.
-  const lines = new Set(demoPlant({ seed: o.seed, mqttUrl: 'mqtt://127.0.0.1:1883' }).devices.map((d) => d.gateway)).size;
+  const lines = new Set(demoPlant({ seed: o.seed, mqttUrl: 'mqtt://127.0.0.1:1883' }).devices.map((d) => d.gateway))
+    .size;
   const taken = new Set<number>();
   const statusPorts: number[] = [];
-  for (let i = 0; i < lines; i++) statusPorts.push(await choosePort((o.statusPort ?? DEFAULT_STATUS_PORT) + i, o.statusPort !== undefined, '--status-port', taken));
-  const fleetPort = await choosePort(o.fleetPort ?? DEFAULT_FLEET_PORT, o.fleetPort !== undefined, '--fleet-port', taken);
+  for (let i = 0; i < lines; i++)
+    statusPorts.push(
+      await choosePort((o.statusPort ?? DEFAULT_STATUS_PORT) + i, o.statusPort !== undefined, '--status-port', taken),
+    );
+  const fleetPort = await choosePort(
+    o.fleetPort ?? DEFAULT_FLEET_PORT,
+    o.fleetPort !== undefined,
+    '--fleet-port',
+    taken,
+  );
 
   try {
-    let brokers = process.env.KAFKA_BROKERS?.split(',').map((b) => b.trim()).filter(Boolean);
+    let brokers = process.env.KAFKA_BROKERS?.split(',')
+      .map((b) => b.trim())
+      .filter(Boolean);
     if (!brokers?.length) {
       say(`starting Apache Kafka ${KAFKA_VERSIONS.latest} (the first run downloads it from Maven Central)…`);
-      const kafka = await startKafka({ version: KAFKA_VERSIONS.latest, dataDir: resolve(dataDir, 'kafka'), log: (m) => say(`  kafka: ${m}`) });
+      const kafka = await startKafka({
+        version: KAFKA_VERSIONS.latest,
+        dataDir: resolve(dataDir, 'kafka'),
+        log: (m) => say(`  kafka: ${m}`),
+      });
       cleanups.push(() => kafka.stop());
       brokers = kafka.brokers;
     }
@@ -78,19 +103,35 @@ export async function runDemo(o: DemoOptions): Promise<void> {
       const mqttServer: Server = createServer(aedes.handle);
       const port = await freePort();
       await new Promise<void>((r) => mqttServer.listen(port, '127.0.0.1', r));
-      cleanups.push(() => new Promise((r) => { mqttServer.close(); aedes.close(() => r(undefined)); }));
+      cleanups.push(
+        () =>
+          new Promise((r) => {
+            mqttServer.close();
+            aedes.close(() => r(undefined));
+          }),
+      );
       mqttUrl = `mqtt://127.0.0.1:${port}`;
     }
 
     const plant = withoutSerialIfNoSocat(demoPlant({ seed: o.seed, mqttUrl }), say);
     const chips = new Map<string | undefined, SimGpioChip>();
-    const chipOf = (line: string | undefined) => { let c = chips.get(line); if (!c) { c = new SimGpioChip(); chips.set(line, c); } return c; };
+    const chipOf = (line: string | undefined) => {
+      let c = chips.get(line);
+      if (!c) {
+        c = new SimGpioChip();
+        chips.set(line, c);
+      }
+      return c;
+    };
     const sim = new Simulator(plant, {
       devDir: resolve(dataDir, 'dev'),
       gpioChip: chipOf,
       onError: (device, err) => log.warn({ device, err: err.message }, 'simulated device'),
     });
-    cleanups.push(async () => { await sim.stop(); for (const c of chips.values()) c.close(); });
+    cleanups.push(async () => {
+      await sim.stop();
+      for (const c of chips.values()) c.close();
+    });
     await sim.start();
     interrupted();
 
@@ -101,9 +142,12 @@ export async function runDemo(o: DemoOptions): Promise<void> {
       const cfg = validateConfig({
         gateway: { id, dataDir: resolve(dataDir, 'gateways', id) },
         kafka: { brokers },
-        status: { listen: `127.0.0.1:${statusPorts[i] ?? await freePort()}`, heartbeatIntervalMs: HEARTBEAT_MS },
+        status: { listen: `127.0.0.1:${statusPorts[i] ?? (await freePort())}`, heartbeatIntervalMs: HEARTBEAT_MS },
         // aedes speaks MQTT 3.1.1.
-        sources: sim.group(line).map((d) => d.source()).map((s) => ({ ...s, ...(s.driver === 'mqtt' && !o.mqttUrl ? { mqttVersion: '3.1.1' } : {}) })),
+        sources: sim
+          .group(line)
+          .map((d) => d.source())
+          .map((s) => ({ ...s, ...(s.driver === 'mqtt' && !o.mqttUrl ? { mqttVersion: '3.1.1' } : {}) })),
       });
       const gateway = new Gateway(cfg, log, { simGpioChip: chips.get(line) });
       cleanups.push(() => gateway.stop());
@@ -113,20 +157,34 @@ export async function runDemo(o: DemoOptions): Promise<void> {
       statusUrls.push(`http://${cfg.status.listen}`);
     }
 
-    const fleet = new FleetServer({ kafka: configSchema.shape.kafka.parse({ brokers }), host: '127.0.0.1', port: fleetPort, log });
+    const fleet = new FleetServer({
+      kafka: configSchema.shape.kafka.parse({ brokers }),
+      host: '127.0.0.1',
+      port: fleetPort,
+      log,
+    });
     cleanups.push(() => fleet.stop());
     await fleet.start();
 
     say('');
     say('sensorgate demo is running:');
     say(`  fleet page      ${fleet.url}/   (api: ${fleet.url}/api/gateways)`);
-    gateways.forEach((g, i) => say(`  gateway ${g.status!.gateway.padEnd(12)} ${statusUrls[i]}/   (api: ${statusUrls[i]}/api/status, metrics: ${statusUrls[i]}/metrics)`));
+    gateways.forEach((g, i) =>
+      say(
+        `  gateway ${g.status!.gateway.padEnd(12)} ${statusUrls[i]}/   (api: ${statusUrls[i]}/api/status, metrics: ${statusUrls[i]}/metrics)`,
+      ),
+    );
     say(`  kafka           ${brokers.join(',')}   topics sensor.readings, sensorgate.status`);
     say(`  mqtt broker     ${mqttUrl}`);
     say('  devices:');
-    for (const d of sim.devices) say(`    ${(d.config.gateway ?? '').padEnd(6)} ${d.id.padEnd(13)} ${d.describe().replace(dataDir, relative(process.cwd(), dataDir) || '.')}`);
+    for (const d of sim.devices)
+      say(
+        `    ${(d.config.gateway ?? '').padEnd(6)} ${d.id.padEnd(13)} ${d.describe().replace(dataDir, relative(process.cwd(), dataDir) || '.')}`,
+      );
     say(`  logs            ${relative(process.cwd(), logFile)}`);
-    say(`  try: npx sensorgate consume --brokers ${brokers.join(',')}   (rolling statistics and the bearing-wear alarm)`);
+    say(
+      `  try: npx sensorgate consume --brokers ${brokers.join(',')}   (rolling statistics and the bearing-wear alarm)`,
+    );
     say('  Ctrl-C stops everything.');
     say('');
 
@@ -141,9 +199,18 @@ export async function runDemo(o: DemoOptions): Promise<void> {
         const up = s.sources.filter((x) => x.state === 'up').length;
         const rate = ((ingested - (before.get(s.gateway) ?? 0)) * 1000) / SUMMARY_MS;
         before.set(s.gateway, ingested);
-        say(`${time}  ${s.gateway}: ingested ${ingested} (${rate.toFixed(0)}/s)  rejected ${rejected}  sent ${s.uplink.sent}  buffered ${s.buffer.depth}  uplink ${s.uplink.connected ? 'up' : 'down'}  sources up ${up}/${s.sources.length}`);
+        say(
+          `${time}  ${s.gateway}: ingested ${ingested} (${rate.toFixed(0)}/s)  rejected ${rejected}  sent ${s.uplink.sent}  buffered ${s.buffer.depth}  uplink ${s.uplink.connected ? 'up' : 'down'}  sources up ${up}/${s.sources.length}`,
+        );
       }
-      say(`${time}  bearings: ${machines.map((d) => { const b = (d.firmware.model as Machine).bearing; return `${d.id} ${(b.life * 100).toFixed(0)}% worn`; }).join(', ')}`);
+      say(
+        `${time}  bearings: ${machines
+          .map((d) => {
+            const b = (d.firmware.model as Machine).bearing;
+            return `${d.id} ${(b.life * 100).toFixed(0)}% worn`;
+          })
+          .join(', ')}`,
+      );
     }, SUMMARY_MS);
     cleanups.push(async () => clearInterval(timer));
 
@@ -167,8 +234,12 @@ export class DemoUsageError extends Error {}
 async function choosePort(preferred: number, explicit: boolean, flag: string, taken: Set<number>): Promise<number> {
   let port = preferred;
   if (taken.has(port) || !(await portFree(port))) {
-    if (explicit) throw new DemoUsageError(`${flag}: port ${port} is in use on 127.0.0.1; choose another, or leave the flag out to get a free one`);
-    do port = await freePort(); while (taken.has(port));
+    if (explicit)
+      throw new DemoUsageError(
+        `${flag}: port ${port} is in use on 127.0.0.1; choose another, or leave the flag out to get a free one`,
+      );
+    do port = await freePort();
+    while (taken.has(port));
   }
   taken.add(port);
   return port;
@@ -185,7 +256,9 @@ function portFree(port: number): Promise<boolean> {
 /** Serial and Modbus devices need socat; without it the demo goes on with the others and says why. */
 function withoutSerialIfNoSocat(plant: SimConfig, say: (line: string) => void): SimConfig {
   if (existsSync(SOCAT_BIN)) return plant;
-  say(`socat not found at ${SOCAT_BIN}: the serial and Modbus devices are left out (Debian/Ubuntu: apt-get install socat)`);
+  say(
+    `socat not found at ${SOCAT_BIN}: the serial and Modbus devices are left out (Debian/Ubuntu: apt-get install socat)`,
+  );
   return { ...plant, devices: plant.devices.filter((d) => d.transport !== 'serial' && d.transport !== 'modbus') };
 }
 

@@ -1,5 +1,5 @@
 /** `sensorgate flash` (README: Commands): customise a Raspberry Pi OS image or card. The work is in deploy/flash. */
-import { Option, type Command } from 'commander';
+import { type Command, Option } from 'commander';
 import type { FlashOptions } from '../../deploy/flash/flash.js';
 import { ARCHES } from '../../deploy/pack/targets.js';
 import { action } from './pack.js';
@@ -8,21 +8,41 @@ import { action } from './pack.js';
 type FlashCliOptions = Omit<FlashOptions, 'log' | 'progress'>;
 
 export function registerFlash(program: Command): void {
-  program.command('flash')
-    .description('customise a Raspberry Pi OS image (never modified: written to --out) or card (--device) so that its first boot installs the bundle, writes the config and starts the service')
+  program
+    .command('flash')
+    .description(
+      'customise a Raspberry Pi OS image (never modified: written to --out) or card (--device) so that its first boot installs the bundle, writes the config and starts the service',
+    )
     .requiredOption('--image <img>', 'Raspberry Pi OS image (.img, uncompressed)')
-    .requiredOption('-c, --config <file>', 'the device\'s gateway config (YAML), validated before anything is written')
-    .option('-o, --out <img>', 'write the customised image here (default: IMG-<gateway id>.img beside IMG, unless --device is given)')
-    .option('--device <dev>', 'write the (customised) image to this card, e.g. /dev/sdX, and verify it by reading it back')
-    .option('--bundle <file>', 'bundle from `sensorgate pack` (default: pack one for the image\'s architecture)')
+    .requiredOption('-c, --config <file>', "the device's gateway config (YAML), validated before anything is written")
+    .option(
+      '-o, --out <img>',
+      'write the customised image here (default: IMG-<gateway id>.img beside IMG, unless --device is given)',
+    )
+    .option(
+      '--device <dev>',
+      'write the (customised) image to this card, e.g. /dev/sdX, and verify it by reading it back',
+    )
+    .option('--bundle <file>', "bundle from `sensorgate pack` (default: pack one for the image's architecture)")
     .addOption(new Option('--arch <arch>', 'architecture to pack for when the image does not tell').choices(ARCHES))
-    .option('--credentials <dir>', 'secrets, one file each: SENSORGATE_<PATH> ones fill that config key (e.g. SENSORGATE_KAFKA_SASL_PASSWORD), others are files the config refers to (docs/deploy.md)')
+    .option(
+      '--credentials <dir>',
+      'secrets, one file each: SENSORGATE_<PATH> ones fill that config key (e.g. SENSORGATE_KAFKA_SASL_PASSWORD), others are files the config refers to (docs/deploy.md)',
+    )
     .option('--hostname <name>', 'host name for the device')
     .option('-y, --yes', 'confirm erasing --device')
-    .action(action('flash', async (opts: FlashCliOptions) => {
-      const { flash } = await import('../../deploy/flash/flash.js');
-      const { progressBar } = await import('../../deploy/flash/progress.js');
-      const result = await flash({ ...opts, log: (line) => process.stderr.write(`flash: ${line}\n`), progress: progressBar });
-      process.stdout.write(`${JSON.stringify({ targets: result.targets, mode: result.mode, identity: result.identity })}\n`);
-    }));
+    .action(
+      action('flash', async (opts: FlashCliOptions) => {
+        const { flash } = await import('../../deploy/flash/flash.js');
+        const { progressBar } = await import('../../deploy/flash/progress.js');
+        const result = await flash({
+          ...opts,
+          log: (line) => process.stderr.write(`flash: ${line}\n`),
+          progress: progressBar,
+        });
+        process.stdout.write(
+          `${JSON.stringify({ targets: result.targets, mode: result.mode, identity: result.identity })}\n`,
+        );
+      }),
+    );
 }

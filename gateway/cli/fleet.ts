@@ -1,8 +1,8 @@
 /** `sensorgate fleet` (README: Commands; docs/status.md): the fleet status page server. */
-import { Option, type Command } from 'commander';
-import { action } from './pack.js';
-import { ConfigError, configSchema, kafkaForCommand, type Config } from '../config/config.js';
+import { type Command, Option } from 'commander';
+import { type Config, ConfigError, configSchema, kafkaForCommand } from '../config/config.js';
 import { listenProblem } from '../web/auth.js';
+import { action } from './pack.js';
 
 interface FleetCliOptions {
   brokers?: string;
@@ -19,35 +19,51 @@ interface FleetCliOptions {
 }
 
 /** Options checked as the gateway's config is (the same schema for the Kafka part), named as typed. */
-function fleetSettings(o: FleetCliOptions, env: NodeJS.ProcessEnv): { kafka: Config['kafka']; host: string; port: number; authToken?: string; maxGateways: number } {
+function fleetSettings(
+  o: FleetCliOptions,
+  env: NodeJS.ProcessEnv,
+): { kafka: Config['kafka']; host: string; port: number; authToken?: string; maxGateways: number } {
   const problems: string[] = [];
   let kafka: Config['kafka'] | undefined;
   if (o.config !== undefined) {
     for (const flag of ['brokers', 'ssl', 'saslMechanism', 'saslUsername'] as const) {
-      if (o[flag] !== undefined) problems.push(`--${flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: not with --config (the file's kafka: section says how to connect)`);
+      if (o[flag] !== undefined)
+        problems.push(
+          `--${flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: not with --config (the file's kafka: section says how to connect)`,
+        );
     }
     kafka = kafkaForCommand(o.config, env, 'statusTopic', o.topic, problems);
   } else if (o.brokers === undefined) {
     problems.push('--brokers or --config: one of them is required');
   } else {
     const password = env.SENSORGATE_FLEET_SASL_PASSWORD;
-    if (o.saslMechanism && (!o.saslUsername || password === undefined)) problems.push('--sasl-mechanism: needs --sasl-username and SENSORGATE_FLEET_SASL_PASSWORD');
+    if (o.saslMechanism && (!o.saslUsername || password === undefined))
+      problems.push('--sasl-mechanism: needs --sasl-username and SENSORGATE_FLEET_SASL_PASSWORD');
     const parsed = configSchema.shape.kafka.safeParse({
-      brokers: o.brokers.split(',').map((b) => b.trim()).filter(Boolean),
+      brokers: o.brokers
+        .split(',')
+        .map((b) => b.trim())
+        .filter(Boolean),
       statusTopic: o.topic,
       tls: o.ssl,
-      sasl: o.saslMechanism && o.saslUsername && password !== undefined ? { mechanism: o.saslMechanism, username: o.saslUsername, password } : undefined,
+      sasl:
+        o.saslMechanism && o.saslUsername && password !== undefined
+          ? { mechanism: o.saslMechanism, username: o.saslUsername, password }
+          : undefined,
     });
     if (parsed.success) kafka = parsed.data;
     else {
       const flag: Record<string, string> = { brokers: '--brokers', statusTopic: '--topic' };
-      for (const i of parsed.error.issues) problems.push(`${flag[String(i.path[0])] ?? String(i.path[0])}: ${i.message}`);
+      for (const i of parsed.error.issues)
+        problems.push(`${flag[String(i.path[0])] ?? String(i.path[0])}: ${i.message}`);
     }
   }
   const port = Number(o.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) problems.push(`--port: expected a port number (0-65535), found "${o.port}"`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    problems.push(`--port: expected a port number (0-65535), found "${o.port}"`);
   const maxGateways = Number(o.maxGateways);
-  if (!Number.isInteger(maxGateways) || maxGateways < 1) problems.push(`--max-gateways: expected a whole number of at least 1, found "${o.maxGateways}"`);
+  if (!Number.isInteger(maxGateways) || maxGateways < 1)
+    problems.push(`--max-gateways: expected a whole number of at least 1, found "${o.maxGateways}"`);
   const authToken = o.authToken ?? (env.SENSORGATE_FLEET_TOKEN || undefined);
   const problem = listenProblem(o.host, authToken);
   if (problem) problems.push(`--auth-token: ${problem} (or set SENSORGATE_FLEET_TOKEN)`);
@@ -56,29 +72,62 @@ function fleetSettings(o: FleetCliOptions, env: NodeJS.ProcessEnv): { kafka: Con
 }
 
 export function registerFleet(program: Command): void {
-  program.command('fleet')
-    .description('the fleet status page: reads the compacted status topic and serves / (the page), /api/gateways, /api/fleet (its own state), /metrics and live updates')
+  program
+    .command('fleet')
+    .description(
+      'the fleet status page: reads the compacted status topic and serves / (the page), /api/gateways, /api/fleet (its own state), /metrics and live updates',
+    )
     .option('-b, --brokers <list>', 'Kafka bootstrap brokers, HOST:PORT[,HOST:PORT…]')
-    .option('-c, --config <file>', 'read brokers, TLS, SASL and topics from the kafka: section of this config file (a gateway\'s own will do; see docs/kafka.md)')
+    .option(
+      '-c, --config <file>',
+      "read brokers, TLS, SASL and topics from the kafka: section of this config file (a gateway's own will do; see docs/kafka.md)",
+    )
     .option('-p, --port <port>', 'HTTP port', '8080')
     .option('--host <host>', 'address to listen on; beyond loopback an auth token is required', '127.0.0.1')
-    .option('-t, --topic <topic>', 'the gateways\' kafka.statusTopic (default: the file\'s, or sensorgate.status)')
-    .option('--auth-token <token>', 'require this token (Bearer, or the password of Basic auth with any user); default $SENSORGATE_FLEET_TOKEN')
-    .option('--ssl', 'TLS to the brokers, verified against the system\'s CAs (a private CA or mutual TLS: use --config)')
-    .addOption(new Option('--sasl-mechanism <mechanism>', 'SASL authentication to the brokers (password from $SENSORGATE_FLEET_SASL_PASSWORD)').choices(['plain', 'scram-sha-256', 'scram-sha-512']))
+    .option('-t, --topic <topic>', "the gateways' kafka.statusTopic (default: the file's, or sensorgate.status)")
+    .option(
+      '--auth-token <token>',
+      'require this token (Bearer, or the password of Basic auth with any user); default $SENSORGATE_FLEET_TOKEN',
+    )
+    .option('--ssl', "TLS to the brokers, verified against the system's CAs (a private CA or mutual TLS: use --config)")
+    .addOption(
+      new Option(
+        '--sasl-mechanism <mechanism>',
+        'SASL authentication to the brokers (password from $SENSORGATE_FLEET_SASL_PASSWORD)',
+      ).choices(['plain', 'scram-sha-256', 'scram-sha-512']),
+    )
     .option('--sasl-username <user>', 'SASL user name')
-    .option('--max-gateways <n>', 'gateways tracked at most; statuses of further gateways are refused and counted', '10000')
-    .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error']).default('info'))
-    .action(action('fleet', async (opts: FleetCliOptions) => {
-      const settings = fleetSettings(opts, process.env);
-      const [{ FleetServer }, { createLogger }] = await Promise.all([import('../offsite/fleet/fleet-server.js'), import('../lib/log.js')]);
-      const log = createLogger(opts.logLevel);
-      const fleet = new FleetServer({ ...settings, log });
-      await fleet.start();
-      log.info({ url: fleet.url, topic: settings.kafka.statusTopic, brokers: settings.kafka.brokers }, 'fleet page listening');
-      process.stderr.write(`fleet page: ${fleet.url}/\n`);
-      await new Promise<void>((r) => { process.once('SIGINT', r); process.once('SIGTERM', r); });
-      await fleet.stop();
-      process.exit(0);
-    }));
+    .option(
+      '--max-gateways <n>',
+      'gateways tracked at most; statuses of further gateways are refused and counted',
+      '10000',
+    )
+    .addOption(
+      new Option('--log-level <level>', 'log level')
+        .choices(['trace', 'debug', 'info', 'warn', 'error'])
+        .default('info'),
+    )
+    .action(
+      action('fleet', async (opts: FleetCliOptions) => {
+        const settings = fleetSettings(opts, process.env);
+        const [{ FleetServer }, { createLogger }] = await Promise.all([
+          import('../offsite/fleet/fleet-server.js'),
+          import('../lib/log.js'),
+        ]);
+        const log = createLogger(opts.logLevel);
+        const fleet = new FleetServer({ ...settings, log });
+        await fleet.start();
+        log.info(
+          { url: fleet.url, topic: settings.kafka.statusTopic, brokers: settings.kafka.brokers },
+          'fleet page listening',
+        );
+        process.stderr.write(`fleet page: ${fleet.url}/\n`);
+        await new Promise<void>((r) => {
+          process.once('SIGINT', r);
+          process.once('SIGTERM', r);
+        });
+        await fleet.stop();
+        process.exit(0);
+      }),
+    );
 }

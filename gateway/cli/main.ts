@@ -9,16 +9,16 @@
 import { Command, Option } from 'commander';
 import { stringify } from 'yaml';
 import { SqliteBuffer } from '../buffer/sqlite-buffer.js';
-import { ConfigError, configJsonSchema, loadConfig, redactSecrets, type Config } from '../config/config.js';
+import { type Config, ConfigError, configJsonSchema, loadConfig, redactSecrets } from '../config/config.js';
 import { Gateway } from '../gateway.js';
 import { createLogger } from '../lib/log.js';
 import { VERSION } from '../lib/version.js';
+import { registerConsume } from './consume.js';
 import { registerFlash } from './flash.js';
+import { registerFleet } from './fleet.js';
 import { registerPack } from './pack.js';
 import { registerProvision } from './provision.js';
-import { registerFleet } from './fleet.js';
 import { registerSim } from './sim.js';
-import { registerConsume } from './consume.js';
 
 /** Exit code for a config the gateway refuses (README: Commands). */
 const EXIT_CONFIG = 2;
@@ -33,13 +33,20 @@ function configOrExit(file: string): Readonly<Config> {
   }
 }
 
-const configOption = new Option('-c, --config <file>', 'gateway config (YAML); SENSORGATE_* variables override its keys').makeOptionMandatory();
+const configOption = new Option(
+  '-c, --config <file>',
+  'gateway config (YAML); SENSORGATE_* variables override its keys',
+).makeOptionMandatory();
 
 const program = new Command('sensorgate')
-  .description('Durable IoT ingestion gateway: sensors over MQTT, serial and GPIO, buffered in SQLite, forwarded to Apache Kafka.')
+  .description(
+    'Durable IoT ingestion gateway: sensors over MQTT, serial and GPIO, buffered in SQLite, forwarded to Apache Kafka.',
+  )
   .version(VERSION, '-V, --version')
   .showHelpAfterError()
-  .addHelpText('after', `
+  .addHelpText(
+    'after',
+    `
 Examples:
   sensorgate demo                                   the whole pipeline on this machine
   sensorgate check -c /etc/sensorgate/config.yaml   validate a config, print it resolved
@@ -47,9 +54,11 @@ Examples:
   sensorgate buffer stats -c /etc/sensorgate/config.yaml
   sensorgate fleet --brokers kafka-1:9092           the fleet status page on :8080
 
-Docs: README.md; docs/drivers.md, status.md, deploy.md, simulator.md, bench.md`);
+Docs: README.md; docs/drivers.md, status.md, deploy.md, simulator.md, bench.md`,
+  );
 
-program.command('run')
+program
+  .command('run')
   .description('run the gateway daemon until SIGTERM/SIGINT; invalid config exits 2')
   .addOption(configOption)
   .action(async (opts: { config: string }) => {
@@ -64,7 +73,13 @@ program.command('run')
       if (stopping) return;
       stopping = true;
       log.info({ signal }, 'stopping');
-      gateway.stop().then(() => process.exit(0), (err: Error) => { log.error({ err: err.message }, 'stop failed'); process.exit(1); });
+      gateway.stop().then(
+        () => process.exit(0),
+        (err: Error) => {
+          log.error({ err: err.message }, 'stop failed');
+          process.exit(1);
+        },
+      );
     };
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
@@ -77,14 +92,18 @@ program.command('run')
     }
   });
 
-program.command('check')
-  .description('validate a config and print the resolved result (defaults filled in, environment applied, secrets shown as "***")')
+program
+  .command('check')
+  .description(
+    'validate a config and print the resolved result (defaults filled in, environment applied, secrets shown as "***")',
+  )
   .addOption(configOption)
   .action((opts: { config: string }) => {
     process.stdout.write(stringify(redactSecrets(configOrExit(opts.config))));
   });
 
-program.command('config')
+program
+  .command('config')
   .description('about the config file format')
   .command('schema')
   .description('print the JSON Schema of the gateway config (for editors and CI)')
@@ -94,7 +113,8 @@ program.command('config')
 
 const buffer = program.command('buffer').description('inspect the local buffer');
 
-buffer.command('stats')
+buffer
+  .command('stats')
   .description('print {"depth","bytes","oldestTs","nextSeq"} of the buffer as JSON')
   .addOption(configOption)
   .action((opts: { config: string }) => {
@@ -102,7 +122,8 @@ buffer.command('stats')
     process.stdout.write(`${JSON.stringify(SqliteBuffer.stats(cfg.gateway.dataDir))}\n`);
   });
 
-buffer.command('quarantine')
+buffer
+  .command('quarantine')
   .description('print rejected input kept for diagnosis, newest first, one JSON object per line')
   .addOption(configOption)
   .option('-n, --limit <n>', 'how many rows', '100')
@@ -113,42 +134,51 @@ buffer.command('quarantine')
     }
   });
 
-program.command('demo')
-  .description('everything on one machine: a local Kafka (or $KAFKA_BROKERS), an MQTT broker, simulated serial, Modbus, MQTT and GPIO devices, two gateways and the fleet page; prints the URLs')
+program
+  .command('demo')
+  .description(
+    'everything on one machine: a local Kafka (or $KAFKA_BROKERS), an MQTT broker, simulated serial, Modbus, MQTT and GPIO devices, two gateways and the fleet page; prints the URLs',
+  )
   .option('--data-dir <dir>', 'where the demo keeps its buffer and broker data', '.sensorgate-demo')
-  .option('--status-port <port>', 'the first gateway\'s status page port, the next gateway takes the next one (default 8081, or free ports when taken)')
+  .option(
+    '--status-port <port>',
+    "the first gateway's status page port, the next gateway takes the next one (default 8081, or free ports when taken)",
+  )
   .option('--fleet-port <port>', 'fleet page port (default 8080, or a free one when 8080 is taken)')
   .option('--mqtt-url <url>', 'use this MQTT broker instead of the embedded one')
   .option('--seed <seed>', 'seed of the simulated devices (same seed, same values)', '1')
-  .action(async (opts: { dataDir: string; statusPort?: string; fleetPort?: string; mqttUrl?: string; seed: string }) => {
-    // Every flag is checked before anything starts (Kafka takes a while, and a JVM left behind helps nobody).
-    const problems: string[] = [];
-    const port = (flag: string, v: string | undefined) => {
-      if (v === undefined) return undefined;
-      const n = Number(v);
-      if (/^\d+$/.test(v.trim()) && n >= 1 && n <= 65535) return n;
-      problems.push(`${flag}: expected a port number (1-65535), found "${v}"`);
-      return undefined;
-    };
-    const statusPort = port('--status-port', opts.statusPort);
-    const fleetPort = port('--fleet-port', opts.fleetPort);
-    if (opts.mqttUrl !== undefined && !/^(mqtts?|wss?):\/\/.+/.test(opts.mqttUrl)) problems.push(`--mqtt-url: expected an mqtt://, mqtts://, ws:// or wss:// URL, found "${opts.mqttUrl}"`);
-    if (problems.length) {
-      for (const p of problems) process.stderr.write(`demo: ${p}\n`);
-      process.exit(EXIT_CONFIG);
-    }
-    const { runDemo, DemoUsageError } = await import('./demo-stack.js');
-    try {
-      await runDemo({ dataDir: opts.dataDir, statusPort, fleetPort, mqttUrl: opts.mqttUrl, seed: opts.seed });
-      // Everything is stopped and every buffer closed: exit as `run` does. Waiting for the event
-      // loop to drain instead hung once on two Kafka sockets a client library never released.
-      process.exit(0);
-    } catch (err) {
-      if (!(err instanceof DemoUsageError)) throw err;
-      process.stderr.write(`demo: ${err.message}\n`);
-      process.exit(EXIT_CONFIG);
-    }
-  });
+  .action(
+    async (opts: { dataDir: string; statusPort?: string; fleetPort?: string; mqttUrl?: string; seed: string }) => {
+      // Every flag is checked before anything starts (Kafka takes a while, and a JVM left behind helps nobody).
+      const problems: string[] = [];
+      const port = (flag: string, v: string | undefined) => {
+        if (v === undefined) return undefined;
+        const n = Number(v);
+        if (/^\d+$/.test(v.trim()) && n >= 1 && n <= 65535) return n;
+        problems.push(`${flag}: expected a port number (1-65535), found "${v}"`);
+        return undefined;
+      };
+      const statusPort = port('--status-port', opts.statusPort);
+      const fleetPort = port('--fleet-port', opts.fleetPort);
+      if (opts.mqttUrl !== undefined && !/^(mqtts?|wss?):\/\/.+/.test(opts.mqttUrl))
+        problems.push(`--mqtt-url: expected an mqtt://, mqtts://, ws:// or wss:// URL, found "${opts.mqttUrl}"`);
+      if (problems.length) {
+        for (const p of problems) process.stderr.write(`demo: ${p}\n`);
+        process.exit(EXIT_CONFIG);
+      }
+      const { runDemo, DemoUsageError } = await import('./demo-stack.js');
+      try {
+        await runDemo({ dataDir: opts.dataDir, statusPort, fleetPort, mqttUrl: opts.mqttUrl, seed: opts.seed });
+        // Everything is stopped and every buffer closed: exit as `run` does. Waiting for the event
+        // loop to drain instead hung once on two Kafka sockets a client library never released.
+        process.exit(0);
+      } catch (err) {
+        if (!(err instanceof DemoUsageError)) throw err;
+        process.stderr.write(`demo: ${err.message}\n`);
+        process.exit(EXIT_CONFIG);
+      }
+    },
+  );
 
 registerPack(program);
 registerFlash(program);

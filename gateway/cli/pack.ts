@@ -1,5 +1,5 @@
 /** `sensorgate pack` (README: Commands): the offline device bundle. The work is in deploy/pack. */
-import { Option, type Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { ARCHES, type Arch } from '../../deploy/pack/targets.js';
 import { ConfigError } from '../config/config.js';
 
@@ -7,7 +7,10 @@ import { ConfigError } from '../config/config.js';
  * Run a command's work. A refused config prints one line per problem and exits 2, as `run`
  * does; any other failure prints its message (with the tool output it carries) and exits 1.
  */
-export function action<A extends unknown[]>(name: string, work: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
+export function action<A extends unknown[]>(
+  name: string,
+  work: (...args: A) => Promise<void>,
+): (...args: A) => Promise<void> {
   return async (...args: A) => {
     try {
       await work(...args);
@@ -23,15 +26,28 @@ export function action<A extends unknown[]>(name: string, work: (...args: A) => 
 }
 
 export function registerPack(program: Command): void {
-  program.command('pack')
-    .description('build a self-contained offline bundle for a device: compiled code, production node_modules with native modules cross-compiled for ARCH, systemd unit and install.sh')
+  program
+    .command('pack')
+    .description(
+      'build a self-contained offline bundle for a device: compiled code, production node_modules with native modules cross-compiled for ARCH, systemd unit and install.sh',
+    )
     .addOption(new Option('--arch <arch>', 'device architecture').choices(ARCHES).default('arm64'))
     .requiredOption('-o, --out <file>', 'bundle to write (.tar.gz)')
-    .option('--nodedir <dir>', 'Node.js headers to compile against (default: those of the node running this); the device needs that Node major version')
-    .option('--no-cache', 'rebuild native modules instead of reusing ones built before (cache: $SENSORGATE_CACHE or ~/.cache/sensorgate/native)')
-    .action(action('pack', async (opts: { arch: Arch; out: string; nodedir?: string; cache: boolean }) => {
-      const { pack } = await import('../../deploy/pack/pack.js');
-      const result = await pack({ ...opts, log: (line) => process.stderr.write(`${line}\n`) });
-      process.stdout.write(`${JSON.stringify({ out: result.out, bytes: result.bytes, sha256: result.sha256, arch: result.manifest.arch, node: result.manifest.node })}\n`);
-    }));
+    .option(
+      '--nodedir <dir>',
+      'Node.js headers to compile against (default: those of the node running this); the device needs that Node major version',
+    )
+    .option(
+      '--no-cache',
+      'rebuild native modules instead of reusing ones built before (cache: $SENSORGATE_CACHE or ~/.cache/sensorgate/native)',
+    )
+    .action(
+      action('pack', async (opts: { arch: Arch; out: string; nodedir?: string; cache: boolean }) => {
+        const { pack } = await import('../../deploy/pack/pack.js');
+        const result = await pack({ ...opts, log: (line) => process.stderr.write(`${line}\n`) });
+        process.stdout.write(
+          `${JSON.stringify({ out: result.out, bytes: result.bytes, sha256: result.sha256, arch: result.manifest.arch, node: result.manifest.node })}\n`,
+        );
+      }),
+    );
 }

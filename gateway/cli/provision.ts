@@ -1,19 +1,30 @@
 /** `sensorgate provision`: images or config folders for a fleet. The work is in deploy/provision. */
-import { Option, type Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { ARCHES, type Arch } from '../../deploy/pack/targets.js';
 import { action } from './pack.js';
 
 export function registerProvision(program: Command): void {
-  program.command('provision')
-    .description('validate a fleet inventory and write one customised image per device (--image) or one config folder per device for install.sh')
-    .requiredOption('-i, --inventory <file>', 'inventory (YAML): defaults, shared credentials, devices with id, hostname, config and credentials (docs/deploy.md)')
+  program
+    .command('provision')
+    .description(
+      'validate a fleet inventory and write one customised image per device (--image) or one config folder per device for install.sh',
+    )
+    .requiredOption(
+      '-i, --inventory <file>',
+      'inventory (YAML): defaults, shared credentials, devices with id, hostname, config and credentials (docs/deploy.md)',
+    )
     .requiredOption('-o, --out <dir>', 'where the images (<id>.img) or folders (<id>/) go')
     .option('--image <img>', 'Raspberry Pi OS image to customise per device (never modified)')
-    .option('--bundle <file>', 'bundle from `sensorgate pack` (default: pack one for the image\'s architecture)')
+    .option('--bundle <file>', "bundle from `sensorgate pack` (default: pack one for the image's architecture)")
     .addOption(new Option('--arch <arch>', 'architecture to pack for when the image does not tell').choices(ARCHES))
-    .action(action('provision', async (opts: { inventory: string; out: string; image?: string; bundle?: string; arch?: Arch }) => {
-      const { provision } = await import('../../deploy/provision/provision.js');
-      const devices = await provision({ ...opts, log: (line) => process.stderr.write(`provision: ${line}\n`) });
-      process.stdout.write(`${JSON.stringify(devices)}\n`);
-    }));
+    .action(
+      action(
+        'provision',
+        async (opts: { inventory: string; out: string; image?: string; bundle?: string; arch?: Arch }) => {
+          const { provision } = await import('../../deploy/provision/provision.js');
+          const devices = await provision({ ...opts, log: (line) => process.stderr.write(`provision: ${line}\n`) });
+          process.stdout.write(`${JSON.stringify(devices)}\n`);
+        },
+      ),
+    );
 }

@@ -6,11 +6,11 @@
  * backlog drains first, in batches as large as the config allows, and live readings follow.
  */
 import type { Logger } from 'pino';
-import { backoffDelay, type BackoffOptions } from '../lib/backoff.js';
-import { failpoint } from './failpoint.js';
 import type { SqliteBuffer, StoredRecord } from '../buffer/sqlite-buffer.js';
+import { type BackoffOptions, backoffDelay } from '../lib/backoff.js';
 import type { Status } from '../status/status.js';
-import { UplinkError, type Refusal, type Uplink } from '../uplink/uplink.js';
+import { type Refusal, type Uplink, UplinkError } from '../uplink/uplink.js';
+import { failpoint } from './failpoint.js';
 
 export interface ForwarderOptions {
   batchMaxRecords: number;
@@ -95,7 +95,8 @@ export class Forwarder {
       this.loop?.then(() => true),
       new Promise<false>((r) => setTimeout(r, this.opts.stopTimeoutMs, false).unref()),
     ]);
-    if (!finished) this.log.warn('in-flight batch abandoned at shutdown; it stays in the buffer and is sent after restart');
+    if (!finished)
+      this.log.warn('in-flight batch abandoned at shutdown; it stays in the buffer and is sent after restart');
     await this.close();
     this.status.uplinkState(false);
   }
@@ -111,7 +112,9 @@ export class Forwarder {
           this.status.uplinkState(true);
           this.connectedLog();
         }
-        const batch = await this.local('reading the buffer failed', () => this.buffer.lease(this.cursor, this.opts.batchMaxRecords, this.opts.batchMaxBytes));
+        const batch = await this.local('reading the buffer failed', () =>
+          this.buffer.lease(this.cursor, this.opts.batchMaxRecords, this.opts.batchMaxBytes),
+        );
         if (batch === undefined) continue;
         if (batch.length === 0) {
           if (performance.now() - this.contactAt > IDLE_CHECK_MS) {
@@ -153,8 +156,12 @@ export class Forwarder {
   private async alreadyCommitted(seq: number): Promise<void> {
     const from = this.cursor + 1;
     this.cursor = Math.max(this.cursor, seq);
-    const deleted = seq >= from ? await this.local('deleting committed readings from the buffer failed', () => this.buffer.ack(from, seq)) : 0;
-    if (deleted) this.log.info({ committedSeq: seq, deleted }, 'deleted readings an earlier session committed to Kafka');
+    const deleted =
+      seq >= from
+        ? await this.local('deleting committed readings from the buffer failed', () => this.buffer.ack(from, seq))
+        : 0;
+    if (deleted)
+      this.log.info({ committedSeq: seq, deleted }, 'deleted readings an earlier session committed to Kafka');
     await this.local('advancing the seq failed', () => this.buffer.advanceSeq(seq + 1));
   }
 
@@ -176,7 +183,16 @@ export class Forwarder {
     }
     await this.local('deleting acknowledged readings from the buffer failed', () => {
       // Kafka will never take a refused record: it is kept in quarantine, and the rest flows.
-      if (refused.length) this.buffer.quarantine(refused.map(({ record, reason, detail }) => ({ ts: Date.now(), source: 'uplink', reason, detail: `seq ${record.seq}: ${detail}`, payload: record.value })));
+      if (refused.length)
+        this.buffer.quarantine(
+          refused.map(({ record, reason, detail }) => ({
+            ts: Date.now(),
+            source: 'uplink',
+            reason,
+            detail: `seq ${record.seq}: ${detail}`,
+            payload: record.value,
+          })),
+        );
       this.buffer.ack(first, last);
     });
   }
@@ -188,7 +204,10 @@ export class Forwarder {
     const depth = this.buffer.stats().depth;
     const detail = `connected, but nothing acknowledged for ${Math.round(waited / 1000)} s while ${depth} readings wait`;
     this.status.uplinkStalled(detail);
-    this.log.warn({ waitedS: Math.round(waited / 1000), buffered: depth }, 'uplink stalled: Kafka acknowledges nothing');
+    this.log.warn(
+      { waitedS: Math.round(waited / 1000), buffered: depth },
+      'uplink stalled: Kafka acknowledges nothing',
+    );
   }
 
   /** One line when the uplink comes (back) up, saying how long it was down. */
@@ -230,7 +249,10 @@ export class Forwarder {
       o.attempts++;
       if (now - o.reportedAt >= DOWN_SUMMARY_MS) {
         o.reportedAt = now;
-        this.log.warn({ downS: Math.round((now - o.since) / 1000), attempts: o.attempts, err: err.message }, 'uplink still down');
+        this.log.warn(
+          { downS: Math.round((now - o.since) / 1000), attempts: o.attempts, err: err.message },
+          'uplink still down',
+        );
       } else {
         this.log.debug({ err: err.message, retryInMs: delay, attempt: o.attempts }, 'uplink retry failed');
       }
@@ -242,7 +264,9 @@ export class Forwarder {
   }
 
   private async close(): Promise<void> {
-    await bounded(this.uplink.close(), this.opts.callTimeoutMs, 'close').catch((err: Error) => this.log.debug({ err: err.message }, 'uplink close failed; starting afresh anyway'));
+    await bounded(this.uplink.close(), this.opts.callTimeoutMs, 'close').catch((err: Error) =>
+      this.log.debug({ err: err.message }, 'uplink close failed; starting afresh anyway'),
+    );
   }
 
   private sleep(ms: number, wakeOnData: boolean): Promise<void> {

@@ -2,8 +2,9 @@
  * Honest timestamps on hardware without a real-time clock: every reading says which boot it came
  * from and whether the system clock was synchronised when it was stamped.
  */
-import { existsSync, readFileSync } from 'node:fs';
+
 import { randomUUID } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 
 /** Before this the clock is certainly wrong (a Pi boots at its last saved time or 1970). */
 const PLAUSIBLE_AFTER = Date.UTC(2024, 0, 1);

@@ -9,10 +9,16 @@
  */
 import type { DriverSink, RawReading, Rejection, SessionChange } from '../../drivers/driver.js';
 import { isName } from '../../drivers/names.js';
-import { storageFailure, type BufferEntry, type QuarantineEntry, type SessionOp, type SqliteBuffer } from '../buffer/sqlite-buffer.js';
+import {
+  type BufferEntry,
+  type QuarantineEntry,
+  type SessionOp,
+  type SqliteBuffer,
+  storageFailure,
+} from '../buffer/sqlite-buffer.js';
+import type { Status } from '../status/status.js';
 import type { Clock } from './clock.js';
 import { encodeRecord, recordKey } from './record.js';
-import type { Status } from '../status/status.js';
 
 export interface IngestOptions {
   gateway: string;
@@ -82,11 +88,23 @@ export class Ingest {
       for (const r of readings) {
         // Drivers validate; this guards the record format against a driver that did not.
         if (!isName(r.sensor) || !isName(r.metric)) {
-          p.quarantine.push({ ts: now, source, reason: 'bad_name', detail: `bad sensor or metric name from driver`, payload: JSON.stringify(r).slice(0, 512) });
+          p.quarantine.push({
+            ts: now,
+            source,
+            reason: 'bad_name',
+            detail: `bad sensor or metric name from driver`,
+            payload: JSON.stringify(r).slice(0, 512),
+          });
           continue;
         }
         if (!Number.isFinite(r.value)) {
-          p.quarantine.push({ ts: now, source, reason: 'not_a_number', detail: `value ${r.value}`, payload: JSON.stringify(r).slice(0, 512) });
+          p.quarantine.push({
+            ts: now,
+            source,
+            reason: 'not_a_number',
+            detail: `value ${r.value}`,
+            payload: JSON.stringify(r).slice(0, 512),
+          });
           continue;
         }
         const ts = r.ts ?? now;
@@ -102,7 +120,9 @@ export class Ingest {
     // One promise per commit group, not per submission: at thousands of readings a second the
     // allocations matter, and drivers can attach one handler per commit rather than per message.
     if (!p.committed) {
-      p.committed = new Promise<void>((resolve, reject) => { p.settle = { resolve, reject }; });
+      p.committed = new Promise<void>((resolve, reject) => {
+        p.settle = { resolve, reject };
+      });
       p.committed.catch(() => undefined); // a driver that ignores the outcome must not crash us
     }
     this.schedule();
@@ -118,7 +138,10 @@ export class Ingest {
     }
     if (this.timer) return;
     const wait = Math.max(0, this.lastCommit + this.opts.commitIntervalMs - performance.now());
-    this.timer = setTimeout(() => { this.timer = undefined; this.commit(); }, wait);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.commit();
+    }, wait);
   }
 
   /** Commit everything pending now. */

@@ -23,11 +23,24 @@ export function recordKey(gateway: string, sensor: string): string {
 /** Field order is fixed (consumers and tests diff these). `unit` is left out when unknown. */
 export function encodeRecord(r: ReadingRecord): string {
   return JSON.stringify({
-    gateway: r.gateway, source: r.source, sensor: r.sensor, metric: r.metric, value: r.value,
-    unit: r.unit, ts: r.ts, seq: r.seq, bootId: r.bootId, clockSynced: r.clockSynced,
+    gateway: r.gateway,
+    source: r.source,
+    sensor: r.sensor,
+    metric: r.metric,
+    value: r.value,
+    unit: r.unit,
+    ts: r.ts,
+    seq: r.seq,
+    bootId: r.bootId,
+    clockSynced: r.clockSynced,
   });
 }
 
 export function recordHeaders(gateway: string, seq: number): Record<string, string> {
-  return { 'sg-gateway': gateway, 'sg-seq': String(seq), 'sg-schema': READING_SCHEMA, 'content-type': 'application/json' };
+  return {
+    'sg-gateway': gateway,
+    'sg-seq': String(seq),
+    'sg-schema': READING_SCHEMA,
+    'content-type': 'application/json',
+  };
 }

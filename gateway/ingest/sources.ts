@@ -1,13 +1,13 @@
 /** Builds drivers from source config: the one place the gateway knows which drivers exist. */
 import type { Driver } from '../../drivers/driver.js';
-import { GpioUnavailableError, type GpioChip } from '../../drivers/gpio/chip.js';
+import { type GpioChip, GpioUnavailableError } from '../../drivers/gpio/chip.js';
 import { GpioDriver } from '../../drivers/gpio/gpio-driver.js';
 import { openOnoffChip } from '../../drivers/gpio/onoff-chip.js';
 import { ModbusDriver } from '../../drivers/modbus/modbus-driver.js';
 import { MqttDriver } from '../../drivers/mqtt/mqtt-driver.js';
 import { SerialDriver } from '../../drivers/serial/serial-driver.js';
-import { backoffDelay } from '../lib/backoff.js';
 import type { SourceConfig } from '../config/config.js';
+import { backoffDelay } from '../lib/backoff.js';
 
 /** What the gateway may hand to drivers beyond their config. */
 export interface DriverHooks {
@@ -24,19 +24,28 @@ const reopenDelay = (attempt: number) => backoffDelay(attempt, { initialMs: 250,
 export function createDriver(src: SourceConfig, gatewayId: string, hooks: DriverHooks = {}): Driver {
   switch (src.driver) {
     case 'mqtt':
-      return new MqttDriver({ ...src, topics: [...src.topics], qos: src.qos as 1 | 2, clientId: src.clientId ?? `sensorgate-${gatewayId}-${src.id}` });
+      return new MqttDriver({
+        ...src,
+        topics: [...src.topics],
+        qos: src.qos as 1 | 2,
+        clientId: src.clientId ?? `sensorgate-${gatewayId}-${src.id}`,
+      });
     case 'serial':
       return new SerialDriver({ ...src, reopenDelay });
     case 'modbus':
       return new ModbusDriver({ ...src, reopenDelay });
     case 'gpio': {
       const { chip, chipLabel, ...options } = src;
-      const openChip = chip === 'onoff'
-        ? () => openOnoffChip({ label: chipLabel })
-        : async () => {
-          if (!hooks.simGpioChip) throw new GpioUnavailableError('chip: sim is the simulated chip of `sensorgate demo` and tests; on a device use chip: onoff');
-          return hooks.simGpioChip;
-        };
+      const openChip =
+        chip === 'onoff'
+          ? () => openOnoffChip({ label: chipLabel })
+          : async () => {
+              if (!hooks.simGpioChip)
+                throw new GpioUnavailableError(
+                  'chip: sim is the simulated chip of `sensorgate demo` and tests; on a device use chip: onoff',
+                );
+              return hooks.simGpioChip;
+            };
       return new GpioDriver({ ...options, openChip });
     }
   }

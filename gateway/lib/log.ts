@@ -3,9 +3,17 @@
  * ("warn", not 40) so that `journalctl | grep` and people can read them; times are ISO 8601.
  * Secrets are censored wherever a config fragment might end up in a log line.
  */
-import { pino, type Logger } from 'pino';
+import { type Logger, pino } from 'pino';
 
-const SECRET_LOG_PATHS = ['password', 'authToken', '*.password', '*.authToken', '*.*.password', 'sasl.password', 'kafka.sasl.password'];
+const SECRET_LOG_PATHS = [
+  'password',
+  'authToken',
+  '*.password',
+  '*.authToken',
+  '*.*.password',
+  'sasl.password',
+  'kafka.sasl.password',
+];
 
 export function createLogger(level: string = 'info'): Logger {
   return pino({

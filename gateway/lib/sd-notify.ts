@@ -25,7 +25,10 @@ export function sdNotify(assignments: string[], env: NodeJS.ProcessEnv = process
  * How often to ping the watchdog: half of WatchdogSec (WATCHDOG_USEC), if it is meant for this
  * process (WATCHDOG_PID, when set, names the main process).
  */
-export function watchdogIntervalMs(env: NodeJS.ProcessEnv = process.env, pid: number = process.pid): number | undefined {
+export function watchdogIntervalMs(
+  env: NodeJS.ProcessEnv = process.env,
+  pid: number = process.pid,
+): number | undefined {
   const usec = Number(env.WATCHDOG_USEC);
   if (!env.NOTIFY_SOCKET || !Number.isFinite(usec) || usec <= 0) return undefined;
   if (env.WATCHDOG_PID && Number(env.WATCHDOG_PID) !== pid) return undefined;

@@ -71,7 +71,10 @@ export class Heartbeat {
 
   private soon(): void {
     if (this.stopped || this.changeTimer) return;
-    this.changeTimer = setTimeout(() => { this.changeTimer = undefined; this.request(); }, this.opts.changeDelayMs ?? 200);
+    this.changeTimer = setTimeout(() => {
+      this.changeTimer = undefined;
+      this.request();
+    }, this.opts.changeDelayMs ?? 200);
   }
 
   private request(): void {
@@ -79,7 +82,10 @@ export class Heartbeat {
     clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
     this.due = true;
-    if (!this.inFlight) this.inFlight = this.drain().finally(() => { this.inFlight = undefined; });
+    if (!this.inFlight)
+      this.inFlight = this.drain().finally(() => {
+        this.inFlight = undefined;
+      });
   }
 
   private async drain(): Promise<void> {
@@ -94,7 +100,10 @@ export class Heartbeat {
   private retryLater(): void {
     if (this.stopped || this.retryTimer) return;
     const delay = Math.min(this.opts.intervalMs, backoffDelay(this.failures++, { initialMs: 1000, maxMs: 30_000 }));
-    this.retryTimer = setTimeout(() => { this.retryTimer = undefined; this.request(); }, delay);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.request();
+    }, delay);
   }
 
   private async send(status: GatewayStatus): Promise<void> {
@@ -112,5 +121,10 @@ export class Heartbeat {
 
 function withTimeout(p: Promise<unknown>, ms: number): Promise<unknown> {
   let timer: NodeJS.Timeout | undefined;
-  return Promise.race([p.catch(() => undefined), new Promise((r) => { timer = setTimeout(r, ms); })]).finally(() => clearTimeout(timer));
+  return Promise.race([
+    p.catch(() => undefined),
+    new Promise((r) => {
+      timer = setTimeout(r, ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
 }

@@ -3,11 +3,11 @@
  * (a duplicate heartbeat is harmless), acks=all, no kafkajs-internal patience (the heartbeat
  * simply tries again at its next tick), so a status can never hold up or reorder readings.
  */
-import { Partitioners, type Kafka, type Producer } from 'kafkajs';
+import { type Kafka, Partitioners, type Producer } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
-import type { StatusPublisher } from './heartbeat.js';
 import { ensureTopics, kafkaClient } from '../uplink/kafka-client.js';
+import type { StatusPublisher } from './heartbeat.js';
 
 export const STATUS_HEADERS = { 'sg-schema': 'status/1', 'content-type': 'application/json' };
 
@@ -16,14 +16,23 @@ export class KafkaStatusPublisher implements StatusPublisher {
   private producer: Producer | undefined;
   private topicChecked = false;
 
-  constructor(private readonly cfg: Config['kafka'], gatewayId: string, log: Logger) {
+  constructor(
+    private readonly cfg: Config['kafka'],
+    gatewayId: string,
+    log: Logger,
+  ) {
     this.kafka = kafkaClient(cfg, `sensorgate-${gatewayId}`, log.child({ component: 'kafkajs-status' }));
   }
 
   async publish(key: string, value: string): Promise<void> {
     try {
       const producer = await this.connected();
-      await producer.send({ topic: this.cfg.statusTopic, acks: -1, timeout: 10_000, messages: [{ key, value, headers: STATUS_HEADERS }] });
+      await producer.send({
+        topic: this.cfg.statusTopic,
+        acks: -1,
+        timeout: 10_000,
+        messages: [{ key, value, headers: STATUS_HEADERS }],
+      });
     } catch (err) {
       // kafkajs does not always recover a broken producer: start afresh next time.
       await this.close();

@@ -4,7 +4,6 @@
  */
 import { z } from 'zod';
 
-
 const num = z.number();
 const text = (max: number) => z.string().max(max);
 
@@ -29,7 +28,13 @@ export const statusSchema = z.object({
   clockSynced: z.boolean().optional(),
   running: z.boolean().optional(),
   heartbeatIntervalMs: z.number().int().min(250).max(3_600_000).optional(),
-  buffer: z.object({ depth: num, bytes: num, oldestTs: num.nullable(), oldestAgeS: num.nullable().optional(), nextSeq: num.optional() }),
+  buffer: z.object({
+    depth: num,
+    bytes: num,
+    oldestTs: num.nullable(),
+    oldestAgeS: num.nullable().optional(),
+    nextSeq: num.optional(),
+  }),
   uplink: z.object({
     connected: z.boolean(),
     sinceTs: num.optional(),
@@ -41,20 +46,24 @@ export const statusSchema = z.object({
   }),
   rates: z.object({ ingestPerS: num, sendPerS: num }).optional(),
   sources: z.array(source).max(1000),
-  problems: z.array(z.object({ code: text(64), detail: text(2000), since: num })).max(100).optional(),
-  host: z.object({
-    hostname: text(256).optional(),
-    arch: text(32).optional(),
-    diskFreeBytes: num.nullable().optional(),
-    diskTotalBytes: num.nullable().optional(),
-    rssBytes: num.optional(),
-    memFreeBytes: num.optional(),
-    memTotalBytes: num.optional(),
-    cpuTempC: num.nullable().optional(),
-    load: z.array(num).max(3).optional(),
-  }).optional(),
+  problems: z
+    .array(z.object({ code: text(64), detail: text(2000), since: num }))
+    .max(100)
+    .optional(),
+  host: z
+    .object({
+      hostname: text(256).optional(),
+      arch: text(32).optional(),
+      diskFreeBytes: num.nullable().optional(),
+      diskTotalBytes: num.nullable().optional(),
+      rssBytes: num.optional(),
+      memFreeBytes: num.optional(),
+      memTotalBytes: num.optional(),
+      cpuTempC: num.nullable().optional(),
+      load: z.array(num).max(3).optional(),
+    })
+    .optional(),
 });
 
 /** A GatewayStatus as the pages see it: from this version of the gateway or another. */
 export type StatusView = z.infer<typeof statusSchema>;
-

@@ -2,10 +2,10 @@
  * What the gateway knows about itself: counters and gauges (Prometheus, docs/status.md) and the
  * GatewayStatus document (README: Kafka records). Every stage reports here; nothing here drives the flow.
  */
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { DriverState } from '../../drivers/driver.js';
 import type { BufferStats } from '../buffer/sqlite-buffer.js';
-import { hostFacts, type HostFacts } from './host.js';
+import { type HostFacts, hostFacts } from './host.js';
 
 export interface SourceStatus {
   id: string;
@@ -42,7 +42,14 @@ export interface Problem {
  *  clock_unsynced    the wall clock is not synchronised (readings carry clockSynced: false)
  */
 export type ProblemCode =
-  | 'uplink_down' | 'uplink_stalled' | 'source_down' | 'buffer_corrupt' | 'disk_full' | 'buffer_io_error' | 'buffer_near_full' | 'clock_unsynced'
+  | 'uplink_down'
+  | 'uplink_stalled'
+  | 'source_down'
+  | 'buffer_corrupt'
+  | 'disk_full'
+  | 'buffer_io_error'
+  | 'buffer_near_full'
+  | 'clock_unsynced'
   | (string & {});
 
 export interface GatewayStatus {
@@ -87,7 +94,6 @@ export interface StatusOptions {
 export const DROP_REASONS = ['drop_oldest', 'reject_new', 'disk_full', 'corrupt'] as const;
 /** Share of buffer.maxBytes beyond which buffer_near_full is raised. */
 export const NEAR_FULL = 0.8;
-
 
 export const DEFAULT_HEARTBEAT_INTERVAL_MS = 10_000;
 
@@ -143,8 +149,13 @@ export class Status {
   private transportUp = false;
   private stalled = false;
   private readonly uplink = {
-    connected: false, sinceTs: this.started, lastAckTs: null as number | null, lastError: null as string | null,
-    lastErrorTs: null as number | null, sent: 0, dropped: {} as Record<string, number>,
+    connected: false,
+    sinceTs: this.started,
+    lastAckTs: null as number | null,
+    lastError: null as string | null,
+    lastErrorTs: null as number | null,
+    sent: 0,
+    dropped: {} as Record<string, number>,
   };
   private readonly ingestRate = new RateWindow(this.startedMono);
   private readonly sendRate = new RateWindow(this.startedMono);
@@ -155,17 +166,68 @@ export class Status {
   private batching = false;
   private changedInBatch = false;
 
-  private readonly ingestedTotal = new Counter({ name: 'sensorgate_readings_ingested_total', help: 'Readings made durable in the buffer', labelNames: ['source'], registers: [this.registry] });
-  private readonly rejectedTotal = new Counter({ name: 'sensorgate_readings_rejected_total', help: 'Input refused and quarantined', labelNames: ['source', 'reason'], registers: [this.registry] });
-  private readonly sentTotal = new Counter({ name: 'sensorgate_readings_sent_total', help: 'Readings acknowledged by Kafka', registers: [this.registry] });
-  private readonly droppedTotal = new Counter({ name: 'sensorgate_readings_dropped_total', help: 'Readings given up by policy', labelNames: ['reason'], registers: [this.registry] });
-  private readonly salvagedTotal = new Counter({ name: 'sensorgate_buffer_salvaged_total', help: 'Readings recovered from a damaged buffer file', registers: [this.registry] });
-  private readonly commitsTotal = new Counter({ name: 'sensorgate_buffer_commits_total', help: 'Buffer transactions committed by ingest (each one fsync with synchronous FULL)', registers: [this.registry] });
-  private readonly connectedGauge = new Gauge({ name: 'sensorgate_uplink_connected', help: '1 while the Kafka producer is connected', registers: [this.registry] });
-  private readonly sourceDownTotal = new Counter({ name: 'sensorgate_source_down_total', help: 'Times a source went down (connection lost, device gone, nothing answering)', labelNames: ['source'], registers: [this.registry] });
-  private readonly sourceUpGauge = new Gauge({ name: 'sensorgate_source_up', help: '1 while the source is up (connected, port open)', labelNames: ['source'], registers: [this.registry] });
-  private readonly lastReadingGauge = new Gauge({ name: 'sensorgate_source_last_reading_timestamp_seconds', help: 'Event time of the last reading taken in from the source (0: none yet)', labelNames: ['source'], registers: [this.registry] });
-  private readonly produceSeconds = new Histogram({ name: 'sensorgate_uplink_produce_seconds', help: 'Time from handing a batch to Kafka until it is acknowledged (acks=all)', buckets: PRODUCE_BUCKETS, registers: [this.registry] });
+  private readonly ingestedTotal = new Counter({
+    name: 'sensorgate_readings_ingested_total',
+    help: 'Readings made durable in the buffer',
+    labelNames: ['source'],
+    registers: [this.registry],
+  });
+  private readonly rejectedTotal = new Counter({
+    name: 'sensorgate_readings_rejected_total',
+    help: 'Input refused and quarantined',
+    labelNames: ['source', 'reason'],
+    registers: [this.registry],
+  });
+  private readonly sentTotal = new Counter({
+    name: 'sensorgate_readings_sent_total',
+    help: 'Readings acknowledged by Kafka',
+    registers: [this.registry],
+  });
+  private readonly droppedTotal = new Counter({
+    name: 'sensorgate_readings_dropped_total',
+    help: 'Readings given up by policy',
+    labelNames: ['reason'],
+    registers: [this.registry],
+  });
+  private readonly salvagedTotal = new Counter({
+    name: 'sensorgate_buffer_salvaged_total',
+    help: 'Readings recovered from a damaged buffer file',
+    registers: [this.registry],
+  });
+  private readonly commitsTotal = new Counter({
+    name: 'sensorgate_buffer_commits_total',
+    help: 'Buffer transactions committed by ingest (each one fsync with synchronous FULL)',
+    registers: [this.registry],
+  });
+  private readonly connectedGauge = new Gauge({
+    name: 'sensorgate_uplink_connected',
+    help: '1 while the Kafka producer is connected',
+    registers: [this.registry],
+  });
+  private readonly sourceDownTotal = new Counter({
+    name: 'sensorgate_source_down_total',
+    help: 'Times a source went down (connection lost, device gone, nothing answering)',
+    labelNames: ['source'],
+    registers: [this.registry],
+  });
+  private readonly sourceUpGauge = new Gauge({
+    name: 'sensorgate_source_up',
+    help: '1 while the source is up (connected, port open)',
+    labelNames: ['source'],
+    registers: [this.registry],
+  });
+  private readonly lastReadingGauge = new Gauge({
+    name: 'sensorgate_source_last_reading_timestamp_seconds',
+    help: 'Event time of the last reading taken in from the source (0: none yet)',
+    labelNames: ['source'],
+    registers: [this.registry],
+  });
+  private readonly produceSeconds = new Histogram({
+    name: 'sensorgate_uplink_produce_seconds',
+    help: 'Time from handing a batch to Kafka until it is acknowledged (acks=all)',
+    buckets: PRODUCE_BUCKETS,
+    registers: [this.registry],
+  });
 
   constructor(
     readonly gateway: string,
@@ -179,7 +241,9 @@ export class Status {
     // order, so the depth gauge (whose collect does the query) is registered first.
     const gauges: { bytes?: Gauge; oldest?: Gauge } = {};
     new Gauge({
-      name: 'sensorgate_buffer_depth', help: 'Readings waiting in the buffer', registers: [this.registry],
+      name: 'sensorgate_buffer_depth',
+      help: 'Readings waiting in the buffer',
+      registers: [this.registry],
       collect() {
         const s = bufferStats();
         this.set(s.depth);
@@ -187,12 +251,25 @@ export class Status {
         gauges.oldest!.set(ageSeconds(s.oldestTs, Date.now()) ?? 0);
       },
     });
-    gauges.bytes = new Gauge({ name: 'sensorgate_buffer_bytes', help: 'Bytes of readings waiting in the buffer', registers: [this.registry] });
-    gauges.oldest = new Gauge({ name: 'sensorgate_buffer_oldest_age_seconds', help: 'Age of the oldest unsent reading', registers: [this.registry] });
+    gauges.bytes = new Gauge({
+      name: 'sensorgate_buffer_bytes',
+      help: 'Bytes of readings waiting in the buffer',
+      registers: [this.registry],
+    });
+    gauges.oldest = new Gauge({
+      name: 'sensorgate_buffer_oldest_age_seconds',
+      help: 'Age of the oldest unsent reading',
+      registers: [this.registry],
+    });
     this.connectedGauge.set(0);
     for (const reason of DROP_REASONS) this.droppedTotal.inc({ reason }, 0);
     this.salvagedTotal.inc(0);
-    new Gauge({ name: 'sensorgate_build_info', help: 'Always 1; the version of the running gateway as a label', labelNames: ['version'], registers: [this.registry] }).set({ version }, 1);
+    new Gauge({
+      name: 'sensorgate_build_info',
+      help: 'Always 1; the version of the running gateway as a label',
+      labelNames: ['version'],
+      registers: [this.registry],
+    }).set({ version }, 1);
     collectDefaultMetrics({ register: this.registry });
   }
 
@@ -206,7 +283,10 @@ export class Status {
   }
 
   addSource(id: string, driver: string): void {
-    this.sources.set(id, { status: { id, driver, state: 'starting', lastReadingTs: null, readings: 0, rejected: 0, rejectedByReason: {} }, rate: new RateWindow() });
+    this.sources.set(id, {
+      status: { id, driver, state: 'starting', lastReadingTs: null, readings: 0, rejected: 0, rejectedByReason: {} },
+      rate: new RateWindow(),
+    });
     this.ingestedTotal.inc({ source: id }, 0);
     this.sourceUpGauge.set({ source: id }, 0);
     this.lastReadingGauge.set({ source: id }, 0);
@@ -232,7 +312,11 @@ export class Status {
     this.ingestedTotal.inc({ source }, n);
     this.ingestRate.add(n);
     const s = this.sources.get(source);
-    if (s) { s.status.readings += n; s.status.lastReadingTs = lastTs; s.rate.add(n); }
+    if (s) {
+      s.status.readings += n;
+      s.status.lastReadingTs = lastTs;
+      s.rate.add(n);
+    }
     this.lastReadingGauge.set({ source }, lastTs / 1000);
   }
 
@@ -244,7 +328,10 @@ export class Status {
   rejected(source: string, reason: string): void {
     this.rejectedTotal.inc({ source, reason });
     const s = this.sources.get(source)?.status;
-    if (s) { s.rejected++; s.rejectedByReason[reason] = (s.rejectedByReason[reason] ?? 0) + 1; }
+    if (s) {
+      s.rejected++;
+      s.rejectedByReason[reason] = (s.rejectedByReason[reason] ?? 0) + 1;
+    }
   }
 
   committed(): void {
@@ -274,7 +361,10 @@ export class Status {
     this.once(() => {
       this.transportUp = connected;
       if (!connected) this.stalled = false; // down says more than stalled
-      if (error !== undefined) { this.uplink.lastError = error; this.uplink.lastErrorTs = Date.now(); }
+      if (error !== undefined) {
+        this.uplink.lastError = error;
+        this.uplink.lastErrorTs = Date.now();
+      }
       this.problem('uplink_down', connected ? null : (this.uplink.lastError ?? 'not connected to Kafka'));
       if (!connected) this.problem('uplink_stalled', null);
       this.setConnected();
@@ -298,7 +388,10 @@ export class Status {
     const changed = this.uplink.connected !== connected;
     this.uplink.connected = connected;
     this.connectedGauge.set(connected ? 1 : 0);
-    if (changed) { this.uplink.sinceTs = Date.now(); this.changed(); }
+    if (changed) {
+      this.uplink.sinceTs = Date.now();
+      this.changed();
+    }
   }
 
   /**
@@ -306,11 +399,19 @@ export class Status {
    * buffer's fill level. Called periodically by the gateway (and cheap: one buffer stats query).
    */
   refresh(): void {
-    this.problem('clock_unsynced', this.clock.synced() ? null : 'the system clock is not synchronised (no NTP yet): readings carry clockSynced: false');
+    this.problem(
+      'clock_unsynced',
+      this.clock.synced()
+        ? null
+        : 'the system clock is not synchronised (no NTP yet): readings carry clockSynced: false',
+    );
     const cap = this.opts.bufferMaxBytes;
     if (cap) {
       const bytes = this.bufferStats().bytes;
-      this.problem('buffer_near_full', bytes > NEAR_FULL * cap ? `${Math.round((bytes / cap) * 100)} % of buffer.maxBytes used` : null);
+      this.problem(
+        'buffer_near_full',
+        bytes > NEAR_FULL * cap ? `${Math.round((bytes / cap) * 100)} % of buffer.maxBytes used` : null,
+      );
     }
   }
 
@@ -330,10 +431,16 @@ export class Status {
     const key = subject === undefined ? code : `${code}:${subject}`;
     const had = this.problems.get(key);
     if (detail === null) {
-      if (had) { this.problems.delete(key); this.changed(); }
+      if (had) {
+        this.problems.delete(key);
+        this.changed();
+      }
       return;
     }
-    if (had) { had.detail = detail; return; }
+    if (had) {
+      had.detail = detail;
+      return;
+    }
     this.problems.set(key, { code, detail, since: Date.now() });
     this.changed();
   }
@@ -355,24 +462,41 @@ export class Status {
       clockSynced: this.clock.synced(),
       running: true,
       heartbeatIntervalMs: this.heartbeatIntervalMs,
-      buffer: { depth: b.depth, bytes: b.bytes, oldestTs: b.oldestTs, oldestAgeS: ageSeconds(b.oldestTs, now), nextSeq: b.nextSeq },
+      buffer: {
+        depth: b.depth,
+        bytes: b.bytes,
+        oldestTs: b.oldestTs,
+        oldestAgeS: ageSeconds(b.oldestTs, now),
+        nextSeq: b.nextSeq,
+      },
       uplink: { ...this.uplink, dropped: { ...this.uplink.dropped } },
       rates: { ingestPerS: this.ingestRate.perSecond(), sendPerS: this.sendRate.perSecond() },
-      sources: [...this.sources.values()].map(({ status: s, rate }) => ({ ...s, rejectedByReason: { ...s.rejectedByReason }, ratePerS: rate.perSecond() })),
+      sources: [...this.sources.values()].map(({ status: s, rate }) => ({
+        ...s,
+        rejectedByReason: { ...s.rejectedByReason },
+        ratePerS: rate.perSecond(),
+      })),
       problems: [...this.problems.values()].map((p) => ({ ...p })),
       host: hostFacts(this.opts.dataDir),
     };
   }
 
   private changed(): void {
-    if (this.batching) { this.changedInBatch = true; return; }
+    if (this.batching) {
+      this.changedInBatch = true;
+      return;
+    }
     for (const l of this.changeListeners) l();
   }
 
   private once(update: () => void): void {
     this.batching = true;
     this.changedInBatch = false;
-    try { update(); } finally { this.batching = false; }
+    try {
+      update();
+    } finally {
+      this.batching = false;
+    }
     if (this.changedInBatch) this.changed();
   }
 }

@@ -3,23 +3,50 @@
  * damaged files are set aside and salvaged with their seqs, and runtime damage is recovered from.
  */
 import assert from 'node:assert/strict';
-import { closeSync, copyFileSync, existsSync, mkdtempSync, openSync, readdirSync, rmSync, statSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  copyFileSync,
+  existsSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import fc from 'fast-check';
-import { BUFFER_FILE, SqliteBuffer, type BufferEntry, type BufferOptions, type SalvageReport } from '../buffer/sqlite-buffer.js';
+import {
+  BUFFER_FILE,
+  type BufferEntry,
+  type BufferOptions,
+  type SalvageReport,
+  SqliteBuffer,
+} from '../buffer/sqlite-buffer.js';
 
 const dirs: string[] = [];
-after(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
+after(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
 function tempDir(): string {
   const d = mkdtempSync(join(tmpdir(), 'sg-damage-'));
   dirs.push(d);
   return d;
 }
-const defaults: BufferOptions = { maxBytes: 1 << 30, whenFull: 'drop-oldest', synchronous: 'FULL', quarantineMaxRows: 100 };
+const defaults: BufferOptions = {
+  maxBytes: 1 << 30,
+  whenFull: 'drop-oldest',
+  synchronous: 'FULL',
+  quarantineMaxRows: 100,
+};
 function entries(n: number, pad = ''): BufferEntry[] {
-  return Array.from({ length: n }, (_, i) => ({ key: 'gw/s', ts: 1000 + i, encode: (seq: number) => JSON.stringify({ seq, i, pad }) }));
+  return Array.from({ length: n }, (_, i) => ({
+    key: 'gw/s',
+    ts: 1000 + i,
+    encode: (seq: number) => JSON.stringify({ seq, i, pad }),
+  }));
 }
 const seqsOf = (b: SqliteBuffer) => b.lease(0, 1 << 30, 1 << 30).map((r) => r.seq);
 
@@ -34,28 +61,45 @@ test('model: seqs are never handed out twice, whatever happens to the buffer fil
   // Events between runs: a clean close, a crash (no close), the file deleted, the file replaced by
   // an older copy of itself (what a power cut under synchronous NORMAL can leave), the header smashed.
   const event = fc.constantFrom('close', 'crash', 'delete', 'rollback', 'smash');
-  fc.assert(fc.property(fc.array(fc.tuple(fc.integer({ min: 1, max: 300 }), event), { minLength: 1, maxLength: 12 }), (runs) => {
-    const dir = tempDir();
-    const file = join(dir, BUFFER_FILE);
-    const handedOut = new Set<number>();
-    let snapshot: string | undefined;
-    for (const [n, ev] of runs) {
-      const b = SqliteBuffer.open(dir, defaults);
-      const before = new Set(seqsOf(b));
-      b.append(entries(n));
-      for (const seq of seqsOf(b)) {
-        if (before.has(seq)) continue;
-        assert.ok(!handedOut.has(seq), `seq ${seq} handed out twice`);
-        handedOut.add(seq);
-      }
-      if (ev === 'rollback' && snapshot === undefined) { b.checkpoint(); snapshot = join(dir, 'old.sqlite'); copyFileSync(file, snapshot); }
-      if (ev === 'close') b.close();
-      else b.checkpoint(); // a crash: the process is gone, the file stays as written
-      if (ev === 'delete') for (const f of readdirSync(dir)) if (f.startsWith(BUFFER_FILE)) rmSync(join(dir, f));
-      if (ev === 'rollback' && snapshot) { b.close(); copyFileSync(snapshot, file); rmSync(join(dir, 'buffer.clean'), { force: true }); }
-      if (ev === 'smash') { b.close(); smash(file, 0, 100); }
-    }
-  }), { numRuns: 40 });
+  fc.assert(
+    fc.property(
+      fc.array(fc.tuple(fc.integer({ min: 1, max: 300 }), event), { minLength: 1, maxLength: 12 }),
+      (runs) => {
+        const dir = tempDir();
+        const file = join(dir, BUFFER_FILE);
+        const handedOut = new Set<number>();
+        let snapshot: string | undefined;
+        for (const [n, ev] of runs) {
+          const b = SqliteBuffer.open(dir, defaults);
+          const before = new Set(seqsOf(b));
+          b.append(entries(n));
+          for (const seq of seqsOf(b)) {
+            if (before.has(seq)) continue;
+            assert.ok(!handedOut.has(seq), `seq ${seq} handed out twice`);
+            handedOut.add(seq);
+          }
+          if (ev === 'rollback' && snapshot === undefined) {
+            b.checkpoint();
+            snapshot = join(dir, 'old.sqlite');
+            copyFileSync(file, snapshot);
+          }
+          if (ev === 'close') b.close();
+          else b.checkpoint(); // a crash: the process is gone, the file stays as written
+          if (ev === 'delete') for (const f of readdirSync(dir)) if (f.startsWith(BUFFER_FILE)) rmSync(join(dir, f));
+          if (ev === 'rollback' && snapshot) {
+            b.close();
+            copyFileSync(snapshot, file);
+            rmSync(join(dir, 'buffer.clean'), { force: true });
+          }
+          if (ev === 'smash') {
+            b.close();
+            smash(file, 0, 100);
+          }
+        }
+      },
+    ),
+    { numRuns: 40 },
+  );
 });
 
 test('a clean close keeps seqs dense; a crash continues above the high-water mark', () => {
@@ -74,7 +118,10 @@ test('a clean close keeps seqs dense; a crash continues above the high-water mar
 });
 
 /** A buffer of `n` readings, closed cleanly; returns its report of what it salvaged on reopening after `damage`. */
-function damagedBuffer(n: number, damage: (file: string) => void): { dir: string; b: SqliteBuffer; reports: SalvageReport[] } {
+function damagedBuffer(
+  n: number,
+  damage: (file: string) => void,
+): { dir: string; b: SqliteBuffer; reports: SalvageReport[] } {
   const dir = tempDir();
   const b0 = SqliteBuffer.open(dir, defaults);
   for (let i = 0; i < n; i += 1000) b0.append(entries(Math.min(1000, n - i), 'x'.repeat(150)));
@@ -103,7 +150,12 @@ test('mid-file damage: the file is set aside, readable readings are salvaged wit
   assert.equal(b.stats().depth, r!.salvaged);
   b.append(entries(1));
   assert.ok(seqsOf(b).at(-1)! > 6000, 'new readings continue above the old seqs');
-  assert.equal(readdirSync(dir).filter((f) => f.startsWith(`${BUFFER_FILE}.corrupt-`) && !f.endsWith('-wal') && !f.endsWith('-shm')).length, 1);
+  assert.equal(
+    readdirSync(dir).filter(
+      (f) => f.startsWith(`${BUFFER_FILE}.corrupt-`) && !f.endsWith('-wal') && !f.endsWith('-shm'),
+    ).length,
+    1,
+  );
   b.close();
 });
 
@@ -131,7 +183,9 @@ test('damage found while running: lease recovers without a restart, at most a fe
     assert.ok(leased.length > 0);
     b.ack(leased[0]!.seq, leased.at(-1)!.seq);
   }
-  const kept = readdirSync(dir).filter((f) => f.startsWith(`${BUFFER_FILE}.corrupt-`) && !f.endsWith('-wal') && !f.endsWith('-shm'));
+  const kept = readdirSync(dir).filter(
+    (f) => f.startsWith(`${BUFFER_FILE}.corrupt-`) && !f.endsWith('-wal') && !f.endsWith('-shm'),
+  );
   assert.equal(kept.length, 3, 'the oldest damaged files were removed');
   b.close();
 });
@@ -144,8 +198,20 @@ test('a salvage cut short (the process stopped mid-way) leaves the damaged file 
   b0.close();
   smash(file, Math.floor(statSync(file).size / 4096 / 2) * 4096, 4096);
   rmSync(join(dir, 'buffer.clean')); // as after a crash: the integrity check at start finds the damage
-  assert.throws(() => SqliteBuffer.open(dir, defaults, { progress: () => { throw new Error('stopped'); } }), /stopped/);
-  assert.deepEqual(readdirSync(dir).filter((f) => f.includes('corrupt')), [], 'nothing set aside yet');
+  assert.throws(
+    () =>
+      SqliteBuffer.open(dir, defaults, {
+        progress: () => {
+          throw new Error('stopped');
+        },
+      }),
+    /stopped/,
+  );
+  assert.deepEqual(
+    readdirSync(dir).filter((f) => f.includes('corrupt')),
+    [],
+    'nothing set aside yet',
+  );
   const reports: SalvageReport[] = [];
   const b = SqliteBuffer.open(dir, defaults, { salvaged: (r) => reports.push(r) });
   assert.equal(reports.length, 1);

@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, rmSync, statfsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { SqliteBuffer, storageFailure, type BufferEntry, type BufferOptions } from '../buffer/sqlite-buffer.js';
+import { type BufferEntry, type BufferOptions, SqliteBuffer, storageFailure } from '../buffer/sqlite-buffer.js';
 import { Ingest } from '../ingest/ingest.js';
 import { Status } from '../status/status.js';
 
@@ -19,14 +19,29 @@ after(() => {
   rmSync(mount, { recursive: true, force: true });
 });
 
-const defaults: BufferOptions = { maxBytes: 1 << 30, whenFull: 'drop-oldest', synchronous: 'FULL', quarantineMaxRows: 100, reserveBytes: 0 };
-const entries = (n: number): BufferEntry[] => Array.from({ length: n }, (_, i) => ({ key: 'gw/s', ts: i, encode: (seq: number) => JSON.stringify({ seq, pad: 'p'.repeat(200) }) }));
+const defaults: BufferOptions = {
+  maxBytes: 1 << 30,
+  whenFull: 'drop-oldest',
+  synchronous: 'FULL',
+  quarantineMaxRows: 100,
+  reserveBytes: 0,
+};
+const entries = (n: number): BufferEntry[] =>
+  Array.from({ length: n }, (_, i) => ({
+    key: 'gw/s',
+    ts: i,
+    encode: (seq: number) => JSON.stringify({ seq, pad: 'p'.repeat(200) }),
+  }));
 
 test('a full file system refuses commits whole, acks still work, intake resumes once room returns', () => {
   const dir = join(mount, 'a');
   mkdirSync(dir);
   const problems: Array<[string, string | null]> = [];
-  const b = SqliteBuffer.open(dir, defaults, { problem: (code, detail) => { if (code !== 'buffer_near_full') problems.push([code, detail]); } });
+  const b = SqliteBuffer.open(dir, defaults, {
+    problem: (code, detail) => {
+      if (code !== 'buffer_near_full') problems.push([code, detail]);
+    },
+  });
   let stored = 0;
   let failure: unknown;
   for (let i = 0; i < 1000 && !failure; i++) {
@@ -76,15 +91,37 @@ test('ingest on a full disk: every waiting driver hears it; input that cannot be
   for (let size = 100; size >= 1; size = Math.floor(size / 10)) {
     for (let i = 0; i < 1000; i++) {
       const done = Promise.all([serial.submit(Array(size).fill(reading)), mqtt.submit(Array(size).fill(reading))]);
-      if (await done.then(() => false, () => true)) break;
+      if (
+        await done.then(
+          () => false,
+          () => true,
+        )
+      )
+        break;
     }
   }
-  const dropped = async () => Number((await status.registry.getSingleMetricAsString('sensorgate_readings_dropped_total')).match(/reason="disk_full"\} (\d+)/)?.[1] ?? 0);
+  const dropped = async () =>
+    Number(
+      (await status.registry.getSingleMetricAsString('sensorgate_readings_dropped_total')).match(
+        /reason="disk_full"\} (\d+)/,
+      )?.[1] ?? 0,
+    );
   const before = await dropped();
   assert.ok(before > 0, 'the serial readings of the failed commit were counted');
-  const results = await Promise.allSettled([serial.submit([reading, reading]), mqtt.submit([reading, reading, reading])]);
-  assert.deepEqual(results.map((r) => r.status), ['rejected', 'rejected'], 'neither driver may acknowledge');
-  assert.equal(await dropped(), before + 2, 'only the two serial readings count as dropped; MQTT gets its three back from the broker');
+  const results = await Promise.allSettled([
+    serial.submit([reading, reading]),
+    mqtt.submit([reading, reading, reading]),
+  ]);
+  assert.deepEqual(
+    results.map((r) => r.status),
+    ['rejected', 'rejected'],
+    'neither driver may acknowledge',
+  );
+  assert.equal(
+    await dropped(),
+    before + 2,
+    'only the two serial readings count as dropped; MQTT gets its three back from the broker',
+  );
   assert.ok(status.hasProblem('disk_full'));
   buffer.close();
 });

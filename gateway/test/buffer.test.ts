@@ -3,18 +3,29 @@ import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { SqliteBuffer, type BufferEntry, type BufferOptions } from '../buffer/sqlite-buffer.js';
+import { type BufferEntry, type BufferOptions, SqliteBuffer } from '../buffer/sqlite-buffer.js';
 
 const dirs: string[] = [];
-after(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
+after(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
 function tempDir(): string {
   const d = mkdtempSync(join(tmpdir(), 'sg-buffer-'));
   dirs.push(d);
   return d;
 }
-const defaults: BufferOptions = { maxBytes: 1 << 30, whenFull: 'drop-oldest', synchronous: 'FULL', quarantineMaxRows: 100 };
+const defaults: BufferOptions = {
+  maxBytes: 1 << 30,
+  whenFull: 'drop-oldest',
+  synchronous: 'FULL',
+  quarantineMaxRows: 100,
+};
 function entries(n: number, sensor = 's1', pad = ''): BufferEntry[] {
-  return Array.from({ length: n }, (_, i) => ({ key: `gw/${sensor}`, ts: 1000 + i, encode: (seq: number) => JSON.stringify({ seq, i, pad }) }));
+  return Array.from({ length: n }, (_, i) => ({
+    key: `gw/${sensor}`,
+    ts: 1000 + i,
+    encode: (seq: number) => JSON.stringify({ seq, i, pad }),
+  }));
 }
 
 test('seq is assigned in order, persists across reopen and is never reused after a full drain', () => {
@@ -22,7 +33,10 @@ test('seq is assigned in order, persists across reopen and is never reused after
   let b = SqliteBuffer.open(dir, defaults);
   b.append(entries(5));
   const leased = b.lease(0, 100, 1 << 20);
-  assert.deepEqual(leased.map((r) => r.seq), [1, 2, 3, 4, 5]);
+  assert.deepEqual(
+    leased.map((r) => r.seq),
+    [1, 2, 3, 4, 5],
+  );
   assert.equal(JSON.parse(leased[2]!.value).seq, 3, 'the stored record carries its seq');
   b.ack(1, 5);
   assert.equal(b.stats().depth, 0);
@@ -30,7 +44,10 @@ test('seq is assigned in order, persists across reopen and is never reused after
   b = SqliteBuffer.open(dir, defaults);
   assert.deepEqual(b.stats(), { depth: 0, bytes: 0, oldestTs: null, nextSeq: 6 });
   b.append(entries(2));
-  assert.deepEqual(b.lease(0, 100, 1 << 20).map((r) => r.seq), [6, 7]);
+  assert.deepEqual(
+    b.lease(0, 100, 1 << 20).map((r) => r.seq),
+    [6, 7],
+  );
   b.close();
   assert.equal(SqliteBuffer.stats(dir).nextSeq, 8, 'read-only stats see the same counters');
 });
@@ -39,7 +56,10 @@ test('lease respects record and byte limits but always returns at least one reco
   const b = SqliteBuffer.open(tempDir(), defaults);
   b.append(entries(10));
   assert.equal(b.lease(0, 3, 1 << 20).length, 3);
-  assert.deepEqual(b.lease(7, 100, 1 << 20).map((r) => r.seq), [8, 9, 10]);
+  assert.deepEqual(
+    b.lease(7, 100, 1 << 20).map((r) => r.seq),
+    [8, 9, 10],
+  );
   assert.equal(b.lease(0, 100, 1).length, 1);
   b.close();
 });
@@ -81,7 +101,11 @@ test('reject-new: at the cap new readings are refused and nothing old is lost', 
   assert.equal(r.refused.length + r.stored, 20);
   assert.ok(r.refused.length > 0);
   const rows = b.lease(0, 1000, 1 << 30);
-  assert.deepEqual(rows.slice(0, depth).map((x) => x.seq), Array.from({ length: depth }, (_, i) => i + 1), 'old rows intact');
+  assert.deepEqual(
+    rows.slice(0, depth).map((x) => x.seq),
+    Array.from({ length: depth }, (_, i) => i + 1),
+    'old rows intact',
+  );
   // Refused readings never got a seq: seqs stay gap-free.
   assert.equal(b.stats().nextSeq, rows.length + 1);
   b.close();
@@ -89,7 +113,8 @@ test('reject-new: at the cap new readings are refused and nothing old is lost', 
 
 test('quarantine keeps a bounded number of rows and a bounded payload prefix', () => {
   const b = SqliteBuffer.open(tempDir(), { ...defaults, quarantineMaxRows: 5 });
-  for (let i = 0; i < 12; i++) b.append([], [{ ts: i, source: 'm', reason: 'invalid_json', detail: `n${i}`, payload: 'z'.repeat(5000) }]);
+  for (let i = 0; i < 12; i++)
+    b.append([], [{ ts: i, source: 'm', reason: 'invalid_json', detail: `n${i}`, payload: 'z'.repeat(5000) }]);
   const q = b.quarantined(100);
   assert.equal(q.length, 5);
   assert.equal(q[0]!.detail, 'n11');
@@ -101,11 +126,21 @@ test('a failed transaction rolls back rows and counters together', () => {
   const b = SqliteBuffer.open(tempDir(), defaults);
   b.append(entries(3));
   const before = b.stats();
-  const bad: BufferEntry = { key: 'gw/s', ts: 1, encode: () => { throw new Error('encoder failed'); } };
+  const bad: BufferEntry = {
+    key: 'gw/s',
+    ts: 1,
+    encode: () => {
+      throw new Error('encoder failed');
+    },
+  };
   assert.throws(() => b.append([...entries(2), bad]), /encoder failed/);
   assert.deepEqual(b.stats(), before);
   b.append(entries(1));
-  assert.deepEqual(b.lease(0, 100, 1 << 20).map((r) => r.seq), [1, 2, 3, 4], 'no seq burnt by the rollback');
+  assert.deepEqual(
+    b.lease(0, 100, 1 << 20).map((r) => r.seq),
+    [1, 2, 3, 4],
+    'no seq burnt by the rollback',
+  );
   b.close();
 });
 
@@ -126,7 +161,15 @@ test('the WAL stays bounded under sustained writes and is folded in at close', (
 
 test('buffer_near_full is raised above 80 % of the cap and cleared when acks make room', () => {
   const problems: Array<string | null> = [];
-  const b = SqliteBuffer.open(tempDir(), { ...defaults, maxBytes: 10_000 }, { problem: (code, detail) => { if (code === 'buffer_near_full') problems.push(detail); } });
+  const b = SqliteBuffer.open(
+    tempDir(),
+    { ...defaults, maxBytes: 10_000 },
+    {
+      problem: (code, detail) => {
+        if (code === 'buffer_near_full') problems.push(detail);
+      },
+    },
+  );
   b.append(entries(10, 's1', 'x'.repeat(100)));
   assert.equal(problems.at(-1), null, 'about 30 %: fine');
   b.append(entries(45, 's1', 'x'.repeat(100)));

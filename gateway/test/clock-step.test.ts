@@ -12,9 +12,9 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Kafka, logLevel } from 'kafkajs';
-import { KAFKA_VERSIONS, startKafka, type KafkaBroker } from '../../deploy/kafka/launcher.js';
-import { startBroker, type Broker } from '../../drivers/test/support/mosquitto.js';
-import { gatewayProcess, waitFor, type GatewayProcess } from './support/gateway-process.js';
+import { KAFKA_VERSIONS, type KafkaBroker, startKafka } from '../../deploy/kafka/launcher.js';
+import { type Broker, startBroker } from '../../drivers/test/support/mosquitto.js';
+import { type GatewayProcess, gatewayProcess, waitFor } from './support/gateway-process.js';
 import { readTopic } from './support/kafka-reader.js';
 import { publisher as openPublisher, type Publisher } from './support/publisher.js';
 
@@ -41,12 +41,17 @@ before(async () => {
   // about: the broker stamps the records here, as the README advises for fleets with wrong clocks.
   const admin = new Kafka({ brokers: kafka.brokers, logLevel: logLevel.NOTHING }).admin();
   await admin.connect();
-  await admin.createTopics({ topics: [{ topic: TOPIC, configEntries: [{ name: 'message.timestamp.type', value: 'LogAppendTime' }] }], waitForLeaders: true });
+  await admin.createTopics({
+    topics: [{ topic: TOPIC, configEntries: [{ name: 'message.timestamp.type', value: 'LogAppendTime' }] }],
+    waitForLeaders: true,
+  });
   await admin.disconnect();
   gw = await gatewayProcess({
     gateway: { id: 'gw-clock' },
     kafka: { brokers: kafka.brokers, topic: TOPIC, statusTopic: `${TOPIC}.status` },
-    sources: [{ id: 'plant', driver: 'mqtt', url: mosquitto.url, topics: ['clk/#'], topicPattern: 'clk/{sensor}/{metric}' }],
+    sources: [
+      { id: 'plant', driver: 'mqtt', url: mosquitto.url, topics: ['clk/#'], topicPattern: 'clk/{sensor}/{metric}' },
+    ],
   });
   clockFile = join(gw.dir, 'faketime');
 });
@@ -58,7 +63,9 @@ after(async () => {
 });
 
 const env = () => ({
-  LD_PRELOAD: LIBFAKETIME, FAKETIME_TIMESTAMP_FILE: clockFile, FAKETIME_NO_CACHE: '1',
+  LD_PRELOAD: LIBFAKETIME,
+  FAKETIME_TIMESTAMP_FILE: clockFile,
+  FAKETIME_NO_CACHE: '1',
   // An NTP step moves the wall clock only: CLOCK_MONOTONIC goes on undisturbed.
   FAKETIME_DONT_FAKE_MONOTONIC: '1',
 });
@@ -96,25 +103,43 @@ test('wall clock stepped back and forward 3 days at 20 readings/s: intake goes o
 
   const total = pub.next[0]!;
   let seen = new Set<number>();
-  const values = (await waitFor('every reading in Kafka', async () => {
-    const v = (await readTopic(kafka.brokers, TOPIC)).map((r) => r.value);
-    seen = new Set(v.map((x) => x.value));
-    return seen.size === total ? v : undefined;
-  }, 120_000).catch(async (err: Error) => {
+  const values = (await waitFor(
+    'every reading in Kafka',
+    async () => {
+      const v = (await readTopic(kafka.brokers, TOPIC)).map((r) => r.value);
+      seen = new Set(v.map((x) => x.value));
+      return seen.size === total ? v : undefined;
+    },
+    120_000,
+  ).catch(async (err: Error) => {
     const missing = Array.from({ length: total }, (_, i) => i).filter((i) => !seen.has(i));
     const byPhase: Record<number, number> = {};
     for (const i of missing) byPhase[Math.floor(i / PER_PHASE)] = (byPhase[Math.floor(i / PER_PHASE)] ?? 0) + 1;
-    throw new Error(`${err.message}: ${missing.length} missing, by phase ${JSON.stringify(byPhase)}; uplink ${JSON.stringify((await gw.status()).uplink)}\n${gw.logTail(15)}`);
+    throw new Error(
+      `${err.message}: ${missing.length} missing, by phase ${JSON.stringify(byPhase)}; uplink ${JSON.stringify((await gw.status()).uplink)}\n${gw.logTail(15)}`,
+    );
   }))!;
   // Before the sync every reading says clockSynced: false. The gateway notices the sync within a
   // second, so the first readings after it may still say false: once true, it stays true.
   const synced = new Map<number, boolean>(values.map((v) => [v.value, v.clockSynced]));
   const flags = Array.from({ length: total }, (_, i) => synced.get(i));
-  assert.ok(flags.slice(0, PER_PHASE).every((f) => f === false), 'readings taken before the sync say clockSynced: false');
-  assert.ok(flags.slice(2 * PER_PHASE).every((f) => f === true), 'readings taken after the sync say clockSynced: true, across every later step');
+  assert.ok(
+    flags.slice(0, PER_PHASE).every((f) => f === false),
+    'readings taken before the sync say clockSynced: false',
+  );
+  assert.ok(
+    flags.slice(2 * PER_PHASE).every((f) => f === true),
+    'readings taken after the sync say clockSynced: true, across every later step',
+  );
   const firstSynced = flags.indexOf(true);
-  assert.ok(flags.slice(firstSynced).every((f) => f === true), `clockSynced never goes back to false (first true: reading ${firstSynced})`);
+  assert.ok(
+    flags.slice(firstSynced).every((f) => f === true),
+    `clockSynced never goes back to false (first true: reading ${firstSynced})`,
+  );
   t.diagnostic(`clockSynced true from reading ${firstSynced} on (the sync came before reading ${PER_PHASE})`);
-  assert.ok(values.filter((v) => v.value < PER_PHASE).every((v) => new Date(v.ts).getUTCFullYear() === 2023), 'stamped with the clock as it was');
+  assert.ok(
+    values.filter((v) => v.value < PER_PHASE).every((v) => new Date(v.ts).getUTCFullYear() === 2023),
+    'stamped with the clock as it was',
+  );
   assert.equal(await gw.stop(), 0);
 });

@@ -26,10 +26,16 @@ sources:
 `;
 
 let n = 0;
-function check(yaml: string, env: Record<string, string> = {}): { code: number | null; stdout: string; stderr: string; lines: string[] } {
+function check(
+  yaml: string,
+  env: Record<string, string> = {},
+): { code: number | null; stdout: string; stderr: string; lines: string[] } {
   const file = join(dir, `c${++n}.yaml`);
   writeFileSync(file, yaml);
-  const r = spawnSync(process.execPath, [CLI, 'check', '--config', file], { encoding: 'utf8', env: { ...process.env, ...env } });
+  const r = spawnSync(process.execPath, [CLI, 'check', '--config', file], {
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr, lines: r.stderr.trim().split('\n').filter(Boolean) };
 }
 
@@ -42,25 +48,48 @@ function oneLine(yaml: string, re: RegExp): void {
 }
 
 test('a wrong type names key, expected and found, never "required"', () => {
-  oneLine(GOOD.replace('brokers: ["10.0.0.5:9092"]', 'brokers: "10.0.0.5:9092"'), /^config: kafka\.brokers: expected a list, found the string "10\.0\.0\.5:9092"$/);
+  oneLine(
+    GOOD.replace('brokers: ["10.0.0.5:9092"]', 'brokers: "10.0.0.5:9092"'),
+    /^config: kafka\.brokers: expected a list, found the string "10\.0\.0\.5:9092"$/,
+  );
   oneLine(GOOD.replace('  id: line3-pi07', '  id: 7'), /^config: gateway\.id: expected a string, found the number 7$/);
-  oneLine(GOOD.replace('topics: ["plant/+/+"]', 'topics: plant/#'), /^config: sources\[0\]\.topics: expected a list, found the string "plant\/#"$/);
-  oneLine(`${GOOD}buffer:\n  whenFull: drop-newest\n`, /^config: buffer\.whenFull: expected one of "drop-oldest", "reject-new", found the string "drop-newest"; did you mean "drop-oldest"\?$/);
-  oneLine(GOOD.replace('driver: mqtt', 'driver: mqt'), /^config: sources\[0\]\.driver: expected one of "mqtt", "serial", "modbus", "gpio", found the string "mqt"; did you mean "mqtt"\?$/);
+  oneLine(
+    GOOD.replace('topics: ["plant/+/+"]', 'topics: plant/#'),
+    /^config: sources\[0\]\.topics: expected a list, found the string "plant\/#"$/,
+  );
+  oneLine(
+    `${GOOD}buffer:\n  whenFull: drop-newest\n`,
+    /^config: buffer\.whenFull: expected one of "drop-oldest", "reject-new", found the string "drop-newest"; did you mean "drop-oldest"\?$/,
+  );
+  oneLine(
+    GOOD.replace('driver: mqtt', 'driver: mqt'),
+    /^config: sources\[0\]\.driver: expected one of "mqtt", "serial", "modbus", "gpio", found the string "mqt"; did you mean "mqtt"\?$/,
+  );
   // A missing key is still "required", with what it should be.
   oneLine(GOOD.replace('  id: line3-pi07\n', '  dataDir: /tmp/x\n'), /^config: gateway\.id: required \(a string\)$/);
 });
 
 test('an unknown key names the key it most likely meant', () => {
-  oneLine(GOOD.replace('  id: line3-pi07', '  id: line3-pi07\n  dtaDir: /tmp/x'), /^config: gateway\.dtaDir: unknown key; did you mean "dataDir"\?$/);
-  oneLine(GOOD.replace('    topics:', '    usrname: bob\n    topics:'), /^config: sources\[0\]\.usrname: unknown key; did you mean "username"\?$/);
+  oneLine(
+    GOOD.replace('  id: line3-pi07', '  id: line3-pi07\n  dtaDir: /tmp/x'),
+    /^config: gateway\.dtaDir: unknown key; did you mean "dataDir"\?$/,
+  );
+  oneLine(
+    GOOD.replace('    topics:', '    usrname: bob\n    topics:'),
+    /^config: sources\[0\]\.usrname: unknown key; did you mean "username"\?$/,
+  );
   oneLine(`${GOOD}bufer:\n  maxBytes: 1GiB\n`, /^config: bufer: unknown key; did you mean "buffer"\?$/);
   // Nothing close: the keys that are known there.
-  oneLine(GOOD.replace('  id: line3-pi07', '  id: line3-pi07\n  colour: blue'), /^config: gateway\.colour: unknown key; known keys here: id, dataDir$/);
+  oneLine(
+    GOOD.replace('  id: line3-pi07', '  id: line3-pi07\n  colour: blue'),
+    /^config: gateway\.colour: unknown key; known keys here: id, dataDir$/,
+  );
 });
 
 test('a YAML syntax error gives line, column and the offending line', () => {
-  const r = check(GOOD.replace('kafka:\n  brokers: ["10.0.0.5:9092"]', 'kafka:\n  brokers: ["10.0.0.5:9092"\n  topic: x'));
+  const r = check(
+    GOOD.replace('kafka:\n  brokers: ["10.0.0.5:9092"]', 'kafka:\n  brokers: ["10.0.0.5:9092"\n  topic: x'),
+  );
   assert.equal(r.code, 2);
   assert.ok(r.lines.length >= 1, r.stderr);
   assert.match(r.lines[0]!, /c\d+\.yaml:\d+:\d+: not valid YAML: .+; line \d+: ".*"$/);
@@ -73,27 +102,43 @@ test('sizes take units; GPIO pins and other ranges are checked', () => {
   assert.equal(sized.code, 0, sized.stderr);
   assert.match(sized.stdout, /maxBytes: 1073741824/);
   assert.match(sized.stdout, /reserveBytes: 67108864/);
-  oneLine(`${GOOD}buffer:\n  maxBytes: 1 GiBs\n`, /^config: buffer\.maxBytes: must be a number of bytes or a size such as 64MiB .*, found the string "1 GiBs"$/);
-  oneLine(GOOD.replace(/sources:[^]*$/, 'sources:\n  - id: door\n    driver: gpio\n    pin: 99\n'), /^config: sources\[0\]\.pin: expected a BCM number of the Raspberry Pi header \(0-27\), found 99/);
-  oneLine(`${GOOD}status:\n  heartbeatIntervalMs: 10\n`, /^config: status\.heartbeatIntervalMs: expected at least 250, found the number 10$/);
+  oneLine(
+    `${GOOD}buffer:\n  maxBytes: 1 GiBs\n`,
+    /^config: buffer\.maxBytes: must be a number of bytes or a size such as 64MiB .*, found the string "1 GiBs"$/,
+  );
+  oneLine(
+    GOOD.replace(/sources:[^]*$/, 'sources:\n  - id: door\n    driver: gpio\n    pin: 99\n'),
+    /^config: sources\[0\]\.pin: expected a BCM number of the Raspberry Pi header \(0-27\), found 99/,
+  );
+  oneLine(
+    `${GOOD}status:\n  heartbeatIntervalMs: 10\n`,
+    /^config: status\.heartbeatIntervalMs: expected at least 250, found the number 10$/,
+  );
 });
 
 test('check never prints a secret: not in the resolved config, not from the environment, not in an error line', () => {
   const secrets = ['supersecret-mqtt', 'supersecret-sasl', 'supersecret-token-0123456789'];
-  const yaml = GOOD.replace('    topics:', `    username: gw\n    password: ${secrets[0]}\n    topics:`)
-    .replace('brokers: ["10.0.0.5:9092"]', `brokers: ["10.0.0.5:9092"]\n  sasl: {mechanism: scram-sha-512, username: gw, password: ${secrets[1]}}`)
-    + `status:\n  authToken: ${secrets[2]}\n`;
+  const yaml =
+    GOOD.replace('    topics:', `    username: gw\n    password: ${secrets[0]}\n    topics:`).replace(
+      'brokers: ["10.0.0.5:9092"]',
+      `brokers: ["10.0.0.5:9092"]\n  sasl: {mechanism: scram-sha-512, username: gw, password: ${secrets[1]}}`,
+    ) + `status:\n  authToken: ${secrets[2]}\n`;
   const ok = check(yaml);
   assert.equal(ok.code, 0, ok.stderr);
   for (const s of secrets) assert.ok(!ok.stdout.includes(s), `${s} printed`);
   assert.equal(ok.stdout.match(/"\*\*\*"/g)?.length, 3, ok.stdout);
-  const fromEnv = check(GOOD.replace('    topics:', '    username: gw\n    topics:'), { SENSORGATE_SOURCES_0_PASSWORD: 'env-secret-42' });
+  const fromEnv = check(GOOD.replace('    topics:', '    username: gw\n    topics:'), {
+    SENSORGATE_SOURCES_0_PASSWORD: 'env-secret-42',
+  });
   assert.equal(fromEnv.code, 0, fromEnv.stderr);
   assert.ok(!fromEnv.stdout.includes('env-secret-42'));
   const wrongType = check(GOOD.replace('    topics:', '    username: gw\n    password: 123456789\n    topics:'));
   assert.equal(wrongType.code, 2);
   assert.ok(!wrongType.stderr.includes('123456789'), wrongType.stderr);
-  assert.match(wrongType.lines[0]!, /sources\[0\]\.password: expected a string, found a number \(not shown: a secret\)/);
+  assert.match(
+    wrongType.lines[0]!,
+    /sources\[0\]\.password: expected a string, found a number \(not shown: a secret\)/,
+  );
 });
 
 test('config schema: a JSON Schema of the same config, strict about unknown keys', () => {

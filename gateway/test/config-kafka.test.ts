@@ -11,7 +11,11 @@ import { tlsOptions } from '../uplink/kafka-client.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sg-config-kafka-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
-const pem = (name: string) => { const f = join(dir, name); writeFileSync(f, `-----BEGIN CERTIFICATE-----\n${name}\n-----END CERTIFICATE-----\n`); return f; };
+const pem = (name: string) => {
+  const f = join(dir, name);
+  writeFileSync(f, `-----BEGIN CERTIFICATE-----\n${name}\n-----END CERTIFICATE-----\n`);
+  return f;
+};
 const [ca, cert, key] = [pem('ca.pem'), pem('client.pem'), pem('client.key')];
 
 const config = (kafka: Record<string, unknown>) => ({
@@ -38,21 +42,33 @@ test('tls: a private CA, a client certificate and a server name, read from files
   assert.equal(o.servername, 'kafka.plant.internal');
   assert.equal(o.rejectUnauthorized, true);
   assert.equal(tlsOptions(validateConfig(config({ tls: true })).kafka), true);
-  assert.equal(tlsOptions(validateConfig(config({ ssl: true })).kafka), true, 'ssl: true is the older spelling of tls: true');
+  assert.equal(
+    tlsOptions(validateConfig(config({ ssl: true })).kafka),
+    true,
+    'ssl: true is the older spelling of tls: true',
+  );
   assert.equal(tlsOptions(validateConfig(config({})).kafka), false);
 });
 
 test('tls files: missing, unreadable or not PEM is a config error naming the key; nothing turns verification off', () => {
-  assert.deepEqual(problems({ tls: { ca: join(dir, 'nope.pem') } }), [`kafka.tls.ca: cannot read ${join(dir, 'nope.pem')} (ENOENT), found the string "${join(dir, 'nope.pem')}"`]);
+  assert.deepEqual(problems({ tls: { ca: join(dir, 'nope.pem') } }), [
+    `kafka.tls.ca: cannot read ${join(dir, 'nope.pem')} (ENOENT), found the string "${join(dir, 'nope.pem')}"`,
+  ]);
   const text = join(dir, 'text.pem');
   writeFileSync(text, 'hello');
-  assert.deepEqual(problems({ tls: { ca, cert: text, key } }), [`kafka.tls.cert: ${text} is not a PEM file (no -----BEGIN line), found the string "${text}"`]);
+  assert.deepEqual(problems({ tls: { ca, cert: text, key } }), [
+    `kafka.tls.cert: ${text} is not a PEM file (no -----BEGIN line), found the string "${text}"`,
+  ]);
   if (process.getuid?.() !== 0) {
     const locked = pem('locked.key');
     chmodSync(locked, 0);
-    assert.deepEqual(problems({ tls: { cert, key: locked } }), [`kafka.tls.key: cannot read ${locked} (EACCES), found the string "${locked}"`]);
+    assert.deepEqual(problems({ tls: { cert, key: locked } }), [
+      `kafka.tls.key: cannot read ${locked} (EACCES), found the string "${locked}"`,
+    ]);
   }
-  assert.deepEqual(problems({ tls: { cert } }), ['kafka.tls.key: required with cert (the client certificate\'s private key)']);
+  assert.deepEqual(problems({ tls: { cert } }), [
+    "kafka.tls.key: required with cert (the client certificate's private key)",
+  ]);
   const off = problems({ tls: { ca, rejectUnauthorized: false } });
   assert.equal(off.length, 1);
   assert.match(off[0]!, /^kafka\.tls\.rejectUnauthorized: unknown key/);
@@ -61,8 +77,14 @@ test('tls files: missing, unreadable or not PEM is a config error naming the key
 
 test('minInsyncReplicas: a positive number no larger than the replication factor', () => {
   assert.equal(validateConfig(config({ replicationFactor: 3, minInsyncReplicas: 2 })).kafka.minInsyncReplicas, 2);
-  assert.equal(validateConfig(config({})).kafka.minInsyncReplicas, undefined, 'default decided when a topic is created: min(2, its replication factor)');
-  assert.deepEqual(problems({ replicationFactor: 1, minInsyncReplicas: 2 }), ['kafka.minInsyncReplicas: must not exceed replicationFactor (1), or no write could ever be acknowledged']);
+  assert.equal(
+    validateConfig(config({})).kafka.minInsyncReplicas,
+    undefined,
+    'default decided when a topic is created: min(2, its replication factor)',
+  );
+  assert.deepEqual(problems({ replicationFactor: 1, minInsyncReplicas: 2 }), [
+    'kafka.minInsyncReplicas: must not exceed replicationFactor (1), or no write could ever be acknowledged',
+  ]);
   assert.deepEqual(problems({ minInsyncReplicas: 0 }).length, 1);
 });
 
@@ -73,18 +95,34 @@ test('SENSORGATE_KAFKA_TLS and SENSORGATE_KAFKA_TLS_CA set tls from the environm
   assert.deepEqual(loadConfig(file, { SENSORGATE_KAFKA_TLS_CA: ca }).kafka.tls, { ca });
 });
 
-test('fleet and consume read the kafka: section alone, validated as the gateway\'s', () => {
+test("fleet and consume read the kafka: section alone, validated as the gateway's", () => {
   const file = join(dir, 'reader.yaml');
-  writeFileSync(file, `kafka:\n  brokers: ["kafka-1:9094"]\n  tls: {ca: ${ca}}\n  sasl: {mechanism: scram-sha-512, username: fleet, password: pw}\n`);
+  writeFileSync(
+    file,
+    `kafka:\n  brokers: ["kafka-1:9094"]\n  tls: {ca: ${ca}}\n  sasl: {mechanism: scram-sha-512, username: fleet, password: pw}\n`,
+  );
   const k = loadKafkaConfig(file, {});
-  assert.deepEqual([k.brokers, k.tls, k.sasl?.username, k.statusTopic], [['kafka-1:9094'], { ca }, 'fleet', 'sensorgate.status']);
+  assert.deepEqual(
+    [k.brokers, k.tls, k.sasl?.username, k.statusTopic],
+    [['kafka-1:9094'], { ca }, 'fleet', 'sensorgate.status'],
+  );
   writeFileSync(file, 'kafka:\n  brokers: ["kafka-1"]\n  tsl: true\n');
-  assert.throws(() => loadKafkaConfig(file, {}), (err: ConfigError) => err.problems.length === 2 && err.problems[0] === 'kafka.brokers[0]: must be HOST:PORT' && /^kafka\.tsl: unknown key/.test(err.problems[1]!));
+  assert.throws(
+    () => loadKafkaConfig(file, {}),
+    (err: ConfigError) =>
+      err.problems.length === 2 &&
+      err.problems[0] === 'kafka.brokers[0]: must be HOST:PORT' &&
+      /^kafka\.tsl: unknown key/.test(err.problems[1]!),
+  );
   for (const command of ['fleet', 'consume']) {
     const r = spawnSync(process.execPath, [CLI_PATH, command, '--config', file], { encoding: 'utf8' });
     assert.equal(r.status, 2, `${command}: ${r.stderr}`);
     assert.match(r.stderr, /^config: kafka\.brokers\[0\]: must be HOST:PORT$/m);
-    const both = spawnSync(process.execPath, [CLI_PATH, command, '--config', join(dir, 'gw.json'), '--brokers', 'x:1'], { encoding: 'utf8' });
+    const both = spawnSync(
+      process.execPath,
+      [CLI_PATH, command, '--config', join(dir, 'gw.json'), '--brokers', 'x:1'],
+      { encoding: 'utf8' },
+    );
     assert.equal(both.status, 2);
     assert.match(both.stderr, /--brokers: not with --config/);
   }

@@ -30,7 +30,12 @@ function problems(source: Record<string, unknown>): string[] {
 
 const mqtt = { id: 'm', driver: 'mqtt', url: 'mqtts://broker:8883', topics: ['a/#'] };
 const serial = { id: 's', driver: 'serial', path: '/dev/ttyUSB0' };
-const modbus = { id: 'b', driver: 'modbus', path: '/dev/ttyUSB0', registers: [{ sensor: 'meter-1', metric: 'v', address: 0 }] };
+const modbus = {
+  id: 'b',
+  driver: 'modbus',
+  path: '/dev/ttyUSB0',
+  registers: [{ sensor: 'meter-1', metric: 'v', address: 0 }],
+};
 const gpio = { id: 'g', driver: 'gpio', pin: 17 };
 
 test('every complete example in docs/drivers.md is a valid config, and builds its drivers', () => {
@@ -53,10 +58,22 @@ test('defaults of the new options', () => {
   assert.ok(m?.driver === 'mqtt');
   assert.equal(m.qos, 2, 'each MQTT message taken in once unless told otherwise');
   assert.ok(s?.driver === 'serial');
-  assert.deepEqual([s.baudRate, s.dataBits, s.parity, s.stopBits, s.format, s.requireChecksum], [9600, 8, 'none', 1, 'line', false]);
+  assert.deepEqual(
+    [s.baudRate, s.dataBits, s.parity, s.stopBits, s.format, s.requireChecksum],
+    [9600, 8, 'none', 1, 'line', false],
+  );
   assert.ok(b?.driver === 'modbus');
   assert.deepEqual([b.unitId, b.pollIntervalMs, b.timeoutMs], [1, 1000, 1000]);
-  assert.deepEqual(b.registers[0], { sensor: 'meter-1', metric: 'v', address: 0, table: 'holding', type: 'uint16', wordOrder: 'big', scale: 1, offset: 0 });
+  assert.deepEqual(b.registers[0], {
+    sensor: 'meter-1',
+    metric: 'v',
+    address: 0,
+    table: 'holding',
+    type: 'uint16',
+    wordOrder: 'big',
+    scale: 1,
+    offset: 0,
+  });
   assert.ok(g?.driver === 'gpio');
   assert.deepEqual([g.mode, g.chip, g.activeLow], ['state', 'onoff', false]);
 });
@@ -66,7 +83,10 @@ test('wrong values of the new options are lines naming the key', () => {
     [{ ...mqtt, maxRatePerS: 0 }, /^sources\[0\]\.maxRatePerS: /],
     [{ ...mqtt, qos: 0 }, /^sources\[0\]\.qos: must be 1 or 2, found the number 0$/],
     [{ ...mqtt, maxBurst: 5 }, /^sources\[0\]\.maxBurst: only applies with maxRatePerS$/],
-    [{ ...mqtt, url: 'mqtt://broker:1883', ca: '/ca.pem' }, /^sources\[0\]\.ca: only applies with an mqtts:\/\/ or wss:\/\/ url$/],
+    [
+      { ...mqtt, url: 'mqtt://broker:1883', ca: '/ca.pem' },
+      /^sources\[0\]\.ca: only applies with an mqtts:\/\/ or wss:\/\/ url$/,
+    ],
     [{ ...mqtt, cert: '/c.pem' }, /^sources\[0\]\.key: required with cert/],
     [{ ...mqtt, key: '/k.pem' }, /^sources\[0\]\.cert: required with key$/],
     [{ ...mqtt, password: 'x' }, /^sources\[0\]\.username: required with password$/],
@@ -76,24 +96,63 @@ test('wrong values of the new options are lines naming the key', () => {
     [{ ...serial, stopBits: 1.5 }, /^sources\[0\]\.stopBits: /],
     [{ ...serial, format: 'csv' }, /^sources\[0\]\.format: /],
     [{ ...serial, sensor: 'x' }, /^sources\[0\]\.sensor: only applies with format: jsonl/],
-    [{ ...serial, format: 'jsonl', requireChecksum: true }, /^sources\[0\]\.requireChecksum: only applies with format: line$/],
+    [
+      { ...serial, format: 'jsonl', requireChecksum: true },
+      /^sources\[0\]\.requireChecksum: only applies with format: line$/,
+    ],
     [{ ...serial, format: 'jsonl', metric: 'bad name' }, /^sources\[0\]\.metric: must match/],
     [{ ...modbus, unitId: 248 }, /^sources\[0\]\.unitId: /],
     [{ ...modbus, timeoutMs: 5 }, /^sources\[0\]\.timeoutMs: /],
     [{ ...modbus, registers: [] }, /^sources\[0\]\.registers: /],
-    [{ ...modbus, registers: [{ sensor: 'a', metric: 'b', address: 0, type: 'float64' }] }, /^sources\[0\]\.registers\[0\]\.type: /],
-    [{ ...modbus, registers: [{ sensor: 'a', metric: 'b', address: 0, wordOrder: 'middle' }] }, /^sources\[0\]\.registers\[0\]\.wordOrder: /],
-    [{ ...modbus, registers: [{ sensor: 'a', metric: 'b', address: 65535, type: 'int32' }] }, /^sources\[0\]\.registers\[0\]\.address: int32 spans two registers: at most 65534$/],
-    [{ ...modbus, registers: [{ sensor: 'a', metric: 'b', address: 70000 }] }, /^sources\[0\]\.registers\[0\]\.address: /],
-    [{ ...modbus, registers: [{ sensor: 'a', metric: 'b', address: 0, table: 'coil' }] }, /^sources\[0\]\.registers\[0\]\.table: /],
-    [{ ...modbus, registers: [{ sensor: 'a', metric: 'b', address: 0, scael: 2 }] }, /^sources\[0\]\.registers\[0\]\.scael: unknown key/],
-    [{ ...modbus, registers: [{ sensor: 'a', metric: 'b', address: 0 }, { sensor: 'a', metric: 'b', address: 1 }] }, /^sources\[0\]\.registers\[1\]\.metric: duplicate sensor\/metric "a\/b"$/],
-    [{ ...modbus, host: '10.0.0.20' }, /^sources\[0\]\.host: either path \(Modbus RTU\) or host \(Modbus TCP\), not both$/],
-    [{ ...modbus, path: undefined }, /^sources\[0\]\.path: required: path \(Modbus RTU on a serial line\) or host \(Modbus TCP\)$/],
+    [
+      { ...modbus, registers: [{ sensor: 'a', metric: 'b', address: 0, type: 'float64' }] },
+      /^sources\[0\]\.registers\[0\]\.type: /,
+    ],
+    [
+      { ...modbus, registers: [{ sensor: 'a', metric: 'b', address: 0, wordOrder: 'middle' }] },
+      /^sources\[0\]\.registers\[0\]\.wordOrder: /,
+    ],
+    [
+      { ...modbus, registers: [{ sensor: 'a', metric: 'b', address: 65535, type: 'int32' }] },
+      /^sources\[0\]\.registers\[0\]\.address: int32 spans two registers: at most 65534$/,
+    ],
+    [
+      { ...modbus, registers: [{ sensor: 'a', metric: 'b', address: 70000 }] },
+      /^sources\[0\]\.registers\[0\]\.address: /,
+    ],
+    [
+      { ...modbus, registers: [{ sensor: 'a', metric: 'b', address: 0, table: 'coil' }] },
+      /^sources\[0\]\.registers\[0\]\.table: /,
+    ],
+    [
+      { ...modbus, registers: [{ sensor: 'a', metric: 'b', address: 0, scael: 2 }] },
+      /^sources\[0\]\.registers\[0\]\.scael: unknown key/,
+    ],
+    [
+      {
+        ...modbus,
+        registers: [
+          { sensor: 'a', metric: 'b', address: 0 },
+          { sensor: 'a', metric: 'b', address: 1 },
+        ],
+      },
+      /^sources\[0\]\.registers\[1\]\.metric: duplicate sensor\/metric "a\/b"$/,
+    ],
+    [
+      { ...modbus, host: '10.0.0.20' },
+      /^sources\[0\]\.host: either path \(Modbus RTU\) or host \(Modbus TCP\), not both$/,
+    ],
+    [
+      { ...modbus, path: undefined },
+      /^sources\[0\]\.path: required: path \(Modbus RTU on a serial line\) or host \(Modbus TCP\)$/,
+    ],
     [{ ...modbus, port: 502 }, /^sources\[0\]\.port: only applies with host \(Modbus TCP\)$/],
     [{ ...modbus, path: undefined, host: '10.0.0.20', port: 70000 }, /^sources\[0\]\.port: /],
     [{ ...mqtt, payload: 'protobuf' }, /^sources\[0\]\.payload: /],
-    [{ ...mqtt, payload: 'sparkplug-b', topicPattern: 'a/{sensor}/{metric}' }, /^sources\[0\]\.topicPattern: only applies with payload: json/],
+    [
+      { ...mqtt, payload: 'sparkplug-b', topicPattern: 'a/{sensor}/{metric}' },
+      /^sources\[0\]\.topicPattern: only applies with payload: json/,
+    ],
     [{ ...mqtt, rebirthRequests: false }, /^sources\[0\]\.rebirthRequests: only applies with payload: sparkplug-b$/],
     [{ ...gpio, mode: 'pwm' }, /^sources\[0\]\.mode: /],
     [{ ...gpio, chip: 'libgpiod' }, /^sources\[0\]\.chip: /],
@@ -101,21 +160,32 @@ test('wrong values of the new options are lines naming the key', () => {
     [{ ...gpio, mode: 'edges', pulsesPerUnit: 450 }, /^sources\[0\]\.pulsesPerUnit: only applies with mode: pulses$/],
     [{ ...gpio, mode: 'pulses', ratePer: 'day' }, /^sources\[0\]\.ratePer: /],
     [{ ...gpio, mode: 'pulses', edge: 'both' }, /^sources\[0\]\.edge: a pulse is counted on one edge/],
-    [{ ...gpio, mode: 'edges', stateIntervalMs: 1000 }, /^sources\[0\]\.stateIntervalMs: only applies with mode: state$/],
+    [
+      { ...gpio, mode: 'edges', stateIntervalMs: 1000 },
+      /^sources\[0\]\.stateIntervalMs: only applies with mode: state$/,
+    ],
     [{ ...gpio, edge: 'rising' }, /^sources\[0\]\.edge: only applies with mode: edges or pulses$/],
     [{ ...gpio, chip: 'sim', chipLabel: 'pinctrl-rp1' }, /^sources\[0\]\.chipLabel: only applies with chip: onoff$/],
     [{ ...gpio, debounceMs: -1 }, /^sources\[0\]\.debounceMs: /],
   ];
   for (const [source, expected] of cases) {
     const p = problems(source);
-    assert.ok(p.some((l) => expected.test(l)), `${JSON.stringify(source)}\nexpected ${expected}, got:\n${p.join('\n')}`);
+    assert.ok(
+      p.some((l) => expected.test(l)),
+      `${JSON.stringify(source)}\nexpected ${expected}, got:\n${p.join('\n')}`,
+    );
   }
 });
 
 test('SENSORGATE_ variables reach the new options', () => {
   const file = join(dir, 'env.yaml');
   writeFileSync(file, JSON.stringify({ ...base, sources: [serial, modbus, mqtt] }));
-  const cfg = loadConfig(file, { SENSORGATE_SOURCES_0_BAUD_RATE: '115200', SENSORGATE_SOURCES_0_DATA_BITS: '7', SENSORGATE_SOURCES_1_POLL_INTERVAL_MS: '250', SENSORGATE_SOURCES_2_QOS: '1' });
+  const cfg = loadConfig(file, {
+    SENSORGATE_SOURCES_0_BAUD_RATE: '115200',
+    SENSORGATE_SOURCES_0_DATA_BITS: '7',
+    SENSORGATE_SOURCES_1_POLL_INTERVAL_MS: '250',
+    SENSORGATE_SOURCES_2_QOS: '1',
+  });
   const [s, b, m] = cfg.sources;
   assert.ok(m?.driver === 'mqtt' && m.qos === 1);
   assert.ok(s?.driver === 'serial' && s.baudRate === 115200 && s.dataBits === 7);
@@ -124,15 +194,27 @@ test('SENSORGATE_ variables reach the new options', () => {
 
 test('sensorgate check exits 2 with one line per problem in driver options', () => {
   const file = join(dir, 'bad.json');
-  writeFileSync(file, JSON.stringify({ ...base, sources: [
-    { ...modbus, baudRate: -5, registers: [{ sensor: 'meter-1', metric: 'v', address: 0, type: 'double' }] },
-    { ...gpio, mode: 'pulses', stateIntervalMs: 500 },
-  ] }));
+  writeFileSync(
+    file,
+    JSON.stringify({
+      ...base,
+      sources: [
+        { ...modbus, baudRate: -5, registers: [{ sensor: 'meter-1', metric: 'v', address: 0, type: 'double' }] },
+        { ...gpio, mode: 'pulses', stateIntervalMs: 500 },
+      ],
+    }),
+  );
   const r = spawnSync(process.execPath, [CLI, 'check', '--config', file], { encoding: 'utf8' });
   assert.equal(r.status, 2, r.stderr);
   const lines = r.stderr.trim().split('\n');
-  assert.ok(lines.some((l) => l.startsWith('config: sources[0].baudRate: ')), r.stderr);
-  assert.ok(lines.some((l) => l.startsWith('config: sources[0].registers[0].type: ')), r.stderr);
+  assert.ok(
+    lines.some((l) => l.startsWith('config: sources[0].baudRate: ')),
+    r.stderr,
+  );
+  assert.ok(
+    lines.some((l) => l.startsWith('config: sources[0].registers[0].type: ')),
+    r.stderr,
+  );
   assert.ok(lines.includes('config: sources[1].stateIntervalMs: only applies with mode: state'), r.stderr);
 });
 
@@ -140,6 +222,15 @@ test('a chip: sim source outside the demo and tests fails at start, saying so', 
   const cfg = validateConfig(withSource({ ...gpio, chip: 'sim' }));
   const driver = createDriver(cfg.sources[0]!, cfg.gateway.id);
   const states: string[] = [];
-  await assert.rejects(driver.start({ submit: async () => undefined, held: () => [], state: (s) => { states.push(s); } }), /source "g": chip: sim is the simulated chip of `sensorgate demo` and tests/);
+  await assert.rejects(
+    driver.start({
+      submit: async () => undefined,
+      held: () => [],
+      state: (s) => {
+        states.push(s);
+      },
+    }),
+    /source "g": chip: sim is the simulated chip of `sensorgate demo` and tests/,
+  );
   assert.equal(states.at(-1), 'down');
 });

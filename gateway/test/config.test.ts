@@ -50,22 +50,39 @@ test('every problem is one line naming the key path', () => {
       { id: 'b', driver: 'mqtt', url: 'mqtt://x', topics: ['t'], retain: true },
     ],
   });
-  const expect = [/^gateway\.id: /, /^gateway\.dtaDir: unknown key/, /^kafka\.brokers\[0\]: must be HOST:PORT/, /^kafka\.delivery: /,
-    /^buffer\.maxBytes: /, /^sources\[0\]\.url: /, /^sources\[0\]\.topics: /, /^sources\[1\]\.retain: unknown key/];
-  for (const re of expect) assert.ok(p.some((l) => re.test(l)), `expected a line matching ${re}; got:\n${p.join('\n')}`);
+  const expect = [
+    /^gateway\.id: /,
+    /^gateway\.dtaDir: unknown key/,
+    /^kafka\.brokers\[0\]: must be HOST:PORT/,
+    /^kafka\.delivery: /,
+    /^buffer\.maxBytes: /,
+    /^sources\[0\]\.url: /,
+    /^sources\[0\]\.topics: /,
+    /^sources\[1\]\.retain: unknown key/,
+  ];
+  for (const re of expect)
+    assert.ok(
+      p.some((l) => re.test(l)),
+      `expected a line matching ${re}; got:\n${p.join('\n')}`,
+    );
   assert.ok(p.every((l) => !l.includes('\n')));
 });
 
 test('source ids must be unique', () => {
   const src = minimal.sources[0]!;
-  assert.deepEqual(problems({ ...minimal, sources: [src, { ...src, topics: ['x/#'] }] }), ['sources[1].id: duplicate source id "plant-mqtt"']);
+  assert.deepEqual(problems({ ...minimal, sources: [src, { ...src, topics: ['x/#'] }] }), [
+    'sources[1].id: duplicate source id "plant-mqtt"',
+  ]);
 });
 
 test('missing required keys and unknown drivers are named', () => {
   const p = problems({ gateway: {}, sources: [{ id: 'x', driver: 'carrier-pigeon' }] });
   assert.ok(p.includes('gateway.id: required (a string)'), p.join('\n'));
   assert.ok(p.includes('kafka: required (a mapping)'), p.join('\n'));
-  assert.ok(p.some((l) => l.startsWith('sources[0].driver: ')), p.join('\n'));
+  assert.ok(
+    p.some((l) => l.startsWith('sources[0].driver: ')),
+    p.join('\n'),
+  );
 });
 
 test('SENSORGATE_* variables override file values, by path', () => {
@@ -85,15 +102,24 @@ test('SENSORGATE_* variables override file values, by path', () => {
   assert.equal(c.buffer.whenFull, 'reject-new');
   const src = c.sources[0]!;
   assert.ok(src.driver === 'mqtt' && src.receiveMaximum === 10 && src.username === 'plant');
-  assert.throws(() => loadConfig(file, { SENSORGATE_KAFKA_BROKRS: 'x:1' }), (e: ConfigError) => e.problems[0] === 'SENSORGATE_KAFKA_BROKRS: no such config key');
-  assert.throws(() => loadConfig(file, { SENSORGATE_BUFFER_MAX_BYTES: 'lots' }), (e: ConfigError) => e.problems[0]!.startsWith('buffer.maxBytes: '));
+  assert.throws(
+    () => loadConfig(file, { SENSORGATE_KAFKA_BROKRS: 'x:1' }),
+    (e: ConfigError) => e.problems[0] === 'SENSORGATE_KAFKA_BROKRS: no such config key',
+  );
+  assert.throws(
+    () => loadConfig(file, { SENSORGATE_BUFFER_MAX_BYTES: 'lots' }),
+    (e: ConfigError) => e.problems[0]!.startsWith('buffer.maxBytes: '),
+  );
 });
 
 test('sensorgate check and run exit 2 with readable lines on an invalid config', () => {
   const file = join(dir, 'bad.yaml');
   writeFileSync(file, 'gateway:\n  id: ok\n  colour: blue\nkafka:\n  brokers: [x]\nsources: []\n');
   for (const cmd of ['check', 'run']) {
-    const r = spawnSync(process.execPath, [CLI, cmd, '--config', file], { encoding: 'utf8', env: { ...process.env, SENSORGATE_LOG_LEVEL: undefined } });
+    const r = spawnSync(process.execPath, [CLI, cmd, '--config', file], {
+      encoding: 'utf8',
+      env: { ...process.env, SENSORGATE_LOG_LEVEL: undefined },
+    });
     assert.equal(r.status, 2, `${cmd}: ${r.stderr}`);
     assert.deepEqual(r.stderr.trim().split('\n'), [
       'config: gateway.colour: unknown key; known keys here: id, dataDir',
@@ -114,7 +140,10 @@ test('sensorgate check and run exit 2 with readable lines on an invalid config',
 test('sensorgate check prints the resolved config', () => {
   const file = join(dir, 'good.yaml');
   writeFileSync(file, JSON.stringify(minimal));
-  const r = spawnSync(process.execPath, [CLI, 'check', '--config', file], { encoding: 'utf8', env: { ...process.env, SENSORGATE_KAFKA_TOPIC: 'plant.readings' } });
+  const r = spawnSync(process.execPath, [CLI, 'check', '--config', file], {
+    encoding: 'utf8',
+    env: { ...process.env, SENSORGATE_KAFKA_TOPIC: 'plant.readings' },
+  });
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /topic: plant\.readings/);
   assert.match(r.stdout, /whenFull: drop-oldest/);

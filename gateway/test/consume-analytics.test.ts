@@ -4,11 +4,17 @@ import { describe, test } from 'node:test';
 import { Analytics, type AnalyticsOptions, type ReadingRecord } from '../offsite/consume/analytics.js';
 
 const S = 1000;
-const options: AnalyticsOptions = { windowMs: 60 * S, smoothingMs: 10 * S, maxSamples: 1000, wear: { metrics: ['vib_rms'], threshold: 7.1, horizonMs: 300 * S } };
+const options: AnalyticsOptions = {
+  windowMs: 60 * S,
+  smoothingMs: 10 * S,
+  maxSamples: 1000,
+  wear: { metrics: ['vib_rms'], threshold: 7.1, horizonMs: 300 * S },
+};
 
 function feeder(a: Analytics, over: Partial<ReadingRecord> = {}) {
   let seq = 0;
-  return (ts: number, value: number, metric = 'vib_rms') => a.add({ gateway: 'line1', sensor: 'press-1', metric, value, ts, seq: seq++, ...over });
+  return (ts: number, value: number, metric = 'vib_rms') =>
+    a.add({ gateway: 'line1', sensor: 'press-1', metric, value, ts, seq: seq++, ...over });
 }
 
 const close = (a: number, b: number, tol = 1e-9) => Math.abs(a - b) <= tol;
@@ -39,7 +45,13 @@ describe('rolling statistics', () => {
     a.add({ ...r, seq: 6, value: 100 });
     a.add({ ...r, gateway: 'line2' });
     assert.equal(a.duplicates, 2);
-    assert.deepEqual(a.stats().map((s) => [s.key, s.total]), [['line1/press-1/current', 1], ['line2/press-1/current', 1]]);
+    assert.deepEqual(
+      a.stats().map((s) => [s.key, s.total]),
+      [
+        ['line1/press-1/current', 1],
+        ['line2/press-1/current', 1],
+      ],
+    );
   });
 
   test('a single spike is set aside; a new level confirmed by several readings is taken', () => {
@@ -80,7 +92,9 @@ describe('wear states', () => {
     const a = new Analytics(options);
     const add = feeder(a);
     const events: string[] = [];
-    const note = (e: ReturnType<typeof add>) => { if (e) events.push(`${e.previous}->${e.state}`); };
+    const note = (e: ReturnType<typeof add>) => {
+      if (e) events.push(`${e.previous}->${e.state}`);
+    };
     for (let t = 0; t < 60; t++) note(add(t * S, 2));
     assert.deepEqual(events, []);
     // +0.01 per second: from 2 the threshold 7.1 is 510 s away, then within the 300 s horizon.

@@ -7,13 +7,17 @@ import assert from 'node:assert/strict';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { assertSeqsUnique, durabilityRig, missing, type Rig, smash } from './support/durability-rig.js';
 import { waitFor } from './support/gateway-process.js';
-import { assertSeqsUnique, durabilityRig, missing, smash, type Rig } from './support/durability-rig.js';
 
 describe('damaged buffer file', { concurrency: false }, () => {
   let rig: Rig;
-  before(async () => { rig = await durabilityRig(); });
-  after(async () => { await rig?.close(); });
+  before(async () => {
+    rig = await durabilityRig();
+  });
+  after(async () => {
+    await rig?.close();
+  });
 
   /** A gateway holding `n` readings (Kafka down), after `sent` more went to Kafka first. */
   async function bufferedGateway(n: number, sent = 0) {
@@ -40,21 +44,37 @@ describe('damaged buffer file', { concurrency: false }, () => {
     await g.start();
     await pub.publish(10); // new readings, while the backlog is still there
     await waitFor('damage found and salvaged', async () => (await g.metric('sensorgate_buffer_salvaged_total')) > 0);
-    await waitFor('backlog and new readings sent', async () => (await g.metric('sensorgate_buffer_depth')) === 0 && (await g.metric('sensorgate_readings_ingested_total')) >= 100);
+    await waitFor(
+      'backlog and new readings sent',
+      async () =>
+        (await g.metric('sensorgate_buffer_depth')) === 0 &&
+        (await g.metric('sensorgate_readings_ingested_total')) >= 100,
+    );
     const salvaged = await g.metric('sensorgate_buffer_salvaged_total');
     const lost = await g.metric('sensorgate_readings_dropped_total', { reason: 'corrupt' });
     assert.ok(salvaged >= 4800, `salvaged ${salvaged} of 6000`);
     // The new readings may have gone into the damaged file before the forwarder found the damage.
-    assert.ok(salvaged + lost >= 6000 && salvaged + lost <= 6100, `salvaged ${salvaged} + lost ${lost}: every buffered reading is one or the other`);
+    assert.ok(
+      salvaged + lost >= 6000 && salvaged + lost <= 6100,
+      `salvaged ${salvaged} + lost ${lost}: every buffered reading is one or the other`,
+    );
     const records = await rig.records(topic);
     assertSeqsUnique(records);
     const old = new Set(records.filter((r) => r.value.seq <= 6000).map((r) => r.value.seq));
     assert.ok(old.size >= 4800, `${old.size} of the 6000 buffered readings reached Kafka with their original seqs`);
     assert.equal(missing(records, pub.next).length, lost, 'what is missing in Kafka is what was counted lost');
-    for (let s = 0; s < 10; s++) assert.ok(records.some((r) => r.value.sensor === `s${s}` && r.value.value === 609), 'new readings flowed');
+    for (let s = 0; s < 10; s++)
+      assert.ok(
+        records.some((r) => r.value.sensor === `s${s}` && r.value.value === 609),
+        'new readings flowed',
+      );
     const problem = (await g.status()).problems.find((p: { code: string }) => p.code === 'buffer_corrupt');
     assert.match(problem?.detail ?? '', new RegExp(`${salvaged} readings salvaged, ${lost} lost`));
-    assert.equal(readdirSync(dataDir).filter((f) => /^buffer\.sqlite\.corrupt-\d{8}T\d{6}\.\d{3}Z$/.test(f)).length, 1, 'the damaged file is kept aside');
+    assert.equal(
+      readdirSync(dataDir).filter((f) => /^buffer\.sqlite\.corrupt-\d{8}T\d{6}\.\d{3}Z$/.test(f)).length,
+      1,
+      'the damaged file is kept aside',
+    );
     assert.match(g.logTail(200), /"level":"error".*buffer file damaged/);
     await g.stop();
   });
@@ -76,7 +96,10 @@ describe('damaged buffer file', { concurrency: false }, () => {
     const first = records.filter((r) => r.value.value < 100);
     const later = records.filter((r) => r.value.value >= before);
     const maxOld = Math.max(...first.map((r) => r.value.seq));
-    assert.ok(later.every((r) => r.value.seq > 4000 && r.value.seq > maxOld), 'new seqs are above every seq handed out before');
+    assert.ok(
+      later.every((r) => r.value.seq > 4000 && r.value.seq > maxOld),
+      'new seqs are above every seq handed out before',
+    );
     assert.ok((await g.status()).problems.some((p: { code: string }) => p.code === 'buffer_corrupt'));
     await g.stop();
   });
@@ -86,9 +109,19 @@ describe('damaged buffer file', { concurrency: false }, () => {
     const { g, topic, pub, file } = await bufferedGateway(20_000);
     for (const at of [0.2, 0.3]) smash(file, Math.floor(pages(file) * at) * 4096, 2 * 4096);
     await rig.kafka.start();
-    await waitFor('damage found and salvaged', async () => (await g.metric('sensorgate_buffer_salvaged_total')) > 0, 180_000);
+    await waitFor(
+      'damage found and salvaged',
+      async () => (await g.metric('sensorgate_buffer_salvaged_total')) > 0,
+      180_000,
+    );
     await pub.publish(10);
-    await waitFor('everything sent', async () => (await g.metric('sensorgate_buffer_depth')) === 0 && (await g.metric('sensorgate_readings_ingested_total')) >= 20_100, 180_000);
+    await waitFor(
+      'everything sent',
+      async () =>
+        (await g.metric('sensorgate_buffer_depth')) === 0 &&
+        (await g.metric('sensorgate_readings_ingested_total')) >= 20_100,
+      180_000,
+    );
     const salvaged = await g.metric('sensorgate_buffer_salvaged_total');
     const lost = await g.metric('sensorgate_readings_dropped_total', { reason: 'corrupt' });
     const records = await rig.records(topic);

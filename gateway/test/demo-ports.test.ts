@@ -10,25 +10,34 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { startKafka, type KafkaBroker } from '../../deploy/kafka/launcher.js';
+import { type KafkaBroker, startKafka } from '../../deploy/kafka/launcher.js';
 import { CLI, waitFor } from './support/gateway-process.js';
 
 const DEFAULTS = [8080, 8081, 8082];
 const held: Server[] = [];
 const cleanups: Array<() => Promise<unknown> | unknown> = [];
-after(async () => { for (const c of cleanups.reverse()) await c(); });
+after(async () => {
+  for (const c of cleanups.reverse()) await c();
+});
 
 /** Take the port if it is free; if someone else has it, it is taken all the same. */
 async function occupy(port: number): Promise<void> {
   const srv = createServer();
-  const ok = await new Promise<boolean>((r) => { srv.once('error', () => r(false)); srv.listen(port, '127.0.0.1', () => r(true)); });
+  const ok = await new Promise<boolean>((r) => {
+    srv.once('error', () => r(false));
+    srv.listen(port, '127.0.0.1', () => r(true));
+  });
   if (ok) held.push(srv);
 }
 cleanups.push(() => Promise.all(held.map((s) => new Promise((r) => s.close(r)))));
 
 test('bad flags and ports in use are refused before anything starts', async () => {
   for (const port of DEFAULTS) await occupy(port);
-  const bad = spawnSync(process.execPath, [CLI, 'demo', '--status-port', 'abc', '--fleet-port', '99999', '--mqtt-url', 'http://x'], { encoding: 'utf8', timeout: 30_000 });
+  const bad = spawnSync(
+    process.execPath,
+    [CLI, 'demo', '--status-port', 'abc', '--fleet-port', '99999', '--mqtt-url', 'http://x'],
+    { encoding: 'utf8', timeout: 30_000 },
+  );
   assert.equal(bad.status, 2, bad.stderr);
   assert.deepEqual(bad.stderr.trim().split('\n'), [
     'demo: --status-port: expected a port number (1-65535), found "abc"',
@@ -38,9 +47,16 @@ test('bad flags and ports in use are refused before anything starts', async () =
   assert.equal(bad.stdout, '', 'nothing started');
   const dir = mkdtempSync(join(tmpdir(), 'sg-demo-busy-'));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  const busy = spawnSync(process.execPath, [CLI, 'demo', '--data-dir', dir, '--fleet-port', '8080'], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, KAFKA_BROKERS: '127.0.0.1:1' } });
+  const busy = spawnSync(process.execPath, [CLI, 'demo', '--data-dir', dir, '--fleet-port', '8080'], {
+    encoding: 'utf8',
+    timeout: 30_000,
+    env: { ...process.env, KAFKA_BROKERS: '127.0.0.1:1' },
+  });
   assert.equal(busy.status, 2, busy.stderr);
-  assert.match(busy.stderr, /^demo: --fleet-port: port 8080 is in use on 127\.0\.0\.1; choose another, or leave the flag out to get a free one\n$/);
+  assert.match(
+    busy.stderr,
+    /^demo: --fleet-port: port 8080 is in use on 127\.0\.0\.1; choose another, or leave the flag out to get a free one\n$/,
+  );
   assert.doesNotMatch(busy.stdout, /starting|running/, 'nothing started');
 });
 
@@ -50,27 +66,48 @@ test('with 8080-8082 taken the demo runs on free ports and prints them', async (
   cleanups.push(() => kafka.destroy());
   const dir = mkdtempSync(join(tmpdir(), 'sg-demo-ports-'));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  const child = spawn(process.execPath, [CLI, 'demo', '--data-dir', dir], { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, KAFKA_BROKERS: kafka.brokers.join(',') } });
+  const child = spawn(process.execPath, [CLI, 'demo', '--data-dir', dir], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+    env: { ...process.env, KAFKA_BROKERS: kafka.brokers.join(',') },
+  });
   let out = '';
   child.stdout.on('data', (d) => (out += d));
   child.stderr.on('data', (d) => (out += d));
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  const ctrlC = () => { try { process.kill(-child.pid!, 'SIGINT'); } catch { /* gone */ } };
+  const ctrlC = () => {
+    try {
+      process.kill(-child.pid!, 'SIGINT');
+    } catch {
+      /* gone */
+    }
+  };
   process.once('exit', ctrlC);
   try {
-    await waitFor('the demo running', () => out.includes('Ctrl-C stops everything') || child.exitCode !== null, 180_000);
+    await waitFor(
+      'the demo running',
+      () => out.includes('Ctrl-C stops everything') || child.exitCode !== null,
+      180_000,
+    );
     assert.match(out, /sensorgate demo is running/, out);
     const fleetPort = Number(/fleet page +http:\/\/127\.0\.0\.1:(\d+)\//.exec(out)![1]);
-    const statusPorts = [...out.matchAll(/gateway demo-line\d +http:\/\/127\.0\.0\.1:(\d+)\//g)].map((m) => Number(m[1]));
+    const statusPorts = [...out.matchAll(/gateway demo-line\d +http:\/\/127\.0\.0\.1:(\d+)\//g)].map((m) =>
+      Number(m[1]),
+    );
     assert.equal(statusPorts.length, 2, out);
-    for (const p of [fleetPort, ...statusPorts]) assert.ok(!DEFAULTS.includes(p), `printed port ${p} is one of the taken defaults`);
+    for (const p of [fleetPort, ...statusPorts])
+      assert.ok(!DEFAULTS.includes(p), `printed port ${p} is one of the taken defaults`);
     assert.equal(new Set([fleetPort, ...statusPorts]).size, 3, 'three different ports');
     // The URLs printed are the ones that answer.
     for (const p of statusPorts) {
       const s = (await (await fetch(`http://127.0.0.1:${p}/api/status`)).json()) as { gateway: string };
       assert.match(s.gateway, /^demo-line\d$/);
     }
-    await waitFor('the fleet page answering', async () => (await fetch(`http://127.0.0.1:${fleetPort}/api/fleet`)).ok, 60_000);
+    await waitFor(
+      'the fleet page answering',
+      async () => (await fetch(`http://127.0.0.1:${fleetPort}/api/fleet`)).ok,
+      60_000,
+    );
   } finally {
     ctrlC();
   }

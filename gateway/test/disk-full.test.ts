@@ -9,8 +9,8 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { waitFor } from './support/gateway-process.js';
 import { assertSeqsUnique, durabilityRig, missing, type Rig } from './support/durability-rig.js';
+import { waitFor } from './support/gateway-process.js';
 
 let rig: Rig;
 let mount: string;
@@ -36,19 +36,37 @@ test('disk full with Kafka down: no crash, nothing unstored acknowledged, disk_f
   // Far more than 8 MiB of readings; Mosquitto acknowledges them to the publisher and keeps for
   // the gateway's session whatever the gateway does not acknowledge.
   await pub.publish(6000);
-  await waitFor('disk_full shown', async () => (await g.status()).problems.some((p: { code: string }) => p.code === 'disk_full'));
+  await waitFor('disk_full shown', async () =>
+    (await g.status()).problems.some((p: { code: string }) => p.code === 'disk_full'),
+  );
   assert.ok((await fetch(`${g.statusUrl}/healthz`)).ok, 'still running');
   const stored = await g.metric('sensorgate_readings_ingested_total');
   assert.ok(stored > 5000 && stored < 60_000, `stored ${stored} before the disk filled`);
-  assert.equal(await g.metric('sensorgate_readings_dropped_total'), 0, 'MQTT input is refused, not dropped: the broker keeps it');
+  assert.equal(
+    await g.metric('sensorgate_readings_dropped_total'),
+    0,
+    'MQTT input is refused, not dropped: the broker keeps it',
+  );
 
   await rig.kafka.start();
-  await waitFor('every published reading in Kafka', async () => missing(await rig.records(topic), pub.next).length === 0, 300_000).catch(async (err: Error) => {
-    throw new Error(`${err.message}: ${missing(await rig.records(topic), pub.next).length} missing; ${JSON.stringify((await g.status()).problems)}\n${g.logTail()}`);
+  await waitFor(
+    'every published reading in Kafka',
+    async () => missing(await rig.records(topic), pub.next).length === 0,
+    300_000,
+  ).catch(async (err: Error) => {
+    throw new Error(
+      `${err.message}: ${missing(await rig.records(topic), pub.next).length} missing; ${JSON.stringify((await g.status()).problems)}\n${g.logTail()}`,
+    );
   });
-  await waitFor('disk_full cleared', async () => !(await g.status()).problems.some((p: { code: string }) => p.code === 'disk_full'));
+  await waitFor(
+    'disk_full cleared',
+    async () => !(await g.status()).problems.some((p: { code: string }) => p.code === 'disk_full'),
+  );
   await pub.publish(100);
-  await waitFor('intake resumed without a restart', async () => missing(await rig.records(topic), pub.next).length === 0);
+  await waitFor(
+    'intake resumed without a restart',
+    async () => missing(await rig.records(topic), pub.next).length === 0,
+  );
   assertSeqsUnique(await rig.records(topic));
   assert.equal(await g.stop(), 0);
 });

@@ -15,7 +15,13 @@ const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'sg-docs-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-const files = ['README.md', ...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).sort().map((f) => `docs/${f}`)];
+const files = [
+  'README.md',
+  ...readdirSync(join(ROOT, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .sort()
+    .map((f) => `docs/${f}`),
+];
 const examples = files.flatMap((file) => {
   const text = readFileSync(join(ROOT, file), 'utf8');
   return [...text.matchAll(/```yaml\n([^]*?)```/g)]
@@ -24,7 +30,10 @@ const examples = files.flatMap((file) => {
 });
 
 test('the docs hold gateway config examples (README and at least one per driver page)', () => {
-  assert.ok(examples.some((e) => e.where.startsWith('README.md')), 'README example found');
+  assert.ok(
+    examples.some((e) => e.where.startsWith('README.md')),
+    'README example found',
+  );
   assert.ok(examples.length >= 5, examples.map((e) => e.where).join(', '));
 });
 

@@ -7,21 +7,42 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
-import { startKafka, type KafkaBroker } from '../../deploy/kafka/launcher.js';
-import { gatewayProcess, waitFor, type GatewayProcess } from './support/gateway-process.js';
-import { startBroker, type Broker } from '../../drivers/test/support/mosquitto.js';
+import { promisify } from 'node:util';
+import { type KafkaBroker, startKafka } from '../../deploy/kafka/launcher.js';
+import { type Broker, startBroker } from '../../drivers/test/support/mosquitto.js';
+import { type GatewayProcess, gatewayProcess, waitFor } from './support/gateway-process.js';
 import { publisher as openPublisher, type Publisher } from './support/publisher.js';
 
 const run = promisify(execFile);
 
 async function readCommitted(brokers: string[], topic: string): Promise<Array<{ seq: number; reading: string }>> {
-  const { stdout } = await run('kcat', ['-C', '-J', '-u', '-e', '-q', '-b', brokers.join(','), '-t', topic, '-o', 'beginning', '-X', 'isolation.level=read_committed'], { maxBuffer: 1 << 28 });
-  return stdout.split('\n').filter(Boolean).map((l) => {
-    const v = JSON.parse(JSON.parse(l).payload);
-    return { seq: v.seq, reading: `${v.sensor}/${v.value}` };
-  });
+  const { stdout } = await run(
+    'kcat',
+    [
+      '-C',
+      '-J',
+      '-u',
+      '-e',
+      '-q',
+      '-b',
+      brokers.join(','),
+      '-t',
+      topic,
+      '-o',
+      'beginning',
+      '-X',
+      'isolation.level=read_committed',
+    ],
+    { maxBuffer: 1 << 28 },
+  );
+  return stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => {
+      const v = JSON.parse(JSON.parse(l).payload);
+      return { seq: v.seq, reading: `${v.sensor}/${v.value}` };
+    });
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -33,8 +54,14 @@ export function exactlyOnceSuite(kafkaVersion: string): void {
     const gateways: GatewayProcess[] = [];
     const publishers: Publisher[] = [];
     /** Publishers are closed in after(), also when a test fails midway (else the process would not exit). */
-    const publisher = async (...args: Parameters<typeof openPublisher>) => { const p = await openPublisher(...args); publishers.push(p); return p; };
-    before(async () => { [kafka, mosquitto] = await Promise.all([startKafka({ version: kafkaVersion }), startBroker()]); });
+    const publisher = async (...args: Parameters<typeof openPublisher>) => {
+      const p = await openPublisher(...args);
+      publishers.push(p);
+      return p;
+    };
+    before(async () => {
+      [kafka, mosquitto] = await Promise.all([startKafka({ version: kafkaVersion }), startBroker()]);
+    });
     after(async () => {
       for (const p of publishers) await p.close().catch(() => undefined);
       for (const g of gateways) await g.dispose();
@@ -47,16 +74,34 @@ export function exactlyOnceSuite(kafkaVersion: string): void {
       const name = delivery.replace(/-/g, '');
       const g = await gatewayProcess({
         gateway: { id: `gw-${name}` },
-        kafka: { brokers: kafka.brokers, delivery, topic: `crash-${name}`, statusTopic: `crash-${name}.status`, offsetsTopic: `crash-${name}.offsets`, partitions: 3, batchMaxRecords: 200 },
-        sources: [{ id: 'plant', driver: 'mqtt', url: mosquitto.url, topics: [`${name}/#`], topicPattern: `${name}/{sensor}/{metric}` }],
+        kafka: {
+          brokers: kafka.brokers,
+          delivery,
+          topic: `crash-${name}`,
+          statusTopic: `crash-${name}.status`,
+          offsetsTopic: `crash-${name}.offsets`,
+          partitions: 3,
+          batchMaxRecords: 200,
+        },
+        sources: [
+          {
+            id: 'plant',
+            driver: 'mqtt',
+            url: mosquitto.url,
+            topics: [`${name}/#`],
+            topicPattern: `${name}/{sensor}/{metric}`,
+          },
+        ],
       });
       gateways.push(g);
       await g.start();
       const pub = await publisher(mosquitto.url, 5, name);
       let publishing = true;
-      const stream = (async () => { while (publishing) await pub.publish(100, 1000); })();
+      const stream = (async () => {
+        while (publishing) await pub.publish(100, 1000);
+      })();
       let seed = 7;
-      const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+      const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
       for (let i = 0; i < randomKills; i++) {
         await sleep(1000 + random() * 2500);
         await g.kill();
@@ -73,10 +118,14 @@ export function exactlyOnceSuite(kafkaVersion: string): void {
       publishing = false;
       await stream;
       const total = pub.next.reduce((a, b) => a + b, 0);
-      const records = (await waitFor('every reading in Kafka', async () => {
-        const r = await readCommitted(kafka.brokers, `crash-${name}`);
-        return new Set(r.map((x) => x.reading)).size === total ? r : undefined;
-      }, 180_000))!;
+      const records = (await waitFor(
+        'every reading in Kafka',
+        async () => {
+          const r = await readCommitted(kafka.brokers, `crash-${name}`);
+          return new Set(r.map((x) => x.reading)).size === total ? r : undefined;
+        },
+        180_000,
+      ))!;
       await g.stop();
       await pub.close();
       return { records, total };

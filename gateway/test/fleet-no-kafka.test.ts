@@ -13,15 +13,31 @@ import { waitFor } from './support/gateway-process.js';
 
 test('no Kafka: /api/fleet says not connected with the error, /healthz 503, metric 0, one warn line', async () => {
   const lines: Array<{ level: number; msg: string }> = [];
-  const sink = new Writable({ write(chunk, _enc, done) { for (const l of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(l)); done(); } });
+  const sink = new Writable({
+    write(chunk, _enc, done) {
+      for (const l of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(l));
+      done();
+    },
+  });
   const brokers = [`127.0.0.1:${await freePort()}`];
-  const fleet = new FleetServer({ kafka: configSchema.shape.kafka.parse({ brokers }), host: '127.0.0.1', port: 0, log: pino({ level: 'info' }, sink) });
+  const fleet = new FleetServer({
+    kafka: configSchema.shape.kafka.parse({ brokers }),
+    host: '127.0.0.1',
+    port: 0,
+    log: pino({ level: 'info' }, sink),
+  });
   await fleet.start();
   try {
-    const state = (await waitFor('the connection error known', async () => {
-      const f = (await (await fetch(`${fleet.url}/api/fleet`)).json()) as { kafka: { connected: boolean; lastError: string | null; brokers: string[] } };
-      return f.kafka.lastError ? f : undefined;
-    }, 30_000))!;
+    const state = (await waitFor(
+      'the connection error known',
+      async () => {
+        const f = (await (await fetch(`${fleet.url}/api/fleet`)).json()) as {
+          kafka: { connected: boolean; lastError: string | null; brokers: string[] };
+        };
+        return f.kafka.lastError ? f : undefined;
+      },
+      30_000,
+    ))!;
     assert.equal(state.kafka.connected, false);
     assert.deepEqual(state.kafka.brokers, brokers);
     const health = await fetch(`${fleet.url}/healthz`);

@@ -8,12 +8,19 @@ import { MAX_STATUS_BYTES, parseStatusRecord } from '../offsite/fleet/status-rec
 const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 
 const valid = {
-  gateway: 'gw-1', version: '0.1.0', ts: 1, uptimeS: 2,
+  gateway: 'gw-1',
+  version: '0.1.0',
+  ts: 1,
+  uptimeS: 2,
   buffer: { depth: 0, bytes: 0, oldestTs: null },
   uplink: { connected: true, lastAckTs: null, lastError: null },
   sources: [{ id: 's', driver: 'mqtt', state: 'up', lastReadingTs: null, readings: 0, rejected: 0 }],
 };
-const rec = (key: string | null, value: unknown) => parseStatusRecord(key === null ? null : Buffer.from(key), value === null ? null : Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)));
+const rec = (key: string | null, value: unknown) =>
+  parseStatusRecord(
+    key === null ? null : Buffer.from(key),
+    value === null ? null : Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)),
+  );
 
 test('a valid status is taken whole, fields unknown to this version included', () => {
   const r = rec('gw-1', { ...valid, fromTheFuture: { x: 1 } });
@@ -22,7 +29,10 @@ test('a valid status is taken whole, fields unknown to this version included', (
 });
 
 test('anything else is refused with a reason', () => {
-  const reason = (key: string | null, value: unknown) => { const r = rec(key, value); return r.kind === 'rejected' ? r.reason : r.kind; };
+  const reason = (key: string | null, value: unknown) => {
+    const r = rec(key, value);
+    return r.kind === 'rejected' ? r.reason : r.kind;
+  };
   assert.equal(reason(null, valid), 'no_key');
   assert.equal(reason('gw-1', 'not json {'), 'invalid_json');
   assert.equal(reason('gw-1', { ...valid, buffer: { depth: 'many' } }), 'invalid_status');

@@ -6,10 +6,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Kafka, logLevel } from 'kafkajs';
-import { startKafka, type KafkaBroker } from '../../deploy/kafka/launcher.js';
-import { startBroker, type Broker } from '../../drivers/test/support/mosquitto.js';
-import { gatewayProcess, waitFor, type GatewayProcess } from './support/gateway-process.js';
-import { readTopic, type KafkaRecord } from './support/kafka-reader.js';
+import { type KafkaBroker, startKafka } from '../../deploy/kafka/launcher.js';
+import { type Broker, startBroker } from '../../drivers/test/support/mosquitto.js';
+import { type GatewayProcess, gatewayProcess, waitFor } from './support/gateway-process.js';
+import { type KafkaRecord, readTopic } from './support/kafka-reader.js';
 
 const STATUS_TOPIC = 'hb.status';
 
@@ -34,14 +34,17 @@ describe('heartbeat', { concurrency: false }, () => {
       gateway: { id },
       kafka: { brokers: kafka.brokers, topic: `hb.readings.${id}`, statusTopic: STATUS_TOPIC },
       status: { heartbeatIntervalMs },
-      sources: [{ id: 'plant', driver: 'mqtt', url: mqttUrl, topics: [`${id}/#`], topicPattern: `${id}/{sensor}/{metric}` }],
+      sources: [
+        { id: 'plant', driver: 'mqtt', url: mqttUrl, topics: [`${id}/#`], topicPattern: `${id}/{sensor}/{metric}` },
+      ],
     });
     gateways.push(g);
     await g.start();
     return g;
   }
 
-  const statuses = async (id: string): Promise<KafkaRecord[]> => (await readTopic(kafka.brokers, STATUS_TOPIC)).filter((r) => r.key === id);
+  const statuses = async (id: string): Promise<KafkaRecord[]> =>
+    (await readTopic(kafka.brokers, STATUS_TOPIC)).filter((r) => r.key === id);
 
   test('every interval a GatewayStatus, keyed by gateway id, on a compacted topic', async () => {
     steady = await gateway('hb-steady', 1000);
@@ -52,15 +55,29 @@ describe('heartbeat', { concurrency: false }, () => {
     assert.equal(s.heartbeatIntervalMs, 1000);
     assert.equal(s.running, true);
     assert.deepEqual(Object.keys(s.buffer).sort(), ['bytes', 'depth', 'nextSeq', 'oldestAgeS', 'oldestTs']);
-    assert.deepEqual(s.sources.map((x: { id: string }) => x.id), ['plant']);
+    assert.deepEqual(
+      s.sources.map((x: { id: string }) => x.id),
+      ['plant'],
+    );
     assert.equal(records.at(-1)!.headers['sg-schema'], 'status/1');
     const ts = records.map((r) => r.value.ts);
-    assert.deepEqual([...ts].sort((a, b) => a - b), ts, 'published in order');
-    assert.equal(new Set(records.map((r) => r.partition)).size, 1, 'one partition per gateway: compaction keeps its latest');
+    assert.deepEqual(
+      [...ts].sort((a, b) => a - b),
+      ts,
+      'published in order',
+    );
+    assert.equal(
+      new Set(records.map((r) => r.partition)).size,
+      1,
+      'one partition per gateway: compaction keeps its latest',
+    );
     const admin = new Kafka({ brokers: kafka.brokers, logLevel: logLevel.NOTHING }).admin();
     await admin.connect();
     try {
-      const cfg = await admin.describeConfigs({ resources: [{ type: 2, name: STATUS_TOPIC, configNames: ['cleanup.policy'] }], includeSynonyms: false });
+      const cfg = await admin.describeConfigs({
+        resources: [{ type: 2, name: STATUS_TOPIC, configNames: ['cleanup.policy'] }],
+        includeSynonyms: false,
+      });
       assert.equal(cfg.resources[0]!.configEntries[0]!.configValue, 'compact');
     } finally {
       await admin.disconnect();
@@ -72,9 +89,17 @@ describe('heartbeat', { concurrency: false }, () => {
     const own = await startBroker();
     try {
       await gateway('hb-change', 600_000, own.url);
-      await waitFor('the source up in a status', async () => (await statuses('hb-change')).some((r) => r.value.sources[0]?.state === 'up'), 60_000);
+      await waitFor(
+        'the source up in a status',
+        async () => (await statuses('hb-change')).some((r) => r.value.sources[0]?.state === 'up'),
+        60_000,
+      );
       await own.stop();
-      const down = await waitFor('the source down in a status', async () => (await statuses('hb-change')).find((r) => r.value.sources[0]?.state === 'down'), 60_000);
+      const down = await waitFor(
+        'the source down in a status',
+        async () => (await statuses('hb-change')).find((r) => r.value.sources[0]?.state === 'down'),
+        60_000,
+      );
       assert.equal(down?.value.running, true);
     } finally {
       await own.destroy();
@@ -92,10 +117,17 @@ describe('heartbeat', { concurrency: false }, () => {
     const restarting = Date.now();
     await kafka.start();
     const since = async () => (await statuses('hb-steady')).filter((x) => x.offset > lastOffset);
-    await waitFor('a heartbeat taken after Kafka came back', async () => (await since()).some((x) => x.value.ts > restarting), 90_000);
+    await waitFor(
+      'a heartbeat taken after Kafka came back',
+      async () => (await since()).some((x) => x.value.ts > restarting),
+      90_000,
+    );
     // Statuses taken while the broker was certainly gone: a queue would deliver all five.
     const takenWhileDown = (await since()).filter((r) => r.value.ts > down && r.value.ts < restarting);
-    assert.ok(takenWhileDown.length <= 1, `at most the attempt in flight when Kafka came back; got ${takenWhileDown.length}: ${takenWhileDown.map((r) => new Date(r.value.ts).toISOString()).join(', ')}`);
+    assert.ok(
+      takenWhileDown.length <= 1,
+      `at most the attempt in flight when Kafka came back; got ${takenWhileDown.length}: ${takenWhileDown.map((r) => new Date(r.value.ts).toISOString()).join(', ')}`,
+    );
   });
 
   test('SIGTERM: the last status says the gateway stopped', async () => {
@@ -104,6 +136,9 @@ describe('heartbeat', { concurrency: false }, () => {
     assert.equal(await g.stop(), 0);
     const last = (await statuses('hb-bye')).at(-1)!;
     assert.equal(last.value.running, false);
-    assert.ok(last.value.sources.every((s: { state: string }) => s.state === 'stopped'), 'taken after the sources stopped');
+    assert.ok(
+      last.value.sources.every((s: { state: string }) => s.state === 'stopped'),
+      'taken after the sources stopped',
+    );
   });
 });

@@ -8,33 +8,70 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { SqliteBuffer, type BufferOptions } from '../buffer/sqlite-buffer.js';
+import { type BufferOptions, SqliteBuffer } from '../buffer/sqlite-buffer.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sg-held-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
-const options: BufferOptions = { maxBytes: 1 << 30, whenFull: 'drop-oldest', synchronous: 'FULL', quarantineMaxRows: 100 };
+const options: BufferOptions = {
+  maxBytes: 1 << 30,
+  whenFull: 'drop-oldest',
+  synchronous: 'FULL',
+  quarantineMaxRows: 100,
+};
 const message = (id: number, text: string) => ({ id, topic: `plant/s/${id}`, payload: Buffer.from(text) });
-const held = (b: SqliteBuffer, source: string) => b.heldMessages(source).map((m) => [m.id, m.topic, m.payload.toString()]);
+const held = (b: SqliteBuffer, source: string) =>
+  b.heldMessages(source).map((m) => [m.id, m.topic, m.payload.toString()]);
 
 test('held messages survive reopening, per source, and are forgotten in the transaction that takes them in', () => {
   let b = SqliteBuffer.open(dir, options);
-  b.append([], [], [{ source: 'a', hold: message(1, '21.5') }, { source: 'a', hold: message(2, '22') }, { source: 'b', hold: message(1, 'x') }]);
+  b.append(
+    [],
+    [],
+    [
+      { source: 'a', hold: message(1, '21.5') },
+      { source: 'a', hold: message(2, '22') },
+      { source: 'b', hold: message(1, 'x') },
+    ],
+  );
   b.append([], [], [{ source: 'a', hold: message(2, '23') }]); // the same id again (a redelivered PUBLISH): replaced
   b.close();
 
   b = SqliteBuffer.open(dir, options);
-  assert.deepEqual(held(b, 'a'), [[1, 'plant/s/1', '21.5'], [2, 'plant/s/2', '23']]);
+  assert.deepEqual(held(b, 'a'), [
+    [1, 'plant/s/1', '21.5'],
+    [2, 'plant/s/2', '23'],
+  ]);
   assert.deepEqual(held(b, 'b'), [[1, 'plant/s/1', 'x']]);
 
   // A commit that fails (here: a record that cannot be encoded) changes neither readings nor held messages.
-  const broken = { key: 'gw/s', ts: 1, encode: (): string => { throw new Error('disk on fire'); } };
+  const broken = {
+    key: 'gw/s',
+    ts: 1,
+    encode: (): string => {
+      throw new Error('disk on fire');
+    },
+  };
   assert.throws(() => b.append([broken], [], [{ source: 'a', release: 1 }]), /disk on fire/);
-  assert.deepEqual(held(b, 'a').map(([id]) => id), [1, 2]);
+  assert.deepEqual(
+    held(b, 'a').map(([id]) => id),
+    [1, 2],
+  );
   assert.equal(b.stats().depth, 0);
 
-  b.append([{ key: 'gw/s', ts: 1, encode: (seq) => JSON.stringify({ seq, value: 21.5 }) }], [], [{ source: 'a', release: 1 }]);
-  assert.deepEqual(held(b, 'a').map(([id]) => id), [2]);
-  assert.deepEqual(held(b, 'b').map(([id]) => id), [1], 'other sources keep theirs');
+  b.append(
+    [{ key: 'gw/s', ts: 1, encode: (seq) => JSON.stringify({ seq, value: 21.5 }) }],
+    [],
+    [{ source: 'a', release: 1 }],
+  );
+  assert.deepEqual(
+    held(b, 'a').map(([id]) => id),
+    [2],
+  );
+  assert.deepEqual(
+    held(b, 'b').map(([id]) => id),
+    [1],
+    'other sources keep theirs',
+  );
   assert.equal(b.stats().depth, 1);
   b.close();
 });

@@ -8,12 +8,19 @@ import { Ingest } from '../ingest/ingest.js';
 import { Status } from '../status/status.js';
 
 const dirs: string[] = [];
-after(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
+after(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
 
 function setup(commitIntervalMs = 20) {
   const dir = mkdtempSync(join(tmpdir(), 'sg-ingest-'));
   dirs.push(dir);
-  const buffer = SqliteBuffer.open(dir, { maxBytes: 1 << 30, whenFull: 'drop-oldest', synchronous: 'FULL', quarantineMaxRows: 100 });
+  const buffer = SqliteBuffer.open(dir, {
+    maxBytes: 1 << 30,
+    whenFull: 'drop-oldest',
+    synchronous: 'FULL',
+    quarantineMaxRows: 100,
+  });
   const clock = { bootId: 'boot-1', now: () => 1_700_000_000_000, synced: () => true };
   const status = new Status('gw1', '0.0.0', clock, () => buffer.stats());
   status.addSource('src', 'test');
@@ -24,7 +31,10 @@ function setup(commitIntervalMs = 20) {
 
 async function metric(status: Status, name: string): Promise<number> {
   const m = await status.registry.getSingleMetricAsString(name);
-  return m.split('\n').filter((l) => l.startsWith(name)).reduce((n, l) => n + Number(l.split(' ').pop()), 0);
+  return m
+    .split('\n')
+    .filter((l) => l.startsWith(name))
+    .reduce((n, l) => n + Number(l.split(' ').pop()), 0);
 }
 
 test('group commit: a thousand submissions in one window cost one transaction', async () => {
@@ -41,20 +51,48 @@ test('group commit: a thousand submissions in one window cost one transaction', 
 
 test('the promise settles only once the reading is in the buffer, stamped as the contract says', async () => {
   const { buffer, ingest } = setup(50);
-  const p = ingest.sinkFor('src').submit([{ sensor: 'pump-1', metric: 'temp', value: 71.3, unit: 'C' }, { sensor: 'pump-2', metric: 'rpm', value: 1500, ts: 42 }]);
+  const p = ingest.sinkFor('src').submit([
+    { sensor: 'pump-1', metric: 'temp', value: 71.3, unit: 'C' },
+    { sensor: 'pump-2', metric: 'rpm', value: 1500, ts: 42 },
+  ]);
   assert.equal(buffer.stats().depth, 0, 'not durable before the commit window closes');
   await p;
   const [a, b] = buffer.lease(0, 10, 1 << 20);
   assert.equal(a!.key, 'gw1/pump-1');
-  assert.deepEqual(JSON.parse(a!.value), { gateway: 'gw1', source: 'src', sensor: 'pump-1', metric: 'temp', value: 71.3, unit: 'C', ts: 1_700_000_000_000, seq: 1, bootId: 'boot-1', clockSynced: true });
-  assert.deepEqual(JSON.parse(b!.value), { gateway: 'gw1', source: 'src', sensor: 'pump-2', metric: 'rpm', value: 1500, ts: 42, seq: 2, bootId: 'boot-1', clockSynced: true });
+  assert.deepEqual(JSON.parse(a!.value), {
+    gateway: 'gw1',
+    source: 'src',
+    sensor: 'pump-1',
+    metric: 'temp',
+    value: 71.3,
+    unit: 'C',
+    ts: 1_700_000_000_000,
+    seq: 1,
+    bootId: 'boot-1',
+    clockSynced: true,
+  });
+  assert.deepEqual(JSON.parse(b!.value), {
+    gateway: 'gw1',
+    source: 'src',
+    sensor: 'pump-2',
+    metric: 'rpm',
+    value: 1500,
+    ts: 42,
+    seq: 2,
+    bootId: 'boot-1',
+    clockSynced: true,
+  });
   buffer.close();
 });
 
 test('rejections are quarantined and counted by reason; invalid readings from a driver are refused too', async () => {
   const { buffer, status, ingest } = setup(0);
   await ingest.sinkFor('src').submit(
-    [{ sensor: 'bad name', metric: 'temp', value: 1 }, { sensor: 'ok', metric: 'temp', value: Number.NaN }, { sensor: 'ok', metric: 'temp', value: 2 }],
+    [
+      { sensor: 'bad name', metric: 'temp', value: 1 },
+      { sensor: 'ok', metric: 'temp', value: Number.NaN },
+      { sensor: 'ok', metric: 'temp', value: 2 },
+    ],
     [{ reason: 'invalid_json', detail: 'Unexpected token', payload: '{bad' }],
   );
   assert.equal(buffer.stats().depth, 1);
@@ -62,7 +100,13 @@ test('rejections are quarantined and counted by reason; invalid readings from a 
   assert.match(text, /reason="invalid_json",?[^\n]*\} 1|source="src",reason="invalid_json"\} 1/);
   assert.match(text, /reason="bad_name"[^\n]*\} 1/);
   assert.match(text, /reason="not_a_number"[^\n]*\} 1/);
-  assert.deepEqual(buffer.quarantined(10).map((q) => q.reason).sort(), ['bad_name', 'invalid_json', 'not_a_number']);
+  assert.deepEqual(
+    buffer
+      .quarantined(10)
+      .map((q) => q.reason)
+      .sort(),
+    ['bad_name', 'invalid_json', 'not_a_number'],
+  );
   buffer.close();
 });
 

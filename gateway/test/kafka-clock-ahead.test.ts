@@ -6,19 +6,21 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { startKafka, type KafkaBroker } from '../../deploy/kafka/launcher.js';
-import { startBroker, type Broker } from '../../drivers/test/support/mosquitto.js';
-import { waitFor, type GatewayProcess } from './support/gateway-process.js';
-import { mqttGateway, delivered, missing } from './support/delivery-check.js';
-import { publisher, type Publisher } from './support/publisher.js';
+import { type KafkaBroker, startKafka } from '../../deploy/kafka/launcher.js';
+import { type Broker, startBroker } from '../../drivers/test/support/mosquitto.js';
+import { delivered, missing, mqttGateway } from './support/delivery-check.js';
+import { type GatewayProcess, waitFor } from './support/gateway-process.js';
 import { readTopic } from './support/kafka-reader.js';
+import { type Publisher, publisher } from './support/publisher.js';
 
 const DAY = 24 * 3600_000;
 let kafka: KafkaBroker;
 let mqtt: Broker;
 let g: GatewayProcess | undefined;
 let pub: Publisher | undefined;
-before(async () => { [kafka, mqtt] = await Promise.all([startKafka(), startBroker()]); });
+before(async () => {
+  [kafka, mqtt] = await Promise.all([startKafka(), startBroker()]);
+});
 after(async () => {
   await pub?.close();
   await g?.dispose();
@@ -31,10 +33,18 @@ test('the gateway 3 days ahead of the broker delivers every reading', async () =
   await g.start({}, ['faketime', '-f', '+3d']);
   pub = await publisher(mqtt.url, 5, 'clock-ahead');
   await pub.publish(400);
-  await waitFor('every reading in Kafka', async () => missing(pub!.next, (await delivered(kafka.brokers, 'clock-ahead')).readings).length === 0, 90_000)
-    .catch((err) => { throw new Error(`${err.message}\n${g!.logTail()}`); });
+  await waitFor(
+    'every reading in Kafka',
+    async () => missing(pub!.next, (await delivered(kafka.brokers, 'clock-ahead')).readings).length === 0,
+    90_000,
+  ).catch((err) => {
+    throw new Error(`${err.message}\n${g!.logTail()}`);
+  });
   const records = await readTopic(kafka.brokers, 'clock-ahead');
   // The reading's time is the gateway's (3 days ahead): the clock really was faked.
-  assert.ok(records.every((r) => r.value.ts > Date.now() + 2 * DAY), 'event time as the gateway saw it');
-  assert.equal((await g.metric('sensorgate_readings_dropped_total')), 0);
+  assert.ok(
+    records.every((r) => r.value.ts > Date.now() + 2 * DAY),
+    'event time as the gateway saw it',
+  );
+  assert.equal(await g.metric('sensorgate_readings_dropped_total'), 0);
 });

@@ -14,42 +14,79 @@ import { Writable } from 'node:stream';
 import { after, before, test } from 'node:test';
 import { Kafka, logLevel } from 'kafkajs';
 import { pino } from 'pino';
-import { startKafka, type KafkaBroker } from '../../deploy/kafka/launcher.js';
+import { type KafkaBroker, startKafka } from '../../deploy/kafka/launcher.js';
 import { SqliteBuffer } from '../buffer/sqlite-buffer.js';
 import { validateConfig } from '../config/config.js';
 import { Forwarder } from '../forwarder/forwarder.js';
-import { KafkaUplink } from '../uplink/kafka-uplink.js';
 import { Status } from '../status/status.js';
+import { KafkaUplink } from '../uplink/kafka-uplink.js';
 import { waitFor } from './support/gateway-process.js';
 import { bySensor, readTopic } from './support/kafka-reader.js';
 
 let kafka: KafkaBroker;
-before(async () => { kafka = await startKafka(); });
-after(async () => { await kafka?.destroy(); });
+before(async () => {
+  kafka = await startKafka();
+});
+after(async () => {
+  await kafka?.destroy();
+});
 
 test('20,000 readings and 30 too large, gzip, 3 partitions, max.message.bytes 2000: the 30 quarantined, the rest delivered once', async () => {
   const topic = 'refused';
   const admin = new Kafka({ brokers: kafka.brokers, logLevel: logLevel.NOTHING }).admin();
   await admin.connect();
-  await admin.createTopics({ topics: [{ topic, numPartitions: 3, configEntries: [{ name: 'max.message.bytes', value: '2000' }] }], waitForLeaders: true });
+  await admin.createTopics({
+    topics: [{ topic, numPartitions: 3, configEntries: [{ name: 'max.message.bytes', value: '2000' }] }],
+    waitForLeaders: true,
+  });
   await admin.disconnect();
 
   const lines: string[] = [];
-  const log = pino({ level: 'debug' }, new Writable({ write(chunk, _enc, cb) { lines.push(String(chunk)); cb(); } }));
+  const log = pino(
+    { level: 'debug' },
+    new Writable({
+      write(chunk, _enc, cb) {
+        lines.push(String(chunk));
+        cb();
+      },
+    }),
+  );
   const dir = mkdtempSync(join(tmpdir(), 'sg-refused-'));
-  const buffer = SqliteBuffer.open(dir, { maxBytes: 1 << 30, whenFull: 'drop-oldest', synchronous: 'NORMAL', quarantineMaxRows: 100 });
+  const buffer = SqliteBuffer.open(dir, {
+    maxBytes: 1 << 30,
+    whenFull: 'drop-oldest',
+    synchronous: 'NORMAL',
+    quarantineMaxRows: 100,
+  });
   const status = new Status('gw-refused', 'test', { bootId: 'b', synced: () => true }, () => buffer.stats());
   const big = new Set(Array.from({ length: 30 }, (_, i) => 300 + i * 661));
   const entries = Array.from({ length: 20_030 }, (_, i) => ({
     key: `gw-refused/s${i % 10}`,
     ts: i,
     // Random bytes: gzip cannot shrink a large one under the limit.
-    encode: (seq: number) => JSON.stringify({ gateway: 'gw-refused', sensor: `s${i % 10}`, seq, i, ...(big.has(i) && { pad: randomBytes(3000).toString('base64') }) }),
+    encode: (seq: number) =>
+      JSON.stringify({
+        gateway: 'gw-refused',
+        sensor: `s${i % 10}`,
+        seq,
+        i,
+        ...(big.has(i) && { pad: randomBytes(3000).toString('base64') }),
+      }),
   }));
   for (let i = 0; i < entries.length; i += 1000) buffer.append(entries.slice(i, i + 1000));
-  const cfg = validateConfig({ gateway: { id: 'gw-refused' }, kafka: { brokers: kafka.brokers, topic, statusTopic: `${topic}.status` }, sources: [{ id: 'x', driver: 'mqtt', url: 'mqtt://127.0.0.1:1', topics: ['x'] }] }).kafka;
+  const cfg = validateConfig({
+    gateway: { id: 'gw-refused' },
+    kafka: { brokers: kafka.brokers, topic, statusTopic: `${topic}.status` },
+    sources: [{ id: 'x', driver: 'mqtt', url: 'mqtt://127.0.0.1:1', topics: ['x'] }],
+  }).kafka;
   assert.equal(cfg.compression, 'gzip');
-  const fwd = new Forwarder(buffer, new KafkaUplink(cfg, 'gw-refused', log), status, log, { batchMaxRecords: cfg.batchMaxRecords, batchMaxBytes: cfg.batchMaxBytes, backoff: { initialMs: 100, maxMs: 1000 }, stopTimeoutMs: 5000, callTimeoutMs: 60_000 });
+  const fwd = new Forwarder(buffer, new KafkaUplink(cfg, 'gw-refused', log), status, log, {
+    batchMaxRecords: cfg.batchMaxRecords,
+    batchMaxBytes: cfg.batchMaxBytes,
+    backoff: { initialMs: 100, maxMs: 1000 },
+    stopTimeoutMs: 5000,
+    callTimeoutMs: 60_000,
+  });
   fwd.start();
   try {
     await waitFor('the backlog drained', () => buffer.stats().depth === 0, 150_000);
@@ -63,14 +100,29 @@ test('20,000 readings and 30 too large, gzip, 3 partitions, max.message.bytes 20
   assert.ok(values.every((i) => !big.has(i)));
   for (const [sensor, list] of bySensor(got)) {
     const seqs = list.map((r) => r.value.seq as number);
-    assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b), `${sensor} in order`);
+    assert.deepEqual(
+      seqs,
+      [...seqs].sort((a, b) => a - b),
+      `${sensor} in order`,
+    );
   }
   const q = buffer.quarantined(100);
   assert.equal(q.length, 30);
   assert.ok(q.every((r) => r.reason === 'kafka_too_large'));
-  assert.match(await status.registry.getSingleMetricAsString('sensorgate_readings_dropped_total'), /reason="kafka_too_large"\} 30/);
-  assert.equal(lines.filter((l) => /OUT_OF_ORDER|out of order sequence/i.test(l)).length, 0, 'no sequence-number error');
-  assert.equal(lines.filter((l) => /uplink (down|still down|retry failed)/.test(l)).length, 0, 'no retry of the whole batch');
+  assert.match(
+    await status.registry.getSingleMetricAsString('sensorgate_readings_dropped_total'),
+    /reason="kafka_too_large"\} 30/,
+  );
+  assert.equal(
+    lines.filter((l) => /OUT_OF_ORDER|out of order sequence/i.test(l)).length,
+    0,
+    'no sequence-number error',
+  );
+  assert.equal(
+    lines.filter((l) => /uplink (down|still down|retry failed)/.test(l)).length,
+    0,
+    'no retry of the whole batch',
+  );
   buffer.close();
   rmSync(dir, { recursive: true, force: true });
 });

@@ -9,11 +9,11 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import mqtt, { type MqttClient } from 'mqtt';
-import { KAFKA_VERSIONS, startKafka, type KafkaBroker } from '../../deploy/kafka/launcher.js';
+import { KAFKA_VERSIONS, type KafkaBroker, startKafka } from '../../deploy/kafka/launcher.js';
 import { compileTopicPattern, decodePayload } from '../../drivers/mqtt/payload.js';
 import { poison, sampleHostile } from '../../drivers/test/support/hostile.js';
-import { startBroker, type Broker } from '../../drivers/test/support/mosquitto.js';
-import { gatewayProcess, waitFor, type GatewayProcess } from './support/gateway-process.js';
+import { type Broker, startBroker } from '../../drivers/test/support/mosquitto.js';
+import { type GatewayProcess, gatewayProcess, waitFor } from './support/gateway-process.js';
 import { readTopic } from './support/kafka-reader.js';
 
 const VALID = 50_000;
@@ -45,7 +45,8 @@ after(async () => {
   await kafka?.destroy();
 });
 
-const rejectedByReason = async (): Promise<Record<string, number>> => (await gw.status()).sources.find((s: { id: string }) => s.id === 'plant').rejectedByReason;
+const rejectedByReason = async (): Promise<Record<string, number>> =>
+  (await gw.status()).sources.find((s: { id: string }) => s.id === 'plant').rejectedByReason;
 
 test('the poison payload, then 10,000 hostile messages among 50,000 readings: all counted and quarantined, all readings arrive', async () => {
   const started = await gw.metric('process_start_time_seconds');
@@ -81,18 +82,29 @@ test('the poison payload, then 10,000 hostile messages among 50,000 readings: al
   }
   await Promise.all(window);
 
-  const values = await waitFor('every valid reading in Kafka', async () => {
-    const records = (await readTopic(kafka.brokers, TOPIC)).map((r) => r.value).filter((v) => /^s\d$/.test(v.sensor));
-    const distinct = new Set(records.map((v) => v.value));
-    return distinct.size === VALID ? distinct : undefined;
-  }, 180_000);
+  const values = await waitFor(
+    'every valid reading in Kafka',
+    async () => {
+      const records = (await readTopic(kafka.brokers, TOPIC)).map((r) => r.value).filter((v) => /^s\d$/.test(v.sensor));
+      const distinct = new Set(records.map((v) => v.value));
+      return distinct.size === VALID ? distinct : undefined;
+    },
+    180_000,
+  );
   assert.equal(values?.size, VALID);
 
-  await waitFor('every hostile message counted', async () => Object.values(await rejectedByReason()).reduce((a, b) => a + b, 0) === HOSTILE + 1, 60_000);
+  await waitFor(
+    'every hostile message counted',
+    async () => Object.values(await rejectedByReason()).reduce((a, b) => a + b, 0) === HOSTILE + 1,
+    60_000,
+  );
   assert.deepEqual(await rejectedByReason(), expected);
   assert.equal(await gw.metric('process_start_time_seconds'), started, 'the same gateway process throughout');
 
-  const quarantined = (await gw.cli(['buffer', 'quarantine', '-n', '20000'])).stdout.trim().split('\n').map((l) => JSON.parse(l));
+  const quarantined = (await gw.cli(['buffer', 'quarantine', '-n', '20000'])).stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   const byReason: Record<string, number> = {};
   for (const q of quarantined) byReason[q.reason] = (byReason[q.reason] ?? 0) + 1;
   assert.deepEqual(byReason, expected, 'each hostile message quarantined with its reason');

@@ -9,9 +9,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { KAFKA_VERSIONS, startKafka, type KafkaBroker } from '../../deploy/kafka/launcher.js';
-import { startBroker, type Broker } from '../../drivers/test/support/mosquitto.js';
-import { gatewayProcess, waitFor, type GatewayProcess } from './support/gateway-process.js';
+import { KAFKA_VERSIONS, type KafkaBroker, startKafka } from '../../deploy/kafka/launcher.js';
+import { type Broker, startBroker } from '../../drivers/test/support/mosquitto.js';
+import { type GatewayProcess, gatewayProcess, waitFor } from './support/gateway-process.js';
 import { readTopic } from './support/kafka-reader.js';
 import { publisher as openPublisher, type Publisher } from './support/publisher.js';
 
@@ -26,7 +26,9 @@ let gw: GatewayProcess | undefined;
 let pub: Publisher | undefined;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-before(async () => { [kafka, mosquitto] = await Promise.all([startKafka({ version: KAFKA_VERSIONS.latest }), startBroker()]); });
+before(async () => {
+  [kafka, mosquitto] = await Promise.all([startKafka({ version: KAFKA_VERSIONS.latest }), startBroker()]);
+});
 after(async () => {
   await pub?.close().catch(() => undefined);
   await gw?.dispose();
@@ -37,15 +39,31 @@ after(async () => {
 test(`${KILLS} SIGKILLs during ${READINGS} QoS 2 readings with delivery exactly-once: read_committed sees each reading once`, async (t) => {
   gw = await gatewayProcess({
     gateway: { id: 'gw-qos2' },
-    kafka: { brokers: kafka.brokers, delivery: 'exactly-once', topic: TOPIC, statusTopic: `${TOPIC}.status`, offsetsTopic: `${TOPIC}.offsets`, partitions: 3 },
-    sources: [{ id: 'plant', driver: 'mqtt', url: mosquitto.url, topics: ['q2/#'], topicPattern: 'q2/{sensor}/{metric}', qos: 2 }],
+    kafka: {
+      brokers: kafka.brokers,
+      delivery: 'exactly-once',
+      topic: TOPIC,
+      statusTopic: `${TOPIC}.status`,
+      offsetsTopic: `${TOPIC}.offsets`,
+      partitions: 3,
+    },
+    sources: [
+      {
+        id: 'plant',
+        driver: 'mqtt',
+        url: mosquitto.url,
+        topics: ['q2/#'],
+        topicPattern: 'q2/{sensor}/{metric}',
+        qos: 2,
+      },
+    ],
   });
   await gw.start();
   pub = await openPublisher(mosquitto.url, SENSORS, 'q2', 2);
   // Spread the readings over the kills, so that every kill lands in the middle of the flow.
   const publishing = pub.publish(READINGS / SENSORS, READINGS / (KILLS * 3));
   let seed = 14;
-  const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
   for (let i = 0; i < KILLS; i++) {
     await sleep(1000 + random() * 2500);
     await gw.kill();
@@ -55,13 +73,24 @@ test(`${KILLS} SIGKILLs during ${READINGS} QoS 2 readings with delivery exactly-
   await publishing;
   const key = (v: any) => `${v.sensor}/${v.value}`;
   let seen = 0;
-  await waitFor('every reading in Kafka', async () => (seen = new Set((await readTopic(kafka.brokers, TOPIC, { readCommitted: true })).map((r) => key(r.value))).size) === READINGS, 240_000)
-    .catch(async (err: Error) => { throw new Error(`${err.message}: ${seen} of ${READINGS}; status ${JSON.stringify((await gw!.status()).sources)}\n${gw!.logTail(20)}`); });
+  await waitFor(
+    'every reading in Kafka',
+    async () =>
+      (seen = new Set((await readTopic(kafka.brokers, TOPIC, { readCommitted: true })).map((r) => key(r.value)))
+        .size) === READINGS,
+    240_000,
+  ).catch(async (err: Error) => {
+    throw new Error(
+      `${err.message}: ${seen} of ${READINGS}; status ${JSON.stringify((await gw!.status()).sources)}\n${gw!.logTail(20)}`,
+    );
+  });
   assert.equal(await gw.stop(), 0, 'SIGTERM exits 0');
   const records = (await readTopic(kafka.brokers, TOPIC, { readCommitted: true })).map((r) => r.value);
   const seqs = new Set(records.map((v) => v.seq));
   const readings = new Set(records.map(key));
-  t.diagnostic(`${records.length} records, ${readings.size} distinct readings, ${seqs.size} distinct seqs for ${READINGS} published`);
+  t.diagnostic(
+    `${records.length} records, ${readings.size} distinct readings, ${seqs.size} distinct seqs for ${READINGS} published`,
+  );
   assert.equal(readings.size, READINGS, 'every published reading arrived');
   assert.equal(records.length - seqs.size, 0, 'duplicate (gateway, seq)');
   assert.equal(records.length - readings.size, 0, 'readings taken in twice (MQTT redeliveries)');

@@ -7,14 +7,16 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { waitFor, type GatewayProcess } from './support/gateway-process.js';
 import { assertSeqsUnique, durabilityRig, integrity, missing, type Rig } from './support/durability-rig.js';
+import { type GatewayProcess, waitFor } from './support/gateway-process.js';
 import { mountPowerCutFs, type PowerCutCommand, type PowerCutFs } from './support/powercut.js';
 
 describe('power cuts', { concurrency: false }, () => {
   let rig: Rig;
   let fs: PowerCutFs;
-  before(async () => { [rig, fs] = await Promise.all([durabilityRig(), mountPowerCutFs()]); });
+  before(async () => {
+    [rig, fs] = await Promise.all([durabilityRig(), mountPowerCutFs()]);
+  });
   after(async () => {
     await rig?.close();
     await fs?.destroy();
@@ -30,8 +32,16 @@ describe('power cuts', { concurrency: false }, () => {
   }
 
   async function allArrived(topic: string, published: number[], g: GatewayProcess) {
-    await waitFor('every published reading in Kafka', async () => missing(await rig.records(topic), published).length === 0, 240_000).catch(async (err: Error) => {
-      throw new Error(`${err.message}: missing ${missing(await rig.records(topic), published).slice(0, 20).join(', ')}\n${g.logTail()}`);
+    await waitFor(
+      'every published reading in Kafka',
+      async () => missing(await rig.records(topic), published).length === 0,
+      240_000,
+    ).catch(async (err: Error) => {
+      throw new Error(
+        `${err.message}: missing ${missing(await rig.records(topic), published)
+          .slice(0, 20)
+          .join(', ')}\n${g.logTail()}`,
+      );
     });
   }
 
@@ -83,7 +93,11 @@ describe('power cuts', { concurrency: false }, () => {
       await g.start();
     }
     await pub.publish(100);
-    await waitFor('sent', async () => (await g.metric('sensorgate_buffer_depth')) === 0 && (await g.metric('sensorgate_readings_sent_total')) > 0);
+    await waitFor(
+      'sent',
+      async () =>
+        (await g.metric('sensorgate_buffer_depth')) === 0 && (await g.metric('sensorgate_readings_sent_total')) > 0,
+    );
     const records = await rig.records(topic);
     assert.ok(records.length > 5000);
     assertSeqsUnique(records);
@@ -100,11 +114,16 @@ describe('power cuts', { concurrency: false }, () => {
     await waitFor('readings stored', async () => (await g.metric('sensorgate_readings_ingested_total')) >= 1000);
     await fs.command({ failFsync: true });
     await pub.publish(200);
-    await waitFor('buffer_io_error shown', async () => (await g.status()).problems.some((p: { code: string }) => p.code === 'buffer_io_error'));
+    await waitFor('buffer_io_error shown', async () =>
+      (await g.status()).problems.some((p: { code: string }) => p.code === 'buffer_io_error'),
+    );
     assert.ok((await fetch(`${g.statusUrl}/healthz`)).ok, 'still running');
     await fs.command({ failFsync: false });
     await pub.publish(100);
-    await waitFor('buffer_io_error cleared', async () => !(await g.status()).problems.some((p: { code: string }) => p.code === 'buffer_io_error'));
+    await waitFor(
+      'buffer_io_error cleared',
+      async () => !(await g.status()).problems.some((p: { code: string }) => p.code === 'buffer_io_error'),
+    );
     // Whatever was acknowledged must have been durable: a cut now must not lose any of it.
     await powerCut(g, { cut: true });
     await g.start();

@@ -8,8 +8,12 @@ import { SqliteBuffer } from '../buffer/sqlite-buffer.js';
 import { mountPowerCutFs, type PowerCutFs } from './support/powercut.js';
 
 let fs: PowerCutFs;
-before(async () => { fs = await mountPowerCutFs(); });
-after(async () => { await fs?.destroy(); });
+before(async () => {
+  fs = await mountPowerCutFs();
+});
+after(async () => {
+  await fs?.destroy();
+});
 
 test('a cut drops what was not fsynced and keeps what was', async () => {
   const file = join(fs.mountpoint, 'f');
@@ -21,19 +25,31 @@ test('a cut drops what was not fsynced and keeps what was', async () => {
   await fs.command({ cut: true });
   assert.equal(await fs.nextCut(), 'command');
   assert.throws(() => writeSync(fd, 'x'), /EIO/, 'after a cut nothing more is written');
-  try { closeSync(fd); } catch { /* EIO */ }
+  try {
+    closeSync(fd);
+  } catch {
+    /* EIO */
+  }
   await fs.command({ resume: true });
   assert.equal(readFileSync(file, 'utf8'), 'synced;');
 });
 
 test('SQLite in WAL mode with synchronous FULL: every committed reading survives a cut inside a WAL write', async () => {
   const dir = join(fs.mountpoint, 'data');
-  const b = SqliteBuffer.open(dir, { maxBytes: 1 << 30, whenFull: 'drop-oldest', synchronous: 'FULL', quarantineMaxRows: 10 });
+  const b = SqliteBuffer.open(dir, {
+    maxBytes: 1 << 30,
+    whenFull: 'drop-oldest',
+    synchronous: 'FULL',
+    quarantineMaxRows: 10,
+  });
   const entry = { key: 'gw/s', ts: 1, encode: (seq: number) => JSON.stringify({ seq }) };
   let committed = 0;
   await fs.command({ cutOnWrite: { suffix: '-wal', nth: 40 } });
   try {
-    for (;;) { b.append([entry, entry, entry]); committed += 3; }
+    for (;;) {
+      b.append([entry, entry, entry]);
+      committed += 3;
+    }
   } catch (err) {
     assert.match((err as Error).message, /I\/O|disk/i);
   }
@@ -48,11 +64,19 @@ test('SQLite in WAL mode with synchronous FULL: every committed reading survives
 
 test('fsync errors: a commit that was not made durable fails', async () => {
   const dir = join(fs.mountpoint, 'eio');
-  const b = SqliteBuffer.open(dir, { maxBytes: 1 << 30, whenFull: 'drop-oldest', synchronous: 'FULL', quarantineMaxRows: 10 });
+  const b = SqliteBuffer.open(dir, {
+    maxBytes: 1 << 30,
+    whenFull: 'drop-oldest',
+    synchronous: 'FULL',
+    quarantineMaxRows: 10,
+  });
   const entry = { key: 'gw/s', ts: 1, encode: (seq: number) => JSON.stringify({ seq }) };
   b.append([entry]);
   await fs.command({ failFsync: true });
-  assert.throws(() => b.append([entry]), (err: NodeJS.ErrnoException) => /SQLITE_IOERR/.test(String(err.code)));
+  assert.throws(
+    () => b.append([entry]),
+    (err: NodeJS.ErrnoException) => /SQLITE_IOERR/.test(String(err.code)),
+  );
   await fs.command({ failFsync: false });
   b.append([entry]);
   assert.ok(b.stats().depth >= 2);

@@ -6,11 +6,11 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { SerialPort } from 'serialport';
-import { KAFKA_VERSIONS, startKafka, type KafkaBroker } from '../../deploy/kafka/launcher.js';
+import { KAFKA_VERSIONS, type KafkaBroker, startKafka } from '../../deploy/kafka/launcher.js';
 import { encodeLine, xorChecksum } from '../../drivers/serial/line-codec.js';
 import { openSerialPort } from '../../drivers/serial/port.js';
-import { ptyPair, type PtyPair } from '../../drivers/test/support/pty-pair.js';
-import { gatewayProcess, waitFor, type GatewayProcess } from './support/gateway-process.js';
+import { type PtyPair, ptyPair } from '../../drivers/test/support/pty-pair.js';
+import { type GatewayProcess, gatewayProcess, waitFor } from './support/gateway-process.js';
 import { readTopic } from './support/kafka-reader.js';
 
 const TOPIC = 'serial.e2e.readings';
@@ -71,22 +71,31 @@ test('good frames reach Kafka; garbage, bad checksums, non-numbers and endless l
   for (let i = 0; i < 10; i++) await write(Buffer.alloc(1000, 0x5a));
   await write('\nvalve-7 open=1 1732400000999\n');
 
-  const values = (await waitFor('six readings in Kafka', async () => {
-    const v = await readings();
-    return v.some((r) => r.sensor === 'valve-7') && v.length >= 6 ? v : undefined;
-  }, 120_000))!;
-  assert.deepEqual(values.map((r) => [r.sensor, r.metric, r.value]), [
-    ['pump-3', 'temp', 71.3],
-    ['pump-3', 'vib_rms', 0.42],
-    ['fan-1', 'rpm', 1200],
-    ['fan-1', 'rpm', 1210],
-    ['tank.2', 'level', -1500],
-    ['valve-7', 'open', 1],
-  ]);
+  const values = (await waitFor(
+    'six readings in Kafka',
+    async () => {
+      const v = await readings();
+      return v.some((r) => r.sensor === 'valve-7') && v.length >= 6 ? v : undefined;
+    },
+    120_000,
+  ))!;
+  assert.deepEqual(
+    values.map((r) => [r.sensor, r.metric, r.value]),
+    [
+      ['pump-3', 'temp', 71.3],
+      ['pump-3', 'vib_rms', 0.42],
+      ['fan-1', 'rpm', 1200],
+      ['fan-1', 'rpm', 1210],
+      ['tank.2', 'level', -1500],
+      ['valve-7', 'open', 1],
+    ],
+  );
   // The device's timestamps where it sent one; otherwise the gateway's receive time.
   const startedAt = Date.now() - 10 * 60_000;
-  assert.deepEqual(values.map((r) => (r.ts >= startedAt ? 'received' : r.ts)),
-    [1732400000123, 1732400000123, 'received', 1732400000500, 'received', 1732400000999]);
+  assert.deepEqual(
+    values.map((r) => (r.ts >= startedAt ? 'received' : r.ts)),
+    [1732400000123, 1732400000123, 'received', 1732400000500, 'received', 1732400000999],
+  );
   assert.ok(values.every((r) => r.gateway === 'e2e-serial' && r.source === SOURCE && Number.isSafeInteger(r.seq)));
 
   await waitFor('rejections in /metrics', async () => (await rejected('too_large')) === 1, 30_000);
@@ -104,7 +113,11 @@ test('the pty closed and re-created recovers without restarting the gateway', as
   await openDevice();
   await waitFor('the source up again', async () => (await sourceState()) === 'up', 60_000);
   await write('after-replug x=42\n');
-  const back = await waitFor('the reading after the replug in Kafka', async () => (await readings()).find((r) => r.sensor === 'after-replug'), 60_000);
+  const back = await waitFor(
+    'the reading after the replug in Kafka',
+    async () => (await readings()).find((r) => r.sensor === 'after-replug'),
+    60_000,
+  );
   assert.equal(back.value, 42);
   assert.equal(await gw.stop(), 0, 'SIGTERM exits 0');
 });

@@ -17,7 +17,12 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
       assert.equal((await g.status()).uplink.connected, false);
       assert.equal(await g.stop(signal), 0);
       assert.match(g.logTail(5), /"msg":"gateway stopped"/);
-      assert.deepEqual(JSON.parse((await g.cli(['buffer', 'stats'])).stdout), { depth: 0, bytes: 0, oldestTs: null, nextSeq: 1 });
+      assert.deepEqual(JSON.parse((await g.cli(['buffer', 'stats'])).stdout), {
+        depth: 0,
+        bytes: 0,
+        oldestTs: null,
+        nextSeq: 1,
+      });
     } finally {
       await g.dispose();
     }

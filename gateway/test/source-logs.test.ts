@@ -13,11 +13,18 @@ import { startBroker } from '../../drivers/test/support/mosquitto.js';
 import { ptyPair } from '../../drivers/test/support/pty-pair.js';
 import { gatewayProcess, waitFor } from './support/gateway-process.js';
 
-interface LogLine { level: string; msg: string; source?: string; [k: string]: unknown }
+interface LogLine {
+  level: string;
+  msg: string;
+  source?: string;
+  [k: string]: unknown;
+}
 
 const OUTAGE_MS = 20_000;
 const cleanups: Array<() => Promise<unknown>> = [];
-after(async () => { for (const c of cleanups.reverse()) await c().catch(() => undefined); });
+after(async () => {
+  for (const c of cleanups.reverse()) await c().catch(() => undefined);
+});
 
 test('a broker outage and an unplugged serial adapter: a few warn lines naming the source, one line when back', async () => {
   const mqtt = await startBroker();
@@ -38,18 +45,35 @@ test('a broker outage and an unplugged serial adapter: a few warn lines naming t
   cleanups.push(() => gw.dispose());
   await gw.start();
   const logFile = join(gw.dir, 'logs', 'run-1.log');
-  const lines = (): LogLine[] => readFileSync(logFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as LogLine);
-  const stateOf = async (id: string) => ((await gw.status()).sources as Array<{ id: string; state: string }>).find((s) => s.id === id)?.state;
-  await waitFor('both sources up', async () => (await stateOf('plant-mqtt')) === 'up' && (await stateOf('press-line')) === 'up', 30_000);
+  const lines = (): LogLine[] =>
+    readFileSync(logFile, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as LogLine);
+  const stateOf = async (id: string) =>
+    ((await gw.status()).sources as Array<{ id: string; state: string }>).find((s) => s.id === id)?.state;
+  await waitFor(
+    'both sources up',
+    async () => (await stateOf('plant-mqtt')) === 'up' && (await stateOf('press-line')) === 'up',
+    30_000,
+  );
 
   const before = lines().length;
   await Promise.all([mqtt.stop(), pty.stop()]);
-  await waitFor('both sources down', async () => (await stateOf('plant-mqtt')) === 'down' && (await stateOf('press-line')) === 'down', 15_000);
+  await waitFor(
+    'both sources down',
+    async () => (await stateOf('plant-mqtt')) === 'down' && (await stateOf('press-line')) === 'down',
+    15_000,
+  );
   await new Promise((r) => setTimeout(r, OUTAGE_MS));
   const during = lines().slice(before);
   const restarted = lines().length;
   await Promise.all([mqtt.start(), pty.start()]);
-  await waitFor('both sources back', async () => (await stateOf('plant-mqtt')) === 'up' && (await stateOf('press-line')) === 'up', 30_000);
+  await waitFor(
+    'both sources back',
+    async () => (await stateOf('plant-mqtt')) === 'up' && (await stateOf('press-line')) === 'up',
+    30_000,
+  );
   await new Promise((r) => setTimeout(r, 2000)); // anything said late would show now
   const afterwards = lines().slice(restarted);
 
@@ -57,8 +81,14 @@ test('a broker outage and an unplugged serial adapter: a few warn lines naming t
   const loud = (l: LogLine) => ['warn', 'error', 'fatal'].includes(l.level);
   for (const id of ['plant-mqtt', 'press-line']) {
     const down = during.filter((l) => names(l, id) && loud(l));
-    assert.ok(down.length >= 1 && down.length <= 5, `${id}: ${down.length} warn+ lines during the outage:\n${down.map((l) => JSON.stringify(l)).join('\n')}`);
-    assert.ok(down.some((l) => /down/.test(l.msg)), `${id}: the line says it is down`);
+    assert.ok(
+      down.length >= 1 && down.length <= 5,
+      `${id}: ${down.length} warn+ lines during the outage:\n${down.map((l) => JSON.stringify(l)).join('\n')}`,
+    );
+    assert.ok(
+      down.some((l) => /down/.test(l.msg)),
+      `${id}: the line says it is down`,
+    );
     const back = afterwards.filter((l) => names(l, id));
     assert.equal(back.length, 1, `${id}: one line when back:\n${back.map((l) => JSON.stringify(l)).join('\n')}`);
     assert.equal(back[0]!.level, 'info');

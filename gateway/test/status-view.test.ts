@@ -4,13 +4,23 @@ import { test } from 'node:test';
 import type { StatusView } from '../status/status-document.js';
 import { ago, bytes, count, duration, problemText, rate, reasons } from '../web/browser/format.js';
 import { comparator, matches, needsAttention, oldestUnsentS, secondsSince, uplinkWord } from '../web/browser/view.js';
-import { gatewayState, HISTORY_SPAN_MS, OFFLINE_AFTER_INTERVALS, ViewStore, type ViewEntry } from '../web/view-store.js';
+import {
+  gatewayState,
+  HISTORY_SPAN_MS,
+  OFFLINE_AFTER_INTERVALS,
+  type ViewEntry,
+  ViewStore,
+} from '../web/view-store.js';
 
 const T0 = 1_700_000_000_000;
 
 function status(gateway: string, over: Partial<StatusView> = {}): StatusView {
   return {
-    gateway, version: '1.0.0', ts: T0, uptimeS: 60, heartbeatIntervalMs: 1000,
+    gateway,
+    version: '1.0.0',
+    ts: T0,
+    uptimeS: 60,
+    heartbeatIntervalMs: 1000,
     buffer: { depth: 0, bytes: 0, oldestTs: null },
     uplink: { connected: true, lastAckTs: T0, lastError: null },
     sources: [{ id: 'a', driver: 'mqtt', state: 'up', lastReadingTs: T0, readings: 1, rejected: 0 }],
@@ -28,8 +38,15 @@ test('online, stale, offline by silence in heartbeat intervals; offline within 3
   assert.equal(gatewayState(s, T0, T0 + 1600), 'stale');
   assert.equal(gatewayState(s, T0, T0 + 1900), 'stale');
   assert.equal(gatewayState(s, T0, T0 + 2100), 'offline');
-  assert.ok(OFFLINE_AFTER_INTERVALS < 3, 'a gateway that died right after a heartbeat is offline before 3 intervals pass');
-  assert.equal(gatewayState({ ...s, heartbeatIntervalMs: undefined }, T0, T0 + 12_000), 'online', 'older gateways: 10 s assumed');
+  assert.ok(
+    OFFLINE_AFTER_INTERVALS < 3,
+    'a gateway that died right after a heartbeat is offline before 3 intervals pass',
+  );
+  assert.equal(
+    gatewayState({ ...s, heartbeatIntervalMs: undefined }, T0, T0 + 12_000),
+    'online',
+    'older gateways: 10 s assumed',
+  );
   assert.equal(gatewayState({ ...s, running: false }, T0, T0), 'offline');
 });
 
@@ -41,11 +58,24 @@ test('ViewStore: latest status per gateway, state changes handed out once, tombs
   let t = store.tick(T0 + 600);
   assert.equal(t.changed.length, 2);
   const list = JSON.parse(store.listJson()) as ViewEntry[];
-  assert.deepEqual(list.map((e) => [e.gateway, e.version, e.online, e.lastSeenTs, e.state]), [['a', '2.0.0', true, T0 + 500, 'online'], ['b', '1.0.0', true, T0, 'online']]);
+  assert.deepEqual(
+    list.map((e) => [e.gateway, e.version, e.online, e.lastSeenTs, e.state]),
+    [
+      ['a', '2.0.0', true, T0 + 500, 'online'],
+      ['b', '1.0.0', true, T0, 'online'],
+    ],
+  );
   assert.deepEqual(store.tick(T0 + 700).changed, [], 'nothing changed');
   t = store.tick(T0 + 2300);
   const judged = t.changed.map((j) => JSON.parse(j) as ViewEntry).map((e) => [e.gateway, e.state, e.online]);
-  assert.deepEqual(judged, [['a', 'stale', true], ['b', 'offline', false]], 'silent for 1.8 and 2.3 intervals');
+  assert.deepEqual(
+    judged,
+    [
+      ['a', 'stale', true],
+      ['b', 'offline', false],
+    ],
+    'silent for 1.8 and 2.3 intervals',
+  );
   store.remove('b');
   assert.deepEqual(store.tick(T0 + 2400).removed, ['b']);
   assert.equal(store.size, 1);
@@ -54,14 +84,23 @@ test('ViewStore: latest status per gateway, state changes handed out once, tombs
 test('ViewStore history: one point per step, the last one following the latest status, an hour kept', () => {
   const store = new ViewStore();
   // A heartbeat every second for 20 s.
-  for (let i = 0; i <= 20; i++) store.put('a', status('a', { buffer: { depth: i, bytes: 0, oldestTs: null }, rates: { ingestPerS: i, sendPerS: 0 } }), T0 + i * 1000, T0 + i * 1000);
+  for (let i = 0; i <= 20; i++)
+    store.put(
+      'a',
+      status('a', { buffer: { depth: i, bytes: 0, oldestTs: null }, rates: { ingestPerS: i, sendPerS: 0 } }),
+      T0 + i * 1000,
+      T0 + i * 1000,
+    );
   const h = store.history('a', T0 + 20_000)!;
   assert.ok(h.ts.length >= 4 && h.ts.length <= 6, `about one point per 5 s, got ${h.ts.length}`);
   assert.equal(h.ts.at(-1), T0 + 20_000);
   assert.equal(h.depth.at(-1), 20, 'the chart ends at the latest status');
   for (let i = 1; i < h.ts.length; i++) assert.ok(h.ts[i]! > h.ts[i - 1]!, 'time goes forward');
   const later = store.history('a', T0 + HISTORY_SPAN_MS + 10_000)!;
-  assert.ok(later.ts.every((ts) => ts >= T0 + 10_000), 'points older than an hour are dropped');
+  assert.ok(
+    later.ts.every((ts) => ts >= T0 + 10_000),
+    'points older than an hour are dropped',
+  );
   store.put('old', status('old'), T0 - 2 * HISTORY_SPAN_MS, T0);
   assert.equal(store.history('old', T0)!.ts.length, 0, 'replayed statuses older than the chart are not charted');
 });
@@ -69,18 +108,38 @@ test('ViewStore history: one point per step, the last one following the latest s
 test('ages use the gateway clock up to its status and ours since: a wrong gateway clock does not distort them', () => {
   // The gateway's clock is a day behind; its status says the oldest reading is 30 s old.
   const day = 86_400_000;
-  const e = entry('gw', { ts: T0 - day, lastSeenTs: T0, buffer: { depth: 3, bytes: 10, oldestTs: T0 - day - 30_000 }, uplink: { connected: false, lastAckTs: null, lastError: 'x', sinceTs: T0 - day - 60_000 } });
+  const e = entry('gw', {
+    ts: T0 - day,
+    lastSeenTs: T0,
+    buffer: { depth: 3, bytes: 10, oldestTs: T0 - day - 30_000 },
+    uplink: { connected: false, lastAckTs: null, lastError: 'x', sinceTs: T0 - day - 60_000 },
+  });
   assert.equal(oldestUnsentS(e, T0 + 10_000), 40);
   assert.equal(secondsSince(e, e.uplink.sinceTs, T0 + 10_000), 70);
   assert.equal(secondsSince(e, null, T0), null);
-  assert.equal(oldestUnsentS({ ...e, buffer: { ...e.buffer, oldestAgeS: 12 } }, T0 + 1000), 13, 'oldestAgeS from the gateway wins');
+  assert.equal(
+    oldestUnsentS({ ...e, buffer: { ...e.buffer, oldestAgeS: 12 } }, T0 + 1000),
+    13,
+    'oldestAgeS from the gateway wins',
+  );
 });
 
 test('needs attention: not online, uplink down, a source not up, or an old backlog', () => {
   assert.equal(needsAttention(entry('ok'), T0), false);
   assert.equal(needsAttention(entry('s', { state: 'stale' }), T0), true);
-  assert.equal(needsAttention(entry('u', { uplink: { connected: false, lastAckTs: null, lastError: null } }), T0), true);
-  assert.equal(needsAttention(entry('d', { sources: [{ id: 'a', driver: 'serial', state: 'down', lastReadingTs: null, readings: 0, rejected: 0 }] }), T0), true);
+  assert.equal(
+    needsAttention(entry('u', { uplink: { connected: false, lastAckTs: null, lastError: null } }), T0),
+    true,
+  );
+  assert.equal(
+    needsAttention(
+      entry('d', {
+        sources: [{ id: 'a', driver: 'serial', state: 'down', lastReadingTs: null, readings: 0, rejected: 0 }],
+      }),
+      T0,
+    ),
+    true,
+  );
   assert.equal(needsAttention(entry('b', { buffer: { depth: 5, bytes: 5, oldestTs: T0 - 120_000 } }), T0), true);
 });
 
@@ -94,7 +153,11 @@ test('filter by state, attention and search; sort problems first with a stable t
   const names = (xs: ViewEntry[]) => xs.map((e) => e.gateway);
   assert.deepEqual(names(list.filter((e) => matches(e, 'offline', '', T0))), ['alpha']);
   assert.deepEqual(names(list.filter((e) => matches(e, 'attention', '', T0))), ['alpha', 'beta']);
-  assert.deepEqual(names(list.filter((e) => matches(e, 'all', 'PRESS', T0))), ['zeta'], 'search matches the hostname too');
+  assert.deepEqual(
+    names(list.filter((e) => matches(e, 'all', 'PRESS', T0))),
+    ['zeta'],
+    'search matches the hostname too',
+  );
   assert.deepEqual(names([...list].sort(comparator('state', 1, T0))), ['alpha', 'beta', 'gamma', 'zeta']);
   assert.deepEqual(names([...list].sort(comparator('depth', -1, T0))), ['gamma', 'alpha', 'beta', 'zeta']);
   assert.deepEqual(names([...list].sort(comparator('id', 1, T0))), ['alpha', 'beta', 'gamma', 'zeta']);
@@ -131,7 +194,13 @@ test('ViewStore: while the observer cannot hear, gateways are unknown, not offli
   assert.equal(stateOf(store, 'alive', T0 + 60_000), 'unknown');
   assert.equal(stateOf(store, 'bye', T0 + 60_000), 'offline', 'a farewell is offline whatever');
   const view = JSON.parse(store.listJson()) as ViewEntry[];
-  assert.deepEqual(view.map((e) => [e.gateway, e.state, e.online]), [['alive', 'unknown', true], ['bye', 'offline', false]]);
+  assert.deepEqual(
+    view.map((e) => [e.gateway, e.state, e.online]),
+    [
+      ['alive', 'unknown', true],
+      ['bye', 'offline', false],
+    ],
+  );
   // Back at T0 + 120 s: two intervals (2 s) of grace from then, not from the last status.
   store.setSight(true, T0 + 120_000, T0 + 120_000);
   assert.equal(stateOf(store, 'alive', T0 + 120_500), 'online');
@@ -152,7 +221,10 @@ test('ViewStore: at most maxGateways and maxBytes; refused puts keep nothing; a 
   store.remove('b');
   assert.equal(store.totalBytes, 200);
   assert.equal(store.put('c', status('c'), T0, T0, 300), true);
-  assert.deepEqual((JSON.parse(store.listJson()) as ViewEntry[]).map((e) => e.gateway), ['a', 'c']);
+  assert.deepEqual(
+    (JSON.parse(store.listJson()) as ViewEntry[]).map((e) => e.gateway),
+    ['a', 'c'],
+  );
 });
 
 function stateOf(store: ViewStore, id: string, now: number): string | undefined {
@@ -161,15 +233,36 @@ function stateOf(store: ViewStore, id: string, now: number): string | undefined 
 }
 
 test('problems in words; a gateway with a problem needs attention', () => {
-  assert.equal(problemText({ code: 'uplink_stalled', detail: 'connected, but nothing acknowledged for 21 s' }), 'Kafka acknowledges nothing: connected, but nothing acknowledged for 21 s');
-  assert.equal(problemText({ code: 'source_down', detail: 'press: /dev/ttyUSB0 closed' }), 'Source down: press: /dev/ttyUSB0 closed');
-  assert.equal(problemText({ code: 'some_new_code', detail: '' }), 'some new code', 'codes from newer gateways still read');
+  assert.equal(
+    problemText({ code: 'uplink_stalled', detail: 'connected, but nothing acknowledged for 21 s' }),
+    'Kafka acknowledges nothing: connected, but nothing acknowledged for 21 s',
+  );
+  assert.equal(
+    problemText({ code: 'source_down', detail: 'press: /dev/ttyUSB0 closed' }),
+    'Source down: press: /dev/ttyUSB0 closed',
+  );
+  assert.equal(
+    problemText({ code: 'some_new_code', detail: '' }),
+    'some new code',
+    'codes from newer gateways still read',
+  );
   assert.equal(needsAttention(entry('ok'), T0), false);
-  assert.equal(needsAttention(entry('clock', { problems: [{ code: 'clock_unsynced', detail: 'no NTP', since: T0 }] }), T0), true);
+  assert.equal(
+    needsAttention(entry('clock', { problems: [{ code: 'clock_unsynced', detail: 'no NTP', since: T0 }] }), T0),
+    true,
+  );
 });
 
 test('the uplink in one word: a stalled uplink is not called down', () => {
   assert.equal(uplinkWord(entry('a')), 'up');
   assert.equal(uplinkWord(entry('b', { uplink: { connected: false, lastAckTs: T0, lastError: 'x' } })), 'down');
-  assert.equal(uplinkWord(entry('c', { uplink: { connected: false, lastAckTs: T0, lastError: null }, problems: [{ code: 'uplink_stalled', detail: 'd', since: T0 }] })), 'stalled');
+  assert.equal(
+    uplinkWord(
+      entry('c', {
+        uplink: { connected: false, lastAckTs: T0, lastError: null },
+        problems: [{ code: 'uplink_stalled', detail: 'd', since: T0 }],
+      }),
+    ),
+    'stalled',
+  );
 });

@@ -14,30 +14,65 @@ import { RateWindow, Status } from '../status/status.js';
 import { startStatusServer } from '../web/status-server.js';
 
 /** parse-prometheus-text-format ships no types; its result is described here. */
-type Family = { name: string; help: string; type: string; metrics: Array<{ value?: string; labels?: Record<string, string>; buckets?: Record<string, string>; count?: string; sum?: string }> };
+type Family = {
+  name: string;
+  help: string;
+  type: string;
+  metrics: Array<{
+    value?: string;
+    labels?: Record<string, string>;
+    buckets?: Record<string, string>;
+    count?: string;
+    sum?: string;
+  }>;
+};
 const parsePrometheus = createRequire(import.meta.url)('parse-prometheus-text-format') as (text: string) => Family[];
 
 const TOKEN = 'test-token-0123456789abcdef';
 const cleanups: Array<() => unknown> = [];
-after(async () => { for (const c of cleanups.reverse()) await c(); });
+after(async () => {
+  for (const c of cleanups.reverse()) await c();
+});
 
 function setup(opts: { heartbeatIntervalMs?: number } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'sg-status-'));
-  const buffer = SqliteBuffer.open(dir, { maxBytes: 1 << 30, whenFull: 'drop-oldest', synchronous: 'FULL', quarantineMaxRows: 100 });
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }), () => buffer.close());
-  const status = new Status('gw-status', '9.9.9', { bootId: 'boot-1', synced: () => false }, () => buffer.stats(), { dataDir: dir, ...opts });
+  const buffer = SqliteBuffer.open(dir, {
+    maxBytes: 1 << 30,
+    whenFull: 'drop-oldest',
+    synchronous: 'FULL',
+    quarantineMaxRows: 100,
+  });
+  cleanups.push(
+    () => rmSync(dir, { recursive: true, force: true }),
+    () => buffer.close(),
+  );
+  const status = new Status('gw-status', '9.9.9', { bootId: 'boot-1', synced: () => false }, () => buffer.stats(), {
+    dataDir: dir,
+    ...opts,
+  });
   return { dir, buffer, status };
 }
 
 async function serve(status: Status, authToken?: string): Promise<{ base: string; port: number }> {
   const port = await freePort();
   const server: Server = await startStatusServer(status, `127.0.0.1:${port}`, { authToken });
-  cleanups.push(() => new Promise((r) => { server.close(r); server.closeAllConnections(); }));
+  cleanups.push(
+    () =>
+      new Promise((r) => {
+        server.close(r);
+        server.closeAllConnections();
+      }),
+  );
   return { base: `http://127.0.0.1:${port}`, port };
 }
 
 /** A raw GET, so that the Host header can be chosen (fetch does not allow it). */
-function get(port: number, path: string, headers: Record<string, string> = {}, method = 'GET'): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+function get(
+  port: number,
+  path: string,
+  headers: Record<string, string> = {},
+  method = 'GET',
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port, path, method, headers }, (res) => {
       let body = '';
@@ -83,12 +118,33 @@ test('GatewayStatus: the contract fields, plus rates, host facts, clock, boot id
   assert.equal(s.buffer.depth, 1);
   assert.ok(s.buffer.bytes > 0);
   assert.ok(s.buffer.oldestAgeS !== null && s.buffer.oldestAgeS >= 5, `oldest age ${s.buffer.oldestAgeS}`);
-  assert.deepEqual({ connected: s.uplink.connected, lastError: s.uplink.lastError, sent: s.uplink.sent }, { connected: false, lastError: 'connect ECONNREFUSED', sent: 12 });
+  assert.deepEqual(
+    { connected: s.uplink.connected, lastError: s.uplink.lastError, sent: s.uplink.sent },
+    { connected: false, lastError: 'connect ECONNREFUSED', sent: 12 },
+  );
   assert.ok(s.uplink.lastErrorTs !== null && s.uplink.lastAckTs !== null);
   assert.ok(s.rates.ingestPerS > 0 && s.rates.sendPerS > 0, JSON.stringify(s.rates));
   const src = s.sources[0]!;
-  assert.deepEqual({ id: src.id, driver: src.driver, state: src.state, readings: src.readings, lastReadingTs: src.lastReadingTs, rejected: src.rejected, rejectedByReason: src.rejectedByReason },
-    { id: 'plant', driver: 'mqtt', state: 'up', readings: 30, lastReadingTs: 1_700_000_000_123, rejected: 2, rejectedByReason: { invalid_json: 2 } });
+  assert.deepEqual(
+    {
+      id: src.id,
+      driver: src.driver,
+      state: src.state,
+      readings: src.readings,
+      lastReadingTs: src.lastReadingTs,
+      rejected: src.rejected,
+      rejectedByReason: src.rejectedByReason,
+    },
+    {
+      id: 'plant',
+      driver: 'mqtt',
+      state: 'up',
+      readings: 30,
+      lastReadingTs: 1_700_000_000_123,
+      rejected: 2,
+      rejectedByReason: { invalid_json: 2 },
+    },
+  );
   assert.ok(src.ratePerS > 0);
   assert.ok(s.host.diskFreeBytes !== null && s.host.diskFreeBytes > 0, 'disk free of dataDir');
   assert.ok(s.host.rssBytes > 1 << 20);
@@ -130,7 +186,16 @@ test('/metrics parses as Prometheus text and carries the contract names', async 
   // for (it merges the labelled histograms of the process defaults, so those are left out).
   const ours = (name: string) => name.startsWith('sensorgate_');
   const samples = text.split('\n').filter((l) => l && !l.startsWith('#') && ours(l)).length;
-  const parsed = families.filter((f) => ours(f.name)).reduce((n, f) => n + (f.type === 'HISTOGRAM' ? f.metrics.reduce((m, x) => m + Object.keys(x.buckets ?? {}).length + 2, 0) : f.metrics.length), 0);
+  const parsed = families
+    .filter((f) => ours(f.name))
+    .reduce(
+      (n, f) =>
+        n +
+        (f.type === 'HISTOGRAM'
+          ? f.metrics.reduce((m, x) => m + Object.keys(x.buckets ?? {}).length + 2, 0)
+          : f.metrics.length),
+      0,
+    );
   assert.equal(parsed, samples, 'every sample line parsed');
   const byName = new Map(families.map((f) => [f.name, f]));
   const expect: Array<[string, string, string[]]> = [
@@ -148,17 +213,35 @@ test('/metrics parses as Prometheus text and carries the contract names', async 
     const f = byName.get(name);
     assert.ok(f, `${name} is exported`);
     assert.equal(f.type, type, name);
-    for (const m of f.metrics) assert.deepEqual(Object.keys(m.labels ?? {}).filter((l) => l !== 'le').sort(), [...labels].sort(), `${name} labels`);
+    for (const m of f.metrics)
+      assert.deepEqual(
+        Object.keys(m.labels ?? {})
+          .filter((l) => l !== 'le')
+          .sort(),
+        [...labels].sort(),
+        `${name} labels`,
+      );
   }
-  assert.deepEqual(byName.get('sensorgate_readings_rejected_total')!.metrics[0]!.labels, { source: 'plant', reason: 'bad_checksum' });
+  assert.deepEqual(byName.get('sensorgate_readings_rejected_total')!.metrics[0]!.labels, {
+    source: 'plant',
+    reason: 'bad_checksum',
+  });
   // Counters with known label values exist from the start, at 0 until something happens.
-  const dropped = Object.fromEntries(byName.get('sensorgate_readings_dropped_total')!.metrics.map((m) => [m.labels!.reason, m.value]));
+  const dropped = Object.fromEntries(
+    byName.get('sensorgate_readings_dropped_total')!.metrics.map((m) => [m.labels!.reason, m.value]),
+  );
   assert.deepEqual(dropped, { drop_oldest: '2', reject_new: '0', disk_full: '0', corrupt: '0' });
   assert.equal(byName.get('sensorgate_buffer_salvaged_total')!.metrics[0]!.value, '0');
   assert.deepEqual(byName.get('sensorgate_build_info')!.metrics[0]!.labels, { version: '9.9.9' });
   const lastReading = Number(byName.get('sensorgate_source_last_reading_timestamp_seconds')!.metrics[0]!.value);
   assert.ok(Math.abs(lastReading - Date.now() / 1000) < 60, 'last reading time per source, in seconds');
-  for (const name of ['process_resident_memory_bytes', 'process_cpu_seconds_total', 'nodejs_heap_size_used_bytes', 'nodejs_eventloop_lag_seconds']) assert.ok(byName.has(name), `${name} (process defaults)`);
+  for (const name of [
+    'process_resident_memory_bytes',
+    'process_cpu_seconds_total',
+    'nodejs_heap_size_used_bytes',
+    'nodejs_eventloop_lag_seconds',
+  ])
+    assert.ok(byName.has(name), `${name} (process defaults)`);
   assert.equal(byName.get('sensorgate_uplink_connected')!.metrics[0]!.value, '1');
   const produce = byName.get('sensorgate_uplink_produce_seconds')!.metrics[0]!;
   assert.equal(produce.count, '1');
@@ -181,13 +264,22 @@ test('local endpoint: /api/status, the page with a strict CSP and no inline scri
   const html = await page.text();
   assert.doesNotMatch(html, /<script(?![^>]*\bsrc=)[^>]*>/, 'every script is an external file');
   assert.doesNotMatch(html, /\son[a-z]+=|style=/, 'no inline handlers or styles');
-  for (const asset of ['/assets/app.js', '/assets/grid.js', '/assets/app.css', '/assets/uPlot.iife.min.js', '/assets/uPlot.min.css']) {
+  for (const asset of [
+    '/assets/app.js',
+    '/assets/grid.js',
+    '/assets/app.css',
+    '/assets/uPlot.iife.min.js',
+    '/assets/uPlot.min.css',
+  ]) {
     const r = await fetch(`${base}${asset}`);
     assert.equal(r.status, 200, asset);
     assert.ok((await r.text()).length > 100, asset);
   }
   assert.equal((await fetch(`${base}/assets/..%2f..%2fstatus.js`)).status, 404, 'only named assets are served');
-  const history = (await (await fetch(`${base}/api/history?gateway=gw-status`)).json()) as { ts: number[]; depth: number[] };
+  const history = (await (await fetch(`${base}/api/history?gateway=gw-status`)).json()) as {
+    ts: number[];
+    depth: number[];
+  };
   assert.ok(history.ts.length >= 1 && history.depth.length === history.ts.length);
 });
 
@@ -207,25 +299,44 @@ test('local endpoint guard: token as Bearer or Basic, /healthz open, no writes, 
   assert.equal((await get(guarded.port, '/metrics', { authorization: 'Bearer wrong-token-0123456789' })).status, 401);
   assert.equal((await get(guarded.port, '/metrics', { authorization: `Bearer ${TOKEN}` })).status, 200);
   const basic = Buffer.from(`operator:${TOKEN}`).toString('base64');
-  assert.equal((await get(guarded.port, '/', { authorization: `Basic ${basic}`, host: 'pi07.factory.example' })).status, 200);
+  assert.equal(
+    (await get(guarded.port, '/', { authorization: `Basic ${basic}`, host: 'pi07.factory.example' })).status,
+    200,
+  );
   assert.equal((await get(guarded.port, '/api/events', {}, 'GET')).status, 401);
   assert.equal((await get(guarded.port, '/healthz')).status, 200, 'probes need no token');
   assert.equal((await get(guarded.port, '/api/status', { authorization: `Bearer ${TOKEN}` }, 'DELETE')).status, 405);
 });
 
 test('config: status.heartbeatIntervalMs and status.authToken; a token is required beyond loopback', () => {
-  const base = { gateway: { id: 'gw' }, kafka: { brokers: ['127.0.0.1:9092'] }, sources: [{ id: 's', driver: 'mqtt', url: 'mqtt://127.0.0.1:1883', topics: ['a/#'] }] };
+  const base = {
+    gateway: { id: 'gw' },
+    kafka: { brokers: ['127.0.0.1:9092'] },
+    sources: [{ id: 's', driver: 'mqtt', url: 'mqtt://127.0.0.1:1883', topics: ['a/#'] }],
+  };
   const c = validateConfig(base);
   assert.equal(c.status.heartbeatIntervalMs, 10_000);
   assert.equal(c.status.authToken, undefined);
   const problems = (status: unknown) => {
-    try { validateConfig({ ...base, status }); return []; } catch (err) { if (err instanceof ConfigError) return err.problems; throw err; }
+    try {
+      validateConfig({ ...base, status });
+      return [];
+    } catch (err) {
+      if (err instanceof ConfigError) return err.problems;
+      throw err;
+    }
   };
-  assert.deepEqual(problems({ listen: '0.0.0.0:8081' }), ['status.authToken: listening on 0.0.0.0 (beyond loopback) requires an auth token']);
-  assert.deepEqual(problems({ listen: '0.0.0.0:8081', authToken: 'short' }), ['status.authToken: the auth token must be at least 16 characters (e.g. `openssl rand -hex 16`)']);
+  assert.deepEqual(problems({ listen: '0.0.0.0:8081' }), [
+    'status.authToken: listening on 0.0.0.0 (beyond loopback) requires an auth token',
+  ]);
+  assert.deepEqual(problems({ listen: '0.0.0.0:8081', authToken: 'short' }), [
+    'status.authToken: the auth token must be at least 16 characters (e.g. `openssl rand -hex 16`)',
+  ]);
   assert.deepEqual(problems({ listen: '0.0.0.0:8081', authToken: TOKEN }), []);
   assert.deepEqual(problems({ listen: '[::1]:8081' }), []);
-  assert.deepEqual(problems({ heartbeatIntervalMs: 10 }), ['status.heartbeatIntervalMs: expected at least 250, found the number 10']);
+  assert.deepEqual(problems({ heartbeatIntervalMs: 10 }), [
+    'status.heartbeatIntervalMs: expected at least 250, found the number 10',
+  ]);
 });
 
 test('problems: stalled makes the uplink not connected; down clears stalled; clock and fill level are derived', () => {
@@ -234,10 +345,17 @@ test('problems: stalled makes the uplink not connected; down clears stalled; clo
   status.uplinkStalled('nothing acknowledged for 21 s');
   let s = status.snapshot();
   assert.equal(s.uplink.connected, false, 'stalled is not connected');
-  assert.deepEqual(s.problems.map((p) => p.code), ['uplink_stalled']);
+  assert.deepEqual(
+    s.problems.map((p) => p.code),
+    ['uplink_stalled'],
+  );
   status.uplinkState(false, 'send: timed out');
   s = status.snapshot();
-  assert.deepEqual(s.problems.map((p) => p.code), ['uplink_down'], 'down replaces stalled');
+  assert.deepEqual(
+    s.problems.map((p) => p.code),
+    ['uplink_down'],
+    'down replaces stalled',
+  );
   status.uplinkState(true);
   status.uplinkStalled(null);
   assert.equal(status.snapshot().uplink.connected, true);
@@ -245,7 +363,9 @@ test('problems: stalled makes the uplink not connected; down clears stalled; clo
 
   status.refresh();
   assert.ok(status.hasProblem('clock_unsynced'), 'this test clock is not synchronised');
-  const small = new Status('gw-full', '1', { bootId: 'b', synced: () => true }, () => buffer.stats(), { bufferMaxBytes: 1000 });
+  const small = new Status('gw-full', '1', { bootId: 'b', synced: () => true }, () => buffer.stats(), {
+    bufferMaxBytes: 1000,
+  });
   small.refresh();
   assert.equal(small.hasProblem('buffer_near_full'), false, 'empty buffer');
   buffer.append([{ key: 'k', ts: Date.now(), encode: () => 'x'.repeat(900) }], []);
@@ -263,7 +383,10 @@ test('/readyz: 503 with the problems until a source is up, then 200', async () =
   assert.equal(down.status, 503, 'no auth needed, and not ready');
   const body = JSON.parse(down.body);
   assert.equal(body.ready, false);
-  assert.deepEqual(body.problems.map((p: { code: string }) => p.code), ['source_down']);
+  assert.deepEqual(
+    body.problems.map((p: { code: string }) => p.code),
+    ['source_down'],
+  );
   status.sourceState('plant', 'up');
   const up = await get(port, '/readyz');
   assert.equal(up.status, 200);

@@ -4,12 +4,11 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { startKafka, type KafkaBroker } from '../../deploy/kafka/launcher.js';
-import { gatewayProcess, waitFor, type GatewayProcess } from './support/gateway-process.js';
-import { assertSeqsUnique, bySensor, readTopic, type KafkaRecord } from './support/kafka-reader.js';
-import { startBroker, type Broker } from '../../drivers/test/support/mosquitto.js';
+import { type KafkaBroker, startKafka } from '../../deploy/kafka/launcher.js';
+import { type Broker, startBroker } from '../../drivers/test/support/mosquitto.js';
+import { type GatewayProcess, gatewayProcess, waitFor } from './support/gateway-process.js';
+import { assertSeqsUnique, bySensor, type KafkaRecord, readTopic } from './support/kafka-reader.js';
 import { publisher as openPublisher, type Publisher } from './support/publisher.js';
-
 
 /**
  * Every value 0..n-1 of every sensor is in Kafka, and each sensor's readings are in order.
@@ -40,7 +39,11 @@ export function storeAndForwardSuite(kafkaVersion: string): void {
     const gateways: GatewayProcess[] = [];
     const publishers: Publisher[] = [];
     /** Publishers are closed in after(), also when a test fails midway (else the process would not exit). */
-    const publisher = async (...args: Parameters<typeof openPublisher>) => { const p = await openPublisher(...args); publishers.push(p); return p; };
+    const publisher = async (...args: Parameters<typeof openPublisher>) => {
+      const p = await openPublisher(...args);
+      publishers.push(p);
+      return p;
+    };
     let topicN = 0;
 
     before(async () => {
@@ -59,9 +62,23 @@ export function storeAndForwardSuite(kafkaVersion: string): void {
       const id = `gw-${n}`;
       const g = await gatewayProcess({
         gateway: { id },
-        kafka: { brokers: kafka.brokers, topic: `readings-${n}`, statusTopic: `status-${n}`, partitions: 3, ...extra.kafka },
+        kafka: {
+          brokers: kafka.brokers,
+          topic: `readings-${n}`,
+          statusTopic: `status-${n}`,
+          partitions: 3,
+          ...extra.kafka,
+        },
         buffer: { ...extra.buffer },
-        sources: [{ id: 'plant', driver: 'mqtt', url: mosquitto.url, topics: [`t${n}/#`], topicPattern: `t${n}/{sensor}/{metric}` }],
+        sources: [
+          {
+            id: 'plant',
+            driver: 'mqtt',
+            url: mosquitto.url,
+            topics: [`t${n}/#`],
+            topicPattern: `t${n}/{sensor}/{metric}`,
+          },
+        ],
       });
       gateways.push(g);
       return { g, id, topic: `readings-${n}`, prefix: `t${n}` };
@@ -80,10 +97,26 @@ export function storeAndForwardSuite(kafkaVersion: string): void {
       assert.deepEqual([seqs[0], seqs.at(-1)], [1, 50_000], 'seq is dense from 1');
       for (const r of records) {
         assert.equal(r.key, `${id}/${r.value.sensor}`);
-        assert.deepEqual(r.headers, { 'sg-gateway': id, 'sg-seq': String(r.value.seq), 'sg-schema': 'reading/1', 'content-type': 'application/json' });
+        assert.deepEqual(r.headers, {
+          'sg-gateway': id,
+          'sg-seq': String(r.value.seq),
+          'sg-schema': 'reading/1',
+          'content-type': 'application/json',
+        });
       }
       const v = records[0]!.value;
-      assert.deepEqual(Object.keys(v), ['gateway', 'source', 'sensor', 'metric', 'value', 'unit', 'ts', 'seq', 'bootId', 'clockSynced']);
+      assert.deepEqual(Object.keys(v), [
+        'gateway',
+        'source',
+        'sensor',
+        'metric',
+        'value',
+        'unit',
+        'ts',
+        'seq',
+        'bootId',
+        'clockSynced',
+      ]);
       assert.equal(v.source, 'plant');
       assert.equal(v.metric, 'count');
       assert.equal(v.unit, 'n');
@@ -112,20 +145,32 @@ export function storeAndForwardSuite(kafkaVersion: string): void {
       await pub.publish(400, 1000);
       const total = pub.next.reduce((a, b) => a + b, 0);
       let seen = '';
-      await waitFor('backlog drained', async () => {
-        const [depth, ingested] = [await g.metric('sensorgate_buffer_depth'), await g.metric('sensorgate_readings_ingested_total')];
-        const status = await g.status();
-        seen = `depth ${depth}, ingested ${ingested} of ${total}, uplink ${JSON.stringify(status.uplink)}, sources ${JSON.stringify(status.sources)}`;
-        return depth === 0 && ingested === total;
-      }, 180_000).catch(async (err: Error) => {
+      await waitFor(
+        'backlog drained',
+        async () => {
+          const [depth, ingested] = [
+            await g.metric('sensorgate_buffer_depth'),
+            await g.metric('sensorgate_readings_ingested_total'),
+          ];
+          const status = await g.status();
+          seen = `depth ${depth}, ingested ${ingested} of ${total}, uplink ${JSON.stringify(status.uplink)}, sources ${JSON.stringify(status.sources)}`;
+          return depth === 0 && ingested === total;
+        },
+        180_000,
+      ).catch(async (err: Error) => {
         // Where the missing readings went missing: which values Kafka lacks, and what the broker
         // saw of the gateway's session (connects, disconnects, dropped messages).
         const inKafka = bySensor(await readTopic(kafka.brokers, topic));
         const missing = pub.next.map((n, s) => {
           const have = new Set((inKafka.get(`s${s}`) ?? []).map((r) => r.value.value as number));
-          return `s${s}: ${Array.from({ length: n }, (_, v) => v).filter((v) => !have.has(v)).slice(0, 50).join(',')}`;
+          return `s${s}: ${Array.from({ length: n }, (_, v) => v)
+            .filter((v) => !have.has(v))
+            .slice(0, 50)
+            .join(',')}`;
         });
-        throw new Error(`${err.message}: ${seen}\nmissing in Kafka: ${missing.join('; ')}\nmosquitto: ${mosquitto.logLines(`sensorgate-${id}-`).join('\n')}\n${g.logTail()}`);
+        throw new Error(
+          `${err.message}: ${seen}\nmissing in Kafka: ${missing.join('; ')}\nmosquitto: ${mosquitto.logLines(`sensorgate-${id}-`).join('\n')}\n${g.logTail()}`,
+        );
       });
       assert.equal(await g.metric('sensorgate_uplink_connected'), 1);
       assertComplete(await readTopic(kafka.brokers, topic), id, pub.next);
@@ -147,10 +192,14 @@ export function storeAndForwardSuite(kafkaVersion: string): void {
       await g.start();
       await streaming;
       const total = pub.next.reduce((a, b) => a + b, 0);
-      await waitFor('everything in Kafka', async () => {
-        const records = await readTopic(kafka.brokers, topic);
-        return new Set(records.map((r) => `${r.value.sensor}/${r.value.value}`)).size === total;
-      }, 180_000);
+      await waitFor(
+        'everything in Kafka',
+        async () => {
+          const records = await readTopic(kafka.brokers, topic);
+          return new Set(records.map((r) => `${r.value.sensor}/${r.value.value}`)).size === total;
+        },
+        180_000,
+      );
       // Duplicates are allowed here (sent but not yet deleted at the kill: same seq; or
       // redelivered by the broker because the PUBACK was withheld: new seq); losses are not.
       assertComplete(await readTopic(kafka.brokers, topic), id, pub.next);
@@ -164,22 +213,45 @@ export function storeAndForwardSuite(kafkaVersion: string): void {
       const newest = await newGateway({ buffer: { maxBytes: cap, whenFull: 'reject-new' } });
       await oldest.g.start();
       await newest.g.start();
-      await waitFor('uplinks connected', async () => (await oldest.g.metric('sensorgate_uplink_connected')) === 1 && (await newest.g.metric('sensorgate_uplink_connected')) === 1);
+      await waitFor(
+        'uplinks connected',
+        async () =>
+          (await oldest.g.metric('sensorgate_uplink_connected')) === 1 &&
+          (await newest.g.metric('sensorgate_uplink_connected')) === 1,
+      );
       await kafka.stop();
-      const pubs = await Promise.all([publisher(mosquitto.url, 2, oldest.prefix), publisher(mosquitto.url, 2, newest.prefix)]);
+      const pubs = await Promise.all([
+        publisher(mosquitto.url, 2, oldest.prefix),
+        publisher(mosquitto.url, 2, newest.prefix),
+      ]);
       await Promise.all(pubs.map((p) => p.publish(1000)));
-      for (const [gw, reason] of [[oldest.g, 'drop_oldest'], [newest.g, 'reject_new']] as const) {
-        await waitFor(`${reason} counted`, async () => (await gw.metric('sensorgate_readings_dropped_total', { reason })) > 0);
+      for (const [gw, reason] of [
+        [oldest.g, 'drop_oldest'],
+        [newest.g, 'reject_new'],
+      ] as const) {
+        await waitFor(
+          `${reason} counted`,
+          async () => (await gw.metric('sensorgate_readings_dropped_total', { reason })) > 0,
+        );
         assert.ok((await gw.metric('sensorgate_buffer_bytes')) <= cap);
         assert.ok((await fetch(`${gw.statusUrl}/healthz`)).ok, 'still running');
       }
       await kafka.start();
-      for (const [{ g, topic }, reason] of [[oldest, 'drop_oldest'], [newest, 'reject_new']] as const) {
+      for (const [{ g, topic }, reason] of [
+        [oldest, 'drop_oldest'],
+        [newest, 'reject_new'],
+      ] as const) {
         await waitFor('buffer drained', async () => (await g.metric('sensorgate_buffer_depth')) === 0, 120_000);
         const records = await readTopic(kafka.brokers, topic);
         const dropped = await g.metric('sensorgate_readings_dropped_total', { reason });
-        assert.equal(records.length + dropped, 2000, `${reason}: every reading is either in Kafka or counted as dropped`);
-        const values = bySensor(records).get('s0')!.map((r) => r.value.value);
+        assert.equal(
+          records.length + dropped,
+          2000,
+          `${reason}: every reading is either in Kafka or counted as dropped`,
+        );
+        const values = bySensor(records)
+          .get('s0')!
+          .map((r) => r.value.value);
         if (reason === 'drop_oldest') assert.equal(values.at(-1), 999, 'the newest reading survived');
         else assert.equal(values[0], 0, 'the oldest reading survived');
         await g.stop();
@@ -204,13 +276,24 @@ export function storeAndForwardSuite(kafkaVersion: string): void {
       }
       await pub.publish(10);
       await waitFor('valid readings sent', async () => (await g.metric('sensorgate_readings_sent_total')) === 60);
-      assert.equal(await g.metric('sensorgate_readings_rejected_total', { source: 'plant', reason: 'invalid_json' }), 1);
-      assert.equal(await g.metric('sensorgate_readings_rejected_total', { source: 'plant', reason: 'not_a_number' }), 3);
+      assert.equal(
+        await g.metric('sensorgate_readings_rejected_total', { source: 'plant', reason: 'invalid_json' }),
+        1,
+      );
+      assert.equal(
+        await g.metric('sensorgate_readings_rejected_total', { source: 'plant', reason: 'not_a_number' }),
+        3,
+      );
       assert.equal(await g.metric('sensorgate_readings_rejected_total', { source: 'plant', reason: 'too_large' }), 1);
       assertComplete(await readTopic(kafka.brokers, topic), id, pub.next);
-      const quarantine = (await g.cli(['buffer', 'quarantine'])).stdout.trim().split('\n').map((l) => JSON.parse(l));
+      const quarantine = (await g.cli(['buffer', 'quarantine'])).stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
       assert.deepEqual(quarantine.map((q) => q.reason).sort(), bad.map(([r]) => r).sort());
-      assert.ok(quarantine.every((q) => q.source === 'plant' && typeof q.payload === 'string' && q.payload.length <= 1024));
+      assert.ok(
+        quarantine.every((q) => q.source === 'plant' && typeof q.payload === 'string' && q.payload.length <= 1024),
+      );
       const status = await g.status();
       assert.deepEqual(status.sources[0].rejectedByReason, { invalid_json: 1, not_a_number: 3, too_large: 1 });
       await g.stop();

@@ -9,7 +9,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import type { KafkaCluster } from '../../deploy/kafka/cluster.js';
 import type { KafkaBroker } from '../../deploy/kafka/launcher.js';
 import type { StoredRecord } from '../buffer/sqlite-buffer.js';
-import { UplinkError, type Uplink } from '../uplink/uplink.js';
+import { type Uplink, UplinkError } from '../uplink/uplink.js';
 import { readTopic } from './support/kafka-reader.js';
 
 export interface UplinkFactory {
@@ -28,7 +28,11 @@ function records(from: number, n: number, pad = ''): StoredRecord[] {
 export function uplinkContract(name: string, factory: UplinkFactory, broker: () => KafkaBroker): void {
   let n = 0;
   const topic = () => `contract-${name}-${++n}`;
-  const admin = async () => { const a = new Kafka({ brokers: broker().brokers, logLevel: logLevel.NOTHING }).admin(); await a.connect(); return a; };
+  const admin = async () => {
+    const a = new Kafka({ brokers: broker().brokers, logLevel: logLevel.NOTHING }).admin();
+    await a.connect();
+    return a;
+  };
 
   test(`${name}: connect creates the readings topic and a compacted status topic`, async () => {
     const t = topic();
@@ -38,7 +42,10 @@ export function uplinkContract(name: string, factory: UplinkFactory, broker: () 
     const a = await admin();
     try {
       assert.ok((await a.listTopics()).includes(t));
-      const cfg = await a.describeConfigs({ resources: [{ type: 2, name: `${t}.status`, configNames: ['cleanup.policy'] }], includeSynonyms: false });
+      const cfg = await a.describeConfigs({
+        resources: [{ type: 2, name: `${t}.status`, configNames: ['cleanup.policy'] }],
+        includeSynonyms: false,
+      });
       assert.equal(cfg.resources[0]!.configEntries[0]!.configValue, 'compact');
     } finally {
       await a.disconnect();
@@ -60,34 +67,63 @@ export function uplinkContract(name: string, factory: UplinkFactory, broker: () 
       const k = bySeq.get(r.seq)!;
       assert.equal(k.key, r.key);
       assert.deepEqual(k.value, JSON.parse(r.value));
-      assert.deepEqual(k.headers, { 'sg-gateway': 'gw-contract', 'sg-seq': String(r.seq), 'sg-schema': 'reading/1', 'content-type': 'application/json' });
+      assert.deepEqual(k.headers, {
+        'sg-gateway': 'gw-contract',
+        'sg-seq': String(r.seq),
+        'sg-schema': 'reading/1',
+        'content-type': 'application/json',
+      });
     }
     for (let p = 0; p < 3; p++) {
-      const seqs = got.filter((r) => r.partition === p).sort((a, b) => a.offset - b.offset).map((r) => r.value.seq);
-      assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b), `partition ${p} in seq order`);
+      const seqs = got
+        .filter((r) => r.partition === p)
+        .sort((a, b) => a.offset - b.offset)
+        .map((r) => r.value.seq);
+      assert.deepEqual(
+        seqs,
+        [...seqs].sort((a, b) => a - b),
+        `partition ${p} in seq order`,
+      );
     }
   });
 
   test(`${name}: records over the topic's size limit are refused alone; the rest of the batch is delivered in order, once`, async () => {
     const t = topic();
     const a = await admin();
-    await a.createTopics({ topics: [{ topic: t, numPartitions: 3, configEntries: [{ name: 'max.message.bytes', value: '4096' }] }], waitForLeaders: true });
+    await a.createTopics({
+      topics: [{ topic: t, numPartitions: 3, configEntries: [{ name: 'max.message.bytes', value: '4096' }] }],
+      waitForLeaders: true,
+    });
     await a.disconnect();
     const up = factory(broker().brokers, t);
     await up.connect();
     // Random bytes: compression must not shrink them under the limit.
     const batch = records(1, 60);
     const big = new Set([7, 8, 31]);
-    for (const r of batch) if (big.has(r.seq)) r.value = JSON.stringify({ seq: r.seq, pad: randomBytes(15_000).toString('base64') });
+    for (const r of batch)
+      if (big.has(r.seq)) r.value = JSON.stringify({ seq: r.seq, pad: randomBytes(15_000).toString('base64') });
     const { refused } = await up.send(batch);
-    assert.deepEqual(refused.map((r) => [r.record.seq, r.reason]), [...big].map((s) => [s, 'kafka_too_large']));
+    assert.deepEqual(
+      refused.map((r) => [r.record.seq, r.reason]),
+      [...big].map((s) => [s, 'kafka_too_large']),
+    );
     await up.send(records(61, 3)); // and the connection is still usable
     await up.close();
     const got = await readTopic(broker().brokers, t);
-    assert.deepEqual(got.map((r) => r.value.seq as number).sort((x, y) => x - y), Array.from({ length: 63 }, (_, i) => i + 1).filter((s) => !big.has(s)));
+    assert.deepEqual(
+      got.map((r) => r.value.seq as number).sort((x, y) => x - y),
+      Array.from({ length: 63 }, (_, i) => i + 1).filter((s) => !big.has(s)),
+    );
     for (let p = 0; p < 3; p++) {
-      const seqs = got.filter((r) => r.partition === p).sort((x, y) => x.offset - y.offset).map((r) => r.value.seq);
-      assert.deepEqual(seqs, [...seqs].sort((x, y) => x - y), `partition ${p} in seq order`);
+      const seqs = got
+        .filter((r) => r.partition === p)
+        .sort((x, y) => x.offset - y.offset)
+        .map((r) => r.value.seq);
+      assert.deepEqual(
+        seqs,
+        [...seqs].sort((x, y) => x - y),
+        `partition ${p} in seq order`,
+      );
     }
   });
 
@@ -98,7 +134,11 @@ export function uplinkContract(name: string, factory: UplinkFactory, broker: () 
     await up.check();
     await broker().stop();
     try {
-      await assert.rejects(up.check(), (err: unknown) => err instanceof UplinkError, 'an idle uplink notices the broker is gone');
+      await assert.rejects(
+        up.check(),
+        (err: unknown) => err instanceof UplinkError,
+        'an idle uplink notices the broker is gone',
+      );
       await assert.rejects(up.send(records(1, 5)), (err: unknown) => err instanceof UplinkError);
       await up.close();
       await assert.rejects(up.connect(), (err: unknown) => err instanceof UplinkError);
@@ -161,6 +201,10 @@ export function uplinkFailoverContract(name: string, factory: UplinkFactory, clu
     await up.close();
     assert.ok(afterKill > 0, 'sends were acknowledged after the leader was killed');
     const inKafka = new Set((await readTopic(cluster().brokers, t)).map((r) => r.value.seq as number));
-    assert.deepEqual(acknowledged.filter((s) => !inKafka.has(s)), [], 'acknowledged but not in Kafka');
+    assert.deepEqual(
+      acknowledged.filter((s) => !inKafka.has(s)),
+      [],
+      'acknowledged but not in Kafka',
+    );
   });
 }

@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
-import kafkajs, { Kafka, logLevel, type Admin, type ITopicConfig, type SASLOptions } from 'kafkajs';
+import kafkajs, { type Admin, type ITopicConfig, Kafka, logLevel, type SASLOptions } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import { lz4Codec } from './lz4-codec.js';
@@ -37,7 +37,13 @@ export function tlsOptions(cfg: KafkaConfig): ConnectionOptions | boolean {
   const tls = cfg.tls ?? cfg.ssl ?? false;
   if (typeof tls === 'boolean') return tls;
   const read = (path: string | undefined) => (path === undefined ? undefined : readFileSync(path));
-  return { ca: read(tls.ca), cert: read(tls.cert), key: read(tls.key), servername: tls.servername, rejectUnauthorized: true };
+  return {
+    ca: read(tls.ca),
+    cert: read(tls.cert),
+    key: read(tls.key),
+    servername: tls.servername,
+    rejectUnauthorized: true,
+  };
 }
 
 export function kafkaClient(cfg: KafkaConfig, defaultClientId: string, log: Logger): Kafka {
@@ -53,10 +59,12 @@ export function kafkaClient(cfg: KafkaConfig, defaultClientId: string, log: Logg
     // Debug only: every caller reports each failure itself, once, with what it means (the
     // forwarder per attempt, the heartbeat when it changes, the fleet feed per retry). kafkajs's
     // own lines would repeat it many times over (per broker, per internal retry, with stacks).
-    logCreator: () => ({ log: entry }) => {
-      const { message, ...extra } = entry;
-      log.debug({ kafkajs: extra }, message);
-    },
+    logCreator:
+      () =>
+      ({ log: entry }) => {
+        const { message, ...extra } = entry;
+        log.debug({ kafkajs: extra }, message);
+      },
   });
 }
 
@@ -101,7 +109,12 @@ export type GatewayTopic = 'readings' | 'status' | 'offsets';
 async function replicationFactor(admin: Admin, cfg: KafkaConfig): Promise<number> {
   if (cfg.replicationFactor > 0) return cfg.replicationFactor;
   const { brokers } = await admin.describeCluster();
-  const res = await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: 4 /* BROKER */, name: String(brokers[0]!.nodeId), configNames: ['default.replication.factor'] }] });
+  const res = await admin.describeConfigs({
+    includeSynonyms: false,
+    resources: [
+      { type: 4 /* BROKER */, name: String(brokers[0]!.nodeId), configNames: ['default.replication.factor'] },
+    ],
+  });
   return Number(res.resources[0]?.configEntries[0]?.configValue ?? 1);
 }
 
@@ -109,7 +122,11 @@ async function replicationFactor(admin: Admin, cfg: KafkaConfig): Promise<number
  * Create the gateway's topics when missing: the readings topic, the compacted status topic and
  * (exactly-once) the compacted offsets topic. Topics that exist are left as their owner set them.
  */
-export async function ensureTopics(kafka: Kafka, cfg: KafkaConfig, which: GatewayTopic[] = ['readings', 'status', 'offsets']): Promise<void> {
+export async function ensureTopics(
+  kafka: Kafka,
+  cfg: KafkaConfig,
+  which: GatewayTopic[] = ['readings', 'status', 'offsets'],
+): Promise<void> {
   const admin = kafka.admin();
   try {
     await admin.connect();
@@ -122,15 +139,25 @@ export async function ensureTopics(kafka: Kafka, cfg: KafkaConfig, which: Gatewa
     const common = commonTopicConfig(cfg.minInsyncReplicas ?? Math.min(2, rf));
     const spec: Record<GatewayTopic, ITopicConfig> = {
       readings: { topic: cfg.topic, numPartitions: cfg.partitions, configEntries: common },
-      status: { topic: cfg.statusTopic, numPartitions: cfg.partitions, configEntries: [...STATUS_TOPIC_CONFIG, ...common] },
+      status: {
+        topic: cfg.statusTopic,
+        numPartitions: cfg.partitions,
+        configEntries: [...STATUS_TOPIC_CONFIG, ...common],
+      },
       // One partition: one ordered log answers "what was committed last".
-      offsets: { topic: cfg.offsetsTopic, numPartitions: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }, ...common] },
+      offsets: {
+        topic: cfg.offsetsTopic,
+        numPartitions: 1,
+        configEntries: [{ name: 'cleanup.policy', value: 'compact' }, ...common],
+      },
     };
     // The replication factor is given explicitly, so that min.insync.replicas was computed for it.
-    await admin.createTopics({ topics: missing.map((w) => ({ ...spec[w], replicationFactor: rf })), waitForLeaders: true }).catch((err: Error) => {
-      // Another gateway may have created it a moment ago.
-      if (brokerErrorType(err) !== 'TOPIC_ALREADY_EXISTS') throw err;
-    });
+    await admin
+      .createTopics({ topics: missing.map((w) => ({ ...spec[w], replicationFactor: rf })), waitForLeaders: true })
+      .catch((err: Error) => {
+        // Another gateway may have created it a moment ago.
+        if (brokerErrorType(err) !== 'TOPIC_ALREADY_EXISTS') throw err;
+      });
   } finally {
     await admin.disconnect().catch(() => undefined);
   }

@@ -18,16 +18,35 @@
  * sequence error, no duplicate, and in order.
  */
 import { randomUUID } from 'node:crypto';
-import { Partitioners, type Kafka, type Message, type PartitionMetadata, type Producer, type ProducerRecord, type RecordMetadata } from 'kafkajs';
+import {
+  type Kafka,
+  type Message,
+  Partitioners,
+  type PartitionMetadata,
+  type Producer,
+  type ProducerRecord,
+  type RecordMetadata,
+} from 'kafkajs';
 import type { Logger } from 'pino';
 import type { StoredRecord } from '../buffer/sqlite-buffer.js';
 import type { Config } from '../config/config.js';
-import { brokerErrorType, CLIENT_RETRY, compressionType, ensureTopics, kafkaClient, partitionCount } from './kafka-client.js';
 import { recordHeaders } from '../ingest/record.js';
-import { UplinkError, type Connected, type Refusal, type Uplink } from './uplink.js';
+import {
+  brokerErrorType,
+  CLIENT_RETRY,
+  compressionType,
+  ensureTopics,
+  kafkaClient,
+  partitionCount,
+} from './kafka-client.js';
+import { type Connected, type Refusal, type Uplink, UplinkError } from './uplink.js';
 
 /** Broker verdicts on the records themselves: resending the same records can never succeed. */
-const REFUSALS: Record<string, Refusal['reason']> = { MESSAGE_TOO_LARGE: 'kafka_too_large', RECORD_LIST_TOO_LARGE: 'kafka_too_large', INVALID_RECORD: 'kafka_refused' };
+const REFUSALS: Record<string, Refusal['reason']> = {
+  MESSAGE_TOO_LARGE: 'kafka_too_large',
+  RECORD_LIST_TOO_LARGE: 'kafka_too_large',
+  INVALID_RECORD: 'kafka_refused',
+};
 /** All offsets records share one partition, so one ordered log answers "what was committed last". */
 const OFFSETS_PARTITION = 0;
 
@@ -52,7 +71,11 @@ abstract class KafkaUplinkBase implements Uplink {
   private readonly partitioner = Partitioners.DefaultPartitioner();
   private partitionMetadata: PartitionMetadata[] = [];
 
-  constructor(protected readonly cfg: Config['kafka'], protected readonly gatewayId: string, log: Logger) {
+  constructor(
+    protected readonly cfg: Config['kafka'],
+    protected readonly gatewayId: string,
+    log: Logger,
+  ) {
     this.kafka = kafkaClient(cfg, `sensorgate-${gatewayId}`, log.child({ component: 'kafkajs' }));
   }
 
@@ -68,7 +91,10 @@ abstract class KafkaUplinkBase implements Uplink {
       await ensureTopics(this.kafka, this.cfg);
       // Counted afresh on every connect: partitions added to the topic are used after a reconnect.
       const n = await partitionCount(this.kafka, this.cfg.topic);
-      this.partitionMetadata = Array.from({ length: n }, (_, i) => ({ partitionId: i, leader: 0 }) as PartitionMetadata);
+      this.partitionMetadata = Array.from(
+        { length: n },
+        (_, i) => ({ partitionId: i, leader: 0 }) as PartitionMetadata,
+      );
       await producer.connect();
       const connected = await this.onConnected(producer);
       this.producer = producer;
@@ -106,18 +132,28 @@ abstract class KafkaUplinkBase implements Uplink {
   protected async sendReadings(send: Send, records: StoredRecord[]): Promise<Refusal[]> {
     const byPartition = new Map<number, StoredRecord[]>();
     for (const r of records) {
-      const p = this.partitioner({ topic: this.cfg.topic, partitionMetadata: this.partitionMetadata, message: { key: r.key, value: null } });
+      const p = this.partitioner({
+        topic: this.cfg.topic,
+        partitionMetadata: this.partitionMetadata,
+        message: { key: r.key, value: null },
+      });
       const list = byPartition.get(p);
       if (list) list.push(r);
       else byPartition.set(p, [r]);
     }
     const refused: Refusal[] = [];
-    for (const [p, list] of [...byPartition].sort((a, b) => a[0] - b[0])) await this.sendPartition(send, p, list, refused);
+    for (const [p, list] of [...byPartition].sort((a, b) => a[0] - b[0]))
+      await this.sendPartition(send, p, list, refused);
     return refused;
   }
 
   /** A refused request is split until the refused record stands alone; the others are sent in order. */
-  private async sendPartition(send: Send, partition: number, records: StoredRecord[], refused: Refusal[]): Promise<void> {
+  private async sendPartition(
+    send: Send,
+    partition: number,
+    records: StoredRecord[],
+    refused: Refusal[],
+  ): Promise<void> {
     let meta: RecordMetadata[];
     try {
       meta = await send({
@@ -125,7 +161,9 @@ abstract class KafkaUplinkBase implements Uplink {
         acks: -1,
         timeout: 30_000,
         compression: compressionType(this.cfg),
-        messages: records.map((r): Message => ({ key: r.key, value: r.value, partition, headers: recordHeaders(this.gatewayId, r.seq) })),
+        messages: records.map(
+          (r): Message => ({ key: r.key, value: r.value, partition, headers: recordHeaders(this.gatewayId, r.seq) }),
+        ),
       });
     } catch (err) {
       const reason = REFUSALS[brokerErrorType(err) ?? ''];
@@ -164,7 +202,12 @@ export class KafkaUplink extends KafkaUplinkBase {
   }
 }
 
-interface OffsetsRecord { gateway: string; seq: number | null; probe?: string; ts: number }
+interface OffsetsRecord {
+  gateway: string;
+  seq: number | null;
+  probe?: string;
+  ts: number;
+}
 
 export class TransactionalKafkaUplink extends KafkaUplinkBase {
   protected createProducer(): Producer {
@@ -186,7 +229,9 @@ export class TransactionalKafkaUplink extends KafkaUplinkBase {
    */
   protected async onConnected(producer: Producer): Promise<Connected> {
     const probe = randomUUID();
-    await this.inTransaction(producer, (send) => this.sendOffsets(send, { gateway: this.gatewayId, seq: null, probe, ts: Date.now() }, `${this.gatewayId}#probe`));
+    await this.inTransaction(producer, (send) =>
+      this.sendOffsets(send, { gateway: this.gatewayId, seq: null, probe, ts: Date.now() }, `${this.gatewayId}#probe`),
+    );
     return { committedSeq: await this.readCommittedSeq(probe) };
   }
 
@@ -224,27 +269,39 @@ export class TransactionalKafkaUplink extends KafkaUplinkBase {
 
   private async sendOffsets(send: Send, value: OffsetsRecord, key: string): Promise<void> {
     const topic = this.cfg.offsetsTopic;
-    acknowledged(await send({ topic, acks: -1, messages: [{ key, value: JSON.stringify(value), partition: OFFSETS_PARTITION }] }), topic, OFFSETS_PARTITION);
+    acknowledged(
+      await send({ topic, acks: -1, messages: [{ key, value: JSON.stringify(value), partition: OFFSETS_PARTITION }] }),
+      topic,
+      OFFSETS_PARTITION,
+    );
   }
 
   private async readCommittedSeq(probe: string): Promise<number | null> {
-    const consumer = this.kafka.consumer({ groupId: `sensorgate-offsets-reader-${randomUUID()}`, readUncommitted: false, allowAutoTopicCreation: false });
+    const consumer = this.kafka.consumer({
+      groupId: `sensorgate-offsets-reader-${randomUUID()}`,
+      readUncommitted: false,
+      allowAutoTopicCreation: false,
+    });
     try {
       await consumer.connect();
       await consumer.subscribe({ topic: this.cfg.offsetsTopic, fromBeginning: true });
       return await new Promise<number | null>((resolve, reject) => {
         let seq: number | null = null;
         const timer = setTimeout(() => reject(new UplinkError('timed out reading the committed seq')), 60_000);
-        consumer.run({
-          autoCommit: false,
-          eachMessage: async ({ partition, message }) => {
-            if (partition !== OFFSETS_PARTITION || !message.value) return;
-            const v = JSON.parse(message.value.toString()) as OffsetsRecord;
-            if (v.gateway !== this.gatewayId) return;
-            if (v.probe === probe) { clearTimeout(timer); resolve(seq); }
-            else if (v.seq !== null) seq = Math.max(seq ?? 0, v.seq);
-          },
-        }).catch(reject);
+        consumer
+          .run({
+            autoCommit: false,
+            eachMessage: async ({ partition, message }) => {
+              if (partition !== OFFSETS_PARTITION || !message.value) return;
+              const v = JSON.parse(message.value.toString()) as OffsetsRecord;
+              if (v.gateway !== this.gatewayId) return;
+              if (v.probe === probe) {
+                clearTimeout(timer);
+                resolve(seq);
+              } else if (v.seq !== null) seq = Math.max(seq ?? 0, v.seq);
+            },
+          })
+          .catch(reject);
       });
     } catch (err) {
       throw uplinkError('read committed seq', err);
@@ -255,5 +312,7 @@ export class TransactionalKafkaUplink extends KafkaUplinkBase {
 }
 
 export function createUplink(cfg: Config['kafka'], gatewayId: string, log: Logger): Uplink {
-  return cfg.delivery === 'exactly-once' ? new TransactionalKafkaUplink(cfg, gatewayId, log) : new KafkaUplink(cfg, gatewayId, log);
+  return cfg.delivery === 'exactly-once'
+    ? new TransactionalKafkaUplink(cfg, gatewayId, log)
+    : new KafkaUplink(cfg, gatewayId, log);
 }

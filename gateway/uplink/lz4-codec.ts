@@ -5,7 +5,10 @@
  */
 type Lz4 = typeof import('lz4-napi');
 
-export function lz4Codec(): () => { compress(encoder: { buffer: Buffer }): Promise<Buffer>; decompress(buffer: Buffer): Promise<Buffer> } {
+export function lz4Codec(): () => {
+  compress(encoder: { buffer: Buffer }): Promise<Buffer>;
+  decompress(buffer: Buffer): Promise<Buffer>;
+} {
   let lz4: Promise<Lz4> | undefined;
   const load = () => (lz4 ??= import('lz4-napi'));
   return () => ({

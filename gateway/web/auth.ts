@@ -20,8 +20,10 @@ export function isLoopbackHost(host: string): boolean {
 
 /** Why a server must not start as configured, or undefined when it may. */
 export function listenProblem(host: string, token: string | undefined): string | undefined {
-  if (token !== undefined && token.length < MIN_TOKEN_LENGTH) return `the auth token must be at least ${MIN_TOKEN_LENGTH} characters (e.g. \`openssl rand -hex 16\`)`;
-  if (token === undefined && !isLoopbackHost(host)) return `listening on ${host} (beyond loopback) requires an auth token`;
+  if (token !== undefined && token.length < MIN_TOKEN_LENGTH)
+    return `the auth token must be at least ${MIN_TOKEN_LENGTH} characters (e.g. \`openssl rand -hex 16\`)`;
+  if (token === undefined && !isLoopbackHost(host))
+    return `listening on ${host} (beyond loopback) requires an auth token`;
   return undefined;
 }
 

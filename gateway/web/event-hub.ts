@@ -23,7 +23,10 @@ export class EventHub {
   private timer: NodeJS.Timeout | undefined;
   private lastWrite = 0;
 
-  constructor(private readonly store: ViewStore, private readonly opts: EventHubOptions = {}) {}
+  constructor(
+    private readonly store: ViewStore,
+    private readonly opts: EventHubOptions = {},
+  ) {}
 
   start(): void {
     this.timer = setInterval(() => this.tick(), this.opts.tickMs ?? 1000);
@@ -45,10 +48,19 @@ export class EventHub {
       res.end('too many live pages open\n');
       return;
     }
-    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'x-content-type-options': 'nosniff', 'cache-control': 'no-store', 'x-accel-buffering': 'no' });
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'x-content-type-options': 'nosniff',
+      'cache-control': 'no-store',
+      'x-accel-buffering': 'no',
+    });
     res.write('retry: 2000\n\n');
     // The snapshot is built from the list, not from the pending changes: those go to everyone.
-    this.write(res, 'snapshot', `{"serverNow":${Date.now()},"meta":${this.meta()},"entries":${this.store.listJson()},"removed":[]}`);
+    this.write(
+      res,
+      'snapshot',
+      `{"serverNow":${Date.now()},"meta":${this.meta()},"entries":${this.store.listJson()},"removed":[]}`,
+    );
     this.clients.add(res);
     req.socket.setNoDelay(true);
     req.on('close', () => this.clients.delete(res));

@@ -8,8 +8,14 @@ import { authorize } from './auth.js';
  * mistake there could not run a script smuggled into a status.
  */
 export const CONTENT_SECURITY_POLICY = [
-  "default-src 'none'", "script-src 'self'", "style-src 'self'", "img-src 'self'", "connect-src 'self'",
-  "base-uri 'none'", "form-action 'none'", "frame-ancestors 'none'",
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self'",
+  "connect-src 'self'",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
 ].join('; ');
 
 const SECURITY_HEADERS = {
@@ -21,7 +27,13 @@ const SECURITY_HEADERS = {
   'cross-origin-resource-policy': 'same-origin',
 };
 
-export function send(res: ServerResponse, code: number, type: string, body: string | Buffer, headers: Record<string, string> = {}): void {
+export function send(
+  res: ServerResponse,
+  code: number,
+  type: string,
+  body: string | Buffer,
+  headers: Record<string, string> = {},
+): void {
   res.writeHead(code, { ...SECURITY_HEADERS, 'content-type': type, 'cache-control': 'no-store', ...headers });
   res.end(body);
 }
@@ -41,8 +53,17 @@ export function admit(req: IncomingMessage, res: ServerResponse, token: string |
   }
   const verdict = authorize(req, token);
   if (verdict === 'ok') return true;
-  if (verdict === 'bad_host') send(res, 403, 'text/plain; charset=utf-8', 'forbidden: this server answers only to a loopback Host (set an auth token to serve other names)\n');
-  else send(res, 401, 'text/plain; charset=utf-8', 'authentication required\n', { 'www-authenticate': 'Basic realm="sensorgate", charset="UTF-8"' });
+  if (verdict === 'bad_host')
+    send(
+      res,
+      403,
+      'text/plain; charset=utf-8',
+      'forbidden: this server answers only to a loopback Host (set an auth token to serve other names)\n',
+    );
+  else
+    send(res, 401, 'text/plain; charset=utf-8', 'authentication required\n', {
+      'www-authenticate': 'Basic realm="sensorgate", charset="UTF-8"',
+    });
   return false;
 }
 
@@ -53,7 +74,10 @@ export function requestUrl(req: IncomingMessage): URL {
 export function listen(server: Server, host: string, port: number): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, host, () => { server.off('error', reject); resolve(); });
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
   });
 }
 

@@ -13,14 +13,18 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { EventHub } from './event-hub.js';
-import { ICON_SVG, PAGE_CSS, pageHtml, type PageMode } from './page-assets.js';
 import { send, sendJson } from './http.js';
+import { ICON_SVG, PAGE_CSS, type PageMode, pageHtml } from './page-assets.js';
 import type { ViewStore } from './view-store.js';
 
 const BROWSER_DIR = fileURLToPath(new URL('./browser/', import.meta.url));
 const UPLOT_DIR = dirname(createRequire(import.meta.url).resolve('uplot'));
 
-interface Asset { type: string; body: Buffer | string; etag: string }
+interface Asset {
+  type: string;
+  body: Buffer | string;
+  etag: string;
+}
 
 function asset(type: string, body: Buffer | string): Asset {
   return { type, body, etag: `"${createHash('sha1').update(body).digest('base64url')}"` };
@@ -30,7 +34,8 @@ function asset(type: string, body: Buffer | string): Asset {
 const ASSET_SOURCES: Record<string, () => Asset> = {
   '/assets/app.css': () => asset('text/css; charset=utf-8', PAGE_CSS),
   '/assets/icon.svg': () => asset('image/svg+xml', ICON_SVG),
-  '/assets/uPlot.iife.min.js': () => asset('text/javascript; charset=utf-8', readFileSync(join(UPLOT_DIR, 'uPlot.iife.min.js'))),
+  '/assets/uPlot.iife.min.js': () =>
+    asset('text/javascript; charset=utf-8', readFileSync(join(UPLOT_DIR, 'uPlot.iife.min.js'))),
   '/assets/uPlot.min.css': () => asset('text/css; charset=utf-8', readFileSync(join(UPLOT_DIR, 'uPlot.min.css'))),
 };
 const SCRIPT = /^\/assets\/([a-z-]+)\.js$/;
@@ -51,7 +56,11 @@ export function pageRoutes(o: PageRoutesOptions): Routes {
       const script = SCRIPT.exec(path);
       let a: Asset | null = ASSET_SOURCES[path]?.() ?? null;
       if (!a && script) {
-        try { a = asset('text/javascript; charset=utf-8', readFileSync(join(BROWSER_DIR, `${script[1]}.js`))); } catch { a = null; }
+        try {
+          a = asset('text/javascript; charset=utf-8', readFileSync(join(BROWSER_DIR, `${script[1]}.js`)));
+        } catch {
+          a = null;
+        }
       }
       cache.set(path, a);
     }
@@ -60,9 +69,18 @@ export function pageRoutes(o: PageRoutesOptions): Routes {
 
   return (req, res, url) => {
     const path = url.pathname;
-    if (path === '/' || path === '/index.html') { send(res, 200, 'text/html; charset=utf-8', html); return true; }
-    if (path === '/api/gateways') { sendJson(res, o.store.listJson()); return true; }
-    if (path === '/api/events') { o.hub.attach(req, res); return true; }
+    if (path === '/' || path === '/index.html') {
+      send(res, 200, 'text/html; charset=utf-8', html);
+      return true;
+    }
+    if (path === '/api/gateways') {
+      sendJson(res, o.store.listJson());
+      return true;
+    }
+    if (path === '/api/events') {
+      o.hub.attach(req, res);
+      return true;
+    }
     if (path === '/api/history') {
       const h = o.store.history(url.searchParams.get('gateway') ?? '');
       if (h) sendJson(res, JSON.stringify(h));
@@ -72,7 +90,8 @@ export function pageRoutes(o: PageRoutesOptions): Routes {
     if (path.startsWith('/assets/')) {
       const a = load(path);
       if (!a) return false;
-      if (req.headers['if-none-match'] === a.etag) send(res, 304, a.type, '', { etag: a.etag, 'cache-control': 'no-cache' });
+      if (req.headers['if-none-match'] === a.etag)
+        send(res, 304, a.type, '', { etag: a.etag, 'cache-control': 'no-cache' });
       else send(res, 200, a.type, a.body, { etag: a.etag, 'cache-control': 'no-cache' });
       return true;
     }

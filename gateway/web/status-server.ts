@@ -9,11 +9,11 @@
  * With status.authToken set, everything but /healthz needs it (Bearer, or Basic password).
  */
 import { createServer, type Server } from 'node:http';
+import type { Status } from '../status/status.js';
 import { EventHub } from './event-hub.js';
 import { admit, listen, requestUrl, send, sendJson } from './http.js';
 import { pageRoutes } from './page-routes.js';
 import { HISTORY_STEP_MS, ViewStore } from './view-store.js';
-import type { Status } from '../status/status.js';
 
 export function splitHostPort(listen: string): { host: string; port: number } {
   const i = listen.lastIndexOf(':');
@@ -27,7 +27,11 @@ export interface StatusServerOptions {
 /** How often an open page gets a fresh status. */
 const LIVE_MS = 1000;
 
-export async function startStatusServer(status: Status, listenOn: string, opts: StatusServerOptions = {}): Promise<Server> {
+export async function startStatusServer(
+  status: Status,
+  listenOn: string,
+  opts: StatusServerOptions = {},
+): Promise<Server> {
   const store = new ViewStore();
   const hub = new EventHub(store, { tickMs: LIVE_MS, maxClients: 10 });
   const page = pageRoutes({ mode: 'device', store, hub });
@@ -44,14 +48,21 @@ export async function startStatusServer(status: Status, listenOn: string, opts: 
   const server = createServer(async (req, res) => {
     try {
       const url = requestUrl(req);
-      if (url.pathname === '/healthz' && (req.method === 'GET' || req.method === 'HEAD')) return send(res, 200, 'text/plain', 'ok\n');
+      if (url.pathname === '/healthz' && (req.method === 'GET' || req.method === 'HEAD'))
+        return send(res, 200, 'text/plain', 'ok\n');
       if (url.pathname === '/readyz' && (req.method === 'GET' || req.method === 'HEAD')) {
         const ready = status.ready();
-        return send(res, ready ? 200 : 503, 'application/json', `${JSON.stringify({ ready, problems: status.snapshot().problems })}\n`);
+        return send(
+          res,
+          ready ? 200 : 503,
+          'application/json',
+          `${JSON.stringify({ ready, problems: status.snapshot().problems })}\n`,
+        );
       }
       if (!admit(req, res, opts.authToken)) return;
       if (url.pathname === '/api/status') return sendJson(res, JSON.stringify(status.snapshot()));
-      if (url.pathname === '/metrics') return send(res, 200, status.registry.contentType, await status.registry.metrics());
+      if (url.pathname === '/metrics')
+        return send(res, 200, status.registry.contentType, await status.registry.metrics());
       if (url.pathname === '/api/events' && hub.size === 0) feed(true);
       if (page(req, res, url)) return;
       return send(res, 404, 'text/plain', 'not found\n');
@@ -64,6 +75,9 @@ export async function startStatusServer(status: Status, listenOn: string, opts: 
   feed(true);
   const timer = setInterval(() => feed(), LIVE_MS);
   hub.start();
-  server.once('close', () => { clearInterval(timer); hub.stop(); });
+  server.once('close', () => {
+    clearInterval(timer);
+    hub.stop();
+  });
   return server;
 }

@@ -119,7 +119,14 @@ export class ViewStore {
     if (!e && this.entries.size >= (this.limits.maxGateways ?? Infinity)) return false;
     if (growth > 0 && this.bytes + growth > (this.limits.maxBytes ?? Infinity)) return false;
     if (!e) {
-      e = { status, bytes: 0, lastSeenTs: seenTs, state: 'online', json: undefined, history: { ts: [], depth: [], oldestAgeS: [], ingestPerS: [], sendPerS: [] } };
+      e = {
+        status,
+        bytes: 0,
+        lastSeenTs: seenTs,
+        state: 'online',
+        json: undefined,
+        history: { ts: [], depth: [], oldestAgeS: [], ingestPerS: [], sendPerS: [] },
+      };
       this.entries.set(id, e);
     }
     this.bytes += growth;
@@ -202,7 +209,8 @@ function record(h: History, s: StatusView, ts: number, now: number): void {
   const i = last >= 1 && ts - h.ts[last - 1]! < HISTORY_STEP_MS ? last : h.ts.length;
   h.ts[i] = Math.max(ts, h.ts[last] ?? ts);
   h.depth[i] = s.buffer.depth;
-  h.oldestAgeS[i] = s.buffer.oldestAgeS ?? (s.buffer.oldestTs === null ? 0 : Math.max(0, (s.ts - s.buffer.oldestTs) / 1000));
+  h.oldestAgeS[i] =
+    s.buffer.oldestAgeS ?? (s.buffer.oldestTs === null ? 0 : Math.max(0, (s.ts - s.buffer.oldestTs) / 1000));
   h.ingestPerS[i] = s.rates?.ingestPerS ?? 0;
   h.sendPerS[i] = s.rates?.sendPerS ?? 0;
   trim(h, now);

@@ -16,7 +16,11 @@ export interface CliResult {
 
 export function sensorgate(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: opts.env ?? process.env, cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, ...args], {
+      env: opts.env ?? process.env,
+      cwd: opts.cwd,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -45,6 +49,7 @@ export function bundleFor(arch: Arch): Promise<string> {
 
 /** Remove the bundles made by bundleFor (call from an after() hook). */
 export async function disposeBundles(): Promise<void> {
-  for (const bundle of packed.values()) rmSync(dirname(await bundle.catch(() => '/nonexistent/x')), { recursive: true, force: true });
+  for (const bundle of packed.values())
+    rmSync(dirname(await bundle.catch(() => '/nonexistent/x')), { recursive: true, force: true });
   packed.clear();
 }

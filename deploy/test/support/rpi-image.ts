@@ -16,7 +16,8 @@ const BOOT_MiB = 64;
 const ROOT_MiB = 16;
 const MTOOLS_ENV = { ...process.env, MTOOLS_SKIP_CHECK: '1' };
 
-export const PI_CMDLINE = 'console=serial0,115200 console=tty1 root=PARTUUID=5e3da3da-02 rootfstype=ext4 fsck.repair=yes rootwait quiet';
+export const PI_CMDLINE =
+  'console=serial0,115200 console=tty1 root=PARTUUID=5e3da3da-02 rootfstype=ext4 fsck.repair=yes rootwait quiet';
 
 export interface ImageOptions {
   /** cmdline.txt's content (default PI_CMDLINE). */
@@ -52,16 +53,22 @@ export function buildRpiImage(dir: string, name: string, opts: ImageOptions = {}
     const rootDir = join(work, 'rootfs');
     mkdirSync(join(rootDir, 'etc'), { recursive: true });
     mkdirSync(join(rootDir, 'usr', 'bin'), { recursive: true });
-    writeFileSync(join(rootDir, 'etc', 'fstab'), [
-      'proc            /proc           proc    defaults          0       0',
-      'PARTUUID=5e3da3da-01  /boot/firmware  vfat    defaults          0       2',
-      'PARTUUID=5e3da3da-02  /               ext4    defaults,noatime  0       1',
-      '',
-    ].join('\n'));
+    writeFileSync(
+      join(rootDir, 'etc', 'fstab'),
+      [
+        'proc            /proc           proc    defaults          0       0',
+        'PARTUUID=5e3da3da-01  /boot/firmware  vfat    defaults          0       2',
+        'PARTUUID=5e3da3da-02  /               ext4    defaults,noatime  0       1',
+        '',
+      ].join('\n'),
+    );
     writeFileSync(join(rootDir, 'etc', 'hostname'), 'raspberrypi\n');
     writeFileSync(join(rootDir, 'etc', 'hosts'), '127.0.0.1\tlocalhost\n127.0.1.1\t\traspberrypi\n');
     writeFileSync(join(rootDir, 'etc', 'group'), 'root:x:0:\ndialout:x:20:pi\ngpio:x:997:pi\n');
-    copyFileSync(opts.program ?? '/usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1', join(rootDir, 'usr', 'bin', 'dpkg'));
+    copyFileSync(
+      opts.program ?? '/usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1',
+      join(rootDir, 'usr', 'bin', 'dpkg'),
+    );
     const root = join(work, 'root.ext4');
     writeFileSync(root, '');
     execFileSync('truncate', ['-s', `${ROOT_MiB}M`, root]);
@@ -79,7 +86,14 @@ export function buildRpiImage(dir: string, name: string, opts: ImageOptions = {}
       '',
     ].join('\n');
     execFileSync('sfdisk', ['--quiet', image], { input: table });
-    execFileSync('dd', [`if=${boot}`, `of=${image}`, 'bs=512', `seek=${BOOT_START_SECTOR}`, 'conv=notrunc', 'status=none']);
+    execFileSync('dd', [
+      `if=${boot}`,
+      `of=${image}`,
+      'bs=512',
+      `seek=${BOOT_START_SECTOR}`,
+      'conv=notrunc',
+      'status=none',
+    ]);
     execFileSync('dd', [`if=${root}`, `of=${image}`, 'bs=512', `seek=${rootStart}`, 'conv=notrunc', 'status=none']);
     return image;
   } finally {
@@ -89,13 +103,22 @@ export function buildRpiImage(dir: string, name: string, opts: ImageOptions = {}
 
 /** Read a boot-partition file of an image with mtools (independently of the code under test). */
 export function readBootFile(image: string, path: string): Buffer {
-  return execFileSync('mcopy', ['-n', '-i', `${image}@@${BOOT_OFFSET}`, `::/${path}`, '-'], { env: MTOOLS_ENV, maxBuffer: 1 << 28 });
+  return execFileSync('mcopy', ['-n', '-i', `${image}@@${BOOT_OFFSET}`, `::/${path}`, '-'], {
+    env: MTOOLS_ENV,
+    maxBuffer: 1 << 28,
+  });
 }
 
 /** Every path on an image's boot partition (directories end with /). */
 export function listBoot(image: string): string[] {
-  const out = execFileSync('mdir', ['-/', '-b', '-i', `${image}@@${BOOT_OFFSET}`, '::/'], { env: MTOOLS_ENV }).toString('utf8');
-  return out.split('\n').map((l) => l.trim().replace(/^::\//, '')).filter(Boolean).sort();
+  const out = execFileSync('mdir', ['-/', '-b', '-i', `${image}@@${BOOT_OFFSET}`, '::/'], { env: MTOOLS_ENV }).toString(
+    'utf8',
+  );
+  return out
+    .split('\n')
+    .map((l) => l.trim().replace(/^::\//, ''))
+    .filter(Boolean)
+    .sort();
 }
 
 /** Copy the boot partition's files into a local directory, as the device would see them mounted. */

@@ -4,7 +4,7 @@
  * certificate) and a password file made by mosquitto_passwd. It can be stopped and started again
  * on the same port, as a broker restart looks to a client. Used by the gateway's tests too.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,7 +37,9 @@ export interface Broker {
 }
 
 const live = new Set<ChildProcess>();
-process.on('exit', () => { for (const c of live) c.kill('SIGKILL'); });
+process.on('exit', () => {
+  for (const c of live) c.kill('SIGKILL');
+});
 
 function openssl(dir: string, args: string[]): void {
   execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
@@ -46,24 +48,67 @@ function openssl(dir: string, args: string[]): void {
 /** A CA, a server certificate for 127.0.0.1/localhost and a client certificate, all EC P-256. */
 function makeCerts(dir: string): TestCerts & { serverCert: string; serverKey: string } {
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  for (const ca of ['ca', 'other-ca']) openssl(dir, ['req', '-x509', ...ec, '-keyout', `${ca}.key`, '-out', `${ca}.crt`, '-days', '2', '-subj', `/CN=sensorgate test ${ca}`]);
+  for (const ca of ['ca', 'other-ca'])
+    openssl(dir, [
+      'req',
+      '-x509',
+      ...ec,
+      '-keyout',
+      `${ca}.key`,
+      '-out',
+      `${ca}.crt`,
+      '-days',
+      '2',
+      '-subj',
+      `/CN=sensorgate test ${ca}`,
+    ]);
   writeFileSync(join(dir, 'server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
-  for (const [name, cn, ext] of [['server', 'localhost', ['-extfile', 'server.ext']], ['client', 'sensorgate-gateway', []]] as const) {
+  for (const [name, cn, ext] of [
+    ['server', 'localhost', ['-extfile', 'server.ext']],
+    ['client', 'sensorgate-gateway', []],
+  ] as const) {
     openssl(dir, ['req', ...ec, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${cn}`]);
-    openssl(dir, ['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.crt`, '-days', '2', ...ext]);
+    openssl(dir, [
+      'x509',
+      '-req',
+      '-in',
+      `${name}.csr`,
+      '-CA',
+      'ca.crt',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-out',
+      `${name}.crt`,
+      '-days',
+      '2',
+      ...ext,
+    ]);
   }
   const f = (n: string) => join(dir, n);
-  return { ca: f('ca.crt'), otherCa: f('other-ca.crt'), clientCert: f('client.crt'), clientKey: f('client.key'), serverCert: f('server.crt'), serverKey: f('server.key') };
+  return {
+    ca: f('ca.crt'),
+    otherCa: f('other-ca.crt'),
+    clientCert: f('client.crt'),
+    clientKey: f('client.key'),
+    serverCert: f('server.crt'),
+    serverKey: f('server.key'),
+  };
 }
 
 export async function startBroker(opts: BrokerOptions = {}): Promise<Broker> {
   const dir = mkdtempSync(join(tmpdir(), 'sg-mosquitto-'));
   const port = await freePort();
   const conf = [
-    `listener ${port} 127.0.0.1`, 'persistence false', `log_dest file ${join(dir, 'mosquitto.log')}`,
+    `listener ${port} 127.0.0.1`,
+    'persistence false',
+    `log_dest file ${join(dir, 'mosquitto.log')}`,
     // Durability tests kill the gateway while publishers go on: queue without limit for its
     // persistent session (mosquitto's default keeps 1000 and drops the rest), no in-flight cap.
-    'max_queued_messages 0', 'max_queued_bytes 0', 'max_inflight_messages 0', 'set_tcp_nodelay true',
+    'max_queued_messages 0',
+    'max_queued_bytes 0',
+    'max_inflight_messages 0',
+    'set_tcp_nodelay true',
   ];
   // As root, mosquitto drops to user "mosquitto", which cannot read our 0700 temp dir.
   if (process.getuid?.() === 0) conf.push('user root');
@@ -71,12 +116,18 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<Broker> {
   if (opts.tls) {
     const c = makeCerts(dir);
     certs = c;
-    conf.push(`cafile ${c.ca}`, `certfile ${c.serverCert}`, `keyfile ${c.serverKey}`, `require_certificate ${opts.tls.requireClientCert}`);
+    conf.push(
+      `cafile ${c.ca}`,
+      `certfile ${c.serverCert}`,
+      `keyfile ${c.serverKey}`,
+      `require_certificate ${opts.tls.requireClientCert}`,
+    );
   }
   if (opts.users) {
     const file = join(dir, 'passwd');
     writeFileSync(file, '');
-    for (const [user, password] of Object.entries(opts.users)) execFileSync('mosquitto_passwd', ['-b', file, user, password], { stdio: 'ignore' });
+    for (const [user, password] of Object.entries(opts.users))
+      execFileSync('mosquitto_passwd', ['-b', file, user, password], { stdio: 'ignore' });
     conf.push(`password_file ${file}`, 'allow_anonymous false');
   } else {
     conf.push('allow_anonymous true');
@@ -95,9 +146,9 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<Broker> {
       child = c;
       live.add(c);
       c.once('exit', () => live.delete(c));
-      await waitForTcp(port, '127.0.0.1', 10_000, () => (c.exitCode !== null
-        ? new Error(`mosquitto exited: ${readFileSync(logFile, 'utf8').slice(-2000)}`)
-        : undefined));
+      await waitForTcp(port, '127.0.0.1', 10_000, () =>
+        c.exitCode !== null ? new Error(`mosquitto exited: ${readFileSync(logFile, 'utf8').slice(-2000)}`) : undefined,
+      );
     },
     async stop() {
       const c = child;
@@ -112,7 +163,9 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<Broker> {
       rmSync(dir, { recursive: true, force: true });
     },
     logLines(text) {
-      return readFileSync(logFile, 'utf8').split('\n').filter((l) => l.includes(text));
+      return readFileSync(logFile, 'utf8')
+        .split('\n')
+        .filter((l) => l.includes(text));
     },
   };
   await broker.start();

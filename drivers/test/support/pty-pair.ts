@@ -5,7 +5,7 @@
  */
 import { readlinkSync, renameSync, symlinkSync } from 'node:fs';
 
-export { ptyPair, SOCAT_BIN, type PtyPair } from '../../../firmware-sim/pty.js';
+export { type PtyPair, ptyPair, SOCAT_BIN } from '../../../firmware-sim/pty.js';
 
 /**
  * Point the link `path` at the device behind the link `to`, atomically, as udev moves a

@@ -59,7 +59,12 @@ export class StalledSink extends RecordingSink {
  * Poll until `check` holds, calling `nudge` (e.g. "make the device send again") between polls.
  * Fails with `what` after a generous timeout; tests never depend on how fast things are.
  */
-export async function until(what: string, check: () => boolean, nudge?: () => unknown, timeoutMs = 20_000): Promise<void> {
+export async function until(
+  what: string,
+  check: () => boolean,
+  nudge?: () => unknown,
+  timeoutMs = 20_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!check()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);

@@ -7,7 +7,15 @@ import { validateConfig } from '../../../gateway/config/config.js';
 import { createDriver, type DriverHooks } from '../../../gateway/ingest/sources.js';
 import type { SimDevice } from '../../device.js';
 
-export function gatewayDriver(device: SimDevice, overrides: Record<string, unknown> = {}, hooks: DriverHooks = {}): Driver {
-  const cfg = validateConfig({ gateway: { id: 'sim-test' }, kafka: { brokers: ['127.0.0.1:9'] }, sources: [{ ...device.source(), ...overrides }] });
+export function gatewayDriver(
+  device: SimDevice,
+  overrides: Record<string, unknown> = {},
+  hooks: DriverHooks = {},
+): Driver {
+  const cfg = validateConfig({
+    gateway: { id: 'sim-test' },
+    kafka: { brokers: ['127.0.0.1:9'] },
+    sources: [{ ...device.source(), ...overrides }],
+  });
   return createDriver(cfg.sources[0]!, cfg.gateway.id, hooks);
 }

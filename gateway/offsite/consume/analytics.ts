@@ -57,7 +57,10 @@ export interface SeriesStats {
   outliers: number;
   /** Every value in a full window identical: a frozen sensor. */
   stuck: boolean;
-  wear?: { state: WearState; /** Event time until the trend reaches the threshold, when it rises. */ projectedMs: number | null };
+  wear?: {
+    state: WearState /** Event time until the trend reaches the threshold, when it rises. */;
+    projectedMs: number | null;
+  };
 }
 
 export interface WearEvent {
@@ -95,7 +98,12 @@ class Series {
   state: WearState = 'ok';
   projectedMs: number | null = null;
 
-  constructor(readonly gateway: string, readonly sensor: string, readonly metric: string, public unit: string | undefined) {}
+  constructor(
+    readonly gateway: string,
+    readonly sensor: string,
+    readonly metric: string,
+    public unit: string | undefined,
+  ) {}
 }
 
 export class Analytics {
@@ -110,39 +118,65 @@ export class Analytics {
   add(r: ReadingRecord): WearEvent | undefined {
     const sensorKey = `${r.gateway}/${r.sensor}`;
     const seen = this.lastSeq.get(sensorKey);
-    if (seen !== undefined && r.seq <= seen) { this.duplicates++; return undefined; }
+    if (seen !== undefined && r.seq <= seen) {
+      this.duplicates++;
+      return undefined;
+    }
     this.lastSeq.set(sensorKey, r.seq);
 
     const key = `${sensorKey}/${r.metric}`;
     let s = this.series.get(key);
-    if (!s) { s = new Series(r.gateway, r.sensor, r.metric, r.unit); this.series.set(key, s); }
+    if (!s) {
+      s = new Series(r.gateway, r.sensor, r.metric, r.unit);
+      this.series.set(key, s);
+    }
     if (r.unit !== undefined) s.unit = r.unit;
     s.total++;
     s.last = r.value;
     const wear = this.o.wear.metrics.includes(r.metric);
-    if (!this.smooth(s, r.value, r.ts, wear)) { s.outliers++; return undefined; }
+    if (!this.smooth(s, r.value, r.ts, wear)) {
+      s.outliers++;
+      return undefined;
+    }
     s.ts.push(r.ts);
     s.values.push(r.value);
     const newest = Math.max(s.lastTs, r.ts);
-    while (s.ts.length > this.o.maxSamples || (s.ts.length > 0 && s.ts[0]! < newest - this.o.windowMs)) { s.ts.shift(); s.values.shift(); }
+    while (s.ts.length > this.o.maxSamples || (s.ts.length > 0 && s.ts[0]! < newest - this.o.windowMs)) {
+      s.ts.shift();
+      s.values.shift();
+    }
     s.lastTs = newest;
     return wear ? this.judgeWear(key, s) : undefined;
   }
 
   stats(): SeriesStats[] {
-    return [...this.series.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([key, s]) => {
-      const n = s.values.length;
-      const mean = n ? s.values.reduce((a, v) => a + v, 0) / n : NaN;
-      const rms = n ? Math.sqrt(s.values.reduce((a, v) => a + v * v, 0) / n) : NaN;
-      const full = n >= MIN_SAMPLES && s.ts[n - 1]! - s.ts[0]! >= MIN_WINDOW_SHARE * this.o.windowMs;
-      const out: SeriesStats = {
-        key, gateway: s.gateway, sensor: s.sensor, metric: s.metric, unit: s.unit, n, total: s.total, mean, rms,
-        slopePerHour: slope(s.ts, s.values) * 3_600_000, smoothed: s.smoothed, last: s.last, lastTs: s.lastTs, outliers: s.outliers,
-        stuck: full && s.values.every((v) => v === s.values[0]),
-      };
-      if (this.o.wear.metrics.includes(s.metric)) out.wear = { state: s.state, projectedMs: s.projectedMs };
-      return out;
-    });
+    return [...this.series.entries()]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([key, s]) => {
+        const n = s.values.length;
+        const mean = n ? s.values.reduce((a, v) => a + v, 0) / n : NaN;
+        const rms = n ? Math.sqrt(s.values.reduce((a, v) => a + v * v, 0) / n) : NaN;
+        const full = n >= MIN_SAMPLES && s.ts[n - 1]! - s.ts[0]! >= MIN_WINDOW_SHARE * this.o.windowMs;
+        const out: SeriesStats = {
+          key,
+          gateway: s.gateway,
+          sensor: s.sensor,
+          metric: s.metric,
+          unit: s.unit,
+          n,
+          total: s.total,
+          mean,
+          rms,
+          slopePerHour: slope(s.ts, s.values) * 3_600_000,
+          smoothed: s.smoothed,
+          last: s.last,
+          lastTs: s.lastTs,
+          outliers: s.outliers,
+          stuck: full && s.values.every((v) => v === s.values[0]),
+        };
+        if (this.o.wear.metrics.includes(s.metric)) out.wear = { state: s.state, projectedMs: s.projectedMs };
+        return out;
+      });
   }
 
   /**
@@ -151,7 +185,10 @@ export class Analytics {
    * pump running) every change would look like one.
    */
   private smooth(s: Series, value: number, ts: number, robust: boolean): boolean {
-    if (Number.isNaN(s.smoothed)) { s.smoothed = value; return true; }
+    if (Number.isNaN(s.smoothed)) {
+      s.smoothed = value;
+      return true;
+    }
     // The spread has a floor (1% of the level): after a frozen stretch any change would look infinite.
     const spread = Math.max(s.deviation, 0.01 * Math.abs(s.smoothed), 1e-9);
     const far = robust && s.total > MIN_SAMPLES && Math.abs(value - s.smoothed) > OUTLIER_DEVIATIONS * spread;
@@ -180,8 +217,13 @@ export class Analytics {
     s.projectedMs = perMs > 0 && s.smoothed < threshold ? (threshold - s.smoothed) / perMs : null;
     const previous = s.state;
     let state: WearState;
-    if (s.smoothed >= threshold || (previous === 'alarm' && s.smoothed >= threshold * (1 - LEVEL_HYSTERESIS))) state = 'alarm';
-    else if (s.projectedMs !== null && (s.projectedMs <= horizonMs || (previous !== 'ok' && s.projectedMs <= horizonMs * (1 + PROJECTION_HYSTERESIS)))) state = 'warning';
+    if (s.smoothed >= threshold || (previous === 'alarm' && s.smoothed >= threshold * (1 - LEVEL_HYSTERESIS)))
+      state = 'alarm';
+    else if (
+      s.projectedMs !== null &&
+      (s.projectedMs <= horizonMs || (previous !== 'ok' && s.projectedMs <= horizonMs * (1 + PROJECTION_HYSTERESIS)))
+    )
+      state = 'warning';
     else state = 'ok';
     s.state = state;
     if (state === previous) return undefined;
@@ -196,7 +238,10 @@ function slope(ts: readonly number[], values: readonly number[]): number {
   const t0 = ts[0]!;
   let st = 0;
   let sv = 0;
-  for (let i = 0; i < n; i++) { st += ts[i]! - t0; sv += values[i]!; }
+  for (let i = 0; i < n; i++) {
+    st += ts[i]! - t0;
+    sv += values[i]!;
+  }
   const mt = st / n;
   const mv = sv / n;
   let num = 0;

@@ -6,15 +6,15 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { Logger } from 'pino';
-import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { Config } from '../../config/config.js';
+import { VERSION } from '../../lib/version.js';
 import { listenProblem } from '../../web/auth.js';
 import { EventHub } from '../../web/event-hub.js';
 import { admit, close, listen, requestUrl, send, sendJson } from '../../web/http.js';
 import { pageRoutes } from '../../web/page-routes.js';
 import { ViewStore } from '../../web/view-store.js';
-import { KafkaStatusFeed, type FeedHealth, type FeedRecord, type StatusFeed } from './kafka-status-feed.js';
-import { VERSION } from '../../lib/version.js';
+import { type FeedHealth, type FeedRecord, KafkaStatusFeed, type StatusFeed } from './kafka-status-feed.js';
 import { parseStatusRecord } from './status-record.js';
 
 export interface FleetOptions {
@@ -61,8 +61,17 @@ export class FleetServer {
   private readonly startedAt = performance.now();
   private readonly hub: EventHub;
   private readonly maxGateways: number;
-  private readonly records = new Counter({ name: 'sensorgate_fleet_status_records_total', help: 'Status records read, by outcome (accepted, tombstone, refused for capacity, or the reason they were rejected)', labelNames: ['result'], registers: [this.registry] });
-  private readonly kafkaGauge = new Gauge({ name: 'sensorgate_fleet_kafka_connected', help: '1 while the status topic is being read', registers: [this.registry] });
+  private readonly records = new Counter({
+    name: 'sensorgate_fleet_status_records_total',
+    help: 'Status records read, by outcome (accepted, tombstone, refused for capacity, or the reason they were rejected)',
+    labelNames: ['result'],
+    registers: [this.registry],
+  });
+  private readonly kafkaGauge = new Gauge({
+    name: 'sensorgate_fleet_kafka_connected',
+    help: '1 while the status topic is being read',
+    registers: [this.registry],
+  });
 
   constructor(private readonly o: FleetOptions) {
     this.maxGateways = o.maxGateways ?? DEFAULT_MAX_GATEWAYS;
@@ -71,14 +80,56 @@ export class FleetServer {
       // Often enough that "offline" reaches the page well within 3 heartbeat intervals.
       tickMs: 250,
       maxClients: 100,
-      meta: () => ({ topic: o.kafka.statusTopic, brokers: o.kafka.brokers.join(','), caughtUp: this.ready, kafka: this.kafka(), rejectedRecords: this.rejected, lastRejection: this.lastRejection, refusedRecords: this.refused, maxGateways: this.maxGateways }),
+      meta: () => ({
+        topic: o.kafka.statusTopic,
+        brokers: o.kafka.brokers.join(','),
+        caughtUp: this.ready,
+        kafka: this.kafka(),
+        rejectedRecords: this.rejected,
+        lastRejection: this.lastRejection,
+        refusedRecords: this.refused,
+        maxGateways: this.maxGateways,
+      }),
     });
     const store = this.store;
-    new Gauge({ name: 'sensorgate_fleet_gateways', help: 'Gateways tracked', registers: [this.registry], collect() { this.set(store.size); } });
-    new Gauge({ name: 'sensorgate_fleet_gateways_max', help: 'Gateways tracked at most (--max-gateways)', registers: [this.registry] }).set(this.maxGateways);
-    new Gauge({ name: 'sensorgate_fleet_status_bytes', help: 'Bytes of status JSON held for all gateways', registers: [this.registry], collect() { this.set(store.totalBytes); } });
-    new Gauge({ name: 'sensorgate_build_info', help: 'Always 1; the version of the running fleet server as a label', labelNames: ['version'], registers: [this.registry] }).set({ version: VERSION }, 1);
-    for (const result of ['accepted', 'tombstone', 'refused_capacity', 'no_key', 'too_large', 'invalid_json', 'invalid_status', 'key_mismatch']) this.records.inc({ result }, 0);
+    new Gauge({
+      name: 'sensorgate_fleet_gateways',
+      help: 'Gateways tracked',
+      registers: [this.registry],
+      collect() {
+        this.set(store.size);
+      },
+    });
+    new Gauge({
+      name: 'sensorgate_fleet_gateways_max',
+      help: 'Gateways tracked at most (--max-gateways)',
+      registers: [this.registry],
+    }).set(this.maxGateways);
+    new Gauge({
+      name: 'sensorgate_fleet_status_bytes',
+      help: 'Bytes of status JSON held for all gateways',
+      registers: [this.registry],
+      collect() {
+        this.set(store.totalBytes);
+      },
+    });
+    new Gauge({
+      name: 'sensorgate_build_info',
+      help: 'Always 1; the version of the running fleet server as a label',
+      labelNames: ['version'],
+      registers: [this.registry],
+    }).set({ version: VERSION }, 1);
+    for (const result of [
+      'accepted',
+      'tombstone',
+      'refused_capacity',
+      'no_key',
+      'too_large',
+      'invalid_json',
+      'invalid_status',
+      'key_mismatch',
+    ])
+      this.records.inc({ result }, 0);
     this.kafkaGauge.set(0);
     collectDefaultMetrics({ register: this.registry });
   }
@@ -111,13 +162,19 @@ export class FleetServer {
       if (url.pathname === '/healthz' && (req.method === 'GET' || req.method === 'HEAD')) {
         // Healthy means doing its job: the page is only as true as the topic it reads.
         const k = this.kafka();
-        if (!k.connected) return send(res, 503, 'text/plain', `cannot read the status topic${k.lastError ? `: ${k.lastError}` : ''}\n`);
-        return this.ready ? send(res, 200, 'text/plain', 'ok\n') : send(res, 503, 'text/plain', 'reading the status topic\n');
+        if (!k.connected)
+          return send(res, 503, 'text/plain', `cannot read the status topic${k.lastError ? `: ${k.lastError}` : ''}\n`);
+        return this.ready
+          ? send(res, 200, 'text/plain', 'ok\n')
+          : send(res, 503, 'text/plain', 'reading the status topic\n');
       }
       if (!admit(req, res, this.o.authToken)) return;
       if (url.pathname === '/api/fleet') return sendJson(res, JSON.stringify(this.fleetState()));
       if (url.pathname === '/metrics') {
-        this.registry.metrics().then((text) => send(res, 200, this.registry.contentType, text), (err: Error) => send(res, 500, 'text/plain', `${err.message}\n`));
+        this.registry.metrics().then(
+          (text) => send(res, 200, this.registry.contentType, text),
+          (err: Error) => send(res, 500, 'text/plain', `${err.message}\n`),
+        );
         return;
       }
       if (!page(req, res, url)) send(res, 404, 'text/plain', 'not found\n');
@@ -128,10 +185,12 @@ export class FleetServer {
     const feed = this.o.feed ?? new KafkaStatusFeed(this.o.kafka, this.o.log);
     this.feed = feed;
     this.healthTimer = setInterval(() => this.watchKafka(), HEALTH_MS);
-    this.caughtUp = feed.start((r) => this.onRecord(r)).then(() => {
-      this.ready = true;
-      this.o.log.info({ gateways: this.store.size, rejected: this.rejected }, 'status topic read; following it');
-    });
+    this.caughtUp = feed
+      .start((r) => this.onRecord(r))
+      .then(() => {
+        this.ready = true;
+        this.o.log.info({ gateways: this.store.size, rejected: this.rejected }, 'status topic read; following it');
+      });
   }
 
   async stop(): Promise<void> {
@@ -159,9 +218,17 @@ export class FleetServer {
     this.store.setSight(connected, Date.now(), lastFetchTs ?? undefined);
     this.kafkaGauge.set(connected ? 1 : 0);
     // At start, connecting takes a few seconds: only a failure to connect at all is news.
-    if (connected === this.kafkaUp || (this.kafkaUp === undefined && !connected && performance.now() - this.startedAt < FIRST_CONNECT_MS)) return;
+    if (
+      connected === this.kafkaUp ||
+      (this.kafkaUp === undefined && !connected && performance.now() - this.startedAt < FIRST_CONNECT_MS)
+    )
+      return;
     if (connected) {
-      if (this.kafkaUp === false) this.o.log.info({ downS: Math.round((performance.now() - this.kafkaDownSince) / 1000) }, 'status topic readable again');
+      if (this.kafkaUp === false)
+        this.o.log.info(
+          { downS: Math.round((performance.now() - this.kafkaDownSince) / 1000) },
+          'status topic readable again',
+        );
       else this.o.log.info('reading the status topic');
     } else {
       this.kafkaDownSince = performance.now();
@@ -181,7 +248,11 @@ export class FleetServer {
           return;
         }
         this.records.inc({ result: 'refused_capacity' });
-        if (this.refused++ === 0) this.o.log.warn({ maxGateways: this.maxGateways, gateway: rec.id.slice(0, 100) }, 'fleet at capacity: statuses of further gateways are refused (--max-gateways)');
+        if (this.refused++ === 0)
+          this.o.log.warn(
+            { maxGateways: this.maxGateways, gateway: rec.id.slice(0, 100) },
+            'fleet at capacity: statuses of further gateways are refused (--max-gateways)',
+          );
         return;
       }
       case 'tombstone':
@@ -192,7 +263,10 @@ export class FleetServer {
         this.records.inc({ result: rec.reason });
         this.rejected++;
         this.lastRejection = `${rec.reason}: ${rec.detail}`.slice(0, 300);
-        this.o.log[this.rejected <= LOUD_REJECTIONS ? 'warn' : 'debug']({ reason: rec.reason, detail: rec.detail.slice(0, 300) }, 'status record ignored');
+        this.o.log[this.rejected <= LOUD_REJECTIONS ? 'warn' : 'debug'](
+          { reason: rec.reason, detail: rec.detail.slice(0, 300) },
+          'status record ignored',
+        );
     }
   }
 }

@@ -9,8 +9,8 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Admin, Consumer, Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
-import { backoffDelay } from '../../lib/backoff.js';
 import type { Config } from '../../config/config.js';
+import { backoffDelay } from '../../lib/backoff.js';
 import { ensureTopics, kafkaClient } from '../../uplink/kafka-client.js';
 
 export interface FeedRecord {
@@ -57,7 +57,10 @@ export class KafkaStatusFeed implements StatusFeed {
   private lastFetch: number | undefined;
   private lastError: string | null = null;
 
-  constructor(private readonly cfg: Config['kafka'], private readonly log: Logger) {
+  constructor(
+    private readonly cfg: Config['kafka'],
+    private readonly log: Logger,
+  ) {
     this.kafka = kafkaClient(cfg, `sensorgate-fleet-${hostname()}`, log.child({ component: 'kafkajs' }));
   }
 
@@ -91,17 +94,19 @@ export class KafkaStatusFeed implements StatusFeed {
     await this.consumer?.disconnect().catch(() => undefined);
   }
 
-
   private async connect(onRecord: (r: FeedRecord) => void): Promise<void> {
     const topic = this.cfg.statusTopic;
     const targets = await this.prepare(topic);
     let markCaughtUp!: () => void;
-    this.caughtUp = new Promise<void>((r) => { markCaughtUp = r; });
+    this.caughtUp = new Promise<void>((r) => {
+      markCaughtUp = r;
+    });
     let live = false;
     /** Per partition, the offset known to be read up to (compaction may leave gaps at the end). */
     const reached = new Map<number, number>();
     const check = () => {
-      if (live || [...targets].some(([p, last]) => Math.max(reached.get(p) ?? -1, this.done.get(p) ?? -1) < last)) return;
+      if (live || [...targets].some(([p, last]) => Math.max(reached.get(p) ?? -1, this.done.get(p) ?? -1) < last))
+        return;
       live = true;
       clearTimeout(fallback);
       markCaughtUp();
@@ -126,8 +131,12 @@ export class KafkaStatusFeed implements StatusFeed {
       this.lastError = payload.error.message;
       this.log.debug({ err: payload.error.message, restart: payload.restart }, 'status topic reader failed');
     });
-    consumer.on(consumer.events.FETCH, () => { this.lastFetch = performance.now(); });
-    consumer.on(consumer.events.REQUEST_TIMEOUT, (e) => { this.lastError = `request to broker ${e.payload.broker} timed out after ${e.payload.pendingDuration} ms`; });
+    consumer.on(consumer.events.FETCH, () => {
+      this.lastFetch = performance.now();
+    });
+    consumer.on(consumer.events.REQUEST_TIMEOUT, (e) => {
+      this.lastError = `request to broker ${e.payload.broker} timed out after ${e.payload.pendingDuration} ms`;
+    });
     await consumer.connect();
     await consumer.subscribe({ topic, fromBeginning: true });
     await consumer.run({
@@ -158,7 +167,9 @@ export class KafkaStatusFeed implements StatusFeed {
     try {
       await admin.connect();
       const offsets = await admin.fetchTopicOffsets(topic);
-      return new Map(offsets.filter((o) => Number(o.high) > Number(o.low)).map((o) => [o.partition, Number(o.high) - 1]));
+      return new Map(
+        offsets.filter((o) => Number(o.high) > Number(o.low)).map((o) => [o.partition, Number(o.high) - 1]),
+      );
     } finally {
       await admin.disconnect().catch(() => undefined);
     }

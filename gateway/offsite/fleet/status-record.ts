@@ -4,7 +4,7 @@
  * reason otherwise. The schema validates; the record's own object is kept, so fields a newer
  * gateway adds pass through to /api/gateways.
  */
-import { statusSchema, type StatusView } from '../../status/status-document.js';
+import { type StatusView, statusSchema } from '../../status/status-document.js';
 
 /** Larger than any real status (a few KB): a record beyond this is refused unread. */
 export const MAX_STATUS_BYTES = 256 * 1024;
@@ -12,14 +12,19 @@ export const MAX_STATUS_BYTES = 256 * 1024;
 export type StatusRecord =
   | { kind: 'status'; id: string; status: StatusView }
   | { kind: 'tombstone'; id: string }
-  | { kind: 'rejected'; reason: 'no_key' | 'too_large' | 'invalid_json' | 'invalid_status' | 'key_mismatch'; detail: string };
+  | {
+      kind: 'rejected';
+      reason: 'no_key' | 'too_large' | 'invalid_json' | 'invalid_status' | 'key_mismatch';
+      detail: string;
+    };
 
 export function parseStatusRecord(key: Buffer | null, value: Buffer | null): StatusRecord {
   if (!key || key.length === 0) return { kind: 'rejected', reason: 'no_key', detail: 'record without a key' };
   const id = key.toString('utf8');
   // A null value is a tombstone: someone removed this gateway from the topic.
   if (value === null) return { kind: 'tombstone', id };
-  if (value.length > MAX_STATUS_BYTES) return { kind: 'rejected', reason: 'too_large', detail: `${id}: ${value.length} bytes` };
+  if (value.length > MAX_STATUS_BYTES)
+    return { kind: 'rejected', reason: 'too_large', detail: `${id}: ${value.length} bytes` };
   let json: unknown;
   try {
     json = JSON.parse(value.toString('utf8'));
@@ -29,9 +34,18 @@ export function parseStatusRecord(key: Buffer | null, value: Buffer | null): Sta
   const parsed = statusSchema.safeParse(json);
   if (!parsed.success) {
     const first = parsed.error.issues[0];
-    return { kind: 'rejected', reason: 'invalid_status', detail: `${id}: ${first?.path.join('.') || '(root)'}: ${first?.message}` };
+    return {
+      kind: 'rejected',
+      reason: 'invalid_status',
+      detail: `${id}: ${first?.path.join('.') || '(root)'}: ${first?.message}`,
+    };
   }
-  if (parsed.data.gateway !== id) return { kind: 'rejected', reason: 'key_mismatch', detail: `key ${id} carries the status of ${parsed.data.gateway}` };
+  if (parsed.data.gateway !== id)
+    return {
+      kind: 'rejected',
+      reason: 'key_mismatch',
+      detail: `key ${id} carries the status of ${parsed.data.gateway}`,
+    };
   // Validated, and the schema transforms nothing: the original keeps every field, known or not.
   return { kind: 'status', id, status: json as StatusView };
 }

@@ -6,12 +6,21 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser as PwBrowser, type BrowserContextOptions, type Page } from 'playwright-core';
+import { type BrowserContextOptions, chromium, type Page, type Browser as PwBrowser } from 'playwright-core';
 
 export const CHROMIUM = process.env.CHROMIUM_BIN ?? '/usr/bin/chromium';
 export const ARTIFACTS = fileURLToPath(new URL('../../../../test-artifacts/', import.meta.url));
 
-const ARGS = ['--no-sandbox', '--headless', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const ARGS = [
+  '--no-sandbox',
+  '--headless',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 
 export interface Browser {
   /** A page in a context of its own; its console errors and uncaught exceptions land in `problems`. */
@@ -29,7 +38,9 @@ export async function launchBrowser(): Promise<Browser> {
     async page(options) {
       const ctx = await browser.newContext({ viewport: { width: 1440, height: 900 }, ...options });
       const page = await ctx.newPage();
-      page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
+      page.on('console', (m) => {
+        if (m.type() === 'error') problems.push(`console: ${m.text()}`);
+      });
       page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
       return page;
     },

@@ -2,7 +2,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { Broker } from '../../../drivers/test/support/mosquitto.js';
-import { gatewayProcess, type GatewayProcess } from './gateway-process.js';
+import { type GatewayProcess, gatewayProcess } from './gateway-process.js';
 
 const run = promisify(execFile);
 
@@ -14,7 +14,20 @@ export interface Delivered {
 
 /** Every record of `topic` through an independent client (kcat), read_committed or not. */
 export async function delivered(brokers: string[], topic: string, readCommitted = false): Promise<Delivered> {
-  const args = ['-C', '-J', '-u', '-e', '-q', '-b', brokers.join(','), '-t', topic, '-o', 'beginning', ...(readCommitted ? ['-X', 'isolation.level=read_committed'] : [])];
+  const args = [
+    '-C',
+    '-J',
+    '-u',
+    '-e',
+    '-q',
+    '-b',
+    brokers.join(','),
+    '-t',
+    topic,
+    '-o',
+    'beginning',
+    ...(readCommitted ? ['-X', 'isolation.level=read_committed'] : []),
+  ];
   const { stdout } = await run('kcat', args, { maxBuffer: 1 << 30 });
   const readings: string[] = [];
   const seqs: number[] = [];
@@ -31,7 +44,9 @@ export async function delivered(brokers: string[], topic: string, readCommitted 
 export function missing(next: number[], got: Iterable<string>): string[] {
   const have = new Set(got);
   const out: string[] = [];
-  next.forEach((n, s) => { for (let v = 0; v < n; v++) if (!have.has(`s${s}/${v}`)) out.push(`s${s}/${v}`); });
+  next.forEach((n, s) => {
+    for (let v = 0; v < n; v++) if (!have.has(`s${s}/${v}`)) out.push(`s${s}/${v}`);
+  });
   return out;
 }
 
@@ -39,7 +54,16 @@ export function missing(next: number[], got: Iterable<string>): string[] {
 export async function mqttGateway(name: string, mqtt: Broker, kafka: Record<string, unknown>): Promise<GatewayProcess> {
   return gatewayProcess({
     gateway: { id: `gw-${name}` },
-    kafka: { topic: name, statusTopic: `${name}.status`, offsetsTopic: `${name}.offsets`, partitions: 3, batchMaxRecords: 500, ...kafka },
-    sources: [{ id: 'plant', driver: 'mqtt', url: mqtt.url, topics: [`${name}/#`], topicPattern: `${name}/{sensor}/{metric}` }],
+    kafka: {
+      topic: name,
+      statusTopic: `${name}.status`,
+      offsetsTopic: `${name}.offsets`,
+      partitions: 3,
+      batchMaxRecords: 500,
+      ...kafka,
+    },
+    sources: [
+      { id: 'plant', driver: 'mqtt', url: mqtt.url, topics: [`${name}/#`], topicPattern: `${name}/{sensor}/{metric}` },
+    ],
   });
 }

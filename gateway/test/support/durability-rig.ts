@@ -6,17 +6,22 @@ import { closeSync, copyFileSync, existsSync, mkdtempSync, openSync, rmSync, wri
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { startKafka, type KafkaBroker } from '../../../deploy/kafka/launcher.js';
-import { startBroker, type Broker } from '../../../drivers/test/support/mosquitto.js';
-import { gatewayProcess, type GatewayProcess } from './gateway-process.js';
-import { readTopic, type KafkaRecord } from './kafka-reader.js';
+import { type KafkaBroker, startKafka } from '../../../deploy/kafka/launcher.js';
+import { type Broker, startBroker } from '../../../drivers/test/support/mosquitto.js';
+import { type GatewayProcess, gatewayProcess } from './gateway-process.js';
+import { type KafkaRecord, readTopic } from './kafka-reader.js';
+
 export { assertSeqsUnique } from './kafka-reader.js';
+
 import { publisher as openPublisher, type Publisher } from './publisher.js';
 
 export interface Rig {
   kafka: KafkaBroker;
   mosquitto: Broker;
-  newGateway(extra?: { buffer?: object; dataDir?: string }): Promise<{ g: GatewayProcess; id: string; topic: string; prefix: string; dataDir: string }>;
+  newGateway(extra?: {
+    buffer?: object;
+    dataDir?: string;
+  }): Promise<{ g: GatewayProcess; id: string; topic: string; prefix: string; dataDir: string }>;
   publisher(prefix: string, sensors: number): Promise<Publisher>;
   records(topic: string): Promise<KafkaRecord[]>;
   close(): Promise<void>;
@@ -37,7 +42,15 @@ export async function durabilityRig(): Promise<Rig> {
         gateway: { id, ...(extra.dataDir ? { dataDir: extra.dataDir } : {}) },
         kafka: { brokers: kafka.brokers, topic: `readings-${k}`, statusTopic: `status-${k}`, partitions: 3 },
         buffer: { ...extra.buffer },
-        sources: [{ id: 'plant', driver: 'mqtt', url: mosquitto.url, topics: [`t${k}/#`], topicPattern: `t${k}/{sensor}/{metric}` }],
+        sources: [
+          {
+            id: 'plant',
+            driver: 'mqtt',
+            url: mosquitto.url,
+            topics: [`t${k}/#`],
+            topicPattern: `t${k}/{sensor}/{metric}`,
+          },
+        ],
       });
       gateways.push(g);
       return { g, id, topic: `readings-${k}`, prefix: `t${k}`, dataDir: extra.dataDir ?? join(g.dir, 'data') };
@@ -57,12 +70,13 @@ export async function durabilityRig(): Promise<Rig> {
   };
 }
 
-
 /** Values each sensor published (0..n-1) that Kafka lacks, as "s<i>/<value>". */
 export function missing(records: KafkaRecord[], published: number[]): string[] {
   const have = new Set(records.map((r) => `${r.value.sensor}/${r.value.value}`));
   const out: string[] = [];
-  published.forEach((n, s) => { for (let v = 0; v < n; v++) if (!have.has(`s${s}/${v}`)) out.push(`s${s}/${v}`); });
+  published.forEach((n, s) => {
+    for (let v = 0; v < n; v++) if (!have.has(`s${s}/${v}`)) out.push(`s${s}/${v}`);
+  });
   return out;
 }
 

@@ -1,5 +1,5 @@
 /** Runs the real `sensorgate run` CLI as a child process, as a device would. */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,7 +33,11 @@ export interface GatewayProcess {
 export async function gatewayProcess(config: any): Promise<GatewayProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'sg-gw-'));
   const listen = config.status?.listen ?? `127.0.0.1:${await freePort()}`;
-  const cfg = { ...config, gateway: { dataDir: join(dir, 'data'), ...config.gateway }, status: { ...config.status, listen } };
+  const cfg = {
+    ...config,
+    gateway: { dataDir: join(dir, 'data'), ...config.gateway },
+    status: { ...config.status, listen },
+  };
   const configFile = join(dir, 'config.json');
   writeFileSync(configFile, JSON.stringify(cfg, null, 2));
   mkdirSync(join(dir, 'logs'), { recursive: true });
@@ -41,7 +45,10 @@ export async function gatewayProcess(config: any): Promise<GatewayProcess> {
   let child: ChildProcess | undefined;
   let runs = 0;
 
-  const exited = (c: ChildProcess) => new Promise<number | null>((r) => (c.exitCode !== null || c.signalCode !== null ? r(c.exitCode) : c.once('exit', (code) => r(code))));
+  const exited = (c: ChildProcess) =>
+    new Promise<number | null>((r) =>
+      c.exitCode !== null || c.signalCode !== null ? r(c.exitCode) : c.once('exit', (code) => r(code)),
+    );
 
   async function get(path: string): Promise<Response> {
     return fetch(`${statusUrl}${path}`, { signal: AbortSignal.timeout(5000) });
@@ -53,12 +60,19 @@ export async function gatewayProcess(config: any): Promise<GatewayProcess> {
     async start(env = {}, wrap = []) {
       const log = openSync(join(dir, 'logs', `run-${++runs}.log`), 'w');
       const argv = [process.execPath, ...cliNodeFlags(), CLI, 'run', '--config', configFile];
-      const c = spawn([...wrap, ...argv][0]!, [...wrap, ...argv].slice(1), { stdio: ['ignore', log, log], env: { ...process.env, ...env } });
+      const c = spawn([...wrap, ...argv][0]!, [...wrap, ...argv].slice(1), {
+        stdio: ['ignore', log, log],
+        env: { ...process.env, ...env },
+      });
       child = c;
       const deadline = Date.now() + 30_000;
       while (Date.now() < deadline) {
         if (c.exitCode !== null) throw new Error(`gateway exited with ${c.exitCode}; see ${join(dir, 'logs')}`);
-        try { if ((await get('/healthz')).ok) return; } catch { /* not up yet */ }
+        try {
+          if ((await get('/healthz')).ok) return;
+        } catch {
+          /* not up yet */
+        }
         await new Promise((r) => setTimeout(r, 100));
       }
       throw new Error('gateway did not become healthy within 30 s');
@@ -86,7 +100,11 @@ export async function gatewayProcess(config: any): Promise<GatewayProcess> {
     },
     logTail(lines = 40) {
       try {
-        return readFileSync(join(dir, 'logs', `run-${runs}.log`), 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+        return readFileSync(join(dir, 'logs', `run-${runs}.log`), 'utf8')
+          .trimEnd()
+          .split('\n')
+          .slice(-lines)
+          .join('\n');
       } catch {
         return '(no log)';
       }
@@ -120,7 +138,9 @@ export async function gatewayProcess(config: any): Promise<GatewayProcess> {
     },
     cli(args) {
       return new Promise((resolve) => {
-        const c = spawn(process.execPath, [CLI, ...args, '--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+        const c = spawn(process.execPath, [CLI, ...args, '--config', configFile], {
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
         let stdout = '';
         let stderr = '';
         c.stdout.on('data', (d) => (stdout += d));

@@ -14,19 +14,30 @@ export interface KafkaRecord {
 }
 
 /** Every record of `topic`; `readCommitted` reads as a transactional consumer does (isolation.level=read_committed). */
-export async function readTopic(brokers: string[], topic: string, opts: { readCommitted?: boolean } = {}): Promise<KafkaRecord[]> {
+export async function readTopic(
+  brokers: string[],
+  topic: string,
+  opts: { readCommitted?: boolean } = {},
+): Promise<KafkaRecord[]> {
   const isolation = opts.readCommitted ? ['-X', 'isolation.level=read_committed'] : [];
   // kcat -e can wait forever when it starts while the topic is being created; a caller that
   // polls (waitFor) retries after the timeout instead of hanging. -u: unbuffered; reads under load
   // twice returned a line cut short, and unbuffered output rules kcat's stdio buffer out as the cause.
-  const { stdout } = await run('kcat', ['-C', '-J', '-u', '-e', '-q', '-b', brokers.join(','), '-t', topic, '-o', 'beginning', ...isolation], { maxBuffer: 1 << 30, timeout: 120_000 });
-  return stdout.split('\n').filter(Boolean).map((line) => {
-    const r = JSON.parse(line);
-    const headers: Record<string, string> = {};
-    const h: string[] = r.headers ?? [];
-    for (let i = 0; i < h.length; i += 2) headers[h[i]!] = h[i + 1]!;
-    return { partition: r.partition, offset: r.offset, key: r.key, value: JSON.parse(r.payload), headers };
-  });
+  const { stdout } = await run(
+    'kcat',
+    ['-C', '-J', '-u', '-e', '-q', '-b', brokers.join(','), '-t', topic, '-o', 'beginning', ...isolation],
+    { maxBuffer: 1 << 30, timeout: 120_000 },
+  );
+  return stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => {
+      const r = JSON.parse(line);
+      const headers: Record<string, string> = {};
+      const h: string[] = r.headers ?? [];
+      for (let i = 0; i < h.length; i += 2) headers[h[i]!] = h[i + 1]!;
+      return { partition: r.partition, offset: r.offset, key: r.key, value: JSON.parse(r.payload), headers };
+    });
 }
 
 /** Records of each sensor in Kafka order (offset order within its partition). */

@@ -2,7 +2,7 @@
  * Test helper: mounts powercut-fs.py (a FUSE file system that keeps unsynced writes in memory
  * and drops them on a cut; see that file) over a fresh directory.
  */
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +10,11 @@ import { fileURLToPath } from 'node:url';
 
 const SCRIPT = fileURLToPath(new URL('../../../../gateway/test/support/powercut-fs.py', import.meta.url));
 
-export type PowerCutCommand = { cut: true } | { cutOnWrite: { suffix: string; nth: number } } | { failFsync: boolean } | { resume: true };
+export type PowerCutCommand =
+  | { cut: true }
+  | { cutOnWrite: { suffix: string; nth: number } }
+  | { failFsync: boolean }
+  | { resume: true };
 
 export interface PowerCutFs {
   /** Where the file system is mounted: put the data dir under it. */
@@ -30,7 +34,9 @@ export async function mountPowerCutFs(): Promise<PowerCutFs> {
   const control = join(dir, 'control.json');
   mkdirSync(backing);
   mkdirSync(mountpoint);
-  const child = spawn('/usr/bin/python3', [SCRIPT, backing, mountpoint, control], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn('/usr/bin/python3', [SCRIPT, backing, mountpoint, control], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const lines: string[] = [];
   const waiters: Array<() => void> = [];
   let buf = '';
@@ -48,7 +54,10 @@ export async function mountPowerCutFs(): Promise<PowerCutFs> {
     while (!test()) {
       if (Date.now() > deadline) throw new Error(`powercut-fs: timed out waiting for ${what}`);
       if (child.exitCode !== null) throw new Error(`powercut-fs exited with ${child.exitCode}`);
-      await new Promise<void>((r) => { waiters.push(r); setTimeout(r, 50); });
+      await new Promise<void>((r) => {
+        waiters.push(r);
+        setTimeout(r, 50);
+      });
     }
   };
   await until('the mount', () => readFileSync('/proc/self/mountinfo', 'utf8').includes(` ${mountpoint} `), 20_000);
@@ -68,7 +77,11 @@ export async function mountPowerCutFs(): Promise<PowerCutFs> {
       return lines.filter((l) => l.startsWith('cut '))[cutsSeen++]!.slice(4);
     },
     async destroy() {
-      try { execFileSync('fusermount', ['-u', '-z', mountpoint]); } catch { /* already gone */ }
+      try {
+        execFileSync('fusermount', ['-u', '-z', mountpoint]);
+      } catch {
+        /* already gone */
+      }
       child.kill('SIGKILL');
       rmSync(dir, { recursive: true, force: true });
     },

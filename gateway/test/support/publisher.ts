@@ -11,7 +11,10 @@ export interface Publisher {
 }
 
 export async function publisher(url: string, sensors: number, prefix = 'plant', qos: 1 | 2 = 1): Promise<Publisher> {
-  const client: MqttClient = await mqtt.connectAsync(url, { clientId: `test-pub-${process.pid}-${Math.random().toString(16).slice(2, 8)}`, reconnectPeriod: 500 });
+  const client: MqttClient = await mqtt.connectAsync(url, {
+    clientId: `test-pub-${process.pid}-${Math.random().toString(16).slice(2, 8)}`,
+    reconnectPeriod: 500,
+  });
   const next = new Array<number>(sensors).fill(0);
   return {
     next,
@@ -27,7 +30,10 @@ export async function publisher(url: string, sensors: number, prefix = 'plant', 
           if (window.length >= 500) await Promise.all(window.splice(0));
           if (ratePerS > 0) {
             const due = started + (sent * 1000) / ratePerS;
-            if (due > Date.now() + 5) { await Promise.all(window.splice(0)); await new Promise((r) => setTimeout(r, due - Date.now())); }
+            if (due > Date.now() + 5) {
+              await Promise.all(window.splice(0));
+              await new Promise((r) => setTimeout(r, due - Date.now()));
+            }
           }
         }
       }

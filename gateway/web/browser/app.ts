@@ -68,9 +68,15 @@ function render(): void {
     if (b) setText(b, String(v));
   }
   byId('chip-unknown').hidden = counts.unknown === 0;
-  setText(byId('shown'), shown === entries.size ? `${entries.size} gateways` : `${shown} of ${entries.size} gateways shown`);
+  setText(
+    byId('shown'),
+    shown === entries.size ? `${entries.size} gateways` : `${shown} of ${entries.size} gateways shown`,
+  );
   byId('pager').hidden = pages <= 1;
-  setText(byId('page-of'), `page ${page + 1} of ${pages} (rows ${page * PAGE_SIZE + 1}–${Math.min(shown, (page + 1) * PAGE_SIZE)})`);
+  setText(
+    byId('page-of'),
+    `page ${page + 1} of ${pages} (rows ${page * PAGE_SIZE + 1}–${Math.min(shown, (page + 1) * PAGE_SIZE)})`,
+  );
   byId<HTMLButtonElement>('page-prev').disabled = page === 0;
   byId<HTMLButtonElement>('page-next').disabled = page >= pages - 1;
   byId('empty').hidden = entries.size > 0;
@@ -84,7 +90,11 @@ function renderBanner(): void {
   const k = meta.kafka;
   const blind = !device && k !== undefined && !k.connected;
   byId('banner').hidden = !blind;
-  if (blind) setText(byId('banner'), `The fleet server cannot read the status topic${k.lastError ? ` (${k.lastError})` : ''}. Gateways are shown as unknown, not offline, until it can.`);
+  if (blind)
+    setText(
+      byId('banner'),
+      `The fleet server cannot read the status topic${k.lastError ? ` (${k.lastError})` : ''}. Gateways are shown as unknown, not offline, until it can.`,
+    );
   const c = byId('conn');
   if (c.dataset.conn === 'live' || c.dataset.conn === 'blind') {
     c.dataset.conn = blind ? 'blind' : 'live';
@@ -98,8 +108,12 @@ function renderFoot(): void {
   else {
     if (meta.topic) parts.push(`Status topic ${meta.topic} on ${meta.brokers ?? '?'}.`);
     if (meta.caughtUp === false) parts.push('Reading the topic from the beginning…');
-    if (meta.refusedRecords) parts.push(`Tracking at most ${meta.maxGateways ?? '?'} gateways: ${meta.refusedRecords} statuses of further gateways refused.`);
-    if (meta.rejectedRecords) parts.push(`${meta.rejectedRecords} invalid status records ignored (last: ${meta.lastRejection ?? '?'}).`);
+    if (meta.refusedRecords)
+      parts.push(
+        `Tracking at most ${meta.maxGateways ?? '?'} gateways: ${meta.refusedRecords} statuses of further gateways refused.`,
+      );
+    if (meta.rejectedRecords)
+      parts.push(`${meta.rejectedRecords} invalid status records ignored (last: ${meta.lastRejection ?? '?'}).`);
   }
   setText(byId('foot'), parts.join(' '));
 }
@@ -161,16 +175,31 @@ function setSort(key: SortKey, dir = view.sort === key ? (-view.dir as 1 | -1) :
 function setFilter(filter: Filter): void {
   view.filter = filter;
   view.page = 0;
-  for (const chip of document.querySelectorAll<HTMLElement>('#chips .chip')) chip.setAttribute('aria-pressed', String(chip.dataset.filter === filter));
+  for (const chip of document.querySelectorAll<HTMLElement>('#chips .chip'))
+    chip.setAttribute('aria-pressed', String(chip.dataset.filter === filter));
   schedule();
 }
 
-for (const b of document.querySelectorAll<HTMLElement>('#grid th button')) b.addEventListener('click', () => setSort(b.dataset.sort as SortKey));
-for (const chip of document.querySelectorAll<HTMLElement>('#chips .chip')) chip.addEventListener('click', () => setFilter(chip.dataset.filter as Filter));
-byId<HTMLInputElement>('search').addEventListener('input', (ev) => { view.search = (ev.target as HTMLInputElement).value.trim(); view.page = 0; schedule(); });
-byId('page-prev').addEventListener('click', () => { view.page--; schedule(); });
-byId('page-next').addEventListener('click', () => { view.page++; schedule(); });
-document.addEventListener('keydown', (ev) => { if (ev.key === 'Escape' && !device && view.selected !== undefined) select(undefined); });
+for (const b of document.querySelectorAll<HTMLElement>('#grid th button'))
+  b.addEventListener('click', () => setSort(b.dataset.sort as SortKey));
+for (const chip of document.querySelectorAll<HTMLElement>('#chips .chip'))
+  chip.addEventListener('click', () => setFilter(chip.dataset.filter as Filter));
+byId<HTMLInputElement>('search').addEventListener('input', (ev) => {
+  view.search = (ev.target as HTMLInputElement).value.trim();
+  view.page = 0;
+  schedule();
+});
+byId('page-prev').addEventListener('click', () => {
+  view.page--;
+  schedule();
+});
+byId('page-next').addEventListener('click', () => {
+  view.page++;
+  schedule();
+});
+document.addEventListener('keydown', (ev) => {
+  if (ev.key === 'Escape' && !device && view.selected !== undefined) select(undefined);
+});
 
 setSort('state', DEFAULT_DIR.state);
 setFilter('all');

@@ -32,7 +32,15 @@ class Card {
 class SourceRow {
   readonly tr: HTMLTableRowElement;
   private readonly badge = el('span', { class: 'badge' });
-  private readonly cells = { id: el('td', { class: 'id' }), driver: el('td', { class: 'muted' }), state: el('td'), last: el('td'), readings: el('td', { class: 'num' }), rate: el('td', { class: 'num' }), rejected: el('td', { class: 'num' }) };
+  private readonly cells = {
+    id: el('td', { class: 'id' }),
+    driver: el('td', { class: 'muted' }),
+    state: el('td'),
+    last: el('td'),
+    readings: el('td', { class: 'num' }),
+    rate: el('td', { class: 'num' }),
+    rejected: el('td', { class: 'num' }),
+  };
   private readonly detail = el('div', { class: 'reasons' });
   private readonly rejected = el('span');
   private readonly why = el('div', { class: 'reasons' });
@@ -65,7 +73,11 @@ export class Detail {
   private parts: ReturnType<Detail['build']> | undefined;
   private readonly sourceRows = new Map<string, SourceRow>();
 
-  constructor(private readonly root: HTMLElement, private readonly onClose: () => void, private readonly closable: boolean) {}
+  constructor(
+    private readonly root: HTMLElement,
+    private readonly onClose: () => void,
+    private readonly closable: boolean,
+  ) {}
 
   get current(): string | undefined {
     return this.id;
@@ -99,7 +111,18 @@ export class Detail {
     setClass(p.badge, `badge s-${e.state}`);
     setText(p.badge, e.state);
     const clock = e.clockSynced === false ? 'clock NOT synchronised' : e.clockSynced ? 'clock synchronised' : '';
-    setText(p.sub, [`version ${e.version}`, `up ${duration(e.uptimeS)}`, e.bootId ? `boot ${e.bootId.slice(0, 8)}` : '', clock, `last seen ${ago(e.lastSeenTs, now)}`].filter(Boolean).join(' · '));
+    setText(
+      p.sub,
+      [
+        `version ${e.version}`,
+        `up ${duration(e.uptimeS)}`,
+        e.bootId ? `boot ${e.bootId.slice(0, 8)}` : '',
+        clock,
+        `last seen ${ago(e.lastSeenTs, now)}`,
+      ]
+        .filter(Boolean)
+        .join(' · '),
+    );
     setText(p.error, e.uplink.lastError ? `uplink: ${e.uplink.lastError}` : '');
     p.error.hidden = !e.uplink.lastError || e.uplink.connected;
     this.updateProblems(e, now);
@@ -107,11 +130,19 @@ export class Detail {
     const oldest = oldestUnsentS(e, now);
     p.buffer.set('Readings', count(e.buffer.depth));
     p.buffer.set('Bytes', bytes(e.buffer.bytes));
-    p.buffer.set('Oldest unsent', oldest === null ? 'none' : duration(oldest), oldest !== null && oldest > 60 ? 'warn' : '');
+    p.buffer.set(
+      'Oldest unsent',
+      oldest === null ? 'none' : duration(oldest),
+      oldest !== null && oldest > 60 ? 'warn' : '',
+    );
     p.buffer.set('Next seq', count(e.buffer.nextSeq));
 
     const since = secondsSince(e, e.uplink.sinceTs, now);
-    p.uplink.set('State', `${e.uplink.connected ? 'connected' : uplinkWord(e)}${since === null ? '' : ` ${duration(since)}`}`, e.uplink.connected ? 'ok' : 'bad');
+    p.uplink.set(
+      'State',
+      `${e.uplink.connected ? 'connected' : uplinkWord(e)}${since === null ? '' : ` ${duration(since)}`}`,
+      e.uplink.connected ? 'ok' : 'bad',
+    );
     const ack = secondsSince(e, e.uplink.lastAckTs, now);
     p.uplink.set('Last ack', ack === null ? 'never' : `${duration(ack)} ago`);
     const failed = secondsSince(e, e.uplink.lastErrorTs, now);
@@ -128,10 +159,18 @@ export class Detail {
     p.host.set('Hostname', h?.hostname ?? '—');
     p.host.set('Arch', h?.arch ?? '—');
     const diskLow = h?.diskFreeBytes != null && h.diskTotalBytes ? h.diskFreeBytes / h.diskTotalBytes < 0.1 : false;
-    p.host.set('Disk free', h?.diskFreeBytes == null ? '—' : `${bytes(h.diskFreeBytes)} / ${bytes(h.diskTotalBytes)}`, diskLow ? 'warn' : '');
+    p.host.set(
+      'Disk free',
+      h?.diskFreeBytes == null ? '—' : `${bytes(h.diskFreeBytes)} / ${bytes(h.diskTotalBytes)}`,
+      diskLow ? 'warn' : '',
+    );
     p.host.set('Memory free', h?.memFreeBytes == null ? '—' : `${bytes(h.memFreeBytes)} / ${bytes(h.memTotalBytes)}`);
     p.host.set('Gateway RSS', bytes(h?.rssBytes));
-    p.host.set('CPU temp', h?.cpuTempC == null ? 'n/a' : `${h.cpuTempC.toFixed(1)} °C`, (h?.cpuTempC ?? 0) >= 75 ? 'warn' : '');
+    p.host.set(
+      'CPU temp',
+      h?.cpuTempC == null ? 'n/a' : `${h.cpuTempC.toFixed(1)} °C`,
+      (h?.cpuTempC ?? 0) >= 75 ? 'warn' : '',
+    );
     p.host.set('Load', h?.load?.map((l) => l.toFixed(2)).join(' ') ?? '—');
 
     this.updateSources(e, now);
@@ -143,7 +182,11 @@ export class Detail {
     const problems = e.problems ?? [];
     const items = problems.map((pr) => {
       const since = secondsSince(e, pr.since, now);
-      return el('li', { text: problemText(pr) }, el('span', { text: since === null ? '' : `for ${duration(since)} · ${pr.code}` }));
+      return el(
+        'li',
+        { text: problemText(pr) },
+        el('span', { text: since === null ? '' : `for ${duration(since)} · ${pr.code}` }),
+      );
     });
     list.replaceChildren(...items);
     list.hidden = problems.length === 0;
@@ -163,7 +206,12 @@ export class Detail {
   private build() {
     const badge = el('span', { class: 'badge' });
     const title = el('h2');
-    const close = el('button', { class: 'd-close', text: '×', title: 'Close (Esc)', attrs: { type: 'button', 'aria-label': 'Close' } });
+    const close = el('button', {
+      class: 'd-close',
+      text: '×',
+      title: 'Close (Esc)',
+      attrs: { type: 'button', 'aria-label': 'Close' },
+    });
     close.addEventListener('click', () => this.onClose());
     close.hidden = !this.closable;
     const sub = el('div', { class: 'd-sub' });
@@ -174,19 +222,32 @@ export class Detail {
     const rates = new Card('Last minute', ['In /s', 'Out /s', 'Rejected']);
     const host = new Card('Host', ['Hostname', 'Arch', 'Disk free', 'Memory free', 'Gateway RSS', 'CPU temp', 'Load']);
     const sources = el('tbody');
-    const head = el('tr', {}, ...['Source', 'Driver', 'State', 'Last reading', 'Readings', 'In /s', 'Rejected'].map((t) => el('th', { text: t })));
+    const head = el(
+      'tr',
+      {},
+      ...['Source', 'Driver', 'State', 'Last reading', 'Readings', 'In /s', 'Rejected'].map((t) =>
+        el('th', { text: t }),
+      ),
+    );
     this.charts = [
-      new TimeChart('Buffered readings and age of the oldest unsent one', [
-        { label: 'buffered', color: '#2f6fde', format: (v) => count(v) },
-        { label: 'oldest unsent', color: '#c47f00', scale: 'y2', format: (v) => duration(v) },
-      ], true),
+      new TimeChart(
+        'Buffered readings and age of the oldest unsent one',
+        [
+          { label: 'buffered', color: '#2f6fde', format: (v) => count(v) },
+          { label: 'oldest unsent', color: '#c47f00', scale: 'y2', format: (v) => duration(v) },
+        ],
+        true,
+      ),
       new TimeChart('Readings per second (1-minute average)', [
         { label: 'in', color: '#15925a', format: (v) => rate(v) },
         { label: 'out', color: '#8a4fd8', format: (v) => rate(v) },
       ]),
     ];
     this.root.replaceChildren(
-      el('div', { class: 'd-head' }, badge, title, close), sub, problems, error,
+      el('div', { class: 'd-head' }, badge, title, close),
+      sub,
+      problems,
+      error,
       el('div', { class: 'cards' }, buffer.root, uplink.root, rates.root, host.root),
       el('div', { class: 'section-title', text: 'Sources' }),
       el('table', { class: 'sources' }, el('thead', {}, head), sources),

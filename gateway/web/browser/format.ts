@@ -23,14 +23,19 @@ export function bytes(n: number | null | undefined): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
   let v = n;
   let u = 0;
-  while (Math.abs(v) >= 1024 && u < units.length - 1) { v /= 1024; u++; }
+  while (Math.abs(v) >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
   return `${u === 0 ? v : v.toFixed(v < 10 ? 1 : 0)} ${units[u]}`;
 }
 
 /** A count with thin thousands separators: 1 234 567. */
 export function count(n: number | null | undefined): string {
   if (n === null || n === undefined || !Number.isFinite(n)) return DASH;
-  return Math.round(n).toString().replace(/\B(?=(\d{3})+(?!\d))/g, '\u2009');
+  return Math.round(n)
+    .toString()
+    .replace(/\B(?=(\d{3})+(?!\d))/g, '\u2009');
 }
 
 export function rate(n: number | null | undefined): string {
@@ -42,7 +47,11 @@ export function rate(n: number | null | undefined): string {
 
 /** "invalid_json 3, too_large 1", largest first. */
 export function reasons(byReason: Record<string, number> | undefined): string {
-  return Object.entries(byReason ?? {}).filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1]).map(([r, n]) => `${r} ${count(n)}`).join(', ');
+  return Object.entries(byReason ?? {})
+    .filter(([, n]) => n > 0)
+    .sort((a, b) => b[1] - a[1])
+    .map(([r, n]) => `${r} ${count(n)}`)
+    .join(', ');
 }
 
 /** What an operator reads for each problem code (the code is for alerts, this is for people). */

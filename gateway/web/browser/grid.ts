@@ -6,19 +6,61 @@
 import type { ViewEntry } from '../view-store.js';
 import { el, setClass, setText, setTitle } from './dom.js';
 import { ago, count, duration, problemText, rate } from './format.js';
-import { comparator, matches, needsAttention, oldestUnsentS, OLDEST_ATTENTION_S, rejectedTotal, secondsSince, sourcesUp, uplinkWord, type Filter, type SortDir, type SortKey } from './view.js';
+import {
+  comparator,
+  type Filter,
+  matches,
+  needsAttention,
+  OLDEST_ATTENTION_S,
+  oldestUnsentS,
+  rejectedTotal,
+  type SortDir,
+  type SortKey,
+  secondsSince,
+  sourcesUp,
+  uplinkWord,
+} from './view.js';
 
 class Row {
   readonly tr: HTMLTableRowElement;
-  private readonly c: Record<'state' | 'id' | 'problems' | 'seen' | 'uplink' | 'depth' | 'oldest' | 'ingest' | 'send' | 'sources' | 'rejected' | 'host' | 'version', HTMLElement>;
+  private readonly c: Record<
+    | 'state'
+    | 'id'
+    | 'problems'
+    | 'seen'
+    | 'uplink'
+    | 'depth'
+    | 'oldest'
+    | 'ingest'
+    | 'send'
+    | 'sources'
+    | 'rejected'
+    | 'host'
+    | 'version',
+    HTMLElement
+  >;
   private readonly badge: HTMLSpanElement;
 
-  constructor(readonly id: string, onClick: (id: string) => void) {
+  constructor(
+    readonly id: string,
+    onClick: (id: string) => void,
+  ) {
     this.badge = el('span', { class: 'badge' });
     const td = (cls = '') => el('td', { class: cls });
     this.c = {
-      state: td(), id: td('id'), problems: td(), seen: td('muted'), uplink: td(), depth: td('num'), oldest: td('num'), ingest: td('num'),
-      send: td('num'), sources: td(), rejected: td('num'), host: td('muted'), version: td('muted'),
+      state: td(),
+      id: td('id'),
+      problems: td(),
+      seen: td('muted'),
+      uplink: td(),
+      depth: td('num'),
+      oldest: td('num'),
+      ingest: td('num'),
+      send: td('num'),
+      sources: td(),
+      rejected: td('num'),
+      host: td('muted'),
+      version: td('muted'),
     };
     this.c.state.append(this.badge);
     this.tr = el('tr', {}, ...Object.values(this.c));
@@ -35,7 +77,10 @@ class Row {
     setTitle(c.id, e.gateway);
     // Problems first, in words: the first one in the cell, all of them on hover.
     const problems = (e.problems ?? []).map(problemText);
-    setText(c.problems, problems.length === 0 ? '' : problems.length === 1 ? problems[0]! : `${problems[0]} (+${problems.length - 1})`);
+    setText(
+      c.problems,
+      problems.length === 0 ? '' : problems.length === 1 ? problems[0]! : `${problems[0]} (+${problems.length - 1})`,
+    );
     setClass(c.problems, problems.length ? 'bad' : '');
     setTitle(c.problems, problems.join('\n'));
     setText(c.seen, ago(e.lastSeenTs, now));
@@ -62,7 +107,12 @@ class Row {
     setText(c.rejected, count(rejected));
     setClass(c.rejected, rejected > 0 ? 'num warn' : 'num muted');
     const temp = e.host?.cpuTempC;
-    setText(c.host, [e.host?.hostname, temp === null || temp === undefined ? undefined : `${temp.toFixed(0)} °C`].filter(Boolean).join(' · '));
+    setText(
+      c.host,
+      [e.host?.hostname, temp === null || temp === undefined ? undefined : `${temp.toFixed(0)} °C`]
+        .filter(Boolean)
+        .join(' · '),
+    );
     setText(c.version, e.version);
   }
 
@@ -101,7 +151,10 @@ export class Grid {
   private shown: Row[] = [];
   private selected: Row | undefined;
 
-  constructor(private readonly tbody: HTMLTableSectionElement, private readonly onSelect: (id: string) => void) {}
+  constructor(
+    private readonly tbody: HTMLTableSectionElement,
+    private readonly onSelect: (id: string) => void,
+  ) {}
 
   /** Bring the page in line with the entries (`changed`: ids whose status changed since last time). */
   render(entries: Map<string, ViewEntry>, changed: Set<string>, view: View, now: number): RenderResult {
@@ -131,7 +184,8 @@ export class Grid {
       return row;
     });
     this.rows = rows;
-    if (next.length !== this.shown.length || next.some((r, i) => r !== this.shown[i])) this.tbody.replaceChildren(...next.map((r) => r.tr));
+    if (next.length !== this.shown.length || next.some((r, i) => r !== this.shown[i]))
+      this.tbody.replaceChildren(...next.map((r) => r.tr));
     this.shown = next;
     const selected = view.selected === undefined ? undefined : this.rows.get(view.selected);
     if (selected !== this.selected) {

@@ -5,7 +5,20 @@
 import type { GatewayState, ViewEntry } from '../view-store.js';
 
 export type Filter = 'all' | GatewayState | 'attention';
-export type SortKey = 'state' | 'id' | 'problems' | 'seen' | 'uplink' | 'depth' | 'oldest' | 'ingest' | 'send' | 'sources' | 'rejected' | 'host' | 'version';
+export type SortKey =
+  | 'state'
+  | 'id'
+  | 'problems'
+  | 'seen'
+  | 'uplink'
+  | 'depth'
+  | 'oldest'
+  | 'ingest'
+  | 'send'
+  | 'sources'
+  | 'rejected'
+  | 'host'
+  | 'version';
 export type SortDir = 1 | -1;
 
 /** An oldest unsent reading older than this means the uplink is not keeping up. */
@@ -43,7 +56,13 @@ export function rejectedTotal(e: ViewEntry): number {
 }
 
 export function needsAttention(e: ViewEntry, now: number): boolean {
-  return e.state !== 'online' || (e.problems?.length ?? 0) > 0 || !e.uplink.connected || sourcesUp(e).notUp.length > 0 || (oldestUnsentS(e, now) ?? 0) > OLDEST_ATTENTION_S;
+  return (
+    e.state !== 'online' ||
+    (e.problems?.length ?? 0) > 0 ||
+    !e.uplink.connected ||
+    sourcesUp(e).notUp.length > 0 ||
+    (oldestUnsentS(e, now) ?? 0) > OLDEST_ATTENTION_S
+  );
 }
 
 export function matches(e: ViewEntry, filter: Filter, search: string, now: number): boolean {
@@ -57,19 +76,34 @@ const STATE_ORDER: Record<GatewayState, number> = { offline: 0, stale: 1, unknow
 
 function sortValue(e: ViewEntry, key: SortKey, now: number): number | string {
   switch (key) {
-    case 'state': return STATE_ORDER[e.state] * 10 + (needsAttention(e, now) ? 0 : 1);
-    case 'id': return e.gateway;
-    case 'problems': return -(e.problems?.length ?? 0);
-    case 'seen': return -e.lastSeenTs;
-    case 'uplink': return e.uplink.connected ? 1 : 0;
-    case 'depth': return e.buffer.depth;
-    case 'oldest': return oldestUnsentS(e, now) ?? -1;
-    case 'ingest': return e.rates?.ingestPerS ?? -1;
-    case 'send': return e.rates?.sendPerS ?? -1;
-    case 'sources': { const s = sourcesUp(e); return s.total === 0 ? 1 : s.up / s.total; }
-    case 'rejected': return rejectedTotal(e);
-    case 'host': return e.host?.hostname ?? '';
-    case 'version': return e.version;
+    case 'state':
+      return STATE_ORDER[e.state] * 10 + (needsAttention(e, now) ? 0 : 1);
+    case 'id':
+      return e.gateway;
+    case 'problems':
+      return -(e.problems?.length ?? 0);
+    case 'seen':
+      return -e.lastSeenTs;
+    case 'uplink':
+      return e.uplink.connected ? 1 : 0;
+    case 'depth':
+      return e.buffer.depth;
+    case 'oldest':
+      return oldestUnsentS(e, now) ?? -1;
+    case 'ingest':
+      return e.rates?.ingestPerS ?? -1;
+    case 'send':
+      return e.rates?.sendPerS ?? -1;
+    case 'sources': {
+      const s = sourcesUp(e);
+      return s.total === 0 ? 1 : s.up / s.total;
+    }
+    case 'rejected':
+      return rejectedTotal(e);
+    case 'host':
+      return e.host?.hostname ?? '';
+    case 'version':
+      return e.version;
   }
 }
 
@@ -85,5 +119,17 @@ export function comparator(key: SortKey, dir: SortDir, now: number): (a: ViewEnt
 
 /** Which key each column sorts by first, and in which direction (the worst first). */
 export const DEFAULT_DIR: Record<SortKey, SortDir> = {
-  state: 1, id: 1, problems: 1, seen: -1, uplink: 1, depth: -1, oldest: -1, ingest: -1, send: -1, sources: 1, rejected: -1, host: 1, version: 1,
+  state: 1,
+  id: 1,
+  problems: 1,
+  seen: -1,
+  uplink: 1,
+  depth: -1,
+  oldest: -1,
+  ingest: -1,
+  send: -1,
+  sources: 1,
+  rejected: -1,
+  host: 1,
+  version: 1,
 };

@@ -5,7 +5,7 @@
  * /opt/sensorgate/bin/sensorgate, so it is verified inside a root directory laid out as on a
  * device (--root): the unit in /etc/systemd/system, an executable at that path, and systemd's
  * own units (copied from this machine) for the targets it refers to. The bundle that really
- * provides the program is tested in pack.test.ts, the installed layout in flash.test.ts.
+ * provides the program is tested in pack.system.test.ts, the installed layout in flash.system.test.ts.
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';

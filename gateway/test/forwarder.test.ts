@@ -1,0 +1,223 @@
+/**
+ * The forwarder against a working in-memory uplink (support/memory-uplink.ts) and a real SQLite
+ * buffer: what it promises (README: Delivery promise) when the uplink fails, refuses records,
+ * or hangs while the gateway stops. The same forwarder against real Kafka: kafka-uplink.system.test.ts.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { after, test } from 'node:test';
+import { pino } from 'pino';
+import { type BufferEntry, SqliteBuffer, type StoredRecord } from '../buffer/sqlite-buffer.js';
+import { Forwarder, type ForwarderOptions } from '../forwarder/forwarder.js';
+import { Status } from '../status/status.js';
+import { waitFor } from './support/gateway-process.js';
+import { MemoryUplink } from './support/memory-uplink.js';
+
+const dirs: string[] = [];
+after(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+const fast: ForwarderOptions = {
+  batchMaxRecords: 40,
+  batchMaxBytes: 1 << 20,
+  backoff: { initialMs: 5, maxMs: 40 },
+  stopTimeoutMs: 5000,
+  callTimeoutMs: 10_000,
+};
+
+/** A buffer in a fresh temp dir (or `dir`), a forwarder on `uplink`, and the log lines it writes. */
+function rig(uplink: MemoryUplink, opts: Partial<ForwarderOptions> = {}, dir?: string) {
+  const dataDir = dir ?? mkdtempSync(join(tmpdir(), 'sg-fwd-'));
+  if (!dir) dirs.push(dataDir);
+  const buffer = SqliteBuffer.open(dataDir, {
+    maxBytes: 1 << 30,
+    whenFull: 'reject-new',
+    synchronous: 'NORMAL',
+    quarantineMaxRows: 100,
+  });
+  const lines: Array<{ level: number; msg: string }> = [];
+  const log = pino(
+    { level: 'info' },
+    new Writable({
+      write(chunk, _enc, done) {
+        lines.push(JSON.parse(String(chunk)));
+        done();
+      },
+    }),
+  );
+  const status = new Status('gw', 'test', { bootId: 'b', synced: () => true }, () => buffer.stats());
+  const forwarder = new Forwarder(buffer, uplink, status, log, { ...fast, ...opts });
+  return { dataDir, buffer, status, forwarder, lines };
+}
+
+/** Readings of sensors s0, s1 …, each counting 0, 1, 2 …; `pad` characters make them large. */
+class Readings {
+  readonly next: number[];
+  constructor(sensors: number) {
+    this.next = Array.from({ length: sensors }, () => 0);
+  }
+  take(n: number, pad = 0): BufferEntry[] {
+    return Array.from({ length: n }, (_, i) => {
+      const sensor = i % this.next.length;
+      const value = this.next[sensor]!++;
+      return {
+        key: `gw/s${sensor}`,
+        ts: value,
+        encode: (seq: number) =>
+          JSON.stringify({ sensor: `s${sensor}`, value, seq, ...(pad ? { pad: 'x'.repeat(pad) } : {}) }),
+      };
+    });
+  }
+  get total(): number {
+    return this.next.reduce((a, b) => a + b, 0);
+  }
+}
+
+/**
+ * What a consumer sees is complete and in order: the first copy of each seq comes in seq order,
+ * every seq from 1 to `lastSeq` is there (but `missing`), and a repeated seq is a true duplicate
+ * (the same reading). Returns how many copies were duplicates.
+ */
+function assertDelivered(log: StoredRecord[], lastSeq: number, missing: Set<number> = new Set()): number {
+  const first = new Map<number, StoredRecord>();
+  for (const r of log) {
+    const seen = first.get(r.seq);
+    if (seen) assert.deepEqual([r.key, r.value], [seen.key, seen.value], `seq ${r.seq} names one reading`);
+    else first.set(r.seq, r);
+  }
+  const expected = Array.from({ length: lastSeq }, (_, i) => i + 1).filter((s) => !missing.has(s));
+  assert.deepEqual([...first.keys()], expected, 'every reading, the first copy of each in seq order');
+  return log.length - first.size;
+}
+
+test('outages, rejected sends and lost acknowledgements while readings flow: nothing lost, duplicates only of what was delivered unacknowledged', async () => {
+  const uplink = new MemoryUplink();
+  const { buffer, forwarder, status } = rig(uplink);
+  const readings = new Readings(3);
+  forwarder.start();
+  try {
+    for (let round = 0; round < 30; round++) {
+      buffer.append(readings.take(25));
+      forwarder.notify();
+      if (round % 5 === 1) uplink.failNext('reject', 'lost-ack');
+      if (round % 5 === 3) uplink.failNext('lost-ack', 'lost-ack', 'reject');
+      if (round % 10 === 6) {
+        uplink.down = true;
+        buffer.append(readings.take(60)); // taken in while the uplink is down
+        forwarder.notify();
+        await waitFor('the outage noticed', () => !status.snapshot().uplink.connected);
+        uplink.down = false;
+      }
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await waitFor('everything sent', () => buffer.stats().depth === 0, 30_000);
+  } finally {
+    await forwarder.stop();
+    buffer.close();
+  }
+  assert.ok(uplink.unacknowledged > 0, 'acknowledgements were lost');
+  assert.equal(assertDelivered(uplink.log, readings.total), uplink.unacknowledged);
+});
+
+test('exactly-once: a batch whose commit was not acknowledged is not sent again; the next session starts after it', async () => {
+  const uplink = new MemoryUplink(true);
+  const { buffer, forwarder } = rig(uplink);
+  const readings = new Readings(2);
+  forwarder.start();
+  try {
+    for (let round = 0; round < 20; round++) {
+      buffer.append(readings.take(30));
+      forwarder.notify();
+      if (round % 3 === 0) uplink.failNext('lost-ack');
+      if (round % 4 === 1) uplink.failNext('reject', 'lost-ack', 'lost-ack');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await waitFor('everything sent', () => buffer.stats().depth === 0, 30_000);
+  } finally {
+    await forwarder.stop();
+    buffer.close();
+  }
+  assert.ok(uplink.unacknowledged > 0, 'commits were left unacknowledged');
+  assert.equal(assertDelivered(uplink.log, readings.total), 0, 'no duplicates');
+});
+
+test('records the uplink refuses as too large are quarantined; the others are delivered once, in order', async () => {
+  const uplink = new MemoryUplink();
+  uplink.maxRecordBytes = 1000;
+  const { buffer, forwarder, status } = rig(uplink, { batchMaxRecords: 7 });
+  const readings = new Readings(2);
+  // Large ones at the start, the middle and the end of batches, and two in a row.
+  // In batches of 7 (1-7, 8-14 …), large ones open a batch, close one, and come two in a row.
+  for (const [normal, large] of [
+    [0, 1],
+    [6, 1],
+    [5, 1],
+    [4, 2],
+    [6, 1],
+  ])
+    buffer.append([...readings.take(normal!), ...readings.take(large!, 2000)]);
+  buffer.append(readings.take(5));
+  const big = new Set([1, 8, 14, 19, 20, 27]);
+  forwarder.start();
+  try {
+    await waitFor('the buffer drained', () => buffer.stats().depth === 0, 30_000);
+    const quarantined = buffer.quarantined(100).reverse();
+    assert.deepEqual(
+      quarantined.map((q) => [q.reason, q.detail.match(/^seq (\d+): /)?.[1]]),
+      [...big].map((s) => ['kafka_too_large', String(s)]),
+    );
+    assert.ok(
+      quarantined.every((q) => q.source === 'uplink' && q.payload!.length === 1024),
+      'a prefix kept',
+    );
+    assert.match(
+      await status.registry.getSingleMetricAsString('sensorgate_readings_dropped_total'),
+      /reason="kafka_too_large"\} 6/,
+    );
+  } finally {
+    await forwarder.stop();
+    buffer.close();
+  }
+  assert.equal(assertDelivered(uplink.log, readings.total, big), 0, 'each once');
+});
+
+test('stop while a send hangs returns within stopTimeoutMs; the batch stays buffered and is sent after a restart', {
+  timeout: 15_000,
+}, async () => {
+  const uplink = new MemoryUplink();
+  // The call bound outlasts the test timeout: only stop() may end the wait, and a stop() that
+  // waited for the hung send fails the test instead of passing late.
+  const first = rig(uplink, { stopTimeoutMs: 300, callTimeoutMs: 20_000 });
+  const readings = new Readings(2);
+  first.buffer.append(readings.take(10));
+  first.forwarder.start();
+  await waitFor('the first batch sent', () => first.buffer.stats().depth === 0);
+  uplink.failNext('hang');
+  first.buffer.append(readings.take(15));
+  first.forwarder.notify();
+  await waitFor('a send hanging', () => uplink.hanging);
+  await first.forwarder.stop();
+  assert.ok(uplink.hanging, 'stop() returned while the send still hangs');
+  assert.ok(first.lines.some((l) => l.level === 40 && /in-flight batch abandoned/.test(l.msg)));
+  assert.equal(first.status.snapshot().uplink.connected, false);
+  // The hung request reaches Kafka after all, too late for the stopped forwarder to hear of it.
+  uplink.release(true);
+  await new Promise((r) => setImmediate(r));
+  assert.equal(first.buffer.stats().depth, 15, 'the in-flight batch is still buffered');
+  first.buffer.close();
+
+  const second = rig(uplink, {}, first.dataDir);
+  second.buffer.append(readings.take(5));
+  second.forwarder.start();
+  try {
+    await waitFor('the backlog sent after the restart', () => second.buffer.stats().depth === 0);
+  } finally {
+    await second.forwarder.stop();
+    second.buffer.close();
+  }
+  assert.equal(assertDelivered(uplink.log, readings.total), 15, 'only the abandoned batch came twice');
+});

@@ -108,7 +108,7 @@ export interface AppendResult {
 /** Quarantined payloads are kept for diagnosis, not for replay: a prefix is enough. */
 const QUARANTINE_PAYLOAD_BYTES = 1024;
 /** Fixed per-row overhead counted against maxBytes, so many tiny rows cannot overrun the cap. */
-const ROW_OVERHEAD = 24;
+export const ROW_OVERHEAD = 24;
 
 export const BUFFER_FILE = 'buffer.sqlite';
 /** Written at a clean close (the next seq in it), removed at open. */

@@ -61,7 +61,11 @@ export function nestingDepth(text: string, limit = MAX_JSON_DEPTH): number {
       else if (c === 0x22) inString = false;
     } else if (c === 0x22) inString = true;
     else if (c === 0x5b || c === 0x7b) {
-      if (++depth > max && (max = depth) > limit) return max;
+      depth++;
+      if (depth > max) {
+        max = depth;
+        if (max > limit) return max;
+      }
     } else if (c === 0x5d || c === 0x7d) depth--;
   }
   return max;

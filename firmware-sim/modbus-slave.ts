@@ -64,7 +64,7 @@ export abstract class RegisterSlave {
 
   /** Store `value` at `address` (and the next register for 32-bit types) as the master will read it. */
   set(table: Table, address: number, value: number, type: RegisterType = 'uint16', wordOrder: WordOrder = 'big'): void {
-    encodeRegisters(value, type, wordOrder).forEach((w, i) => this.tables[table].set(address + i, w));
+    for (const [i, w] of encodeRegisters(value, type, wordOrder).entries()) this.tables[table].set(address + i, w);
   }
 
   /** Make reads that start at `address` fail this way (undefined: answer normally again). */

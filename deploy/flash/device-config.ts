@@ -112,7 +112,7 @@ function moveInlineSecrets(
   const warnings: string[] = [];
   const found: Array<{ path: (string | number)[]; value: string }> = [];
   const walk = (v: unknown, path: (string | number)[]) => {
-    if (Array.isArray(v)) v.forEach((x, i) => walk(x, [...path, i]));
+    if (Array.isArray(v)) for (const [i, x] of v.entries()) walk(x, [...path, i]);
     else if (v && typeof v === 'object') {
       for (const [k, x] of Object.entries(v)) {
         if (SECRET_KEYS.has(k) && (typeof x === 'string' || typeof x === 'number'))

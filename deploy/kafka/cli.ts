@@ -149,7 +149,7 @@ async function main(argv: string[]): Promise<void> {
     case '-h':
     case '--help':
     case 'help':
-      process.stdout.write(USAGE + '\n');
+      process.stdout.write(`${USAGE}\n`);
       return;
     default:
       throw new UsageError(cmd === undefined ? 'missing command' : `unknown command ${cmd}`);

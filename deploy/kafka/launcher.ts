@@ -249,7 +249,7 @@ export async function fetchKafka(version: string, log: (msg: string) => void = n
       }
     }
     const marker: FetchMarker = { version: v, logging: backend, jars, fetchedAt: new Date().toISOString() };
-    await writeFile(join(out, COMPLETE_MARKER), JSON.stringify(marker, null, 2) + '\n');
+    await writeFile(join(out, COMPLETE_MARKER), `${JSON.stringify(marker, null, 2)}\n`);
     await writeFile(join(dir, 'pom.xml'), await readFile(pom, 'utf8'));
     try {
       await rename(out, libs);

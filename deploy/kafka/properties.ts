@@ -81,16 +81,14 @@ export function serverProperties(
   controllerPort: number,
   extra?: ExtraListeners,
 ): string {
-  return (
-    [
-      ...commonProperties(dataDir),
-      'process.roles=broker,controller',
-      'node.id=1',
-      `controller.quorum.voters=1@127.0.0.1:${controllerPort}`,
-      ...listenerProperties(port, `CONTROLLER://127.0.0.1:${controllerPort}`, extra),
-      ...internalTopicProperties(version, 1, 1),
-    ].join('\n') + '\n'
-  );
+  return `${[
+    ...commonProperties(dataDir),
+    'process.roles=broker,controller',
+    'node.id=1',
+    `controller.quorum.voters=1@127.0.0.1:${controllerPort}`,
+    ...listenerProperties(port, `CONTROLLER://127.0.0.1:${controllerPort}`, extra),
+    ...internalTopicProperties(version, 1, 1),
+  ].join('\n')}\n`;
 }
 
 /**
@@ -115,17 +113,15 @@ export function brokerProperties(
   replicas: number,
   minIsr: number,
 ): string {
-  return (
-    [
-      ...commonProperties(dataDir),
-      'process.roles=broker',
-      `node.id=${nodeId}`,
-      `controller.quorum.voters=100@127.0.0.1:${controllerPort}`,
-      ...listenerProperties(port, undefined, undefined),
-      ...replicationProperties(replicas, minIsr),
-      ...internalTopicProperties(version, replicas, minIsr),
-    ].join('\n') + '\n'
-  );
+  return `${[
+    ...commonProperties(dataDir),
+    'process.roles=broker',
+    `node.id=${nodeId}`,
+    `controller.quorum.voters=100@127.0.0.1:${controllerPort}`,
+    ...listenerProperties(port, undefined, undefined),
+    ...replicationProperties(replicas, minIsr),
+    ...internalTopicProperties(version, replicas, minIsr),
+  ].join('\n')}\n`;
 }
 
 /** The controller-only node of a cluster (node id 100). */
@@ -135,16 +131,14 @@ export function controllerProperties(
   replicas: number,
   minIsr: number,
 ): string {
-  return (
-    [
-      ...commonProperties(dataDir),
-      ...replicationProperties(replicas, minIsr),
-      'process.roles=controller',
-      'node.id=100',
-      `controller.quorum.voters=100@127.0.0.1:${controllerPort}`,
-      `listeners=CONTROLLER://127.0.0.1:${controllerPort}`,
-      'controller.listener.names=CONTROLLER',
-      'listener.security.protocol.map=CONTROLLER:PLAINTEXT',
-    ].join('\n') + '\n'
-  );
+  return `${[
+    ...commonProperties(dataDir),
+    ...replicationProperties(replicas, minIsr),
+    'process.roles=controller',
+    'node.id=100',
+    `controller.quorum.voters=100@127.0.0.1:${controllerPort}`,
+    `listeners=CONTROLLER://127.0.0.1:${controllerPort}`,
+    'controller.listener.names=CONTROLLER',
+    'listener.security.protocol.map=CONTROLLER:PLAINTEXT',
+  ].join('\n')}\n`;
 }

@@ -203,7 +203,7 @@ export async function benchFleet(brokers: string[], o: FleetBenchOptions = {}): 
 
 async function benchPage(base: string, n: number): Promise<NonNullable<FleetBenchResult['page']>> {
   if (!existsSync(CHROMIUM)) return { skipped: `no Chromium at ${CHROMIUM}` };
-  let chromium;
+  let chromium: typeof import('playwright-core').chromium;
   try {
     ({ chromium } = await import('playwright-core'));
   } catch {

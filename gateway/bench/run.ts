@@ -279,7 +279,7 @@ async function main(): Promise<number> {
       results.profile = await attempt('profile', async () => {
         const dir = join(workDir, 'cpu-prof');
         const gw = await launchGateway(bench, 'profiled', { cpuProfDir: dir });
-        let burst;
+        let burst: Awaited<ReturnType<typeof measureBurst>>;
         try {
           burst = await measureBurst(bench, gw, sizes.gateway);
         } finally {
@@ -328,7 +328,7 @@ async function main(): Promise<number> {
   results.finishedAt = new Date().toISOString();
   results.host.loadavgEnd = loadavg();
   results.targets = checkTargets(results);
-  await writeFile(resultsFile, JSON.stringify(results, null, 2) + '\n');
+  await writeFile(resultsFile, `${JSON.stringify(results, null, 2)}\n`);
   process.stdout.write(formatReport(results, relative(process.cwd(), resultsFile) || basename(resultsFile)));
   const anyFailed = [
     results.buffer,

@@ -169,11 +169,10 @@ export async function runDemo(o: DemoOptions): Promise<void> {
     say('');
     say('sensorgate demo is running:');
     say(`  fleet page      ${fleet.url}/   (api: ${fleet.url}/api/gateways)`);
-    gateways.forEach((g, i) =>
-      say(
-        `  gateway ${g.status!.gateway.padEnd(12)} ${statusUrls[i]}/   (api: ${statusUrls[i]}/api/status, metrics: ${statusUrls[i]}/metrics)`,
-      ),
-    );
+    for (const [i, g] of gateways.entries()) {
+      const url = statusUrls[i];
+      say(`  gateway ${g.status!.gateway.padEnd(12)} ${url}/   (api: ${url}/api/status, metrics: ${url}/metrics)`);
+    }
     say(`  kafka           ${brokers.join(',')}   topics sensor.readings, sensorgate.status`);
     say(`  mqtt broker     ${mqttUrl}`);
     say('  devices:');

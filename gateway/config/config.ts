@@ -488,27 +488,25 @@ export function problemLines(issues: z.core.$ZodIssue[], ctx?: ProblemContext): 
 
 /** The keys the schema knows at `path` (following the input through arrays and the driver union). */
 function knownKeys(schema: z.ZodType, raw: unknown, path: readonly PropertyKey[]): string[] {
-  let s: any = unwrap(schema);
-  let value: any = raw;
+  let s: SchemaNode | undefined = unwrap(schema);
+  let value = raw as Obj | undefined;
   for (const key of [...path, undefined]) {
-    const type = s?._zod?.def?.type;
-    if (type === 'union') {
+    const def = s?._zod.def;
+    if (def?.type === 'union') {
       // A discriminated union (sources by driver, simulated devices by transport): the option the input names.
-      const tag: string = s._zod.def.discriminator ?? 'driver';
-      const option = s._zod.def.options.find((o: any) =>
-        (unwrap(o) as any)._zod?.def?.shape?.[tag]?._zod.def.values?.includes(value?.[tag]),
-      );
+      const tag = def.discriminator ?? 'driver';
+      const option = def.options?.find((o) => unwrap(o).shape?.[tag]?._zod.def.values?.includes(value?.[tag]));
       if (!option) return [];
       s = unwrap(option);
     }
     if (key === undefined) break;
-    const t = s?._zod?.def?.type;
-    if (t === 'object') s = unwrap(s.shape[key as string]);
-    else if (t === 'array') s = unwrap(s._zod.def.element);
-    else return [];
-    value = value?.[key as string];
+    const t = s?._zod.def.type;
+    const next = t === 'object' ? s?.shape?.[key as string] : t === 'array' ? s?._zod.def.element : undefined;
+    if (!next) return [];
+    s = unwrap(next);
+    value = value?.[key as string] as Obj | undefined;
   }
-  return s?._zod?.def?.type === 'object' ? Object.keys(s.shape) : [];
+  return s?._zod.def.type === 'object' && s.shape ? Object.keys(s.shape) : [];
 }
 
 /** A copy of `value` with every secret replaced by "***" (for `check`, and anything else that prints config). */
@@ -534,12 +532,27 @@ export function configJsonSchema(): Record<string, unknown> {
   };
 }
 
-type Schema = z.ZodType;
-function unwrap(s: Schema): Schema {
-  // default/prefault/optional wrap the type we care about.
-  let cur: any = s;
-  while (cur?._zod?.def?.innerType || cur?._zod?.def?.type === 'pipe') cur = cur._zod.def.innerType ?? cur._zod.def.in;
-  return cur as Schema;
+type Obj = Record<string, unknown>;
+/** The part of zod's schema introspection (`_zod.def`, `shape`) that walking the config by key needs. */
+interface SchemaNode {
+  _zod: {
+    def: {
+      type: string;
+      innerType?: SchemaNode;
+      in?: SchemaNode;
+      element?: SchemaNode;
+      options?: SchemaNode[];
+      discriminator?: string;
+      values?: unknown[];
+    };
+  };
+  shape?: Record<string, SchemaNode>;
+}
+function unwrap(s: z.ZodType | SchemaNode): SchemaNode {
+  // default/prefault/optional wrap the type we care about; a pipe (preprocess) its input.
+  let cur = s as SchemaNode;
+  while (cur._zod.def.innerType || cur._zod.def.type === 'pipe') cur = cur._zod.def.innerType ?? cur._zod.def.in!;
+  return cur;
 }
 function keyToken(key: string): string {
   return key.toUpperCase();
@@ -571,53 +584,51 @@ export function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): 
   return problems;
 }
 
-function setByTokens(target: any, schema: Schema, tokens: string[], value: string): boolean {
-  const s: any = unwrap(schema);
-  const type = s._zod.def.type;
-  if (type === 'object') {
+function setByTokens(target: Obj, schema: z.ZodType | SchemaNode, tokens: string[], value: string): boolean {
+  const s = unwrap(schema);
+  const def = s._zod.def;
+  if (def.type === 'object' && s.shape) {
     for (let n = 1; n <= tokens.length; n++) {
       const joined = tokens.slice(0, n).join('');
       const key = Object.keys(s.shape).find((k) => keyToken(k) === joined);
       if (!key) continue;
       const rest = tokens.slice(n);
       if (rest.length === 0) {
-        target[key] = convert(s.shape[key], value);
+        target[key] = convert(s.shape[key]!, value);
         return true;
       }
-      if (typeof target[key] !== 'object' || target[key] === null)
-        target[key] = Array.isArray(target[key]) ? target[key] : {};
-      if (setByTokens(target[key], s.shape[key], rest, value)) return true;
+      if (typeof target[key] !== 'object' || target[key] === null) target[key] = {};
+      if (setByTokens(target[key] as Obj, s.shape[key]!, rest, value)) return true;
     }
     return false;
   }
-  if (type === 'array' && /^\d+$/.test(tokens[0] ?? '')) {
-    const el = target[Number(tokens[0])];
+  if (def.type === 'array' && def.element && Array.isArray(target) && /^\d+$/.test(tokens[0] ?? '')) {
+    const el: unknown = target[Number(tokens[0])];
     if (typeof el !== 'object' || el === null) return false; // only elements present in the file
-    return setByTokens(el, s._zod.def.element, tokens.slice(1), value);
+    return setByTokens(el as Obj, def.element, tokens.slice(1), value);
   }
-  if (type === 'union') {
+  if (def.type === 'union') {
     // A source (told apart by its driver), or a value that is `true` or an object (kafka.tls).
-    const objects = s._zod.def.options.filter((o: any) => unwrap(o)._zod.def.type === 'object');
+    const objects = (def.options ?? []).map(unwrap).filter((o) => o._zod.def.type === 'object');
     const option =
       objects.length === 1
         ? objects[0]
-        : objects.find((o: any) => o.shape.driver?._zod.def.values?.includes(target.driver));
+        : objects.find((o) => o.shape?.driver?._zod.def.values?.includes(target.driver));
     return option ? setByTokens(target, option, tokens, value) : false;
   }
   return false;
 }
 
-function convert(schema: Schema, value: string): unknown {
-  const type = (unwrap(schema) as any)._zod.def.type;
-  if (type === 'array')
+function convert(schema: SchemaNode, value: string): unknown {
+  const def = unwrap(schema)._zod.def;
+  if (def.type === 'array')
     return value
       .split(',')
       .map((v) => v.trim())
       .filter(Boolean);
-  if (type === 'number') return value.trim() === '' ? value : Number(value);
+  if (def.type === 'number') return value.trim() === '' ? value : Number(value);
   const booleanish =
-    type === 'boolean' ||
-    (type === 'union' && (unwrap(schema) as any)._zod.def.options.some((o: any) => o._zod.def.type === 'boolean'));
+    def.type === 'boolean' || (def.type === 'union' && def.options?.some((o) => o._zod.def.type === 'boolean'));
   if (booleanish && (value === 'true' || value === 'false')) return value === 'true';
   return value;
 }

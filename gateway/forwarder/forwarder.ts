@@ -214,8 +214,9 @@ export class Forwarder {
   private connectedLog(): void {
     const o = this.outage;
     this.outage = undefined;
-    if (!o) return this.log.info('uplink connected');
-    this.log.info({ downS: Math.round((performance.now() - o.since) / 1000), attempts: o.attempts }, 'uplink back');
+    if (!o) this.log.info('uplink connected');
+    else
+      this.log.info({ downS: Math.round((performance.now() - o.since) / 1000), attempts: o.attempts }, 'uplink back');
   }
 
   /**

@@ -107,7 +107,7 @@ test('sizes take units; GPIO pins and other ranges are checked', () => {
     /^config: buffer\.maxBytes: must be a number of bytes or a size such as 64MiB .*, found the string "1 GiBs"$/,
   );
   oneLine(
-    GOOD.replace(/sources:[^]*$/, 'sources:\n  - id: door\n    driver: gpio\n    pin: 99\n'),
+    GOOD.replace(/sources:[\s\S]*$/, 'sources:\n  - id: door\n    driver: gpio\n    pin: 99\n'),
     /^config: sources\[0\]\.pin: expected a BCM number of the Raspberry Pi header \(0-27\), found 99/,
   );
   oneLine(
@@ -118,11 +118,10 @@ test('sizes take units; GPIO pins and other ranges are checked', () => {
 
 test('check never prints a secret: not in the resolved config, not from the environment, not in an error line', () => {
   const secrets = ['supersecret-mqtt', 'supersecret-sasl', 'supersecret-token-0123456789'];
-  const yaml =
-    GOOD.replace('    topics:', `    username: gw\n    password: ${secrets[0]}\n    topics:`).replace(
-      'brokers: ["10.0.0.5:9092"]',
-      `brokers: ["10.0.0.5:9092"]\n  sasl: {mechanism: scram-sha-512, username: gw, password: ${secrets[1]}}`,
-    ) + `status:\n  authToken: ${secrets[2]}\n`;
+  const yaml = `${GOOD.replace('    topics:', `    username: gw\n    password: ${secrets[0]}\n    topics:`).replace(
+    'brokers: ["10.0.0.5:9092"]',
+    `brokers: ["10.0.0.5:9092"]\n  sasl: {mechanism: scram-sha-512, username: gw, password: ${secrets[1]}}`,
+  )}status:\n  authToken: ${secrets[2]}\n`;
   const ok = check(yaml);
   assert.equal(ok.code, 0, ok.stderr);
   for (const s of secrets) assert.ok(!ok.stdout.includes(s), `${s} printed`);

@@ -24,7 +24,7 @@ const files = [
 ];
 const examples = files.flatMap((file) => {
   const text = readFileSync(join(ROOT, file), 'utf8');
-  return [...text.matchAll(/```yaml\n([^]*?)```/g)]
+  return [...text.matchAll(/```yaml\n([\s\S]*?)```/g)]
     .filter((m) => /^gateway:/m.test(m[1]!))
     .map((m) => ({ where: `${file}:${text.slice(0, m.index).split('\n').length}`, yaml: m[1]! }));
 });

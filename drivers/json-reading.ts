@@ -1,5 +1,5 @@
 /**
- * JSON readings (README: MQTT payloads), shared by MQTT payloads and serial `jsonl` lines: a bare number, or
+ * JSON readings (docs/reference/wire-formats.md), shared by MQTT payloads and serial `jsonl` lines: a bare number, or
  * a JSON object with `value` and optional `ts`, `unit`, `sensor`, `metric`. Pure functions, no I/O.
  *
  * Total: any text yields a reading or a rejection, never a throw, in time linear in its length.

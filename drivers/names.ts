@@ -1,4 +1,4 @@
-/** Identifier rule shared by sensors, metrics, gateway and source ids (README: Configuration; docs/drivers.md). */
+/** Identifier rule shared by sensors, metrics, gateway and source ids (docs/reference/wire-formats.md). */
 export const NAME_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
 
 export function isName(s: unknown): s is string {

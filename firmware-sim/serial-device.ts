@@ -1,5 +1,5 @@
 /**
- * A serial sensor on a real pseudo-terminal (see PtySimDevice): it writes line frames (docs/drivers.md: the serial line format)
+ * A serial sensor on a real pseudo-terminal (see PtySimDevice): it writes line frames (docs/reference/wire-formats.md)
  * or JSON lines into its end. Like a UART, it never waits for the line: while an earlier write
  * has not drained (nobody reading the other end), new samples are dropped and counted.
  */

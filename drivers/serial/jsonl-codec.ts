@@ -1,5 +1,5 @@
 /**
- * Serial `format: jsonl` (the MQTT JSON payload of the README, on a serial line): one JSON reading per line, decoded by the
+ * Serial `format: jsonl` (the MQTT JSON payload of docs/reference/wire-formats.md, on a serial line): one JSON reading per line, decoded by the
  * same rules as an MQTT payload. Pure functions; the encoder is what simulated devices send.
  */
 import type { RawReading } from '../driver.js';

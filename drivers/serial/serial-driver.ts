@@ -1,5 +1,5 @@
 /**
- * Serial source: reads frames (the serial `line` format, or `jsonl` (README: MQTT payloads)) from a serial port, hands the
+ * Serial source: reads frames (the serial `line` format, or `jsonl` (docs/reference/wire-formats.md)) from a serial port, hands the
  * readings and the refused frames to the sink, and keeps the port open: when the device vanishes
  * (USB unplug, a pseudo-terminal closed) it reports `down` and reopens the same path with backoff
  * until the device is back. A serial line cannot be asked to resend, so nothing waits for the sink.

@@ -1,7 +1,7 @@
 /**
  * What every pipeline in the bench carries: readings from a handful of sensors, as MQTT payloads
- * (README: MQTT payloads) on `<prefix>/<sensor>/<metric>` topics, or as the Kafka records the gateway
- * would make of them (README: Kafka records). One definition, so the peers move the same bytes.
+ * (docs/reference/wire-formats.md) on `<prefix>/<sensor>/<metric>` topics, or as the Kafka records the gateway
+ * would make of them (docs/reference/kafka-records.md). One definition, so the peers move the same bytes.
  */
 import { encodeRecord, recordKey } from '../ingest/record.js';
 

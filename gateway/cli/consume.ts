@@ -76,7 +76,7 @@ function settings(o: ConsumeCliOptions) {
   return { ...result, kafka };
 }
 
-/** A record of the readings topic (README: Kafka records), or undefined for anything else. */
+/** A record of the readings topic (docs/reference/kafka-records.md), or undefined for anything else. */
 function parseReading(value: Buffer | null): ReadingRecord | undefined {
   if (!value) return undefined;
   let r: unknown;

@@ -1,4 +1,4 @@
-/** `sensorgate flash` (README: Commands): customise a Raspberry Pi OS image or card. The work is in deploy/flash. */
+/** `sensorgate flash` (docs/reference/cli.md): customise a Raspberry Pi OS image or card. The work is in deploy/flash. */
 import { type Command, Option } from 'commander';
 import type { FlashOptions } from '../../deploy/flash/flash.js';
 import { ARCHES } from '../../deploy/pack/targets.js';

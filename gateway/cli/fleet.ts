@@ -1,4 +1,4 @@
-/** `sensorgate fleet` (README: Commands; docs/status.md): the fleet status page server. */
+/** `sensorgate fleet` (docs/reference/cli.md; docs/status.md): the fleet status page server. */
 import { type Command, Option } from 'commander';
 import { type Config, ConfigError, configSchema, kafkaForCommand } from '../config/config.js';
 import { listenProblem } from '../web/auth.js';

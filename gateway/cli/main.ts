@@ -1,6 +1,6 @@
 #!/usr/bin/env -S node --max-semi-space-size=1
 /**
- * The `sensorgate` command line (README: Commands).
+ * The `sensorgate` command line (docs/reference/cli.md).
  *
  * The shebang caps V8's young generation at 1 MiB per semi-space: the default (16 MiB) lets a
  * busy gateway's RSS grow by ~30 MiB for garbage it would collect anyway, and edge devices are
@@ -20,7 +20,7 @@ import { registerPack } from './pack.js';
 import { registerProvision } from './provision.js';
 import { registerSim } from './sim.js';
 
-/** Exit code for a config the gateway refuses (README: Commands). */
+/** Exit code for a config the gateway refuses (docs/reference/cli.md: exit codes). */
 const EXIT_CONFIG = 2;
 
 function configOrExit(file: string): Readonly<Config> {

@@ -1,4 +1,4 @@
-/** `sensorgate pack` (README: Commands): the offline device bundle. The work is in deploy/pack. */
+/** `sensorgate pack` (docs/reference/cli.md): the offline device bundle. The work is in deploy/pack. */
 import { type Command, Option } from 'commander';
 import { ARCHES, type Arch } from '../../deploy/pack/targets.js';
 import { ConfigError } from '../config/config.js';

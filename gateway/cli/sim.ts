@@ -1,5 +1,5 @@
 /**
- * `sensorgate sim --config FILE` (README: Commands): simulated sensor devices (firmware-sim) for
+ * `sensorgate sim --config FILE` (docs/reference/cli.md): simulated sensor devices (firmware-sim) for
  * developing gateway configs and consumers without hardware. Prints where each device is and the
  * gateway sources that read them, then runs until SIGINT/SIGTERM. A config it refuses exits 2
  * with one line per problem, naming the key, as `sensorgate run` does.

@@ -1,5 +1,5 @@
 /**
- * The one place config is defined and validated (README: Configuration). A config is parsed from YAML,
+ * The one place config is defined and validated (docs/reference/config.md). A config is parsed from YAML,
  * overlaid with SENSORGATE_* environment variables, validated once with zod, then frozen.
  */
 import { readFileSync } from 'node:fs';

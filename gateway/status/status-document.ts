@@ -1,6 +1,6 @@
 /**
- * The status document as readers check it (README: Kafka records): the fields listed there are
- * required, later additions are optional so that older gateways still show.
+ * The status document as readers check it (docs/reference/status-and-metrics.md): the fields that
+ * page names as required are required, later additions are optional so that older gateways still show.
  */
 import { z } from 'zod';
 

@@ -1,6 +1,7 @@
 /**
- * What the gateway knows about itself: counters and gauges (Prometheus, docs/status.md) and the
- * GatewayStatus document (README: Kafka records). Every stage reports here; nothing here drives the flow.
+ * What the gateway knows about itself: counters and gauges (Prometheus) and the GatewayStatus
+ * document, both in docs/reference/status-and-metrics.md. Every stage reports here; nothing here
+ * drives the flow.
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { DriverState } from '../../drivers/driver.js';

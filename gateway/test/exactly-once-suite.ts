@@ -1,5 +1,5 @@
 /**
- * Exactly-once across crashes (README: Exactly-once), with the real gateway process, real Mosquitto and a real
+ * Exactly-once across crashes (docs/reference/delivery.md), with the real gateway process, real Mosquitto and a real
  * Kafka: readings stream in while the gateway is SIGKILLed at random moments and once
  * deliberately between the Kafka commit and the local delete. A read_committed consumer must see
  * every reading and no (gateway, seq) twice. The same scenario in at-least-once mode shows the

@@ -1,5 +1,5 @@
 /**
- * Acceptance of the core promise (README: Delivery promise) against a real Kafka broker and a real Mosquitto,
+ * Acceptance of the core promise (docs/reference/delivery.md) against a real Kafka broker and a real Mosquitto,
  * with the real `sensorgate run` process. Defined once, run per Kafka version.
  */
 import assert from 'node:assert/strict';

@@ -43,4 +43,6 @@ for (const cycle of cycles) {
   for (let i = 0; i + 1 < cycle.length; i++) console.error(`  ${edges.get(cycle[i]).get(cycle[i + 1])}`);
 }
 if (cycles.length) process.exit(1);
-console.log(`no cycles between ${new Set([...edges.keys(), ...[...edges.values()].flatMap((m) => [...m.keys()])]).size} folders`);
+console.log(
+  `no cycles between ${new Set([...edges.keys(), ...[...edges.values()].flatMap((m) => [...m.keys()])]).size} folders`,
+);

@@ -9,7 +9,7 @@ import type { Command } from 'commander';
 import type { Logger } from 'pino';
 import { type Config, ConfigError, configSchema, kafkaForCommand } from '../config/config.js';
 import type { Analytics, ReadingRecord, SeriesStats, WearEvent } from '../offsite/consume/analytics.js';
-import { action } from './pack.js';
+import { action } from './exit.js';
 
 interface ConsumeCliOptions {
   brokers?: string;

@@ -2,7 +2,7 @@
 import { type Command, Option } from 'commander';
 import type { FlashOptions } from '../../deploy/flash/flash.js';
 import { ARCHES } from '../../deploy/pack/targets.js';
-import { action } from './pack.js';
+import { action } from './exit.js';
 
 /** The command's options are the library's, less what only a program passes in. */
 type FlashCliOptions = Omit<FlashOptions, 'log' | 'progress'>;

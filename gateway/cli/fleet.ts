@@ -2,7 +2,7 @@
 import { type Command, Option } from 'commander';
 import { type Config, ConfigError, configSchema, kafkaForCommand } from '../config/config.js';
 import { listenProblem } from '../web/auth.js';
-import { action } from './pack.js';
+import { action } from './exit.js';
 
 interface FleetCliOptions {
   brokers?: string;

@@ -9,29 +9,17 @@
 import { Command, Option } from 'commander';
 import { stringify } from 'yaml';
 import { SqliteBuffer } from '../buffer/sqlite-buffer.js';
-import { type Config, ConfigError, configJsonSchema, loadConfig, redactSecrets } from '../config/config.js';
+import { configJsonSchema, redactSecrets } from '../config/config.js';
 import { Gateway } from '../gateway.js';
 import { createLogger } from '../lib/log.js';
 import { VERSION } from '../lib/version.js';
 import { registerConsume } from './consume.js';
+import { configOrExit, exitWithProblems } from './exit.js';
 import { registerFlash } from './flash.js';
 import { registerFleet } from './fleet.js';
 import { registerPack } from './pack.js';
 import { registerProvision } from './provision.js';
 import { registerSim } from './sim.js';
-
-/** Exit code for a config the gateway refuses (README: Commands). */
-const EXIT_CONFIG = 2;
-
-function configOrExit(file: string): Readonly<Config> {
-  try {
-    return loadConfig(file);
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    for (const line of err.problems) process.stderr.write(`config: ${line}\n`);
-    process.exit(EXIT_CONFIG);
-  }
-}
 
 const configOption = new Option(
   '-c, --config <file>',
@@ -162,10 +150,7 @@ program
       const fleetPort = port('--fleet-port', opts.fleetPort);
       if (opts.mqttUrl !== undefined && !/^(mqtts?|wss?):\/\/.+/.test(opts.mqttUrl))
         problems.push(`--mqtt-url: expected an mqtt://, mqtts://, ws:// or wss:// URL, found "${opts.mqttUrl}"`);
-      if (problems.length) {
-        for (const p of problems) process.stderr.write(`demo: ${p}\n`);
-        process.exit(EXIT_CONFIG);
-      }
+      if (problems.length) exitWithProblems('demo', problems);
       const { runDemo, DemoUsageError } = await import('./demo-stack.js');
       try {
         await runDemo({ dataDir: opts.dataDir, statusPort, fleetPort, mqttUrl: opts.mqttUrl, seed: opts.seed });
@@ -174,8 +159,7 @@ program
         process.exit(0);
       } catch (err) {
         if (!(err instanceof DemoUsageError)) throw err;
-        process.stderr.write(`demo: ${err.message}\n`);
-        process.exit(EXIT_CONFIG);
+        exitWithProblems('demo', [err.message]);
       }
     },
   );

@@ -1,29 +1,7 @@
 /** `sensorgate pack` (README: Commands): the offline device bundle. The work is in deploy/pack. */
 import { type Command, Option } from 'commander';
 import { ARCHES, type Arch } from '../../deploy/pack/targets.js';
-import { ConfigError } from '../config/config.js';
-
-/**
- * Run a command's work. A refused config prints one line per problem and exits 2, as `run`
- * does; any other failure prints its message (with the tool output it carries) and exits 1.
- */
-export function action<A extends unknown[]>(
-  name: string,
-  work: (...args: A) => Promise<void>,
-): (...args: A) => Promise<void> {
-  return async (...args: A) => {
-    try {
-      await work(...args);
-    } catch (err) {
-      if (err instanceof ConfigError) {
-        for (const line of err.problems) process.stderr.write(`config: ${line}\n`);
-        process.exit(2);
-      }
-      process.stderr.write(`sensorgate ${name}: ${(err as Error).message}\n`);
-      process.exit(1);
-    }
-  };
-}
+import { action } from './exit.js';
 
 export function registerPack(program: Command): void {
   program

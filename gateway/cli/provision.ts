@@ -1,7 +1,7 @@
 /** `sensorgate provision`: images or config folders for a fleet. The work is in deploy/provision. */
 import { type Command, Option } from 'commander';
 import { ARCHES, type Arch } from '../../deploy/pack/targets.js';
-import { action } from './pack.js';
+import { action } from './exit.js';
 
 export function registerProvision(program: Command): void {
   program

@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { parse as parseYaml, stringify } from 'yaml';
 import { ConfigError } from '../config/config.js';
-import { action } from './pack.js';
+import { action } from './exit.js';
 
 interface SimCliOptions {
   config: string;

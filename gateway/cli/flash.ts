@@ -5,7 +5,7 @@ import { ARCHES } from '../../deploy/pack/targets.js';
 import { action } from './exit.js';
 
 /** The command's options are the library's, less what only a program passes in. */
-type FlashCliOptions = Omit<FlashOptions, 'log' | 'progress'>;
+type FlashCliOptions = Omit<FlashOptions, 'log' | 'progress' | 'configRules'>;
 
 export function registerFlash(program: Command): void {
   program
@@ -35,11 +35,15 @@ export function registerFlash(program: Command): void {
       action('flash', async (opts: FlashCliOptions) => {
         const { flash } = await import('../../deploy/flash/flash.js');
         const { progressBar } = await import('../../deploy/flash/progress.js');
-        const result = await flash({
-          ...opts,
-          log: (line) => process.stderr.write(`flash: ${line}\n`),
-          progress: progressBar,
-        });
+        const { gatewayConfigRules, refusedAsConfigError } = await import('./deploy-config.js');
+        const result = await refusedAsConfigError(
+          flash({
+            ...opts,
+            configRules: gatewayConfigRules,
+            log: (line) => process.stderr.write(`flash: ${line}\n`),
+            progress: progressBar,
+          }),
+        );
         process.stdout.write(
           `${JSON.stringify({ targets: result.targets, mode: result.mode, identity: result.identity })}\n`,
         );

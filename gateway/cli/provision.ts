@@ -22,7 +22,14 @@ export function registerProvision(program: Command): void {
         'provision',
         async (opts: { inventory: string; out: string; image?: string; bundle?: string; arch?: Arch }) => {
           const { provision } = await import('../../deploy/provision/provision.js');
-          const devices = await provision({ ...opts, log: (line) => process.stderr.write(`provision: ${line}\n`) });
+          const { gatewayConfigRules, refusedAsConfigError } = await import('./deploy-config.js');
+          const devices = await refusedAsConfigError(
+            provision({
+              ...opts,
+              configRules: gatewayConfigRules,
+              log: (line) => process.stderr.write(`provision: ${line}\n`),
+            }),
+          );
           process.stdout.write(`${JSON.stringify(devices)}\n`);
         },
       ),

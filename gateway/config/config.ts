@@ -4,10 +4,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { closest, distance } from 'fastest-levenshtein';
-import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { MAX_UNIT_LENGTH, NAME_PATTERN } from '../../drivers/names.js';
 import { listenProblem } from '../web/auth.js';
+import { readYamlMapping } from './yaml-mapping.js';
 
 const name = z.string().regex(NAME_PATTERN, { message: 'must match [A-Za-z0-9._-]{1,64}' });
 const hostPort = z.string().regex(/^[^\s:]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/, { message: 'must be HOST:PORT' });
@@ -633,40 +633,34 @@ function convert(schema: SchemaNode, value: string): unknown {
   return value;
 }
 
+/**
+ * `raw` validated by `schema` (a config of ours: the gateway's, the simulator's), or a ConfigError
+ * with one line per problem.
+ */
+export function validateWith<S extends z.ZodType>(schema: S, raw: unknown): z.output<S> {
+  const result = schema.safeParse(raw, { reportInput: true });
+  if (!result.success) throw new ConfigError(problemLines(result.error.issues, { schema, raw }));
+  return result.data;
+}
+
 /** Validate an already-parsed config object (env applied by the caller if wanted). */
 export function validateConfig(raw: unknown): Readonly<Config> {
-  const result = configSchema.safeParse(raw, { reportInput: true });
-  if (!result.success) throw new ConfigError(problemLines(result.error.issues, { schema: configSchema, raw }));
-  return deepFreeze(result.data);
+  return deepFreeze(validateWith(configSchema, raw));
+}
+
+/** A YAML file's top-level mapping, or a ConfigError with one line per problem. */
+export function loadYamlMapping(file: string): Record<string, unknown> {
+  const read = readYamlMapping(file);
+  if ('problems' in read) throw new ConfigError(read.problems);
+  return read.mapping;
 }
 
 /** A config file parsed and overlaid with SENSORGATE_* variables, not yet validated. */
 function readConfigFile(file: string, env: NodeJS.ProcessEnv): Record<string, unknown> {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new ConfigError([`${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`]);
-  }
-  const doc = parseDocument(text);
-  if (doc.errors.length) {
-    const lines = text.split(/\r?\n/);
-    throw new ConfigError(
-      doc.errors.map((e) => {
-        const at = e.linePos?.[0];
-        const where = at ? `${file}:${at.line}:${at.col}` : file;
-        const offending = at ? (lines[at.line - 1] ?? '') : '';
-        const message = e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
-        return `${where}: not valid YAML: ${message}${at ? `; line ${at.line}: ${JSON.stringify(offending.length > 120 ? `${offending.slice(0, 117)}…` : offending)}` : ''}`;
-      }),
-    );
-  }
-  const raw: unknown = doc.toJS() ?? {};
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
-    throw new ConfigError([`${file}: the top level must be a mapping`]);
-  const envProblems = applyEnv(raw as Record<string, unknown>, env);
+  const raw = loadYamlMapping(file);
+  const envProblems = applyEnv(raw, env);
   if (envProblems.length) throw new ConfigError(envProblems);
-  return raw as Record<string, unknown>;
+  return raw;
 }
 
 export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): Readonly<Config> {

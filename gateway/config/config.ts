@@ -229,8 +229,8 @@ const gpioSource = z
     driver: z.literal('gpio'),
     pin: z.number().int().min(0).max(1023),
     mode: z.enum(['state', 'edges', 'pulses']).default('state'),
-    /** onoff: the kernel's sysfs GPIO; sim: the simulated chip of `sensorgate demo` and tests. */
-    chip: z.enum(['onoff', 'sim']).default('onoff'),
+    /** onoff: the kernel's sysfs GPIO, the one backend today (the simulated chip of the demo and tests is handed in, not configured). */
+    chip: z.enum(['onoff']).default('onoff'),
     /** The gpiochip label, when the sensor is not on the Pi header's chip. */
     chipLabel: z.string().min(1).optional(),
     sensor: name.optional(),
@@ -251,7 +251,6 @@ const gpioSource = z
     if (s.mode === 'state' && s.edge !== undefined) only(ctx, 'edge', 'mode: edges or pulses');
     if (s.mode === 'pulses' && s.edge === 'both')
       ctx.addIssue({ code: 'custom', path: ['edge'], message: 'a pulse is counted on one edge: rising or falling' });
-    if (s.chip === 'sim' && s.chipLabel !== undefined) only(ctx, 'chipLabel', 'chip: onoff');
     // The header's chip has BCM lines 0-27; a higher number is a typo or a physical pin number.
     if (s.chipLabel === undefined && s.pin > HEADER_MAX_PIN) {
       ctx.addIssue({

@@ -3,7 +3,7 @@
  * an inventory, flags) is one line per problem on stderr and exit code 2; anything else is one line
  * naming the command and exit code 1.
  */
-import { type Config, ConfigError, loadConfig } from '../config/config.js';
+import { ConfigError } from '../config/config.js';
 
 /** Exit code for input a command refuses. */
 const EXIT_CONFIG = 2;
@@ -12,16 +12,6 @@ const EXIT_CONFIG = 2;
 export function exitWithProblems(prefix: string, problems: readonly string[]): never {
   for (const line of problems) process.stderr.write(`${prefix}: ${line}\n`);
   process.exit(EXIT_CONFIG);
-}
-
-/** The gateway config in `file`, or its problems printed and exit 2. */
-export function configOrExit(file: string): Readonly<Config> {
-  try {
-    return loadConfig(file);
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    exitWithProblems('config', err.problems);
-  }
 }
 
 /**

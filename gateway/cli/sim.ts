@@ -9,6 +9,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { stringify } from 'yaml';
+import { simConfigSchema } from '../../firmware-sim/config.js';
+import { Simulator } from '../../firmware-sim/simulator.js';
 import { ConfigError, loadYamlMapping, validateWith } from '../config/config.js';
 import { action } from './exit.js';
 
@@ -21,8 +23,7 @@ interface SimCliOptions {
 }
 
 /** The config file, with the command line's overrides, as the simulator's schema validates it. */
-async function loadSimConfig(o: SimCliOptions) {
-  const { simConfigSchema } = await import('../../firmware-sim/config.js');
+function loadSimConfig(o: SimCliOptions) {
   const cfg = validateWith(simConfigSchema, {
     ...loadYamlMapping(o.config),
     ...(o.mqttUrl !== undefined ? { mqttUrl: o.mqttUrl } : {}),
@@ -39,12 +40,8 @@ async function loadSimConfig(o: SimCliOptions) {
   return cfg;
 }
 
-export function registerSim(program: Command): void {
-  program
-    .command('sim')
-    .description(
-      'run simulated sensor devices (serial and JSONL on pseudo-terminals, Modbus RTU slaves, MQTT publishers) with physical models and faults; prints where each device is and the gateway sources that read them',
-    )
+export function defineSim(command: Command): void {
+  command
     .requiredOption('-c, --config <file>', 'simulator config (YAML; see docs/simulator.md and firmware-sim/samples/)')
     .option('--dev-dir <dir>', 'where the pseudo-terminal links are made (default: a new temporary directory)')
     .option('--mqtt-url <url>', 'broker of MQTT devices that name none (overrides mqttUrl)')
@@ -52,8 +49,7 @@ export function registerSim(program: Command): void {
     .option('--summary <seconds>', 'print device counters this often (0: never)', '10')
     .action(
       action('sim', async (opts: SimCliOptions) => {
-        const cfg = await loadSimConfig(opts);
-        const { Simulator } = await import('../../firmware-sim/simulator.js');
+        const cfg = loadSimConfig(opts);
         const tempDir = opts.devDir === undefined ? mkdtempSync(join(tmpdir(), 'sensorgate-sim-')) : undefined;
         const sim = new Simulator(cfg, {
           devDir: resolve(opts.devDir ?? tempDir!),

@@ -6,10 +6,11 @@
  * line whenever a wear state changes. Proof that what the gateways deliver serves the purpose.
  */
 import type { Command } from 'commander';
-import type { Logger } from 'pino';
 import { type Config, ConfigError, configSchema, kafkaForCommand } from '../config/config.js';
-import type { Analytics, ReadingRecord, SeriesStats, WearEvent } from '../offsite/consume/analytics.js';
-import { action } from './pack.js';
+import { createLogger } from '../lib/log.js';
+import { Analytics, type ReadingRecord, type SeriesStats, type WearEvent } from '../offsite/consume/analytics.js';
+import { kafkaClient } from '../uplink/kafka-client.js';
+import { action } from './exit.js';
 
 interface ConsumeCliOptions {
   brokers?: string;
@@ -147,12 +148,8 @@ function table(rows: SeriesStats[]): string[] {
   ];
 }
 
-export function registerConsume(program: Command): void {
-  program
-    .command('consume')
-    .description(
-      'example predictive-maintenance consumer: reads the readings topic (read_committed, deduplicated on gateway+seq), shows rolling statistics per sensor and metric, and raises a wear alarm when smoothed vibration crosses --threshold or its trend projects that within --horizon',
-    )
+export function defineConsume(command: Command): void {
+  command
     .option('-b, --brokers <list>', 'Kafka bootstrap brokers, HOST:PORT[,HOST:PORT…]')
     .option(
       '-c, --config <file>',
@@ -179,13 +176,8 @@ export function registerConsume(program: Command): void {
     .action(
       action('consume', async (opts: ConsumeCliOptions) => {
         const s = settings(opts);
-        const [{ Analytics }, { kafkaClient }, { createLogger }] = await Promise.all([
-          import('../offsite/consume/analytics.js'),
-          import('../uplink/kafka-client.js'),
-          import('../lib/log.js'),
-        ]);
-        const log: Logger = createLogger(opts.logLevel);
-        const analytics: Analytics = new Analytics(s.analytics);
+        const log = createLogger(opts.logLevel);
+        const analytics = new Analytics(s.analytics);
         const out = (line: string) => process.stdout.write(`${line}\n`);
         const units = new Map<string, string | undefined>();
         let skipped = 0;

@@ -149,7 +149,7 @@ export async function runDemo(o: DemoOptions): Promise<void> {
           .map((d) => d.source())
           .map((s) => ({ ...s, ...(s.driver === 'mqtt' && !o.mqttUrl ? { mqttVersion: '3.1.1' } : {}) })),
       });
-      const gateway = new Gateway(cfg, log, { simGpioChip: chips.get(line) });
+      const gateway = new Gateway(cfg, log, { openGpioChip: async () => chipOf(line) });
       cleanups.push(() => gateway.stop());
       await gateway.start();
       interrupted();

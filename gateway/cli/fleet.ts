@@ -1,8 +1,10 @@
 /** `sensorgate fleet` (docs/reference/cli.md; docs/status.md): the fleet status page server. */
 import { type Command, Option } from 'commander';
 import { type Config, ConfigError, configSchema, kafkaForCommand } from '../config/config.js';
+import { createLogger } from '../lib/log.js';
+import { FleetServer } from '../offsite/fleet/fleet-server.js';
 import { listenProblem } from '../web/auth.js';
-import { action } from './pack.js';
+import { action } from './exit.js';
 
 interface FleetCliOptions {
   brokers?: string;
@@ -71,12 +73,8 @@ function fleetSettings(
   return { kafka, host: o.host, port, authToken, maxGateways };
 }
 
-export function registerFleet(program: Command): void {
-  program
-    .command('fleet')
-    .description(
-      'the fleet status page: reads the compacted status topic and serves / (the page), /api/gateways, /api/fleet (its own state), /metrics and live updates',
-    )
+export function defineFleet(command: Command): void {
+  command
     .option('-b, --brokers <list>', 'Kafka bootstrap brokers, HOST:PORT[,HOST:PORT…]')
     .option(
       '-c, --config <file>',
@@ -110,10 +108,6 @@ export function registerFleet(program: Command): void {
     .action(
       action('fleet', async (opts: FleetCliOptions) => {
         const settings = fleetSettings(opts, process.env);
-        const [{ FleetServer }, { createLogger }] = await Promise.all([
-          import('../offsite/fleet/fleet-server.js'),
-          import('../lib/log.js'),
-        ]);
         const log = createLogger(opts.logLevel);
         const fleet = new FleetServer({ ...settings, log });
         await fleet.start();

@@ -4,10 +4,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { closest, distance } from 'fastest-levenshtein';
-import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { MAX_UNIT_LENGTH, NAME_PATTERN } from '../../drivers/names.js';
 import { listenProblem } from '../web/auth.js';
+import { readYamlMapping } from './yaml-mapping.js';
 
 const name = z.string().regex(NAME_PATTERN, { message: 'must match [A-Za-z0-9._-]{1,64}' });
 const hostPort = z.string().regex(/^[^\s:]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/, { message: 'must be HOST:PORT' });
@@ -229,8 +229,8 @@ const gpioSource = z
     driver: z.literal('gpio'),
     pin: z.number().int().min(0).max(1023),
     mode: z.enum(['state', 'edges', 'pulses']).default('state'),
-    /** onoff: the kernel's sysfs GPIO; sim: the simulated chip of `sensorgate demo` and tests. */
-    chip: z.enum(['onoff', 'sim']).default('onoff'),
+    /** onoff: the kernel's sysfs GPIO, the one backend today (the simulated chip of the demo and tests is handed in, not configured). */
+    chip: z.enum(['onoff']).default('onoff'),
     /** The gpiochip label, when the sensor is not on the Pi header's chip. */
     chipLabel: z.string().min(1).optional(),
     sensor: name.optional(),
@@ -251,7 +251,6 @@ const gpioSource = z
     if (s.mode === 'state' && s.edge !== undefined) only(ctx, 'edge', 'mode: edges or pulses');
     if (s.mode === 'pulses' && s.edge === 'both')
       ctx.addIssue({ code: 'custom', path: ['edge'], message: 'a pulse is counted on one edge: rising or falling' });
-    if (s.chip === 'sim' && s.chipLabel !== undefined) only(ctx, 'chipLabel', 'chip: onoff');
     // The header's chip has BCM lines 0-27; a higher number is a typo or a physical pin number.
     if (s.chipLabel === undefined && s.pin > HEADER_MAX_PIN) {
       ctx.addIssue({
@@ -633,40 +632,34 @@ function convert(schema: SchemaNode, value: string): unknown {
   return value;
 }
 
+/**
+ * `raw` validated by `schema` (a config of ours: the gateway's, the simulator's), or a ConfigError
+ * with one line per problem.
+ */
+export function validateWith<S extends z.ZodType>(schema: S, raw: unknown): z.output<S> {
+  const result = schema.safeParse(raw, { reportInput: true });
+  if (!result.success) throw new ConfigError(problemLines(result.error.issues, { schema, raw }));
+  return result.data;
+}
+
 /** Validate an already-parsed config object (env applied by the caller if wanted). */
 export function validateConfig(raw: unknown): Readonly<Config> {
-  const result = configSchema.safeParse(raw, { reportInput: true });
-  if (!result.success) throw new ConfigError(problemLines(result.error.issues, { schema: configSchema, raw }));
-  return deepFreeze(result.data);
+  return deepFreeze(validateWith(configSchema, raw));
+}
+
+/** A YAML file's top-level mapping, or a ConfigError with one line per problem. */
+export function loadYamlMapping(file: string): Record<string, unknown> {
+  const read = readYamlMapping(file);
+  if ('problems' in read) throw new ConfigError(read.problems);
+  return read.mapping;
 }
 
 /** A config file parsed and overlaid with SENSORGATE_* variables, not yet validated. */
 function readConfigFile(file: string, env: NodeJS.ProcessEnv): Record<string, unknown> {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new ConfigError([`${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`]);
-  }
-  const doc = parseDocument(text);
-  if (doc.errors.length) {
-    const lines = text.split(/\r?\n/);
-    throw new ConfigError(
-      doc.errors.map((e) => {
-        const at = e.linePos?.[0];
-        const where = at ? `${file}:${at.line}:${at.col}` : file;
-        const offending = at ? (lines[at.line - 1] ?? '') : '';
-        const message = e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
-        return `${where}: not valid YAML: ${message}${at ? `; line ${at.line}: ${JSON.stringify(offending.length > 120 ? `${offending.slice(0, 117)}…` : offending)}` : ''}`;
-      }),
-    );
-  }
-  const raw: unknown = doc.toJS() ?? {};
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
-    throw new ConfigError([`${file}: the top level must be a mapping`]);
-  const envProblems = applyEnv(raw as Record<string, unknown>, env);
+  const raw = loadYamlMapping(file);
+  const envProblems = applyEnv(raw, env);
   if (envProblems.length) throw new ConfigError(envProblems);
-  return raw as Record<string, unknown>;
+  return raw;
 }
 
 export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): Readonly<Config> {

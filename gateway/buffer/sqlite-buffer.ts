@@ -141,6 +141,8 @@ export interface QuarantinedRow {
 
 /** Query a buffer file without writing to it; `empty` when no gateway has created one yet. */
 function readOnly<T>(dataDir: string, query: (db: Database.Database) => T, empty: T): T {
+  // No data dir, or no buffer in it yet: nothing was ever buffered there.
+  if (!existsSync(join(dataDir, BUFFER_FILE))) return empty;
   let db: Database.Database;
   try {
     db = new Database(join(dataDir, BUFFER_FILE), { readonly: true, fileMustExist: true });

@@ -27,7 +27,9 @@ const SIZE_UNITS: Record<string, number> = {
 export const byteSize = z
   .union([
     z.number().int().min(0),
-    z.string().regex(/^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|KiB|MiB|GiB)?\s*$/i, {
+    // Units in any case, spelled out rather than with the `i` flag: JSON Schema patterns have no
+    // flags, and editors checking against `config schema` must accept what `check` accepts.
+    z.string().regex(/^\s*\d+(\.\d+)?\s*([Bb]|[KkMmGg][Ii]?[Bb])?\s*$/, {
       message: 'must be a number of bytes or a size such as 64MiB (units: B KB MB GB KiB MiB GiB)',
     }),
   ])

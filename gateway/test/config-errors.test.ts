@@ -152,6 +152,16 @@ test('config schema: a JSON Schema of the same config, strict about unknown keys
   const maxBytes = JSON.stringify(schema.properties.buffer.properties.maxBytes);
   assert.match(maxBytes, /"integer"|"number"/);
   assert.match(maxBytes, /"string"/);
+  // The schema's pattern accepts what `check` accepts (JSON Schema patterns have no `i` flag).
+  const pattern = new RegExp(
+    (schema.properties.buffer.properties.maxBytes.anyOf as Array<{ pattern?: string }>).find((o) => o.pattern)!
+      .pattern!,
+  );
+  for (const size of ['64MiB', '64mib', '1 GB', '512000kb', '100000000']) {
+    assert.ok(pattern.test(size), `schema pattern accepts ${size}`);
+    assert.equal(check(`${GOOD}buffer:\n  maxBytes: ${size}\n`).code, 0, `check accepts ${size}`);
+  }
+  assert.equal(pattern.test('64 MiBs'), false);
   // Every driver is described, each strict about its keys.
   const drivers = schema.properties.sources.items.oneOf ?? schema.properties.sources.items.anyOf;
   assert.deepEqual(drivers.map((d: any) => d.properties.driver.const).sort(), ['gpio', 'modbus', 'mqtt', 'serial']);

@@ -10,7 +10,8 @@
  */
 import type { Logger } from 'pino';
 import { backoffDelay } from '../lib/backoff.js';
-import type { GatewayStatus, Status } from './status.js';
+import type { Status } from './status.js';
+import type { GatewayStatus } from './status-document.js';
 
 /** Where statuses go: our own interface, so that kafkajs can be replaced (as for the Uplink). */
 export interface StatusPublisher {

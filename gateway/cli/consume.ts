@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import { type Config, ConfigError, configSchema, kafkaForCommand } from '../config/config.js';
 import type { Analytics, ReadingRecord, SeriesStats, WearEvent } from '../offsite/consume/analytics.js';
 import { action } from './pack.js';
+import { untilSignal } from './signals.js';
 
 interface ConsumeCliOptions {
   brokers?: string;
@@ -236,10 +237,7 @@ export function registerConsume(program: Command): void {
           );
           for (const line of table(rows)) out(`  ${line}`);
         }, s.intervalMs);
-        await new Promise<void>((r) => {
-          process.once('SIGINT', () => r());
-          process.once('SIGTERM', () => r());
-        });
+        await untilSignal();
         clearInterval(timer);
         await consumer.disconnect();
         process.exit(0);

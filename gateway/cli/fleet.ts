@@ -3,6 +3,7 @@ import { type Command, Option } from 'commander';
 import { type Config, ConfigError, configSchema, kafkaForCommand } from '../config/config.js';
 import { listenProblem } from '../web/auth.js';
 import { action } from './pack.js';
+import { untilSignal } from './signals.js';
 
 interface FleetCliOptions {
   brokers?: string;
@@ -122,10 +123,7 @@ export function registerFleet(program: Command): void {
           'fleet page listening',
         );
         process.stderr.write(`fleet page: ${fleet.url}/\n`);
-        await new Promise<void>((r) => {
-          process.once('SIGINT', r);
-          process.once('SIGTERM', r);
-        });
+        await untilSignal();
         await fleet.stop();
         process.exit(0);
       }),

@@ -11,6 +11,7 @@ import type { Command } from 'commander';
 import { parse as parseYaml, stringify } from 'yaml';
 import { ConfigError } from '../config/config.js';
 import { action } from './pack.js';
+import { untilSignal } from './signals.js';
 
 interface SimCliOptions {
   config: string;
@@ -107,10 +108,7 @@ export function registerSim(program: Command): void {
                   );
                 }, every)
               : undefined;
-          await new Promise<void>((r) => {
-            process.once('SIGINT', () => r());
-            process.once('SIGTERM', () => r());
-          });
+          await untilSignal();
           clearInterval(timer);
         } finally {
           await sim.stop();

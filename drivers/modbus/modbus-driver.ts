@@ -12,6 +12,7 @@ import type { Driver, DriverSink, RawReading, Rejection } from '../driver.js';
 import { internalError } from '../guard.js';
 import { Reopener, type RetryDelay } from '../reopen.js';
 import { openFailure, type SerialLineSettings, watchPresence } from '../serial/port.js';
+import type { RegisterTable } from './protocol.js';
 import { decodeRegisters, type RegisterType, registerCount, type WordOrder } from './registers.js';
 
 export interface ModbusRegister {
@@ -20,7 +21,7 @@ export interface ModbusRegister {
   unit?: string;
   /** Slave address; the source's unitId when absent (several slaves share one RS-485 line). */
   unitId?: number;
-  table: 'holding' | 'input';
+  table: RegisterTable;
   /** Protocol address (0-based), as sent on the wire. */
   address: number;
   type: RegisterType;
@@ -46,8 +47,6 @@ export interface ModbusSourceOptions extends Omit<SerialLineSettings, 'path'> {
 type Client = ModbusRTU;
 type ReadResult = { reading: RawReading } | { rejection: Rejection; answered: boolean } | { portGone: true };
 
-const READ_HOLDING = 3;
-const READ_INPUT = 4;
 /** The port IANA assigned to Modbus TCP. */
 export const MODBUS_TCP_PORT = 502;
 
@@ -241,10 +240,9 @@ export class ModbusDriver implements Driver {
     this.link.beforeRequest(client);
     let words: number[];
     try {
-      const fc = reg.table === 'holding' ? READ_HOLDING : READ_INPUT;
       words = await new Promise<number[]>((resolve, reject) => {
         const done = (err: unknown, res?: { data: number[] }) => (err ? reject(err) : resolve(res!.data));
-        if (fc === READ_HOLDING) client.writeFC3(unit, reg.address, registerCount(reg.type), done);
+        if (reg.table === 'holding') client.writeFC3(unit, reg.address, registerCount(reg.type), done);
         else client.writeFC4(unit, reg.address, registerCount(reg.type), done);
       });
     } catch (err) {

@@ -10,7 +10,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import type { SerialPort } from 'serialport';
 import { EXCEPTION, EXCEPTION_FLAG, READ_FUNCTION, type RegisterTable } from '../drivers/modbus/protocol.js';
 import { encodeRegisters, type RegisterType, type WordOrder } from '../drivers/modbus/registers.js';
-import { openSerialPort, type SerialLineSettings } from '../drivers/serial/port.js';
+import { closeSerialPort, openSerialPort, type SerialLineSettings } from '../drivers/serial/port.js';
 
 /**
  * bad_crc: a corrupted reply (RTU: a broken checksum; TCP, which has none: a length that does
@@ -129,7 +129,7 @@ export class ModbusSlave extends RegisterSlave {
   async stop(): Promise<void> {
     const port = this.port;
     this.port = undefined;
-    if (port?.isOpen) await new Promise<void>((r) => port.close(() => r()));
+    if (port?.isOpen) await closeSerialPort(port);
   }
 
   private receive(chunk: Buffer): void {

@@ -8,9 +8,9 @@
  * the TCP connection drops.
  */
 import type { ModbusRTU } from 'modbus-serial/ModbusRTU.js';
-import type { Driver, DriverSink, RawReading, Rejection } from '../driver.js';
+import type { RawReading, Rejection } from '../driver.js';
 import { internalError } from '../guard.js';
-import { Reopener, type RetryDelay } from '../reopen.js';
+import { ReopeningDriver, type RetryDelay } from '../reopen.js';
 import { openFailure, type SerialLineSettings, watchPresence } from '../serial/port.js';
 import type { RegisterTable } from './protocol.js';
 import { decodeRegisters, type RegisterType, registerCount, type WordOrder } from './registers.js';
@@ -103,12 +103,9 @@ function tcpLink(o: ModbusSourceOptions & { host: string }): Link {
   };
 }
 
-export class ModbusDriver implements Driver {
+export class ModbusDriver extends ReopeningDriver {
   readonly driver = 'modbus';
-  readonly id: string;
-  private readonly reopener: Reopener;
   private readonly link: Link;
-  private sink?: DriverSink;
   private client?: Client;
   private unwatch?: () => void;
   private poller?: Promise<void>;
@@ -117,40 +114,31 @@ export class ModbusDriver implements Driver {
   private health?: string;
 
   constructor(private readonly opts: ModbusSourceOptions) {
-    this.id = opts.id;
+    super(opts.id, opts.reopenDelay);
     const { path, host } = opts;
     if ((path === undefined) === (host === undefined))
       throw new Error(`source "${opts.id}": a Modbus source needs either path (RTU) or host (TCP)`);
     this.link = host !== undefined ? tcpLink({ ...opts, host }) : rtuLink({ ...opts, path: path! });
-    this.reopener = new Reopener(
-      () => this.open(),
-      (err) => this.report('down', this.link.failure(err)),
-      opts.reopenDelay,
-    );
   }
 
-  async start(sink: DriverSink): Promise<void> {
-    this.sink = sink;
+  protected forgetHealth(): void {
     this.health = undefined;
-    sink.state('starting');
-    this.reopener.start();
   }
 
-  async stop(): Promise<void> {
-    const sink = this.sink;
-    if (!sink) return;
-    await this.reopener.stop();
-    this.sink = undefined;
+  protected openFailed(err: Error): void {
+    this.report('down', this.link.failure(err));
+  }
+
+  protected async release(): Promise<void> {
     const client = this.client;
     this.client = undefined;
     this.unwatch?.();
     this.wake?.();
     await this.poller; // a read in progress ends within timeoutMs
     if (client) await close(client);
-    sink.state('stopped');
   }
 
-  private async open(): Promise<void> {
+  protected async open(): Promise<void> {
     // CommonJS: module.exports is the class, and also its own `default` (which is what the types describe).
     const { default: modbusSerial } = await import('modbus-serial');
     const client = new modbusSerial.default();
@@ -179,7 +167,7 @@ export class ModbusDriver implements Driver {
     this.wake?.();
     this.report('down', `${this.link.where}: ${why}`);
     void close(client);
-    this.reopener.lost();
+    this.reopenLater();
   }
 
   private report(state: 'up' | 'down', detail?: string): void {

@@ -10,7 +10,7 @@
  */
 
 import { z } from 'zod';
-import { NAME_PATTERN } from '../drivers/names.js';
+import { nameSchema as name } from '../drivers/names.js';
 import { MACHINE_METRICS } from './models/machine.js';
 import type { MetricInfo } from './models/model.js';
 import { PUMP_METRICS } from './models/pump-flow.js';
@@ -35,7 +35,6 @@ function durationSchema(signed: boolean) {
 const duration = durationSchema(false);
 const positiveDuration = duration.refine((ms) => ms > 0, { message: 'must be longer than 0' });
 const signedDuration = durationSchema(true);
-const name = z.string().regex(NAME_PATTERN, { message: 'must match [A-Za-z0-9._-]{1,64}' });
 const fraction = z.number().min(0).max(1);
 
 // ---- models ----------------------------------------------------------------------------------

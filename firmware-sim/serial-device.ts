@@ -4,7 +4,7 @@
  * has not drained (nobody reading the other end), new samples are dropped and counted.
  */
 import type { SerialPort } from 'serialport';
-import { openSerialPort } from '../drivers/serial/port.js';
+import { closeSerialPort, openSerialPort } from '../drivers/serial/port.js';
 import type { DeviceConfig } from './config.js';
 import type { DeviceEnv } from './device.js';
 import type { Firmware, Tick } from './firmware.js';
@@ -95,6 +95,6 @@ export class SerialSimDevice extends PtySimDevice {
   protected async plugOut(): Promise<void> {
     const port = this.port;
     this.port = undefined;
-    if (port?.isOpen) await new Promise<void>((r) => port.close(() => r()));
+    if (port?.isOpen) await closeSerialPort(port);
   }
 }

@@ -20,6 +20,7 @@ import { KafkaStatusPublisher } from './status/kafka-status-publisher.js';
 import { Status } from './status/status.js';
 import { createUplink } from './uplink/kafka-uplink.js';
 import type { Uplink } from './uplink/uplink.js';
+import { close } from './web/http.js';
 import { startStatusServer } from './web/status-server.js';
 
 export interface GatewayDeps {
@@ -123,12 +124,7 @@ export class Gateway {
     this.ingest?.close();
     await this.forwarder?.stop();
     await this.heartbeat?.stop();
-    const server = this.server;
-    if (server) {
-      const closed = new Promise((r) => server.close(r));
-      server.closeAllConnections();
-      await closed;
-    }
+    if (this.server) await close(this.server);
     this.buffer?.close();
     this.log.info('gateway stopped');
   }

@@ -11,7 +11,8 @@
  * VERSION may be a concrete version or "latest" / "legacy". Progress goes to stderr.
  */
 import { startKafkaCluster } from './cluster.js';
-import { fetchKafka, KAFKA_VERSIONS, kafkaCacheDir, startKafka } from './launcher.js';
+import { fetchKafka, KAFKA_VERSIONS, kafkaCacheDir } from './fetch.js';
+import { startKafka } from './launcher.js';
 
 const USAGE = `usage:
   cli.js fetch [VERSION...]            prefetch Kafka jars (default: ${Object.values(KAFKA_VERSIONS).join(' ')})

@@ -19,6 +19,7 @@ import { createReadStream } from 'node:fs';
 import { access, chmod, copyFile, cp, mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { cacheDir } from '../cache-dir.js';
 import { DEVICE_CODE, isDeviceFile, OFF_DEVICE_PACKAGES, trimNodeModules } from './device-contents.js';
 import { run } from './exec.js';
 import {
@@ -29,7 +30,7 @@ import {
   readNodeHeaders,
   toolchainPrefix,
 } from './native.js';
-import { asset, cacheDir, PACKAGE_ROOT } from './paths.js';
+import { asset, PACKAGE_ROOT } from './paths.js';
 import { type Arch, TARGETS } from './targets.js';
 
 export interface PackOptions {

@@ -18,7 +18,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { z } from 'zod';
-import { NAME_PATTERN } from '../../drivers/names.js';
+import { nameSchema } from '../../drivers/names.js';
 import {
   DeployConfigError,
   type DevicePayload,
@@ -35,7 +35,7 @@ const inventorySchema = z.strictObject({
   devices: z
     .array(
       z.strictObject({
-        id: z.string().regex(NAME_PATTERN, { message: 'must match [A-Za-z0-9._-]{1,64}' }),
+        id: nameSchema,
         hostname: z.string().optional(),
         config: mapping.default({}),
         credentials: z.record(z.string(), secret).default({}),

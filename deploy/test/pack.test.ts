@@ -26,9 +26,10 @@ import { startBroker } from '../../drivers/test/support/mosquitto.js';
 import { waitFor } from '../../gateway/test/support/gateway-process.js';
 import { readTopic } from '../../gateway/test/support/kafka-reader.js';
 import { publisher } from '../../gateway/test/support/publisher.js';
+import { cacheDir } from '../cache-dir.js';
 import { startKafka } from '../kafka/launcher.js';
 import { freePort } from '../net.js';
-import { cacheDir, PACKAGE_ROOT } from '../pack/paths.js';
+import { PACKAGE_ROOT } from '../pack/paths.js';
 import { bundleFor, disposeBundles } from './support/cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sg-pack-'));

@@ -19,7 +19,7 @@ import { parseArgs } from 'node:util';
 import { Partitioners, type Producer } from 'kafkajs';
 import { freePort } from '../../deploy/net.js';
 import { STATUS_HEADERS } from '../status/kafka-status-publisher.js';
-import type { GatewayStatus } from '../status/status.js';
+import type { GatewayStatus } from '../status/status-document.js';
 import { benchKafka, startBenchKafka } from './peers.js';
 import { note, phase } from './progress.js';
 

@@ -11,6 +11,7 @@ import { createLogger } from '../lib/log.js';
 import { Analytics, type ReadingRecord, type SeriesStats, type WearEvent } from '../offsite/consume/analytics.js';
 import { kafkaClient } from '../uplink/kafka-client.js';
 import { action } from './exit.js';
+import { untilSignal } from './signals.js';
 
 interface ConsumeCliOptions {
   brokers?: string;
@@ -228,10 +229,7 @@ export function defineConsume(command: Command): void {
           );
           for (const line of table(rows)) out(`  ${line}`);
         }, s.intervalMs);
-        await new Promise<void>((r) => {
-          process.once('SIGINT', () => r());
-          process.once('SIGTERM', () => r());
-        });
+        await untilSignal();
         clearInterval(timer);
         await consumer.disconnect();
         process.exit(0);

@@ -5,6 +5,7 @@ import { createLogger } from '../lib/log.js';
 import { FleetServer } from '../offsite/fleet/fleet-server.js';
 import { listenProblem } from '../web/auth.js';
 import { action } from './exit.js';
+import { untilSignal } from './signals.js';
 
 interface FleetCliOptions {
   brokers?: string;
@@ -116,10 +117,7 @@ export function defineFleet(command: Command): void {
           'fleet page listening',
         );
         process.stderr.write(`fleet page: ${fleet.url}/\n`);
-        await new Promise<void>((r) => {
-          process.once('SIGINT', r);
-          process.once('SIGTERM', r);
-        });
+        await untilSignal();
         await fleet.stop();
         process.exit(0);
       }),

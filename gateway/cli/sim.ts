@@ -13,6 +13,7 @@ import { simConfigSchema } from '../../firmware-sim/config.js';
 import { Simulator } from '../../firmware-sim/simulator.js';
 import { ConfigError, loadYamlMapping, validateWith } from '../config/config.js';
 import { action } from './exit.js';
+import { untilSignal } from './signals.js';
 
 interface SimCliOptions {
   config: string;
@@ -86,10 +87,7 @@ export function defineSim(command: Command): void {
                   );
                 }, every)
               : undefined;
-          await new Promise<void>((r) => {
-            process.once('SIGINT', () => r());
-            process.once('SIGTERM', () => r());
-          });
+          await untilSignal();
           clearInterval(timer);
         } finally {
           await sim.stop();

@@ -5,11 +5,10 @@
 import { readFileSync } from 'node:fs';
 import { closest, distance } from 'fastest-levenshtein';
 import { z } from 'zod';
-import { MAX_UNIT_LENGTH, NAME_PATTERN } from '../../drivers/names.js';
+import { MAX_UNIT_LENGTH, nameSchema as name } from '../../drivers/names.js';
 import { listenProblem } from '../web/auth.js';
 import { readYamlMapping } from './yaml-mapping.js';
 
-const name = z.string().regex(NAME_PATTERN, { message: 'must match [A-Za-z0-9._-]{1,64}' });
 const hostPort = z.string().regex(/^[^\s:]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/, { message: 'must be HOST:PORT' });
 const filePath = z.string().min(1);
 

@@ -8,6 +8,7 @@
 import type { Logger } from 'pino';
 import type { SqliteBuffer, StoredRecord } from '../buffer/sqlite-buffer.js';
 import { type BackoffOptions, backoffDelay } from '../lib/backoff.js';
+import { withDeadline } from '../lib/deadline.js';
 import type { Status } from '../status/status.js';
 import { type Refusal, type Uplink, UplinkError } from '../uplink/uplink.js';
 import { failpoint } from './failpoint.js';
@@ -36,11 +37,7 @@ const DOWN_SUMMARY_MS = 60_000;
 
 /** Settles like `p`, or rejects as unavailable after `ms` (p may still settle later; it is ignored). */
 function bounded<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new UplinkError(`${what} timed out after ${ms} ms`)), ms);
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+  return withDeadline(p, ms, () => new UplinkError(`${what} timed out after ${ms} ms`));
 }
 
 export class Forwarder {

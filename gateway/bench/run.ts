@@ -10,7 +10,7 @@ import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, release } from 'node:os';
 import { basename, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { type BufferBenchResult, benchBuffer } from './buffer-bench.js';
 import { kcatCeiling, mqttPipeCeiling } from './ceilings.js';
 import { benchDelivery } from './delivery-bench.js';
@@ -81,33 +81,24 @@ type Phase = (typeof PHASES)[number];
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 
-const USAGE = `usage: npm run bench [-- --quick] [-- --only ${PHASES.join(',')}] [-- --cpu-prof]\nsee docs/bench.md\n`;
-function parseOptions() {
-  try {
-    return parseArgs({
-      options: {
-        quick: { type: 'boolean', default: false },
-        only: { type: 'string' },
-        'cpu-prof': { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    }).values;
-  } catch (err) {
-    process.stderr.write(`${(err as Error).message}\n${USAGE}`);
-    process.exit(2);
-  }
-}
-const args = parseOptions();
-if (args.help) {
-  process.stdout.write(USAGE);
-  process.exit(0);
-}
-const only = new Set((args.only ?? PHASES.join(',')).split(',').map((s) => s.trim()));
-for (const p of only) {
-  if (PHASES.includes(p as Phase)) continue;
-  process.stderr.write(`--only: unknown phase "${p}" (phases: ${PHASES.join(', ')})\n`);
-  process.exit(2);
-}
+const args = new Command('npm run bench --')
+  .description('measure the gateway side by side with its peers (docs/bench.md)')
+  .option('--quick', 'smaller sizes: a smoke run, not figures to quote')
+  .addOption(
+    new Option('--only <phases>', `comma-separated phases (default: all): ${PHASES.join(', ')}`).argParser((v) => {
+      const wanted = v.split(',').map((s) => s.trim());
+      const unknown = wanted.find((p) => !PHASES.includes(p as Phase));
+      if (unknown !== undefined) throw new InvalidArgumentError(`unknown phase "${unknown}"`);
+      return new Set(wanted);
+    }),
+  )
+  .option('--cpu-prof', "profile the gateway's CPU during its burst and summarise where the time goes")
+  .showHelpAfterError()
+  // Wrong usage exits 2, as the sensorgate CLI does.
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2))
+  .parse()
+  .opts<{ quick?: boolean; only?: Set<string>; cpuProf?: boolean }>();
+const only = args.only ?? new Set<string>(PHASES);
 const wants = (p: Phase) => only.has(p);
 const sizes = args.quick ? SIZES.quick : SIZES.full;
 
@@ -359,7 +350,7 @@ async function main(): Promise<number> {
     if (wants('delivery')) await runDelivery(bench, results);
     if (wants('qos')) await runQos(bench, results);
     if (wants('steady')) await runSteady(bench, results);
-    if (args['cpu-prof']) await runProfile(bench, results, files);
+    if (args.cpuProf) await runProfile(bench, results, files);
   }
   if (kafka && wants('fleet')) await runFleet(kafka, results);
   if (wants('buffer')) await runBuffer(files.workDir, results);

@@ -6,11 +6,12 @@
  * line whenever a wear state changes. Proof that what the gateways deliver serves the purpose.
  */
 import type { Command } from 'commander';
-import { type Config, ConfigError, configSchema, kafkaForCommand } from '../config/config.js';
+import { ConfigError } from '../config/config.js';
 import { createLogger } from '../lib/log.js';
 import { Analytics, type ReadingRecord, type SeriesStats, type WearEvent } from '../offsite/consume/analytics.js';
 import { kafkaClient } from '../uplink/kafka-client.js';
 import { action } from './exit.js';
+import { kafkaFromFlags } from './kafka-flags.js';
 import { untilSignal } from './signals.js';
 
 interface ConsumeCliOptions {
@@ -38,26 +39,7 @@ function settings(o: ConsumeCliOptions) {
     return n;
   };
   const seconds = (flag: string, text: string) => positive(flag, text) * 1000;
-  let kafka: Config['kafka'] | undefined;
-  if (o.config !== undefined) {
-    if (o.brokers !== undefined)
-      problems.push("--brokers: not with --config (the file's kafka: section says how to connect)");
-    kafka = kafkaForCommand(o.config, process.env, 'topic', o.topic, problems);
-  } else if (o.brokers === undefined) {
-    problems.push('--brokers or --config: one of them is required');
-  } else {
-    const parsed = configSchema.shape.kafka.safeParse({
-      brokers: o.brokers
-        .split(',')
-        .map((b) => b.trim())
-        .filter(Boolean),
-      topic: o.topic,
-    });
-    if (parsed.success) kafka = parsed.data;
-    else
-      for (const i of parsed.error.issues)
-        problems.push(`--${i.path[0] === 'topic' ? 'topic' : 'brokers'}: ${i.message}`);
-  }
+  const kafka = kafkaFromFlags(o, process.env, 'topic', problems);
   const result = {
     analytics: {
       windowMs: seconds('--window', o.window),

@@ -1,5 +1,5 @@
 /**
- * JSON readings (README: MQTT payloads), shared by MQTT payloads and serial `jsonl` lines: a bare number, or
+ * JSON readings (docs/reference/wire-formats.md), shared by MQTT payloads and serial `jsonl` lines: a bare number, or
  * a JSON object with `value` and optional `ts`, `unit`, `sensor`, `metric`. Pure functions, no I/O.
  *
  * Total: any text yields a reading or a rejection, never a throw, in time linear in its length.
@@ -61,7 +61,11 @@ export function nestingDepth(text: string, limit = MAX_JSON_DEPTH): number {
       else if (c === 0x22) inString = false;
     } else if (c === 0x22) inString = true;
     else if (c === 0x5b || c === 0x7b) {
-      if (++depth > max && (max = depth) > limit) return max;
+      depth++;
+      if (depth > max) {
+        max = depth;
+        if (max > limit) return max;
+      }
     } else if (c === 0x5d || c === 0x7d) depth--;
   }
   return max;

@@ -2,10 +2,13 @@
  * Keeps a device connection open for drivers whose hardware can vanish (a USB serial adapter
  * unplugged, an RS-485 converter power-cycled): tries to open it, and after a failed attempt or a
  * lost connection tries again after `delay(attempt)` until stopped. One attempt at a time.
+ * ReopeningDriver is the start/stop of such a driver (serial, Modbus) around it.
  *
  * The delay policy is injected (the gateway passes its jittered exponential backoff) so that one
  * definition of it serves every retry loop in the project.
  */
+import type { Driver, DriverSink } from './driver.js';
+
 export type RetryDelay = (attempt: number) => number;
 
 export class Reopener {
@@ -68,4 +71,57 @@ export class Reopener {
     if (opened) this.attempt = 0;
     if (!opened || this.lostWhileOpening) this.lost();
   }
+}
+
+/**
+ * A driver that keeps one device link open with a Reopener. start() reports `starting` and makes
+ * the first attempt at once; stop() unsets `sink` (an attempt under way sees it and closes what it
+ * opened), waits for that attempt, has the subclass release the link and reports `stopped`.
+ */
+export abstract class ReopeningDriver implements Driver {
+  abstract readonly driver: string;
+  /** Set from start() to stop(): none while stopped. */
+  protected sink?: DriverSink;
+  private readonly reopener: Reopener;
+
+  constructor(
+    readonly id: string,
+    delay: RetryDelay,
+  ) {
+    this.reopener = new Reopener(
+      () => this.open(),
+      (err) => this.openFailed(err),
+      delay,
+    );
+  }
+
+  async start(sink: DriverSink): Promise<void> {
+    this.sink = sink;
+    this.forgetHealth();
+    sink.state('starting');
+    this.reopener.start();
+  }
+
+  async stop(): Promise<void> {
+    const sink = this.sink;
+    if (!sink) return;
+    this.sink = undefined;
+    await this.reopener.stop();
+    await this.release();
+    sink.state('stopped');
+  }
+
+  /** The open link was lost (and reported): open it again after a delay. */
+  protected reopenLater(): void {
+    this.reopener.lost();
+  }
+
+  /** Open the link; resolves once it is usable. */
+  protected abstract open(): Promise<void>;
+  /** An attempt to open failed: report it. */
+  protected abstract openFailed(err: Error): void;
+  /** Close the link, if open, once no attempt is under way (stop()). */
+  protected abstract release(): Promise<void>;
+  /** Forget what was reported in a previous run (start()). */
+  protected abstract forgetHealth(): void;
 }

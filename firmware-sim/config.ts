@@ -1,8 +1,8 @@
 /**
  * The simulator's config (`sensorgate sim --config FILE`, and the demo's embedded setup): devices,
- * the physical model behind each, its faults and its rate. Validated once with zod; every problem
- * is reported with the key path it concerns, and a fault or option that cannot apply to a device
- * is an error rather than silently ignored.
+ * the physical model behind each, its faults and its rate, as a zod schema. Every problem has the
+ * key path it concerns, and a fault or option that cannot apply to a device is an error rather
+ * than silently ignored.
  *
  * Durations are milliseconds or text such as `500ms`, `30s`, `5m`, `12h`, `10d`. Model durations
  * (time to failure, thermal lag, duty cycles) are simulated time; fault schedules and device
@@ -10,8 +10,7 @@
  */
 
 import { z } from 'zod';
-import { NAME_PATTERN } from '../drivers/names.js';
-import { problemLines } from '../gateway/config/config.js';
+import { nameSchema as name } from '../drivers/names.js';
 import { MACHINE_METRICS } from './models/machine.js';
 import type { MetricInfo } from './models/model.js';
 import { PUMP_METRICS } from './models/pump-flow.js';
@@ -36,7 +35,6 @@ function durationSchema(signed: boolean) {
 const duration = durationSchema(false);
 const positiveDuration = duration.refine((ms) => ms > 0, { message: 'must be longer than 0' });
 const signedDuration = durationSchema(true);
-const name = z.string().regex(NAME_PATTERN, { message: 'must match [A-Za-z0-9._-]{1,64}' });
 const fraction = z.number().min(0).max(1);
 
 // ---- models ----------------------------------------------------------------------------------
@@ -395,20 +393,10 @@ export const simConfigSchema = z
 export type SimConfig = z.output<typeof simConfigSchema>;
 
 /**
- * A config that does not validate. Each problem names its key path; the command line prints
- * them as the gateway's config errors are printed.
+ * A config known to be valid (the demo plant's, a test's), parsed with its defaults filled in; it
+ * throws zod's error otherwise. Configs people write are validated by the command line, which
+ * reports each problem as one line naming its key path (`sensorgate sim`).
  */
-export class SimConfigError extends Error {
-  constructor(readonly problems: readonly string[]) {
-    super(problems.join('\n'));
-    this.name = 'SimConfigError';
-  }
-}
-
 export function parseSimConfig(raw: unknown): SimConfig {
-  const result = simConfigSchema.safeParse(raw, { reportInput: true });
-  if (!result.success) {
-    throw new SimConfigError(problemLines(result.error.issues, { schema: simConfigSchema, raw }));
-  }
-  return result.data;
+  return simConfigSchema.parse(raw);
 }

@@ -74,7 +74,6 @@ export class GpioSimDevice extends SimDevice {
     const base = {
       id: c.id,
       driver: 'gpio',
-      chip: 'sim',
       pin: c.pin,
       sensor: this.sensor,
       metric: this.metric,

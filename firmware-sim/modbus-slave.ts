@@ -8,22 +8,17 @@
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import type { SerialPort } from 'serialport';
+import { EXCEPTION, EXCEPTION_FLAG, READ_FUNCTION, type RegisterTable } from '../drivers/modbus/protocol.js';
 import { encodeRegisters, type RegisterType, type WordOrder } from '../drivers/modbus/registers.js';
-import { openSerialPort, type SerialLineSettings } from '../drivers/serial/port.js';
+import { closeSerialPort, openSerialPort, type SerialLineSettings } from '../drivers/serial/port.js';
 
-export type Table = 'holding' | 'input';
 /**
  * bad_crc: a corrupted reply (RTU: a broken checksum; TCP, which has none: a length that does
  * not match the data); silent: never reply (the master times out); busy: exception 6.
  */
 export type SlaveFault = 'bad_crc' | 'silent' | 'busy';
 
-const READ_HOLDING = 3;
-const READ_INPUT = 4;
 const REQUEST_BYTES = 8;
-const ILLEGAL_FUNCTION = 1;
-const ILLEGAL_DATA_ADDRESS = 2;
-const DEVICE_BUSY = 6;
 
 /** CRC-16/MODBUS (reflected polynomial 0xA001, initial 0xFFFF), sent low byte first. */
 export function crc16(bytes: Uint8Array): number {
@@ -55,7 +50,7 @@ interface Reply {
 
 /** Register tables, faults and the answer to a request: what both transports share. */
 export abstract class RegisterSlave {
-  private readonly tables: Record<Table, Map<number, number>> = { holding: new Map(), input: new Map() };
+  private readonly tables: Record<RegisterTable, Map<number, number>> = { holding: new Map(), input: new Map() };
   private readonly faults = new Map<string, SlaveFault>();
   /** One-shot faults per register, used up by the next reads (oldest first). */
   private readonly queued = new Map<string, SlaveFault[]>();
@@ -63,19 +58,25 @@ export abstract class RegisterSlave {
   constructor(readonly unitId: number) {}
 
   /** Store `value` at `address` (and the next register for 32-bit types) as the master will read it. */
-  set(table: Table, address: number, value: number, type: RegisterType = 'uint16', wordOrder: WordOrder = 'big'): void {
-    encodeRegisters(value, type, wordOrder).forEach((w, i) => this.tables[table].set(address + i, w));
+  set(
+    table: RegisterTable,
+    address: number,
+    value: number,
+    type: RegisterType = 'uint16',
+    wordOrder: WordOrder = 'big',
+  ): void {
+    for (const [i, w] of encodeRegisters(value, type, wordOrder).entries()) this.tables[table].set(address + i, w);
   }
 
   /** Make reads that start at `address` fail this way (undefined: answer normally again). */
-  fault(table: Table, address: number, fault: SlaveFault | undefined): void {
+  fault(table: RegisterTable, address: number, fault: SlaveFault | undefined): void {
     const key = `${table}:${address}`;
     if (fault) this.faults.set(key, fault);
     else this.faults.delete(key);
   }
 
   /** Make the next read that starts at `address` fail this way, once (queued behind earlier ones). */
-  faultNext(table: Table, address: number, fault: SlaveFault): void {
+  faultNext(table: RegisterTable, address: number, fault: SlaveFault): void {
     const key = `${table}:${address}`;
     const q = this.queued.get(key) ?? [];
     q.push(fault);
@@ -91,16 +92,17 @@ export abstract class RegisterSlave {
 
   /** The reply to a request for `count` registers from `address`; undefined: stay silent. */
   protected respond(fc: number, address: number, count: number): Reply | undefined {
-    if (fc !== READ_HOLDING && fc !== READ_INPUT) return { pdu: [fc | 0x80, ILLEGAL_FUNCTION], corrupt: false };
-    const table: Table = fc === READ_HOLDING ? 'holding' : 'input';
+    const exception = (code: number): Reply => ({ pdu: [fc | EXCEPTION_FLAG, code], corrupt: false });
+    const table = (Object.keys(READ_FUNCTION) as RegisterTable[]).find((t) => READ_FUNCTION[t] === fc);
+    if (!table) return exception(EXCEPTION.illegalFunction);
     const key = `${table}:${address}`;
     const fault = this.queued.get(key)?.shift() ?? this.faults.get(key);
     if (fault === 'silent') return undefined;
-    if (fault === 'busy') return { pdu: [fc | 0x80, DEVICE_BUSY], corrupt: false };
+    if (fault === 'busy') return exception(EXCEPTION.deviceBusy);
     const words: number[] = [];
     for (let i = 0; i < count; i++) {
       const w = this.tables[table].get(address + i);
-      if (w === undefined) return { pdu: [fc | 0x80, ILLEGAL_DATA_ADDRESS], corrupt: false };
+      if (w === undefined) return exception(EXCEPTION.illegalDataAddress);
       words.push(w);
     }
     return { pdu: [fc, count * 2, ...words.flatMap((w) => [w >> 8, w & 0xff])], corrupt: fault === 'bad_crc' };
@@ -127,7 +129,7 @@ export class ModbusSlave extends RegisterSlave {
   async stop(): Promise<void> {
     const port = this.port;
     this.port = undefined;
-    if (port?.isOpen) await new Promise<void>((r) => port.close(() => r()));
+    if (port?.isOpen) await closeSerialPort(port);
   }
 
   private receive(chunk: Buffer): void {

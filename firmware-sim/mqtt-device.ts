@@ -1,5 +1,5 @@
 /**
- * An MQTT sensor publishing JSON payloads (README: MQTT payloads) to `<topicPrefix>/<sensor>/<metric>` on a
+ * An MQTT sensor publishing JSON payloads (docs/reference/wire-formats.md) to `<topicPrefix>/<sensor>/<metric>` on a
  * real broker. When it loses its connection (the `disconnect` fault) it keeps sampling into a
  * bounded backlog, as firmware with store-and-forward does, and publishes the backlog, with the
  * readings' original times, once it is connected again.

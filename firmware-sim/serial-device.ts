@@ -1,10 +1,10 @@
 /**
- * A serial sensor on a real pseudo-terminal (see PtySimDevice): it writes line frames (docs/drivers.md: the serial line format)
+ * A serial sensor on a real pseudo-terminal (see PtySimDevice): it writes line frames (docs/reference/wire-formats.md)
  * or JSON lines into its end. Like a UART, it never waits for the line: while an earlier write
  * has not drained (nobody reading the other end), new samples are dropped and counted.
  */
 import type { SerialPort } from 'serialport';
-import { openSerialPort } from '../drivers/serial/port.js';
+import { closeSerialPort, openSerialPort } from '../drivers/serial/port.js';
 import type { DeviceConfig } from './config.js';
 import type { DeviceEnv } from './device.js';
 import type { Firmware, Tick } from './firmware.js';
@@ -95,6 +95,6 @@ export class SerialSimDevice extends PtySimDevice {
   protected async plugOut(): Promise<void> {
     const port = this.port;
     this.port = undefined;
-    if (port?.isOpen) await new Promise<void>((r) => port.close(() => r()));
+    if (port?.isOpen) await closeSerialPort(port);
   }
 }

@@ -84,7 +84,7 @@ export function encodeSerialTick(
   return { ...out, units: withNewlines, bytes: Buffer.concat(withNewlines) };
 }
 
-/** MQTT: one message per reading to <prefix>/<sensor>/<metric>, a JSON payload (README: MQTT payloads). */
+/** MQTT: one message per reading to <prefix>/<sensor>/<metric>, a JSON payload (docs/reference/wire-formats.md). */
 export function encodeMqttTick(tick: Tick, o: MqttWireOptions, random: Random): Encoded<MqttMessage> {
   const rs = tick.samples.flatMap((s) => readings(s, o.sensor, o.metrics, o.timestamps));
   const out = corrupt(

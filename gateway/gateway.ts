@@ -6,7 +6,7 @@
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import type { Driver, DriverSink } from '../drivers/driver.js';
-import type { GpioChip } from '../drivers/gpio/chip.js';
+import type { OpenGpioChip } from '../drivers/gpio/chip.js';
 import { type BufferEvents, SqliteBuffer } from './buffer/sqlite-buffer.js';
 import type { Config } from './config/config.js';
 import { Forwarder } from './forwarder/forwarder.js';
@@ -20,14 +20,15 @@ import { KafkaStatusPublisher } from './status/kafka-status-publisher.js';
 import { Status } from './status/status.js';
 import { createUplink } from './uplink/kafka-uplink.js';
 import type { Uplink } from './uplink/uplink.js';
+import { close } from './web/http.js';
 import { startStatusServer } from './web/status-server.js';
 
 export interface GatewayDeps {
   clock?: Clock;
   uplink?: Uplink;
   drivers?: Driver[];
-  /** The chip behind `chip: sim` GPIO sources (sensorgate demo, tests). */
-  simGpioChip?: GpioChip;
+  /** Opens the chip of GPIO sources instead of the kernel's: the simulated chip of `sensorgate demo` and of tests. */
+  openGpioChip?: OpenGpioChip;
 }
 
 export class Gateway {
@@ -85,7 +86,7 @@ export class Gateway {
 
     this.drivers =
       this.deps.drivers ??
-      cfg.sources.map((s) => createDriver(s, cfg.gateway.id, { simGpioChip: this.deps.simGpioChip }));
+      cfg.sources.map((s) => createDriver(s, cfg.gateway.id, { openGpioChip: this.deps.openGpioChip }));
     for (const d of this.drivers) {
       status.addSource(d.id, d.driver);
       await d.start(loggedStates(this.ingest.sinkFor(d.id, d.redelivers === true), log.child({ source: d.id })));
@@ -123,12 +124,7 @@ export class Gateway {
     this.ingest?.close();
     await this.forwarder?.stop();
     await this.heartbeat?.stop();
-    const server = this.server;
-    if (server) {
-      const closed = new Promise((r) => server.close(r));
-      server.closeAllConnections();
-      await closed;
-    }
+    if (this.server) await close(this.server);
     this.buffer?.close();
     this.log.info('gateway stopped');
   }

@@ -82,7 +82,7 @@ export async function customise(
   const fat = new FatVolume(target, info.layout.boot.offset);
   const hook = `${info.bootMount}/${HOOK_FOLDER}/firstrun.sh`;
   const identity: Identity = {
-    gatewayId: device.config.gateway.id,
+    gatewayId: device.gatewayId,
     hostname: device.hostname ?? null,
     flashedAt: new Date().toISOString(),
     bundle: { version: bundle.manifest.version, arch: bundle.manifest.arch, sha256: bundle.sha256 },

@@ -1,6 +1,6 @@
 /**
  * What goes onto one device: its config (validated here, before any image is touched, by the
- * gateway's own schema), its secrets and its hostname.
+ * gateway's own rules), its secrets and its hostname.
  *
  * Secrets never go into the config file: each is a credential named after the SENSORGATE_<PATH>
  * environment variable that overrides the config key it holds (SENSORGATE_KAFKA_SASL_PASSWORD
@@ -8,15 +8,35 @@
  * Credentials with other names (TLS keys, e.g. mqtt-client.key) are files the config refers to by
  * their path under /run/credentials/sensorgate.service/ (docs/deploy.md).
  */
-import { parseDocument } from 'yaml';
-import {
-  applyEnv,
-  type Config,
-  ConfigError,
-  formatPath,
-  SECRET_KEYS,
-  validateConfig,
-} from '../../gateway/config/config.js';
+import type { Document } from 'yaml';
+
+/**
+ * The gateway's config rules, handed in by the command line: deploy does not import the gateway,
+ * and a device's config must pass the very checks the device will run it through.
+ */
+export interface GatewayConfigRules {
+  /** YAML text as a mapping, comments kept in `doc`; or one line per problem, naming `source`. */
+  parseYaml(
+    text: string,
+    source: string,
+  ): { doc: Document.Parsed; mapping: Record<string, unknown> } | { problems: string[] };
+  /** Apply SENSORGATE_<PATH> overrides to a parsed config, in place: one line per variable that names no key. */
+  applyEnv(raw: Record<string, unknown>, env: Readonly<Record<string, string>>): string[];
+  /** One line per problem of a parsed config, naming its key; none when the gateway would run it. */
+  validate(raw: unknown): string[];
+  /** A key path as the gateway's problem lines write it: sources[0].password. */
+  keyPath(path: readonly PropertyKey[]): string;
+  /** Keys whose values are secrets, never written into a config file. */
+  readonly secretKeys: ReadonlySet<string>;
+}
+
+/** A config, credentials or inventory that deploy refuses: one line per problem, each naming its key. */
+export class DeployConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(problems.join('\n'));
+    this.name = 'DeployConfigError';
+  }
+}
 
 export interface DevicePayload {
   /** The config file's text, written as given (comments kept). */
@@ -24,8 +44,8 @@ export interface DevicePayload {
   /** Credential name (SENSORGATE_…) -> secret. */
   readonly credentials: Readonly<Record<string, string>>;
   readonly hostname?: string;
-  /** The validated result, with the credentials applied. */
-  readonly config: Readonly<Config>;
+  /** gateway.id of the validated config. */
+  readonly gatewayId: string;
   /** What the operator should know (a secret found inline and moved into the credentials). */
   readonly warnings: readonly string[];
 }
@@ -43,15 +63,15 @@ export function devicePayload(
   givenCredentials: Record<string, string>,
   hostname: string | undefined,
   source: string,
+  rules: GatewayConfigRules,
 ): DevicePayload {
-  const doc = parseDocument(configText);
-  if (doc.errors.length) throw new ConfigError([`${source}: not valid YAML: ${doc.errors[0]!.message.split('\n')[0]}`]);
-  const inline = moveInlineSecrets(doc, givenCredentials);
+  const parsed = rules.parseYaml(configText, source);
+  if ('problems' in parsed) throw new DeployConfigError(parsed.problems);
+  const { doc } = parsed;
+  const inline = moveInlineSecrets(doc, givenCredentials, rules);
   if (inline.moved) configText = doc.toString();
   const credentials = inline.credentials;
-  const raw: unknown = doc.toJS() ?? {};
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
-    throw new ConfigError([`${source}: the top level must be a mapping`]);
+  const raw = doc.toJS() as Record<string, unknown>; // the mapping parsed, less the secrets just moved out
 
   const problems: string[] = [];
   for (const name of Object.keys(credentials).filter((n) => !ENV_CREDENTIAL.test(n) && !FILE_CREDENTIAL.test(n))) {
@@ -60,28 +80,22 @@ export function devicePayload(
     );
   }
   const overrides = Object.fromEntries(Object.entries(credentials).filter(([n]) => ENV_CREDENTIAL.test(n)));
-  problems.push(...applyEnv(raw as Record<string, unknown>, overrides).map((p) => `credentials.${p}`));
+  problems.push(...rules.applyEnv(raw, overrides).map((p) => `credentials.${p}`));
   if (hostname !== undefined && !HOSTNAME.test(hostname))
     problems.push(`hostname: "${hostname}" is not a valid host name (letters, digits and -, at most 63)`);
 
   const dataDir = (raw as { gateway?: { dataDir?: unknown } }).gateway?.dataDir;
   if (typeof dataDir === 'string' && dataDir !== STATE_DIRECTORY && !dataDir.startsWith(`${STATE_DIRECTORY}/`)) {
     problems.push(
-      `${formatPath(['gateway', 'dataDir'])}: must be ${STATE_DIRECTORY} or below it on a device: the service may write nowhere else (remove the key for the default)`,
+      `gateway.dataDir: must be ${STATE_DIRECTORY} or below it on a device: the service may write nowhere else (remove the key for the default)`,
     );
   }
-  let config: Readonly<Config> | undefined;
-  try {
-    config = validateConfig(raw);
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    problems.push(...err.problems);
-  }
-  if (problems.length || !config) throw new ConfigError(problems);
+  problems.push(...rules.validate(raw));
+  if (problems.length) throw new DeployConfigError(problems);
   return {
     configText,
     credentials,
-    config,
+    gatewayId: (raw as { gateway: { id: string } }).gateway.id, // valid, so there: the schema requires it
     warnings: inline.warnings,
     ...(hostname !== undefined ? { hostname } : {}),
   };
@@ -105,17 +119,18 @@ function credentialName(path: readonly (string | number)[]): string {
  * the same key wins over the inline value.
  */
 function moveInlineSecrets(
-  doc: ReturnType<typeof parseDocument>,
+  doc: Document.Parsed,
   given: Record<string, string>,
+  rules: GatewayConfigRules,
 ): { credentials: Record<string, string>; warnings: string[]; moved: boolean } {
   const credentials = { ...given };
   const warnings: string[] = [];
   const found: Array<{ path: (string | number)[]; value: string }> = [];
   const walk = (v: unknown, path: (string | number)[]) => {
-    if (Array.isArray(v)) v.forEach((x, i) => walk(x, [...path, i]));
+    if (Array.isArray(v)) for (const [i, x] of v.entries()) walk(x, [...path, i]);
     else if (v && typeof v === 'object') {
       for (const [k, x] of Object.entries(v)) {
-        if (SECRET_KEYS.has(k) && (typeof x === 'string' || typeof x === 'number'))
+        if (rules.secretKeys.has(k) && (typeof x === 'string' || typeof x === 'number'))
           found.push({ path: [...path, k], value: String(x) });
         else walk(x, [...path, k]);
       }
@@ -127,13 +142,13 @@ function moveInlineSecrets(
     doc.deleteIn(path);
     if (credentials[name] !== undefined) {
       warnings.push(
-        `${formatPath(path)}: a secret written in the config; the credential ${name} given for it wins, the inline value is left out`,
+        `${rules.keyPath(path)}: a secret written in the config; the credential ${name} given for it wins, the inline value is left out`,
       );
       continue;
     }
     credentials[name] = value;
     warnings.push(
-      `${formatPath(path)}: a secret written in the config; moved into the credential ${name} (keep secrets out of config files: docs/deploy.md)`,
+      `${rules.keyPath(path)}: a secret written in the config; moved into the credential ${name} (keep secrets out of config files: docs/deploy.md)`,
     );
   }
   return { credentials, warnings, moved: found.length > 0 };

@@ -11,7 +11,7 @@ import { basename, dirname, extname, join, resolve } from 'node:path';
 import { pack, readBundleManifest } from '../pack/pack.js';
 import type { Arch } from '../pack/targets.js';
 import { type Bundle, customise, describeBundle, type Identity, type ImageInfo, inspectImage } from './customise.js';
-import { type DevicePayload, devicePayload } from './device-config.js';
+import { type DevicePayload, devicePayload, type GatewayConfigRules } from './device-config.js';
 import { silentProgress } from './progress.js';
 import { checkTargetDevice, type ProgressFactory, syncTarget, writeAndVerify } from './write.js';
 
@@ -19,6 +19,8 @@ export interface FlashOptions {
   image: string;
   /** The device's config file (YAML). */
   config: string;
+  /** The gateway's config rules, by which the config is checked (the command line hands them in). */
+  configRules: GatewayConfigRules;
   /** The customised copy; default <image>-<gateway id>.img beside the image, unless --device is given. */
   out?: string;
   device?: string;
@@ -96,6 +98,7 @@ export async function flash(opts: FlashOptions): Promise<FlashResult> {
     opts.credentials ? await readCredentialsDir(opts.credentials) : {},
     opts.hostname,
     opts.config,
+    opts.configRules,
   );
   for (const w of payload.warnings) log(`warning: ${w}`);
   // Neither given: a customised copy beside the input, named after the device.
@@ -103,7 +106,7 @@ export async function flash(opts: FlashOptions): Promise<FlashResult> {
     opts.out ??
     (opts.device
       ? undefined
-      : join(dirname(opts.image), `${basename(opts.image, extname(opts.image))}-${payload.config.gateway.id}.img`));
+      : join(dirname(opts.image), `${basename(opts.image, extname(opts.image))}-${payload.gatewayId}.img`));
   for (const target of [out, opts.device]) {
     if (target && (await sameFile(target, opts.image)))
       throw new Error(`${target} is the input image: it is never modified, write to another file or device`);

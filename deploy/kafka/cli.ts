@@ -10,36 +10,19 @@
  *
  * VERSION may be a concrete version or "latest" / "legacy". Progress goes to stderr.
  */
+import { Command, InvalidArgumentError } from 'commander';
 import { startKafkaCluster } from './cluster.js';
-import { fetchKafka, KAFKA_VERSIONS, kafkaCacheDir, startKafka } from './launcher.js';
-
-const USAGE = `usage:
-  cli.js fetch [VERSION...]            prefetch Kafka jars (default: ${Object.values(KAFKA_VERSIONS).join(' ')})
-  cli.js start [--version V] [--port P] [--controller-port P] [--data-dir DIR]
-  cli.js start --cluster [--version V]  a controller and three brokers (replication factor 3, min ISR 2)
-VERSION: x.y.z, "latest" (${KAFKA_VERSIONS.latest}) or "legacy" (${KAFKA_VERSIONS.legacy})`;
+import { fetchKafka, KAFKA_VERSIONS, kafkaCacheDir } from './fetch.js';
+import { startKafka } from './launcher.js';
 
 const log = (msg: string): void => {
   process.stderr.write(`[kafka] ${msg}\n`);
 };
 
-class UsageError extends Error {}
-
-function parsePort(flag: string, value: string | undefined): number {
+function port(value: string): number {
   const n = Number(value);
-  if (value === undefined || !Number.isInteger(n) || n < 1 || n > 65535)
-    throw new UsageError(`${flag} needs a port number`);
+  if (!/^\d+$/.test(value) || n < 1 || n > 65535) throw new InvalidArgumentError('expected a port number (1-65535)');
   return n;
-}
-
-async function cmdFetch(args: string[]): Promise<void> {
-  const unknown = args.find((a) => a.startsWith('-'));
-  if (unknown !== undefined) throw new UsageError(`unknown option ${unknown}`);
-  const versions = args.length > 0 ? args : Object.values(KAFKA_VERSIONS);
-  for (const v of versions) {
-    const libs = await fetchKafka(v, log);
-    log(`Kafka ${v}: ${libs}`);
-  }
 }
 
 interface Running {
@@ -50,43 +33,17 @@ interface Running {
   destroy(): Promise<void>;
 }
 
-async function cmdStart(args: string[]): Promise<void> {
-  const opts: { version?: string; port?: number; controllerPort?: number; dataDir?: string; log: typeof log } = { log };
-  let cluster = false;
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    const eq = a.indexOf('=');
-    const [flag, inline] = a.startsWith('--') && eq > 0 ? [a.slice(0, eq), a.slice(eq + 1)] : [a, undefined];
-    const value = (): string => {
-      const v = inline ?? args[++i];
-      if (v === undefined) throw new UsageError(`${flag} needs a value`);
-      return v;
-    };
-    switch (flag) {
-      case '--version':
-        opts.version = value();
-        break;
-      case '--port':
-        opts.port = parsePort(flag, value());
-        break;
-      case '--controller-port':
-        opts.controllerPort = parsePort(flag, value());
-        break;
-      case '--data-dir':
-        opts.dataDir = value();
-        break;
-      case '--cluster':
-        cluster = true;
-        break;
-      default:
-        throw new UsageError(`unknown argument ${a}`);
-    }
-  }
+interface StartOptions {
+  version?: string;
+  port?: number;
+  controllerPort?: number;
+  dataDir?: string;
+  cluster?: boolean;
+}
 
-  if (cluster && (opts.port ?? opts.controllerPort ?? opts.dataDir) !== undefined)
-    throw new UsageError('--cluster picks free ports and a temp dir itself');
+async function start(opts: StartOptions): Promise<void> {
   const launch = async (): Promise<Running> => {
-    if (!cluster) return startKafka(opts);
+    if (!opts.cluster) return startKafka({ ...opts, log });
     const c = await startKafkaCluster({ version: opts.version, log });
     return {
       brokers: c.brokers,
@@ -107,7 +64,7 @@ async function cmdStart(args: string[]): Promise<void> {
     }
     shuttingDown = true;
     log(`${signal}: stopping Kafka`);
-    if (broker === undefined) return; // still starting: cmdStart tears it down once startKafka returns
+    if (broker === undefined) return; // still starting: start() tears it down once the launch returns
     void broker.destroy().then(
       () => process.exit(0),
       (err: unknown) => {
@@ -139,28 +96,38 @@ async function cmdStart(args: string[]): Promise<void> {
   );
 }
 
-async function main(argv: string[]): Promise<void> {
-  const [cmd, ...rest] = argv;
-  switch (cmd) {
-    case 'fetch':
-      return cmdFetch(rest);
-    case 'start':
-      return cmdStart(rest);
-    case '-h':
-    case '--help':
-    case 'help':
-      process.stdout.write(USAGE + '\n');
-      return;
-    default:
-      throw new UsageError(cmd === undefined ? 'missing command' : `unknown command ${cmd}`);
-  }
-}
+const versions = `x.y.z, "latest" (${KAFKA_VERSIONS.latest}) or "legacy" (${KAFKA_VERSIONS.legacy})`;
+const program = new Command('node dist/deploy/kafka/cli.js')
+  .description('a local Apache Kafka (KRaft) for development and tests; progress goes to stderr')
+  .showHelpAfterError()
+  // Wrong usage exits 2, as the sensorgate CLI does; help exits 0.
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
 
-main(process.argv.slice(2)).catch((err: unknown) => {
-  if (err instanceof UsageError) {
-    process.stderr.write(`${err.message}\n${USAGE}\n`);
-    process.exit(2);
-  }
+program
+  .command('fetch')
+  .description(`prefetch the Kafka jars into the cache (default: ${Object.values(KAFKA_VERSIONS).join(' ')})`)
+  .argument('[versions...]', versions)
+  .action(async (wanted: string[]) => {
+    for (const v of wanted.length > 0 ? wanted : Object.values(KAFKA_VERSIONS)) {
+      log(`Kafka ${v}: ${await fetchKafka(v, log)}`);
+    }
+  });
+
+program
+  .command('start')
+  .description('start a broker, print KAFKA_BROKERS=HOST:PORT on stdout, run until SIGINT/SIGTERM (then stop it)')
+  .option('--version <version>', versions)
+  .option('--port <port>', 'the broker port (default: a free one)', port)
+  .option('--controller-port <port>', 'the KRaft controller port (default: a free one)', port)
+  .option('--data-dir <dir>', 'keep the broker data here (default: a temp dir, removed on stop)')
+  .option('--cluster', 'a controller and three brokers (replication factor 3, min ISR 2), on free ports and a temp dir')
+  .action(async (opts: StartOptions) => {
+    if (opts.cluster && (opts.port ?? opts.controllerPort ?? opts.dataDir) !== undefined)
+      program.error('--cluster picks free ports and a temp dir itself', { exitCode: 2 });
+    await start(opts);
+  });
+
+await program.parseAsync().catch((err: unknown) => {
   process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exit(1);
 });

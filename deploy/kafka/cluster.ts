@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { freePort } from '../net.js';
-import { KAFKA_VERSIONS, kafkaClusterId, kafkaInstall, LocalKafkaBroker, resolveKafkaVersion } from './launcher.js';
+import { kafkaClusterId, LocalKafkaBroker } from './broker.js';
+import { KAFKA_VERSIONS, kafkaInstall, resolveKafkaVersion } from './fetch.js';
 import { brokerProperties, controllerProperties } from './properties.js';
 
 export interface StartClusterOptions {

@@ -1,6 +1,7 @@
 /**
- * server.properties of the local Kafka nodes: a single combined node, and the controller and
- * brokers of a replicated cluster (cluster.ts). Listeners beyond PLAINTEXT come from tls.ts.
+ * The configuration files of the local Kafka nodes: server.properties of a single combined node,
+ * and of the controller and brokers of a replicated cluster (cluster.ts); and the logging
+ * configuration. Listeners beyond PLAINTEXT come from tls.ts.
  */
 import { join } from 'node:path';
 
@@ -81,16 +82,14 @@ export function serverProperties(
   controllerPort: number,
   extra?: ExtraListeners,
 ): string {
-  return (
-    [
-      ...commonProperties(dataDir),
-      'process.roles=broker,controller',
-      'node.id=1',
-      `controller.quorum.voters=1@127.0.0.1:${controllerPort}`,
-      ...listenerProperties(port, `CONTROLLER://127.0.0.1:${controllerPort}`, extra),
-      ...internalTopicProperties(version, 1, 1),
-    ].join('\n') + '\n'
-  );
+  return `${[
+    ...commonProperties(dataDir),
+    'process.roles=broker,controller',
+    'node.id=1',
+    `controller.quorum.voters=1@127.0.0.1:${controllerPort}`,
+    ...listenerProperties(port, `CONTROLLER://127.0.0.1:${controllerPort}`, extra),
+    ...internalTopicProperties(version, 1, 1),
+  ].join('\n')}\n`;
 }
 
 /**
@@ -115,17 +114,15 @@ export function brokerProperties(
   replicas: number,
   minIsr: number,
 ): string {
-  return (
-    [
-      ...commonProperties(dataDir),
-      'process.roles=broker',
-      `node.id=${nodeId}`,
-      `controller.quorum.voters=100@127.0.0.1:${controllerPort}`,
-      ...listenerProperties(port, undefined, undefined),
-      ...replicationProperties(replicas, minIsr),
-      ...internalTopicProperties(version, replicas, minIsr),
-    ].join('\n') + '\n'
-  );
+  return `${[
+    ...commonProperties(dataDir),
+    'process.roles=broker',
+    `node.id=${nodeId}`,
+    `controller.quorum.voters=100@127.0.0.1:${controllerPort}`,
+    ...listenerProperties(port, undefined, undefined),
+    ...replicationProperties(replicas, minIsr),
+    ...internalTopicProperties(version, replicas, minIsr),
+  ].join('\n')}\n`;
 }
 
 /** The controller-only node of a cluster (node id 100). */
@@ -135,16 +132,65 @@ export function controllerProperties(
   replicas: number,
   minIsr: number,
 ): string {
-  return (
-    [
-      ...commonProperties(dataDir),
-      ...replicationProperties(replicas, minIsr),
-      'process.roles=controller',
-      'node.id=100',
-      `controller.quorum.voters=100@127.0.0.1:${controllerPort}`,
-      `listeners=CONTROLLER://127.0.0.1:${controllerPort}`,
-      'controller.listener.names=CONTROLLER',
-      'listener.security.protocol.map=CONTROLLER:PLAINTEXT',
-    ].join('\n') + '\n'
-  );
+  return `${[
+    ...commonProperties(dataDir),
+    ...replicationProperties(replicas, minIsr),
+    'process.roles=controller',
+    'node.id=100',
+    `controller.quorum.voters=100@127.0.0.1:${controllerPort}`,
+    `listeners=CONTROLLER://127.0.0.1:${controllerPort}`,
+    'controller.listener.names=CONTROLLER',
+    'listener.security.protocol.map=CONTROLLER:PLAINTEXT',
+  ].join('\n')}\n`;
+}
+
+/** Kafka 4 logs through log4j2; 3.x through reload4j (log4j 1 configuration). */
+export type LoggingBackend = 'log4j2' | 'reload4j';
+
+/**
+ * A node's logging configuration, WARN and above to `logFile`: the file to write into `dataDir`,
+ * its text, and the JVM option that points the node at it.
+ */
+export function loggingConfig(
+  backend: LoggingBackend,
+  dataDir: string,
+  logFile: string,
+): { path: string; text: string; jvmOption: string } {
+  if (backend === 'log4j2') {
+    const path = join(dataDir, 'log4j2.xml');
+    return { path, text: log4j2Xml(logFile), jvmOption: `-Dlog4j2.configurationFile=${path}` };
+  }
+  const path = join(dataDir, 'log4j.properties');
+  return { path, text: log4jProperties(logFile), jvmOption: `-Dlog4j.configuration=file:${path}` };
+}
+
+function xmlEscape(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}
+
+function log4j2Xml(logFile: string): string {
+  return `<?xml version="1.0" encoding="UTF-8"?>
+<Configuration status="WARN">
+  <Appenders>
+    <File name="file" fileName="${xmlEscape(logFile)}" append="true">
+      <PatternLayout pattern="[%d] %p %m (%c)%n"/>
+    </File>
+  </Appenders>
+  <Loggers>
+    <Root level="WARN"><AppenderRef ref="file"/></Root>
+  </Loggers>
+</Configuration>
+`;
+}
+
+function log4jProperties(logFile: string): string {
+  return [
+    'log4j.rootLogger=WARN, file',
+    'log4j.appender.file=org.apache.log4j.FileAppender',
+    `log4j.appender.file.File=${propEscape(logFile)}`,
+    'log4j.appender.file.Append=true',
+    'log4j.appender.file.layout=org.apache.log4j.PatternLayout',
+    'log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n',
+    '',
+  ].join('\n');
 }

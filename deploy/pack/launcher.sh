@@ -13,7 +13,7 @@ esac
 
 # Under systemd, LoadCredential= puts each secret in $CREDENTIALS_DIRECTORY. A credential named
 # SENSORGATE_<PATH> (systemd may prefix it with the LoadCredential id and "_") becomes the
-# environment variable of that name, which overrides the config key it names (README: Configuration).
+# environment variable of that name, which overrides the config key it names (docs/reference/config.md).
 if [ -n "${CREDENTIALS_DIRECTORY:-}" ]; then
   for file in "$CREDENTIALS_DIRECTORY"/*; do
     [ -f "$file" ] || continue

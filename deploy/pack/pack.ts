@@ -5,19 +5,22 @@
  *     bin/sensorgate                 launcher: runs dist/gateway/cli/main.js with the device's node
  *     install.sh                     installs it as a systemd service (docs/deploy.md)
  *     sensorgate-bundle.json         manifest: version, arch, Node ABI, native modules
- *     package.json, dist/, node_modules/ (production only, native modules built for the arch)
- *     deploy/systemd/sensorgate.service, deploy/flash/firstrun.sh, docs/deploy.md
+ *     package.json, dist/, node_modules/ (what runs on a device: device-contents.ts)
+ *     deploy/systemd/sensorgate.service, docs/deploy.md
  *
  * The production tree comes from the lockfile (`npm ci --omit=dev` with npm's --cpu/--os/--libc
  * set to the target, so platform packages such as lz4-napi's are the target's), with install
- * scripts off: nothing is downloaded from anywhere but the npm registry (or npm's cache), and the
- * modules with a binding.gyp are then compiled for the target (native.ts).
+ * scripts off: nothing is downloaded from anywhere but the npm registry (or npm's cache). Then the
+ * packages only off-device commands use are pruned, what never runs is trimmed, and the modules
+ * with a binding.gyp are compiled for the target (native.ts).
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { access, chmod, copyFile, cp, mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { basename, dirname, join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { cacheDir } from '../cache-dir.js';
+import { DEVICE_CODE, isDeviceFile, OFF_DEVICE_PACKAGES, trimNodeModules } from './device-contents.js';
 import { run } from './exec.js';
 import {
   buildNativePackage,
@@ -27,7 +30,7 @@ import {
   readNodeHeaders,
   toolchainPrefix,
 } from './native.js';
-import { asset, cacheDir, PACKAGE_ROOT } from './paths.js';
+import { asset, PACKAGE_ROOT } from './paths.js';
 import { type Arch, TARGETS } from './targets.js';
 
 export interface PackOptions {
@@ -68,6 +71,16 @@ export const BUNDLE_DIR = 'sensorgate';
 /** package.json fields a bundle keeps: what Node needs to run it and `--version` to report it. */
 const KEPT_FIELDS = ['name', 'version', 'description', 'license', 'type', 'engines', 'bin', 'dependencies'];
 
+/** The bundle's package.json: the fields it keeps, and the dependencies of what runs on a device. */
+function devicePackageJson(pkg: Record<string, unknown>): Record<string, unknown> {
+  const slim = Object.fromEntries(KEPT_FIELDS.filter((k) => k in pkg).map((k) => [k, pkg[k]]));
+  const off = new Set<string>(OFF_DEVICE_PACKAGES);
+  slim.dependencies = Object.fromEntries(
+    Object.entries(pkg.dependencies as Record<string, string>).filter(([name]) => !off.has(name)),
+  );
+  return slim;
+}
+
 export async function pack(opts: PackOptions): Promise<PackResult> {
   const target = TARGETS[opts.arch];
   const log = opts.log ?? (() => undefined);
@@ -91,30 +104,36 @@ export async function pack(opts: PackOptions): Promise<PackResult> {
     const bundle = join(stage, BUNDLE_DIR);
     await mkdir(bundle);
 
-    phase(2, 'copying compiled code (without tests and source maps)');
-    await cp(join(PACKAGE_ROOT, 'dist'), join(bundle, 'dist'), {
-      recursive: true,
-      filter: (src) => basename(src) !== 'test' && !src.endsWith('.map'),
-    });
+    phase(2, 'copying the compiled code that runs on a device (without tests and source maps)');
+    for (const path of DEVICE_CODE) {
+      await cp(join(PACKAGE_ROOT, 'dist', path), join(bundle, 'dist', path), {
+        recursive: true,
+        filter: isDeviceFile,
+      });
+    }
 
-    phase(3, `installing production dependencies for linux-${target.nodeArch} (npm ci --omit=dev)`);
+    phase(
+      3,
+      `installing production dependencies for linux-${target.nodeArch} (npm ci --omit=dev), less ${OFF_DEVICE_PACKAGES.join(', ')}`,
+    );
+    const pkg = JSON.parse(await readFile(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as Record<string, unknown>;
     await copyFile(join(PACKAGE_ROOT, 'package.json'), join(bundle, 'package.json'));
     await copyFile(join(PACKAGE_ROOT, 'package-lock.json'), join(bundle, 'package-lock.json'));
-    await run(
-      'npm',
-      [
-        'ci',
-        '--omit=dev',
-        '--ignore-scripts',
-        '--no-audit',
-        '--no-fund',
-        '--prefer-offline',
-        '--os=linux',
-        `--cpu=${target.nodeArch}`,
-        '--libc=glibc',
-      ],
-      { cwd: bundle, install: 'npm' },
-    );
+    const npmFlags = [
+      '--omit=dev',
+      '--ignore-scripts',
+      '--no-audit',
+      '--no-fund',
+      '--prefer-offline',
+      '--os=linux',
+      `--cpu=${target.nodeArch}`,
+      '--libc=glibc',
+    ];
+    await run('npm', ['ci', ...npmFlags], { cwd: bundle, install: 'npm' });
+    // Without the off-device packages in package.json, they and what only they need are extraneous.
+    await writeFile(join(bundle, 'package.json'), `${JSON.stringify(devicePackageJson(pkg), null, 2)}\n`);
+    await run('npm', ['prune', ...npmFlags], { cwd: bundle, install: 'npm' });
+    await trimNodeModules(join(bundle, 'node_modules'));
 
     const natives = await findNativePackages(join(bundle, 'node_modules'));
     phase(
@@ -133,9 +152,6 @@ export async function pack(opts: PackOptions): Promise<PackResult> {
     const nativeModules = await pruneAndVerify(join(bundle, 'node_modules'), target);
 
     phase(5, 'adding the launcher, install script, systemd unit and manifest');
-    const pkg = JSON.parse(await readFile(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as Record<string, unknown>;
-    const slim = Object.fromEntries(KEPT_FIELDS.filter((k) => k in pkg).map((k) => [k, pkg[k]]));
-    await writeFile(join(bundle, 'package.json'), `${JSON.stringify(slim, null, 2)}\n`);
     await rm(join(bundle, 'package-lock.json'));
     await rm(join(bundle, 'node_modules', '.package-lock.json'), { force: true });
     await placeFile(asset('deploy/pack/launcher.sh'), join(bundle, 'bin', 'sensorgate'), 0o755);
@@ -145,7 +161,6 @@ export async function pack(opts: PackOptions): Promise<PackResult> {
       join(bundle, 'deploy', 'systemd', 'sensorgate.service'),
       0o644,
     );
-    await placeFile(asset('deploy/flash/firstrun.sh'), join(bundle, 'deploy', 'flash', 'firstrun.sh'), 0o755); // `flash --bundle` from a bundle
     await placeFile(asset('docs/deploy.md'), join(bundle, 'docs', 'deploy.md'), 0o644);
     const manifest: BundleManifest = {
       name: String(pkg.name),

@@ -10,12 +10,15 @@
 import { chmod, copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { customise, inspectImage } from '../flash/customise.js';
+import type { GatewayConfigRules } from '../flash/device-config.js';
 import { resolveBundle } from '../flash/flash.js';
 import type { Arch } from '../pack/targets.js';
 import { loadInventory } from './inventory.js';
 
 export interface ProvisionOptions {
   inventory: string;
+  /** The gateway's config rules, by which every device's config is checked (the command line hands them in). */
+  configRules: GatewayConfigRules;
   out: string;
   image?: string;
   bundle?: string;
@@ -31,7 +34,7 @@ export interface ProvisionedDevice {
 
 export async function provision(opts: ProvisionOptions): Promise<ProvisionedDevice[]> {
   const log = opts.log ?? (() => undefined);
-  const devices = await loadInventory(opts.inventory);
+  const devices = await loadInventory(opts.inventory, opts.configRules);
   log(`${devices.length} devices in ${opts.inventory}, all valid`);
   for (const d of devices) for (const w of d.warnings) log(`${d.id}: ${w}`);
   await mkdir(opts.out, { recursive: true });

@@ -1,6 +1,7 @@
 /**
  * `sensorgate pack`: bundles unpacked in empty directories and run the way a device runs them,
- * with node but without npm on PATH and (for the version check) without any network at all.
+ * with node but without npm on PATH and (for the version check) without any network at all. A
+ * bundle holds only what runs on a device.
  * The x64 bundle runs a gateway against a real Kafka; the arm64 bundle's native modules are
  * checked to be AArch64 code, then loaded by an arm64 Node under qemu-user.
  */
@@ -19,14 +20,16 @@ import {
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { after, test } from 'node:test';
+import { cruise, type ICruiseResult } from 'dependency-cruiser';
 import { parse as parseYaml } from 'yaml';
 import { startBroker } from '../../drivers/test/support/mosquitto.js';
 import { waitFor } from '../../gateway/test/support/gateway-process.js';
 import { readTopic } from '../../gateway/test/support/kafka-reader.js';
 import { publisher } from '../../gateway/test/support/publisher.js';
+import { cacheDir } from '../cache-dir.js';
 import { startKafka } from '../kafka/launcher.js';
 import { freePort } from '../net.js';
-import { cacheDir, PACKAGE_ROOT } from '../pack/paths.js';
+import { PACKAGE_ROOT } from '../pack/paths.js';
 import { bundleFor, disposeBundles } from './support/cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sg-pack-'));
@@ -140,6 +143,73 @@ test('the x64 bundle runs --version with no network and no npm, then a gateway t
     gateway.kill('SIGKILL');
     await Promise.all([kafka.destroy(), mqtt.destroy()]);
   }
+});
+
+test('the bundle holds what runs on a device and nothing else; run and check work from it, the demo says it is not there', async () => {
+  const app = unpack(await bundleFor('x64'), 'x64-contents');
+  for (const absent of [
+    'dist/gateway/bench',
+    'dist/gateway/offsite',
+    'dist/firmware-sim',
+    'dist/deploy',
+    'node_modules/aedes',
+    'node_modules/cli-progress',
+    'node_modules/@types',
+    'node_modules/protobufjs/cli',
+  ])
+    assert.ok(!existsSync(join(app, absent)), `${absent} is not in the bundle`);
+  assert.deepEqual(
+    readdirSync(join(app, 'dist', 'gateway', 'cli')).filter((f) => f.startsWith('demo')),
+    [],
+    'no demo in the bundle',
+  );
+  assert.equal(JSON.parse(readFileSync(join(app, 'package.json'), 'utf8')).dependencies.aedes, undefined);
+
+  // Every import of the bundled code resolves inside the bundle, but those of the commands it leaves out.
+  const { output } = await cruise(['dist'], { baseDir: app, doNotFollow: { path: 'node_modules' } });
+  const unresolved = (output as ICruiseResult).modules.flatMap((m) =>
+    m.dependencies
+      .filter((d) => d.couldNotResolve)
+      .map((d) => `${m.source} -> ${d.module}${d.dynamic ? ' (on demand)' : ''}`),
+  );
+  assert.deepEqual(
+    unresolved.sort(),
+    ['consume', 'demo', 'flash', 'fleet', 'pack', 'provision', 'sim'].map(
+      (c) => `dist/gateway/cli/main.js -> ./${c}.js (on demand)`,
+    ),
+  );
+
+  const bin = nodeOnlyPath('x64-contents-bin', process.execPath);
+  const sensorgate = (...args: string[]) =>
+    spawnSync(join(app, 'bin', 'sensorgate'), args, { env: { PATH: bin }, encoding: 'utf8', cwd: dir });
+  const help = sensorgate('run', '--help');
+  assert.equal(help.status, 0, help.stderr);
+  assert.match(help.stdout, /^Usage: sensorgate run \[options\]/);
+  const config = join(dir, 'contents-config.yaml');
+  writeFileSync(
+    config,
+    'gateway: { id: contents-test }\nkafka: { brokers: ["kafka.example:9092"] }\nsources: [{ id: m, driver: mqtt, url: "mqtt://127.0.0.1:1883", topics: [t] }]\n',
+  );
+  const check = sensorgate('check', '--config', config);
+  assert.equal(check.status, 0, check.stderr);
+  assert.equal(parseYaml(check.stdout).gateway.id, 'contents-test');
+  for (const left of ['demo', 'fleet']) {
+    const r = sensorgate(left);
+    assert.equal(r.status, 1, r.stdout);
+    assert.equal(r.stderr, `sensorgate: ${left} is not part of this device bundle; install the full package\n`);
+  }
+  // protobufjs without its code generator still carries Sparkplug B: a rebirth request survives the round trip.
+  const sparkplug = spawnSync(
+    process.execPath,
+    [
+      '--input-type=module',
+      '-e',
+      "const c = await import('./dist/drivers/mqtt/sparkplug-codec.js'); console.log(c.decodeWire(c.rebirthRequest('g', 'n').payload).metrics.map((m) => m.name).join())",
+    ],
+    { cwd: app, env: { PATH: bin }, encoding: 'utf8' },
+  );
+  assert.equal(sparkplug.status, 0, sparkplug.stderr);
+  assert.equal(sparkplug.stdout.trim(), 'Node Control/Rebirth');
 });
 
 test('under systemd, the launcher turns SENSORGATE_ credentials into the config keys they name', async () => {

@@ -193,4 +193,13 @@ test('an inventory that is not one says where', async () => {
   assert.equal(r.code, 2);
   assert.match(r.stderr, /^config: inventory: devices\[0\]\.id: must match/m);
   assert.match(r.stderr, /^config: inventory: \(root\): unknown key extra/m);
+
+  // Read as the gateway reads its config: where the YAML breaks, with the line; an absent file by name.
+  writeFileSync(bad, 'devices:\n  - id: a\n - id: b\n');
+  const broken = await sensorgate(['provision', '--inventory', bad, '--out', join(dir, 'x')]);
+  assert.equal(broken.code, 2);
+  assert.match(broken.stderr, /^config: .*not-inventory\.yaml:3:\d+: not valid YAML: .*; line 3: " - id: b"$/m);
+  const absent = await sensorgate(['provision', '--inventory', join(dir, 'absent.yaml'), '--out', join(dir, 'x')]);
+  assert.equal(absent.code, 2);
+  assert.match(absent.stderr, /^config: .*absent\.yaml: cannot read \(ENOENT\)$/m);
 });

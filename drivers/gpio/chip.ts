@@ -30,6 +30,12 @@ export interface GpioChip {
   open(pin: number, opts: LineOptions): GpioLine;
 }
 
+/**
+ * Opens the chip a GPIO source reads (`label`: its chipLabel). On a device that is openOnoffChip;
+ * `sensorgate demo` and tests hand the gateway one that opens the simulated chip instead.
+ */
+export type OpenGpioChip = (o: { label?: string }) => Promise<GpioChip>;
+
 /** This machine cannot provide the GPIO asked for (no sysfs GPIO, no such pin, no permission). */
 export class GpioUnavailableError extends Error {
   override readonly name = 'GpioUnavailableError';

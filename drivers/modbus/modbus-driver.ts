@@ -8,10 +8,11 @@
  * the TCP connection drops.
  */
 import type { ModbusRTU } from 'modbus-serial/ModbusRTU.js';
-import type { Driver, DriverSink, RawReading, Rejection } from '../driver.js';
+import type { RawReading, Rejection } from '../driver.js';
 import { internalError } from '../guard.js';
-import { Reopener, type RetryDelay } from '../reopen.js';
+import { ReopeningDriver, type RetryDelay } from '../reopen.js';
 import { openFailure, type SerialLineSettings, watchPresence } from '../serial/port.js';
+import type { RegisterTable } from './protocol.js';
 import { decodeRegisters, type RegisterType, registerCount, type WordOrder } from './registers.js';
 
 export interface ModbusRegister {
@@ -20,7 +21,7 @@ export interface ModbusRegister {
   unit?: string;
   /** Slave address; the source's unitId when absent (several slaves share one RS-485 line). */
   unitId?: number;
-  table: 'holding' | 'input';
+  table: RegisterTable;
   /** Protocol address (0-based), as sent on the wire. */
   address: number;
   type: RegisterType;
@@ -46,8 +47,6 @@ export interface ModbusSourceOptions extends Omit<SerialLineSettings, 'path'> {
 type Client = ModbusRTU;
 type ReadResult = { reading: RawReading } | { rejection: Rejection; answered: boolean } | { portGone: true };
 
-const READ_HOLDING = 3;
-const READ_INPUT = 4;
 /** The port IANA assigned to Modbus TCP. */
 export const MODBUS_TCP_PORT = 502;
 
@@ -104,12 +103,9 @@ function tcpLink(o: ModbusSourceOptions & { host: string }): Link {
   };
 }
 
-export class ModbusDriver implements Driver {
+export class ModbusDriver extends ReopeningDriver {
   readonly driver = 'modbus';
-  readonly id: string;
-  private readonly reopener: Reopener;
   private readonly link: Link;
-  private sink?: DriverSink;
   private client?: Client;
   private unwatch?: () => void;
   private poller?: Promise<void>;
@@ -118,40 +114,31 @@ export class ModbusDriver implements Driver {
   private health?: string;
 
   constructor(private readonly opts: ModbusSourceOptions) {
-    this.id = opts.id;
+    super(opts.id, opts.reopenDelay);
     const { path, host } = opts;
     if ((path === undefined) === (host === undefined))
       throw new Error(`source "${opts.id}": a Modbus source needs either path (RTU) or host (TCP)`);
     this.link = host !== undefined ? tcpLink({ ...opts, host }) : rtuLink({ ...opts, path: path! });
-    this.reopener = new Reopener(
-      () => this.open(),
-      (err) => this.report('down', this.link.failure(err)),
-      opts.reopenDelay,
-    );
   }
 
-  async start(sink: DriverSink): Promise<void> {
-    this.sink = sink;
+  protected forgetHealth(): void {
     this.health = undefined;
-    sink.state('starting');
-    this.reopener.start();
   }
 
-  async stop(): Promise<void> {
-    const sink = this.sink;
-    if (!sink) return;
-    await this.reopener.stop();
-    this.sink = undefined;
+  protected openFailed(err: Error): void {
+    this.report('down', this.link.failure(err));
+  }
+
+  protected async release(): Promise<void> {
     const client = this.client;
     this.client = undefined;
     this.unwatch?.();
     this.wake?.();
     await this.poller; // a read in progress ends within timeoutMs
     if (client) await close(client);
-    sink.state('stopped');
   }
 
-  private async open(): Promise<void> {
+  protected async open(): Promise<void> {
     // CommonJS: module.exports is the class, and also its own `default` (which is what the types describe).
     const { default: modbusSerial } = await import('modbus-serial');
     const client = new modbusSerial.default();
@@ -180,7 +167,7 @@ export class ModbusDriver implements Driver {
     this.wake?.();
     this.report('down', `${this.link.where}: ${why}`);
     void close(client);
-    this.reopener.lost();
+    this.reopenLater();
   }
 
   private report(state: 'up' | 'down', detail?: string): void {
@@ -241,10 +228,9 @@ export class ModbusDriver implements Driver {
     this.link.beforeRequest(client);
     let words: number[];
     try {
-      const fc = reg.table === 'holding' ? READ_HOLDING : READ_INPUT;
       words = await new Promise<number[]>((resolve, reject) => {
         const done = (err: unknown, res?: { data: number[] }) => (err ? reject(err) : resolve(res!.data));
-        if (fc === READ_HOLDING) client.writeFC3(unit, reg.address, registerCount(reg.type), done);
+        if (reg.table === 'holding') client.writeFC3(unit, reg.address, registerCount(reg.type), done);
         else client.writeFC4(unit, reg.address, registerCount(reg.type), done);
       });
     } catch (err) {

@@ -16,7 +16,7 @@ export function registerCount(type: RegisterType): 1 | 2 {
 function toBytes(words: readonly number[], wordOrder: WordOrder): Buffer {
   const ordered = wordOrder === 'little' ? [...words].reverse() : words;
   const buf = Buffer.alloc(ordered.length * 2);
-  ordered.forEach((w, i) => buf.writeUInt16BE(w & 0xffff, i * 2));
+  for (const [i, w] of ordered.entries()) buf.writeUInt16BE(w & 0xffff, i * 2);
   return buf;
 }
 

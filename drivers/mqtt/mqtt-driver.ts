@@ -56,6 +56,10 @@ export interface MqttSourceOptions {
   key?: string;
 }
 
+type Decoded = { readings: RawReading[]; rejections: Rejection[] };
+/** Take a message in; `release`: the QoS 2 message held under this id, forgotten in the same commit. */
+type TakeIn = (topic: string, payload: Uint8Array, release?: number) => Promise<void>;
+
 export class MqttDriver implements Driver {
   readonly driver = 'mqtt';
   readonly redelivers = true;
@@ -86,15 +90,40 @@ export class MqttDriver implements Driver {
   }
 
   async start(sink: DriverSink): Promise<void> {
-    const o = this.opts;
-    const names = compileTopicPattern(o.topicPattern);
-    const limit =
-      o.maxRatePerS === undefined
-        ? undefined
-        : new TokenBucket(o.maxRatePerS, o.maxBurst ?? Math.max(1, Math.ceil(o.maxRatePerS)));
     this.heldMessages = new Map(sink.held().map((m) => [m.id, m]));
     this.releasing.clear();
-    const options: IClientOptions = {
+    const options = this.clientOptions();
+    this.sink = sink;
+    sink.state('starting');
+    const client = mqtt.connect(this.opts.url, options);
+    this.client = client;
+    const takeIn = this.intake(client, sink);
+    client.on('connect', (connack) => this.connected(client, sink, takeIn, connack.sessionPresent));
+    this.reportLoss(client, sink);
+
+    // Receive Maximum, enforced here too: some brokers (mosquitto 2.0, eclipse/mosquitto#2301)
+    // send past it. mqtt.js reads the next packet only once handleMessage calls back, so holding
+    // the callback is real backpressure: the socket stops being read, TCP holds the broker back,
+    // memory stays bounded, and the event loop is left to commits and the forwarder rather than
+    // to an endless intake backlog.
+    client.handleMessage = (_packet, callback) => this.admit(callback);
+
+    client.on('message', (topic, payload, packet) => {
+      // QoS 2: emitted at PUBREL, from our incomingStore. A message already being taken in (its
+      // PUBREL came again on a new connection before the commit) is acknowledged with that commit.
+      const release = packet.qos === 2 ? packet.messageId : undefined;
+      if (release !== undefined && this.releasing.has(release)) {
+        this.holdAck(client, this.group?.done ?? Promise.resolve());
+        return;
+      }
+      this.holdAck(client, takeIn(topic, payload, release), release);
+    });
+  }
+
+  /** A persistent session (clean: false), TLS files read now, QoS 2 messages held in our store. */
+  private clientOptions(): IClientOptions {
+    const o = this.opts;
+    return {
       clientId: o.clientId,
       clean: false,
       ...(o.mqttVersion === '5'
@@ -117,14 +146,29 @@ export class MqttDriver implements Driver {
       resubscribe: false,
       incomingStore: this.incomingStore(),
     };
-    this.sink = sink;
-    sink.state('starting');
-    const client = mqtt.connect(o.url, options);
-    this.client = client;
+  }
 
+  /** How this source takes a message in: decoded, then submitted with its session change. */
+  private intake(client: MqttClient, sink: DriverSink): TakeIn {
+    const decode = this.decoder(client, sink);
+    return (topic, payload, release) => {
+      const { readings, rejections } = decode(topic, payload);
+      const session: SessionChange | undefined = release === undefined ? undefined : { release: [release] };
+      if (release !== undefined) this.releasing.add(release);
+      return sink.submit(readings, rejections, session);
+    };
+  }
+
+  /** A message's reading or rejection; a decoder that throws (a bug) rejects only this message. */
+  private decoder(client: MqttClient, sink: DriverSink): (topic: string, payload: Uint8Array) => Decoded {
+    const o = this.opts;
+    const names = compileTopicPattern(o.topicPattern);
+    const limit =
+      o.maxRatePerS === undefined
+        ? undefined
+        : new TokenBucket(o.maxRatePerS, o.maxBurst ?? Math.max(1, Math.ceil(o.maxRatePerS)));
     const sparkplug = this.sparkplug;
-    /** A message's reading or rejection; a decoder that throws (a bug) rejects only this message. */
-    const decode = (topic: string, payload: Uint8Array): { readings: RawReading[]; rejections: Rejection[] } => {
+    return (topic, payload) => {
       if (limit && !limit.take()) {
         // Refused, yet acknowledged once the refusal is counted: a flood must not pile up at the broker.
         return {
@@ -142,39 +186,37 @@ export class MqttDriver implements Driver {
         return { readings: [], rejections: [internalError(err, payload)] };
       }
     };
-    /** Take a message in; a QoS 2 message is forgotten as held in the same transaction. */
-    const takeIn = (topic: string, payload: Uint8Array, release?: number): Promise<void> => {
-      const { readings, rejections } = decode(topic, payload);
-      const session: SessionChange | undefined = release === undefined ? undefined : { release: [release] };
-      if (release !== undefined) this.releasing.add(release);
-      return sink.submit(readings, rejections, session);
-    };
+  }
 
-    client.on('connect', (connack) => {
-      sink.state('up', sparkplug?.describe());
-      // A new session (the broker lost ours) will never send PUBREL for what we hold: take it in now.
-      if (!connack.sessionPresent) {
-        for (const m of this.heldMessages.values()) {
-          if (this.releasing.has(m.id)) continue;
-          takeIn(m.topic, m.payload, m.id).then(
-            () => this.forget([m.id]),
-            () => this.releasing.delete(m.id),
-          );
-        }
+  /** Connected: report it, take in what a lost session will never release, (re)subscribe. */
+  private connected(client: MqttClient, sink: DriverSink, takeIn: TakeIn, sessionPresent: boolean): void {
+    sink.state('up', this.sparkplug?.describe());
+    // A new session (the broker lost ours) will never send PUBREL for what we hold: take it in now.
+    if (!sessionPresent) {
+      for (const m of this.heldMessages.values()) {
+        if (this.releasing.has(m.id)) continue;
+        takeIn(m.topic, m.payload, m.id).then(
+          () => this.forget([m.id]),
+          () => this.releasing.delete(m.id),
+        );
       }
-      // A resumed session keeps its subscriptions; subscribing again is harmless and picks up
-      // topics added to the config since.
-      client.subscribe(o.topics, { qos: o.qos }, (err, granted) => {
-        if (client.disconnecting) return;
-        if (err) {
-          sink.state('down', `subscribe failed: ${err.message}`);
-          return;
-        }
-        // The broker refuses single filters (ACL, bad filter) with a reason code >= 0x80.
-        const refused = (granted ?? []).filter((g) => g.qos >= 0x80).map((g) => g.topic);
-        if (refused.length) sink.state('down', `broker refused subscription to ${refused.join(', ')}`);
-      });
+    }
+    // A resumed session keeps its subscriptions; subscribing again is harmless and picks up
+    // topics added to the config since.
+    client.subscribe(this.opts.topics, { qos: this.opts.qos }, (err, granted) => {
+      if (client.disconnecting) return;
+      if (err) {
+        sink.state('down', `subscribe failed: ${err.message}`);
+        return;
+      }
+      // The broker refuses single filters (ACL, bad filter) with a reason code >= 0x80.
+      const refused = (granted ?? []).filter((g) => g.qos >= 0x80).map((g) => g.topic);
+      if (refused.length) sink.state('down', `broker refused subscription to ${refused.join(', ')}`);
     });
+  }
+
+  /** The connection lost (not by stop()): mqtt.js reconnects by itself; the status shows why it is down. */
+  private reportLoss(client: MqttClient, sink: DriverSink): void {
     client.on('close', () => {
       if (!client.disconnecting) sink.state('down', 'connection closed');
     });
@@ -182,24 +224,6 @@ export class MqttDriver implements Driver {
       if (!client.disconnecting) sink.state('down', 'offline');
     });
     client.on('error', (err) => sink.state('down', err.message));
-
-    // Receive Maximum, enforced here too: some brokers (mosquitto 2.0, eclipse/mosquitto#2301)
-    // send past it. mqtt.js reads the next packet only once handleMessage calls back, so holding
-    // the callback is real backpressure: the socket stops being read, TCP holds the broker back,
-    // memory stays bounded, and the event loop is left to commits and the forwarder rather than
-    // to an endless intake backlog.
-    client.handleMessage = (_packet, callback) => this.admit(callback);
-
-    client.on('message', (topic, payload, packet) => {
-      // QoS 2: emitted at PUBREL, from our incomingStore. A message already being taken in (its
-      // PUBREL came again on a new connection before the commit) is acknowledged with that commit.
-      const release = packet.qos === 2 ? packet.messageId : undefined;
-      if (release !== undefined && this.releasing.has(release)) {
-        this.holdAck(client, this.group?.done ?? Promise.resolve());
-        return;
-      }
-      this.holdAck(client, takeIn(topic, payload, release), release);
-    });
   }
 
   /**
@@ -314,7 +338,7 @@ export class MqttDriver implements Driver {
     sink: DriverSink,
     topic: string,
     payload: Uint8Array,
-  ): { readings: RawReading[]; rejections: Rejection[] } {
+  ): Decoded {
     const out = sparkplug.receive(topic, payload);
     if (out.presenceChanged) sink.state('up', sparkplug.describe());
     if (out.rebirth && this.opts.rebirthRequests !== false) {

@@ -1,5 +1,5 @@
 /**
- * The MQTT payload codec (README: MQTT payloads) and topic patterns. Pure functions, no I/O; the JSON
+ * The MQTT payload codec (docs/reference/wire-formats.md) and topic patterns. Pure functions, no I/O; the JSON
  * reading itself is shared with serial `jsonl` (../json-reading.ts).
  */
 import { type Decoded, type DefaultNames, decodeJsonText, reject } from '../json-reading.js';

@@ -1,5 +1,5 @@
 /**
- * Serial `format: jsonl` (the MQTT JSON payload of the README, on a serial line): one JSON reading per line, decoded by the
+ * Serial `format: jsonl` (the MQTT JSON payload of docs/reference/wire-formats.md, on a serial line): one JSON reading per line, decoded by the
  * same rules as an MQTT payload. Pure functions; the encoder is what simulated devices send.
  */
 import type { RawReading } from '../driver.js';
@@ -18,6 +18,7 @@ export function decodeJsonLine(line: Uint8Array, names: DefaultNames): FrameResu
     return { ok: false, rejection: { reason: 'garbage', detail: 'not UTF-8', payload: line } };
   }
   // JSON text never holds raw control characters (tab aside): they are line noise.
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
   const control = /[\u0000-\u0008\u000a-\u001f\u007f]/.exec(text);
   if (control) {
     return {

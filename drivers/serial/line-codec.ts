@@ -1,5 +1,5 @@
 /**
- * The serial line format (docs/drivers.md: the serial line format), decoder and encoder, as pure functions:
+ * The serial line format (docs/reference/wire-formats.md), decoder and encoder, as pure functions:
  *
  *     <sensor> <metric>=<number>[,<metric>=<number>…][ <tsMs>][*<HH>]
  *

@@ -1,5 +1,5 @@
 /**
- * Splits a serial byte stream into lines (docs/drivers.md: the serial line format): a frame ends at `\n`, a `\r` before it is
+ * Splits a serial byte stream into lines (docs/reference/wire-formats.md: framing): a frame ends at `\n`, a `\r` before it is
  * dropped. A frame longer than the limit is reported once as too large, the rest of it is
  * discarded, and framing resumes at the next newline, so an endless line costs bounded memory
  * and loses nothing after it. Pure: bytes in, frames out.

@@ -29,6 +29,11 @@ export async function openSerialPort(s: SerialLineSettings): Promise<SerialPort>
   return port;
 }
 
+/** Close a port (an error closing it is of no use to anyone: the port is gone either way). */
+export function closeSerialPort(port: SerialPort): Promise<void> {
+  return new Promise((resolve) => port.close(() => resolve()));
+}
+
 /** How often an open port's device node is checked (one stat() call). */
 export const PRESENCE_CHECK_MS = 500;
 

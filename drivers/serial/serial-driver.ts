@@ -1,17 +1,24 @@
 /**
- * Serial source: reads frames (the serial `line` format, or `jsonl` (README: MQTT payloads)) from a serial port, hands the
+ * Serial source: reads frames (the serial `line` format, or `jsonl` (docs/reference/wire-formats.md)) from a serial port, hands the
  * readings and the refused frames to the sink, and keeps the port open: when the device vanishes
  * (USB unplug, a pseudo-terminal closed) it reports `down` and reopens the same path with backoff
  * until the device is back. A serial line cannot be asked to resend, so nothing waits for the sink.
  */
 import type { SerialPort } from 'serialport';
-import type { Driver, DriverSink, RawReading, Rejection } from '../driver.js';
+import type { RawReading, Rejection } from '../driver.js';
 import { guarded, internalError } from '../guard.js';
-import { Reopener, type RetryDelay } from '../reopen.js';
+import { ReopeningDriver, type RetryDelay } from '../reopen.js';
 import { decodeJsonLine } from './jsonl-codec.js';
 import { decodeLine, type FrameResult } from './line-codec.js';
 import { type Frame, LineFramer, MAX_FRAME_BYTES } from './line-framer.js';
-import { describeOpenFailure, openFailure, openSerialPort, type SerialLineSettings, watchPresence } from './port.js';
+import {
+  closeSerialPort,
+  describeOpenFailure,
+  openFailure,
+  openSerialPort,
+  type SerialLineSettings,
+  watchPresence,
+} from './port.js';
 
 export interface SerialSourceOptions extends SerialLineSettings {
   id: string;
@@ -24,13 +31,10 @@ export interface SerialSourceOptions extends SerialLineSettings {
   reopenDelay: RetryDelay;
 }
 
-export class SerialDriver implements Driver {
+export class SerialDriver extends ReopeningDriver {
   readonly driver = 'serial';
-  readonly id: string;
   private readonly framer = new LineFramer(MAX_FRAME_BYTES);
   private readonly decode: (line: Uint8Array) => FrameResult;
-  private readonly reopener: Reopener;
-  private sink?: DriverSink;
   private port?: SerialPort;
   private unwatch?: () => void;
   private lastSubmit: Promise<unknown> = Promise.resolve();
@@ -38,7 +42,7 @@ export class SerialDriver implements Driver {
   private outage: string | undefined;
 
   constructor(private readonly opts: SerialSourceOptions) {
-    this.id = opts.id;
+    super(opts.id, opts.reopenDelay);
     const names = { sensor: opts.sensor, metric: opts.metric };
     this.decode = guarded<Uint8Array, FrameResult>(
       opts.format === 'jsonl'
@@ -46,39 +50,26 @@ export class SerialDriver implements Driver {
         : (line) => decodeLine(line, { requireChecksum: opts.requireChecksum }),
       (rejection) => ({ ok: false, rejection }),
     );
-    this.reopener = new Reopener(
-      () => this.open(),
-      (err) => this.openFailed(err),
-      opts.reopenDelay,
-    );
   }
 
-  async start(sink: DriverSink): Promise<void> {
-    this.sink = sink;
+  protected forgetHealth(): void {
     this.outage = undefined;
-    sink.state('starting');
-    this.reopener.start();
   }
 
-  async stop(): Promise<void> {
-    const sink = this.sink;
-    if (!sink) return;
-    this.sink = undefined;
-    await this.reopener.stop();
+  protected async release(): Promise<void> {
     const port = this.port;
     this.port = undefined;
     this.unwatch?.();
     if (port) {
       port.removeAllListeners('data');
-      if (port.isOpen) await new Promise<void>((resolve) => port.close(() => resolve()));
+      if (port.isOpen) await closeSerialPort(port);
       port.removeAllListeners();
     }
     this.framer.reset();
     await this.lastSubmit;
-    sink.state('stopped');
   }
 
-  private async open(): Promise<void> {
+  protected async open(): Promise<void> {
     const port = await openSerialPort(this.opts);
     let lastError: Error | undefined;
     const unwatch = await watchPresence(this.opts.path, () => {
@@ -89,7 +80,7 @@ export class SerialDriver implements Driver {
     if (!sink) {
       // Stopped while the port was opening.
       unwatch();
-      await new Promise<void>((resolve) => port.close(() => resolve()));
+      await closeSerialPort(port);
       return;
     }
     this.port = port;
@@ -106,7 +97,7 @@ export class SerialDriver implements Driver {
     sink.state('up');
   }
 
-  private openFailed(err: Error): void {
+  protected openFailed(err: Error): void {
     const sink = this.sink;
     if (!sink) return;
     const base = openFailure(this.opts.path, err);
@@ -131,7 +122,7 @@ export class SerialDriver implements Driver {
     port.removeAllListeners();
     this.framer.reset();
     this.sink?.state('down', `${this.opts.path} closed${err ? `: ${err.message}` : ''}`);
-    this.reopener.lost();
+    this.reopenLater();
   }
 
   private receive(chunk: Buffer): void {

@@ -8,7 +8,7 @@ import type { SerialPort } from 'serialport';
 import type { DriverState } from '../driver.js';
 import { encodeJsonLine } from '../serial/jsonl-codec.js';
 import { encodeLine, xorChecksum } from '../serial/line-codec.js';
-import { openSerialPort } from '../serial/port.js';
+import { closeSerialPort, openSerialPort } from '../serial/port.js';
 import { SerialDriver, type SerialSourceOptions } from '../serial/serial-driver.js';
 import { driverContract } from './driver-contract.js';
 import { type PtyPair, ptyPair, repoint } from './support/pty-pair.js';
@@ -44,7 +44,7 @@ class Device {
   async close(): Promise<void> {
     const port = this.port;
     this.port = undefined;
-    if (port?.isOpen) await new Promise<void>((r) => port.close(() => r()));
+    if (port?.isOpen) await closeSerialPort(port);
   }
 }
 

@@ -1,10 +1,14 @@
-/** The simulator's config: the samples are valid, and every mistake is a line naming its key. */
+/**
+ * The simulator's config: the samples are valid, and every mistake is a line naming its key, as
+ * `sensorgate sim` reports it (the command line validates with the gateway's problem lines).
+ */
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
-import { parseSimConfig, SimConfigError } from '../config.js';
+import { ConfigError, validateWith } from '../../gateway/config/config.js';
+import { parseSimConfig, simConfigSchema } from '../config.js';
 import { demoPlant } from '../demo-plant.js';
 
 /** firmware-sim/samples in the source tree (tests run from dist/firmware-sim/test). */
@@ -12,9 +16,9 @@ const SAMPLES = fileURLToPath(new URL('../../../firmware-sim/samples/', import.m
 
 function problems(raw: unknown): string[] {
   try {
-    parseSimConfig(raw);
+    validateWith(simConfigSchema, raw);
   } catch (err) {
-    assert.ok(err instanceof SimConfigError, String(err));
+    assert.ok(err instanceof ConfigError, String(err));
     return [...err.problems];
   }
   assert.fail('the config was accepted');

@@ -26,7 +26,7 @@ async function attach(device: Record<string, unknown>, driverOptions: Record<str
   });
   const dev = sim.devices[0] as GpioSimDevice;
   await dev.open();
-  const driver = gatewayDriver(dev, driverOptions, { simGpioChip: chip });
+  const driver = gatewayDriver(dev, driverOptions, { openGpioChip: async () => chip });
   const sink = new RecordingSink();
   await driver.start(sink);
   cleanup = async () => {

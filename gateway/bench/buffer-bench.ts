@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { type BufferEntry, SqliteBuffer } from '../buffer/sqlite-buffer.js';
 import { encodeRecord, recordKey } from '../ingest/record.js';
 import { writeBytes } from './proc.js';
-import { METRIC, sensorOf, valueOf } from './workload.js';
+import { METRIC, readingValue, sensorOf } from './workload.js';
 
 export type Synchronous = 'FULL' | 'OFF';
 
@@ -51,7 +51,7 @@ const BOOT_ID = '6f1c2a4e-8d1b-4c3a-9e5f-2b7d0a9c8e41';
 
 function entry(i: number, ts: number): BufferEntry {
   const sensor = sensorOf(i);
-  const value = valueOf(i);
+  const value = readingValue(i);
   return {
     key: recordKey(GATEWAY, sensor),
     ts,

@@ -9,11 +9,11 @@
 import { closeSync, mkdtempSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { CLEAN_FILE } from '../buffer/clean-mark.js';
 import {
   BUFFER_FILE,
   type BufferEntry,
   type BufferOptions,
-  CLEAN_FILE,
   type SalvageReport,
   SqliteBuffer,
 } from '../buffer/sqlite-buffer.js';

@@ -15,11 +15,11 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { Command, InvalidArgumentError } from 'commander';
 import { Partitioners, type Producer } from 'kafkajs';
 import { freePort } from '../../deploy/net.js';
 import { STATUS_HEADERS } from '../status/kafka-status-publisher.js';
-import type { GatewayStatus } from '../status/status.js';
+import type { GatewayStatus } from '../status/status-document.js';
 import { benchKafka, startBenchKafka } from './peers.js';
 import { note, phase } from './progress.js';
 
@@ -203,7 +203,7 @@ export async function benchFleet(brokers: string[], o: FleetBenchOptions = {}): 
 
 async function benchPage(base: string, n: number): Promise<NonNullable<FleetBenchResult['page']>> {
   if (!existsSync(CHROMIUM)) return { skipped: `no Chromium at ${CHROMIUM}` };
-  let chromium;
+  let chromium: typeof import('playwright-core').chromium;
   try {
     ({ chromium } = await import('playwright-core'));
   } catch {
@@ -277,20 +277,26 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs = 60
   throw new Error(`fleet bench: timed out waiting for ${what}`);
 }
 
+function positive(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a whole number, 1 or more');
+  return n;
+}
+
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const { values } = parseArgs({
-    options: {
-      gateways: { type: 'string', default: '500' },
-      requests: { type: 'string', default: '200' },
-      'no-page': { type: 'boolean', default: false },
-    },
-  });
+  const opts = new Command('node dist/gateway/bench/fleet-bench.js')
+    .description('the fleet server under many gateways (docs/bench.md)')
+    .option('--gateways <n>', 'simulated gateways', positive, 500)
+    .option('--requests <n>', 'API requests timed', positive, 200)
+    .option('--no-page', 'skip rendering the page in Chromium')
+    .parse()
+    .opts<{ gateways: number; requests: number; page: boolean }>();
   const kafka = await startBenchKafka((m) => note(m));
   try {
     const result = await benchFleet(kafka.brokers, {
-      gateways: Number(values.gateways),
-      requests: Number(values.requests),
-      page: !values['no-page'],
+      gateways: opts.gateways,
+      requests: opts.requests,
+      page: opts.page,
     });
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   } finally {

@@ -146,7 +146,7 @@ const ms = (n: number | undefined) => (n === undefined ? '-' : int(n));
 function table(headers: string[], rows: string[][]): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) =>
-    '  ' + cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('   ');
+    `  ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('   ')}`;
   return [line(headers), ...rows.map(line)].join('\n');
 }
 
@@ -323,7 +323,7 @@ export function formatReport(r: BenchResults, resultsFile: string): string {
 
   if (r.qos) {
     out.push('');
-    if (failed(r.qos)) out.push('3b. MQTT QoS 2 vs QoS 1: FAILED: ' + r.qos.error);
+    if (failed(r.qos)) out.push(`3b. MQTT QoS 2 vs QoS 1: FAILED: ${r.qos.error}`);
     else {
       const q = r.qos;
       out.push(
@@ -492,5 +492,5 @@ export function formatReport(r: BenchResults, resultsFile: string): string {
   for (const t of r.targets) out.push(formatTarget(t));
   out.push('');
   out.push(`results: ${resultsFile}`);
-  return out.join('\n') + '\n';
+  return `${out.join('\n')}\n`;
 }

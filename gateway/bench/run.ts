@@ -10,12 +10,12 @@ import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, release } from 'node:os';
 import { basename, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { type BufferBenchResult, benchBuffer } from './buffer-bench.js';
 import { kcatCeiling, mqttPipeCeiling } from './ceilings.js';
 import { benchDelivery } from './delivery-bench.js';
 import { benchFleet } from './fleet-bench.js';
-import { KafkaProbe, startBenchKafka, startBenchMosquitto } from './peers.js';
+import { type BenchKafka, KafkaProbe, startBenchKafka, startBenchMosquitto } from './peers.js';
 import {
   type Bench,
   launchGateway,
@@ -81,33 +81,24 @@ type Phase = (typeof PHASES)[number];
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 
-const USAGE = `usage: npm run bench [-- --quick] [-- --only ${PHASES.join(',')}] [-- --cpu-prof]\nsee docs/bench.md\n`;
-function parseOptions() {
-  try {
-    return parseArgs({
-      options: {
-        quick: { type: 'boolean', default: false },
-        only: { type: 'string' },
-        'cpu-prof': { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    }).values;
-  } catch (err) {
-    process.stderr.write(`${(err as Error).message}\n${USAGE}`);
-    process.exit(2);
-  }
-}
-const args = parseOptions();
-if (args.help) {
-  process.stdout.write(USAGE);
-  process.exit(0);
-}
-const only = new Set((args.only ?? PHASES.join(',')).split(',').map((s) => s.trim()));
-for (const p of only) {
-  if (PHASES.includes(p as Phase)) continue;
-  process.stderr.write(`--only: unknown phase "${p}" (phases: ${PHASES.join(', ')})\n`);
-  process.exit(2);
-}
+const args = new Command('npm run bench --')
+  .description('measure the gateway side by side with its peers (docs/bench.md)')
+  .option('--quick', 'smaller sizes: a smoke run, not figures to quote')
+  .addOption(
+    new Option('--only <phases>', `comma-separated phases (default: all): ${PHASES.join(', ')}`).argParser((v) => {
+      const wanted = v.split(',').map((s) => s.trim());
+      const unknown = wanted.find((p) => !PHASES.includes(p as Phase));
+      if (unknown !== undefined) throw new InvalidArgumentError(`unknown phase "${unknown}"`);
+      return new Set(wanted);
+    }),
+  )
+  .option('--cpu-prof', "profile the gateway's CPU during its burst and summarise where the time goes")
+  .showHelpAfterError()
+  // Wrong usage exits 2, as the sensorgate CLI does.
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2))
+  .parse()
+  .opts<{ quick?: boolean; only?: Set<string>; cpuProf?: boolean }>();
+const only = args.only ?? new Set<string>(PHASES);
 const wants = (p: Phase) => only.has(p);
 const sizes = args.quick ? SIZES.quick : SIZES.full;
 
@@ -152,19 +143,42 @@ function toolVersion(cmd: string, args: string[], pattern: RegExp): string {
   }
 }
 
-async function main(): Promise<number> {
+/** Launch a pipeline, measure it, and stop it whatever the measurement did. */
+async function measured<P extends { stop(): Promise<unknown> }, T>(
+  launch: Promise<P>,
+  measure: (pipeline: P) => Promise<T>,
+): Promise<T> {
+  const pipeline = await launch;
+  try {
+    return await measure(pipeline);
+  } finally {
+    await pipeline.stop();
+  }
+}
+
+/** Where this run writes: the results file, and a work dir that is removed at the end. */
+interface RunFiles {
+  stamp: string;
+  resultsDir: string;
+  resultsFile: string;
+  workDir: string;
+}
+
+async function runFiles(): Promise<RunFiles> {
   const stamp = new Date()
     .toISOString()
     .replace(/\.\d+Z$/, 'Z')
     .replace(/:/g, '-');
   const resultsDir = join(root, 'bench-results');
-  const resultsFile = join(resultsDir, `bench-${stamp}.json`);
   await mkdir(resultsDir, { recursive: true });
   // On the repository's file system (not a tmpfs /tmp), so that fsync and bytes written are real.
   const workDir = await mkdtemp(join(resultsDir, `.work-${stamp}-`));
   cleanups.push(() => rm(workDir, { recursive: true, force: true }));
+  return { stamp, resultsDir, resultsFile: join(resultsDir, `bench-${stamp}.json`), workDir };
+}
 
-  const results: BenchResults = {
+function newResults(): BenchResults {
+  return {
     startedAt: new Date().toISOString(),
     host: {
       cpus: cpus().length,
@@ -178,157 +192,140 @@ async function main(): Promise<number> {
     pipelines: {},
     targets: [],
   };
+}
 
-  const needsMqtt = wants('pipelines') || wants('delivery') || wants('qos') || wants('steady');
-  const needsKafka = needsMqtt || wants('fleet');
-  if (needsKafka)
-    phase(
-      process.env.KAFKA_BROKERS
-        ? `using Kafka at $KAFKA_BROKERS=${process.env.KAFKA_BROKERS}`
-        : 'starting Kafka (first run downloads it from Maven Central)',
+/** Kafka when a phase needs it ($KAFKA_BROKERS or one of our own). */
+async function startKafkaIfNeeded(results: BenchResults, needsMqtt: boolean): Promise<BenchKafka | undefined> {
+  if (!needsMqtt && !wants('fleet')) return undefined;
+  phase(
+    process.env.KAFKA_BROKERS
+      ? `using Kafka at $KAFKA_BROKERS=${process.env.KAFKA_BROKERS}`
+      : 'starting Kafka (first run downloads it from Maven Central)',
+  );
+  const kafka = await startBenchKafka((m) => note(m));
+  cleanups.push(() => kafka.stop());
+  results.peers.kafka = { version: kafka.version, brokers: kafka.brokers };
+  return kafka;
+}
+
+/** mosquitto and a Kafka probe beside Kafka: what the MQTT pipelines run against. */
+async function startBench(results: BenchResults, kafka: BenchKafka, workDir: string): Promise<Bench> {
+  phase('starting mosquitto');
+  const mosquitto = await startBenchMosquitto(workDir);
+  cleanups.push(() => mosquitto.stop());
+  results.peers.mosquitto = mosquitto.version;
+  const probe = await KafkaProbe.connect(kafka.brokers);
+  cleanups.push(() => probe.close());
+  return { runId: `r${Date.now().toString(36)}`, workDir, kafka, mosquitto, probe };
+}
+
+/** The gateway and the naive bridge on the same burst, beside the two ceilings (kcat, a bare MQTT pipe). */
+async function runPipelines(bench: Bench, results: BenchResults): Promise<void> {
+  phase(`gateway: ${sizes.gateway.toLocaleString('en-US')} readings MQTT -> sensorgate run -> Kafka`);
+  results.pipelines.gateway = await attempt('gateway', () =>
+    measured(launchGateway(bench, 'gateway'), (gw) => measureBurst(bench, gw, sizes.gateway)),
+  );
+  phase(`naive bridge: ${sizes.naive.toLocaleString('en-US')} readings, one awaited send each`);
+  results.pipelines.naive = await attempt('naive bridge', () =>
+    measured(launchNaiveBridge(bench, 'naive'), (naive) => measureBurst(bench, naive, sizes.naive)),
+  );
+  phase(`kcat: ${sizes.kcat.toLocaleString('en-US')} records from a file`);
+  results.pipelines.kcat = await attempt('kcat', () => kcatCeiling(bench, sizes.kcat));
+  phase(`bare MQTT pipe: ${sizes.mqttPipe.toLocaleString('en-US')} messages mosquitto_pub -> mosquitto_sub`);
+  results.pipelines.mqttPipe = await attempt('MQTT pipe', () => mqttPipeCeiling(bench, sizes.mqttPipe));
+}
+
+async function runDelivery(bench: Bench, results: BenchResults): Promise<void> {
+  phase(
+    `delivery: ${sizes.deliveryRounds} x (at-least-once, exactly-once), a gateway burst of ${sizes.delivery.toLocaleString('en-US')} readings each`,
+  );
+  results.delivery = await attempt('delivery', () =>
+    benchDelivery(bench, {
+      readings: sizes.delivery,
+      rounds: sizes.deliveryRounds,
+      onRun: (r) =>
+        note(
+          `${r.delivery.padEnd(13)} round ${r.round}: ${Math.round(r.readingsPerSecond).toLocaleString('en-US')} readings/s`,
+        ),
+    }),
+  );
+}
+
+async function runQos(bench: Bench, results: BenchResults): Promise<void> {
+  phase(
+    `qos: ${sizes.qosRounds} x (source qos 1, qos 2), a gateway burst of ${sizes.qos.toLocaleString('en-US')} readings published at QoS 2 each`,
+  );
+  results.qos = await attempt('qos', () =>
+    benchQos(bench, {
+      readings: sizes.qos,
+      rounds: sizes.qosRounds,
+      onRun: (r) =>
+        note(`qos ${r.qos} round ${r.round}: ${Math.round(r.readingsPerSecond).toLocaleString('en-US')} readings/s`),
+    }),
+  );
+}
+
+async function runSteady(bench: Bench, results: BenchResults): Promise<void> {
+  phase(`steady: a fresh gateway at ${sizes.steadyRate} readings/s for ${sizes.steadySeconds} s`);
+  results.steady = await attempt('steady rate', () =>
+    measured(launchGateway(bench, 'steady'), (gw) => measureSteady(bench, gw, sizes.steadyRate, sizes.steadySeconds)),
+  );
+  if (!failed(results.steady)) results.steady.baselines = await nodeBaselines();
+}
+
+/** Another gateway burst under node --cpu-prof; the profile is kept beside the results. */
+async function runProfile(bench: Bench, results: BenchResults, files: RunFiles): Promise<void> {
+  phase(`profile: another gateway burst of ${sizes.gateway.toLocaleString('en-US')} readings under node --cpu-prof`);
+  results.profile = await attempt('profile', async () => {
+    const dir = join(files.workDir, 'cpu-prof');
+    const burst = await measured(launchGateway(bench, 'profiled', { cpuProfDir: dir }), (gw) =>
+      measureBurst(bench, gw, sizes.gateway),
     );
-  const kafka = needsKafka ? await startBenchKafka((m) => note(m)) : undefined;
-  if (kafka) {
-    cleanups.push(() => kafka.stop());
-    results.peers.kafka = { version: kafka.version, brokers: kafka.brokers };
-  }
+    const exitedAt = Date.now();
+    const file = await profileIn(dir);
+    if (!file) throw new Error(`the gateway wrote no .cpuprofile into ${dir}`);
+    const kept = join(files.resultsDir, `gateway-${files.stamp}.cpuprofile`);
+    await copyFile(file, kept);
+    // Only the burst, not start-up, warm-up or shutdown.
+    return summariseProfile(kept, { fromEndMs: exitedAt - burst.startedAt, toEndMs: exitedAt - burst.endedAt });
+  });
+}
 
-  if (kafka && needsMqtt) {
-    phase('starting mosquitto');
-    const mosquitto = await startBenchMosquitto(workDir);
-    cleanups.push(() => mosquitto.stop());
-    results.peers.mosquitto = mosquitto.version;
-    const probe = await KafkaProbe.connect(kafka.brokers);
-    cleanups.push(() => probe.close());
-    const bench: Bench = { runId: `r${Date.now().toString(36)}`, workDir, kafka, mosquitto, probe };
+async function runFleet(kafka: BenchKafka, results: BenchResults): Promise<void> {
+  phase(
+    `fleet: ${sizes.fleetGateways} synthetic gateways -> status topic -> sensorgate fleet; ${sizes.fleetRequests} x /api/gateways, then the page in Chromium`,
+  );
+  results.fleet = await attempt('fleet', () =>
+    benchFleet(kafka.brokers, { gateways: sizes.fleetGateways, requests: sizes.fleetRequests }),
+  );
+}
 
-    if (wants('pipelines')) {
-      phase(`gateway: ${sizes.gateway.toLocaleString('en-US')} readings MQTT -> sensorgate run -> Kafka`);
-      results.pipelines.gateway = await attempt('gateway', async () => {
-        const gw = await launchGateway(bench, 'gateway');
-        try {
-          return await measureBurst(bench, gw, sizes.gateway);
-        } finally {
-          await gw.stop();
-        }
-      });
-      phase(`naive bridge: ${sizes.naive.toLocaleString('en-US')} readings, one awaited send each`);
-      results.pipelines.naive = await attempt('naive bridge', async () => {
-        const naive = await launchNaiveBridge(bench, 'naive');
-        try {
-          return await measureBurst(bench, naive, sizes.naive);
-        } finally {
-          await naive.stop();
-        }
-      });
-      phase(`kcat: ${sizes.kcat.toLocaleString('en-US')} records from a file`);
-      results.pipelines.kcat = await attempt('kcat', () => kcatCeiling(bench, sizes.kcat));
-      phase(`bare MQTT pipe: ${sizes.mqttPipe.toLocaleString('en-US')} messages mosquitto_pub -> mosquitto_sub`);
-      results.pipelines.mqttPipe = await attempt('MQTT pipe', () => mqttPipeCeiling(bench, sizes.mqttPipe));
-    }
+/** After the pipelines, so that it can be measured at the commit size the gateway made. */
+async function runBuffer(workDir: string, results: BenchResults): Promise<void> {
+  const evaluateAt = bufferTargetSize(results);
+  phase(
+    `buffer append: ${sizes.bufferRounds} x (OFF, FULL) at ${COMMIT_SIZES.join(', ')} readings per commit and the target's ${evaluateAt.readingsPerCommit}, ${sizes.bufferReadings.toLocaleString('en-US')} readings each`,
+  );
+  results.buffer = await attempt('buffer append', async () =>
+    benchBuffer(workDir, {
+      readings: sizes.bufferReadings,
+      perCommit: COMMIT_SIZES,
+      rounds: sizes.bufferRounds,
+      evaluateAt,
+      onRun: (r) =>
+        note(
+          `${r.synchronous.padEnd(4)} ${String(r.readingsPerCommit).padStart(5)}/commit round ${r.round}: ${Math.round(r.readingsPerSecond).toLocaleString('en-US')} readings/s, ${Math.round(r.bytesPerReading)} bytes written/reading`,
+        ),
+    }),
+  );
+}
 
-    if (wants('delivery')) {
-      phase(
-        `delivery: ${sizes.deliveryRounds} x (at-least-once, exactly-once), a gateway burst of ${sizes.delivery.toLocaleString('en-US')} readings each`,
-      );
-      results.delivery = await attempt('delivery', () =>
-        benchDelivery(bench, {
-          readings: sizes.delivery,
-          rounds: sizes.deliveryRounds,
-          onRun: (r) =>
-            note(
-              `${r.delivery.padEnd(13)} round ${r.round}: ${Math.round(r.readingsPerSecond).toLocaleString('en-US')} readings/s`,
-            ),
-        }),
-      );
-    }
-
-    if (wants('qos')) {
-      phase(
-        `qos: ${sizes.qosRounds} x (source qos 1, qos 2), a gateway burst of ${sizes.qos.toLocaleString('en-US')} readings published at QoS 2 each`,
-      );
-      results.qos = await attempt('qos', () =>
-        benchQos(bench, {
-          readings: sizes.qos,
-          rounds: sizes.qosRounds,
-          onRun: (r) =>
-            note(
-              `qos ${r.qos} round ${r.round}: ${Math.round(r.readingsPerSecond).toLocaleString('en-US')} readings/s`,
-            ),
-        }),
-      );
-    }
-
-    if (wants('steady')) {
-      phase(`steady: a fresh gateway at ${sizes.steadyRate} readings/s for ${sizes.steadySeconds} s`);
-      results.steady = await attempt('steady rate', async () => {
-        const gw = await launchGateway(bench, 'steady');
-        try {
-          return await measureSteady(bench, gw, sizes.steadyRate, sizes.steadySeconds);
-        } finally {
-          await gw.stop();
-        }
-      });
-      if (!failed(results.steady)) results.steady.baselines = await nodeBaselines();
-    }
-
-    if (args['cpu-prof']) {
-      phase(
-        `profile: another gateway burst of ${sizes.gateway.toLocaleString('en-US')} readings under node --cpu-prof`,
-      );
-      results.profile = await attempt('profile', async () => {
-        const dir = join(workDir, 'cpu-prof');
-        const gw = await launchGateway(bench, 'profiled', { cpuProfDir: dir });
-        let burst;
-        try {
-          burst = await measureBurst(bench, gw, sizes.gateway);
-        } finally {
-          await gw.stop();
-        }
-        const exitedAt = Date.now();
-        const file = await profileIn(dir);
-        if (!file) throw new Error(`the gateway wrote no .cpuprofile into ${dir}`);
-        const kept = join(resultsDir, `gateway-${stamp}.cpuprofile`);
-        await copyFile(file, kept);
-        // Only the burst, not start-up, warm-up or shutdown.
-        return summariseProfile(kept, { fromEndMs: exitedAt - burst.startedAt, toEndMs: exitedAt - burst.endedAt });
-      });
-    }
-  }
-
-  if (kafka && wants('fleet')) {
-    phase(
-      `fleet: ${sizes.fleetGateways} synthetic gateways -> status topic -> sensorgate fleet; ${sizes.fleetRequests} x /api/gateways, then the page in Chromium`,
-    );
-    results.fleet = await attempt('fleet', () =>
-      benchFleet(kafka.brokers, { gateways: sizes.fleetGateways, requests: sizes.fleetRequests }),
-    );
-  }
-
-  // After the pipelines, so that it can be measured at the commit size the gateway made.
-  if (wants('buffer')) {
-    const evaluateAt = bufferTargetSize(results);
-    phase(
-      `buffer append: ${sizes.bufferRounds} x (OFF, FULL) at ${COMMIT_SIZES.join(', ')} readings per commit and the target's ${evaluateAt.readingsPerCommit}, ${sizes.bufferReadings.toLocaleString('en-US')} readings each`,
-    );
-    results.buffer = await attempt('buffer append', async () =>
-      benchBuffer(workDir, {
-        readings: sizes.bufferReadings,
-        perCommit: COMMIT_SIZES,
-        rounds: sizes.bufferRounds,
-        evaluateAt,
-        onRun: (r) =>
-          note(
-            `${r.synchronous.padEnd(4)} ${String(r.readingsPerCommit).padStart(5)}/commit round ${r.round}: ${Math.round(r.readingsPerSecond).toLocaleString('en-US')} readings/s, ${Math.round(r.bytesPerReading)} bytes written/reading`,
-          ),
-      }),
-    );
-  }
-
+/** Check the targets, write the results file, print the table; 1 when a measurement failed. */
+async function report(results: BenchResults, resultsFile: string): Promise<number> {
   results.finishedAt = new Date().toISOString();
   results.host.loadavgEnd = loadavg();
   results.targets = checkTargets(results);
-  await writeFile(resultsFile, JSON.stringify(results, null, 2) + '\n');
+  await writeFile(resultsFile, `${JSON.stringify(results, null, 2)}\n`);
   process.stdout.write(formatReport(results, relative(process.cwd(), resultsFile) || basename(resultsFile)));
   const anyFailed = [
     results.buffer,
@@ -340,6 +337,24 @@ async function main(): Promise<number> {
     ...Object.values(results.pipelines),
   ].some((o) => o !== undefined && typeof (o as { error?: unknown }).error === 'string');
   return anyFailed ? 1 : 0;
+}
+
+async function main(): Promise<number> {
+  const files = await runFiles();
+  const results = newResults();
+  const needsMqtt = wants('pipelines') || wants('delivery') || wants('qos') || wants('steady');
+  const kafka = await startKafkaIfNeeded(results, needsMqtt);
+  if (kafka && needsMqtt) {
+    const bench = await startBench(results, kafka, files.workDir);
+    if (wants('pipelines')) await runPipelines(bench, results);
+    if (wants('delivery')) await runDelivery(bench, results);
+    if (wants('qos')) await runQos(bench, results);
+    if (wants('steady')) await runSteady(bench, results);
+    if (args.cpuProf) await runProfile(bench, results, files);
+  }
+  if (kafka && wants('fleet')) await runFleet(kafka, results);
+  if (wants('buffer')) await runBuffer(files.workDir, results);
+  return report(results, files.resultsFile);
 }
 
 let code = 1;

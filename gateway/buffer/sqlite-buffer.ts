@@ -18,12 +18,14 @@
  * - A clean shutdown leaves `buffer.clean` (holding the next seq); without it the next start runs
  *   SQLite's integrity check first.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { markClean, takeCleanMark } from './clean-mark.js';
 import { DiskSpace } from './disk-space.js';
 import { intact, isDamage, type SalvagedRow, salvage, setAside } from './salvage.js';
-import { fsyncDir, SeqReservation, writeDurably } from './seq-reservation.js';
+import { OLDEST_TS, openBufferFile, QUARANTINE_ROWS, readMeta, type Statements } from './schema.js';
+import { fsyncDir, SeqReservation } from './seq-reservation.js';
 
 export interface BufferOptions {
   maxBytes: number;
@@ -111,8 +113,6 @@ const QUARANTINE_PAYLOAD_BYTES = 1024;
 export const ROW_OVERHEAD = 24;
 
 export const BUFFER_FILE = 'buffer.sqlite';
-/** Written at a clean close (the next seq in it), removed at open. */
-export const CLEAN_FILE = 'buffer.clean';
 /** Warn above this share of the cap. */
 const NEAR_FULL = 0.8;
 /** On a full disk, acknowledged readings are deleted in steps this small, each fitting the reserve. */
@@ -128,7 +128,6 @@ export function storageFailure(err: unknown): 'disk_full' | 'io_error' | null {
   if (code.startsWith('SQLITE_IOERR') || code === 'SQLITE_CANTOPEN' || code === 'EIO') return 'io_error';
   return null;
 }
-const QUARANTINE_ROWS = 'SELECT id, ts, source, reason, detail, payload FROM quarantine ORDER BY id DESC LIMIT ?';
 
 export interface QuarantinedRow {
   id: number;
@@ -141,6 +140,8 @@ export interface QuarantinedRow {
 
 /** Query a buffer file without writing to it; `empty` when no gateway has created one yet. */
 function readOnly<T>(dataDir: string, query: (db: Database.Database) => T, empty: T): T {
+  // No data dir, or no buffer in it yet: nothing was ever buffered there.
+  if (!existsSync(join(dataDir, BUFFER_FILE))) return empty;
   let db: Database.Database;
   try {
     db = new Database(join(dataDir, BUFFER_FILE), { readonly: true, fileMustExist: true });
@@ -156,22 +157,7 @@ function readOnly<T>(dataDir: string, query: (db: Database.Database) => T, empty
 }
 
 /** The prepared statements and transactions of one open database file. */
-interface Handle {
-  db: Database.Database;
-  insert: Database.Statement;
-  setMeta: Database.Statement;
-  oldestRows: Database.Statement;
-  deleteUpTo: Database.Statement;
-  rangeSize: Database.Statement;
-  deleteRange: Database.Statement;
-  lease: Database.Statement;
-  oldestTs: Database.Statement;
-  quarantine: Database.Statement;
-  trimQuarantine: Database.Statement;
-  quarantineRows: Database.Statement;
-  hold: Database.Statement;
-  release: Database.Statement;
-  held: Database.Statement;
+interface Handle extends Statements {
   appendTx: (entries: BufferEntry[], quarantine: QuarantineEntry[], session: SessionOp[]) => AppendResult;
   ackTx: (from: number, to: number) => number;
   quarantineTx: (entries: QuarantineEntry[]) => void;
@@ -203,10 +189,8 @@ export class SqliteBuffer {
     return readOnly(
       dataDir,
       (db) => {
-        const meta = new Map(
-          (db.prepare('SELECT k, v FROM meta').all() as { k: string; v: number }[]).map((r) => [r.k, r.v]),
-        );
-        const oldest = db.prepare('SELECT ts FROM readings ORDER BY seq LIMIT 1').get() as { ts: number } | undefined;
+        const meta = readMeta(db);
+        const oldest = db.prepare(OLDEST_TS).get() as { ts: number } | undefined;
         return {
           depth: meta.get('depth') ?? 0,
           bytes: meta.get('bytes') ?? 0,
@@ -233,110 +217,50 @@ export class SqliteBuffer {
     this.seqs = new SeqReservation(dataDir);
     this.space = new DiskSpace(dataDir, opts.reserveBytes ?? 0, opts.maxBytes);
     const cleanSeq = takeCleanMark(dataDir);
-    const existed = existsSync(this.file);
-    try {
-      this.attach();
-      // A clean close checkpointed and closed the file; anything else (a crash, a power cut, a
-      // killed process) may have left it damaged, and a damaged page is better found now than
-      // by the forwarder in the middle of a backlog.
-      if (existed && cleanSeq === null) {
-        const verdict = this.h.db.pragma('integrity_check(1)', { simple: true });
-        if (verdict !== 'ok')
-          throw Object.assign(new Error(`integrity check: ${String(verdict)}`), { code: 'SQLITE_CORRUPT' });
-      }
-    } catch (err) {
-      if (!isDamage(err)) throw err;
-      this.recover(err as Error);
-    }
+    this.openChecked(cleanSeq !== null);
     // After a clean close the counter in the file is exact and seqs stay dense. After anything
     // else it may have been rolled back (a lost file, a power cut under synchronous NORMAL):
     // continue above every seq that may have been handed out.
     if (cleanSeq === null || cleanSeq !== this.nextSeq) this.nextSeq = Math.max(this.nextSeq, this.seqs.highWater);
   }
 
+  /**
+   * Open the file, checking it first unless it was closed cleanly: a crash, a power cut or a killed
+   * process may have left it damaged, and a damaged page is better found now than by the forwarder
+   * in the middle of a backlog. A damaged file is recovered from (set aside, salvaged).
+   */
+  private openChecked(closedCleanly: boolean): void {
+    const existed = existsSync(this.file);
+    try {
+      this.attach();
+      if (existed && !closedCleanly) this.checkIntegrity();
+    } catch (err) {
+      if (!isDamage(err)) throw err;
+      this.recover(err as Error);
+    }
+  }
+
+  private checkIntegrity(): void {
+    const verdict = this.h.db.pragma('integrity_check(1)', { simple: true });
+    if (verdict !== 'ok')
+      throw Object.assign(new Error(`integrity check: ${String(verdict)}`), { code: 'SQLITE_CORRUPT' });
+  }
+
   /** Open (or create) the buffer file and prepare everything on it; counters come from the file. */
   private attach(file = this.file): void {
-    const db = new Database(file);
-    try {
-      this.h = this.prepare(db);
-    } catch (err) {
-      try {
-        db.close();
-      } catch {
-        /* already failing */
-      }
-      throw err;
-    }
-    const meta = new Map(
-      (db.prepare('SELECT k, v FROM meta').all() as { k: string; v: number }[]).map((r) => [r.k, r.v]),
-    );
+    const st = openBufferFile(file, { synchronous: this.opts.synchronous, walPages: this.space.walPages });
+    this.h = this.withTransactions(st);
+    const meta = readMeta(st.db);
     // Never backwards: a file reopened after a failed commit may hold less than was reserved.
     this.nextSeq = Math.max(this.nextSeq, meta.get('next_seq')!);
     this.depth = meta.get('depth')!;
     this.bytes = meta.get('bytes')!;
   }
 
-  private prepare(db: Database.Database): Handle {
-    // Only takes effect on a new file: lets a full disk get pages back (see release()).
-    db.pragma('auto_vacuum = INCREMENTAL');
-    db.pragma('journal_mode = WAL');
-    db.pragma(`synchronous = ${this.opts.synchronous}`);
-    // A queue appends at one end and reads at the other: a small page cache is enough, and it
-    // keeps memory low on small devices and reads close to what the file really holds.
-    db.pragma('cache_size = -512');
-    // Bound the WAL: checkpoint every ~4 MiB of pages (fewer for a small cap or disk, see
-    // DiskSpace) and truncate the file back after a checkpoint, so a burst does not leave a huge
-    // WAL on flash.
-    db.pragma(`wal_autocheckpoint = ${this.space.walPages}`);
-    db.pragma(`journal_size_limit = ${this.space.walPages * 4096 * 4}`);
-    db.exec(`
-      CREATE TABLE IF NOT EXISTS readings (
-        seq   INTEGER PRIMARY KEY,
-        key   TEXT NOT NULL,
-        value TEXT NOT NULL,
-        ts    INTEGER NOT NULL,
-        bytes INTEGER NOT NULL
-      );
-      CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v INTEGER NOT NULL) WITHOUT ROWID;
-      INSERT OR IGNORE INTO meta VALUES ('next_seq', 1), ('depth', 0), ('bytes', 0);
-      CREATE TABLE IF NOT EXISTS quarantine (
-        id      INTEGER PRIMARY KEY AUTOINCREMENT,
-        ts      INTEGER NOT NULL,
-        source  TEXT NOT NULL,
-        reason  TEXT NOT NULL,
-        detail  TEXT NOT NULL,
-        payload BLOB
-      );
-      -- Messages a source acknowledged receiving and has not yet taken in (MQTT QoS 2 between
-      -- PUBREC and PUBREL): the broker will not send them again, so they must survive a crash.
-      CREATE TABLE IF NOT EXISTS held_messages (
-        source  TEXT NOT NULL,
-        id      INTEGER NOT NULL,
-        topic   TEXT NOT NULL,
-        payload BLOB NOT NULL,
-        PRIMARY KEY (source, id)
-      ) WITHOUT ROWID;
-    `);
-    const h = {
-      db,
-      insert: db.prepare('INSERT INTO readings (seq, key, value, ts, bytes) VALUES (?, ?, ?, ?, ?)'),
-      setMeta: db.prepare('UPDATE meta SET v = ? WHERE k = ?'),
-      oldestRows: db.prepare('SELECT seq, bytes FROM readings ORDER BY seq LIMIT ?'),
-      deleteUpTo: db.prepare('DELETE FROM readings WHERE seq <= ?'),
-      rangeSize: db.prepare(
-        'SELECT COUNT(*) AS n, COALESCE(SUM(bytes), 0) AS b FROM readings WHERE seq BETWEEN ? AND ?',
-      ),
-      deleteRange: db.prepare('DELETE FROM readings WHERE seq BETWEEN ? AND ?'),
-      lease: db.prepare('SELECT seq, key, value, ts, bytes FROM readings WHERE seq > ? ORDER BY seq LIMIT ?'),
-      oldestTs: db.prepare('SELECT ts FROM readings ORDER BY seq LIMIT 1'),
-      quarantine: db.prepare('INSERT INTO quarantine (ts, source, reason, detail, payload) VALUES (?, ?, ?, ?, ?)'),
-      trimQuarantine: db.prepare('DELETE FROM quarantine WHERE id <= (SELECT MAX(id) FROM quarantine) - ?'),
-      quarantineRows: db.prepare(QUARANTINE_ROWS),
-      hold: db.prepare('INSERT OR REPLACE INTO held_messages (source, id, topic, payload) VALUES (?, ?, ?, ?)'),
-      release: db.prepare('DELETE FROM held_messages WHERE source = ? AND id = ?'),
-      held: db.prepare('SELECT id, topic, payload FROM held_messages WHERE source = ? ORDER BY id'),
-    } as Handle;
-
+  /** The transactions on a file's statements, which keep the counters here in step with the file. */
+  private withTransactions(st: Statements): Handle {
+    const { db } = st;
+    const h = st as Handle;
     h.quarantineTx = db.transaction((entries: QuarantineEntry[]) => this.storeQuarantine(entries));
 
     h.appendTx = db.transaction((entries: BufferEntry[], quarantine: QuarantineEntry[], session: SessionOp[]) => {
@@ -703,25 +627,4 @@ export class SqliteBuffer {
       /* no room for the mark: the next start checks the file */
     }
   }
-}
-
-/** The next seq recorded at the last clean close, or null (not clean); removed durably either way. */
-function takeCleanMark(dataDir: string): number | null {
-  const file = join(dataDir, CLEAN_FILE);
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch {
-    return null;
-  }
-  rmSync(file, { force: true });
-  fsyncDir(dataDir);
-  const n = Number(text.trim());
-  return Number.isSafeInteger(n) ? n : null;
-}
-
-function markClean(dataDir: string, nextSeq: number): void {
-  const file = join(dataDir, CLEAN_FILE);
-  writeDurably(file, `${nextSeq}\n`);
-  fsyncDir(dataDir);
 }

@@ -6,10 +6,13 @@
  * line whenever a wear state changes. Proof that what the gateways deliver serves the purpose.
  */
 import type { Command } from 'commander';
-import type { Logger } from 'pino';
-import { type Config, ConfigError, configSchema, kafkaForCommand } from '../config/config.js';
-import type { Analytics, ReadingRecord, SeriesStats, WearEvent } from '../offsite/consume/analytics.js';
-import { action } from './pack.js';
+import { ConfigError } from '../config/config.js';
+import { createLogger } from '../lib/log.js';
+import { Analytics, type ReadingRecord, type SeriesStats, type WearEvent } from '../offsite/consume/analytics.js';
+import { kafkaClient } from '../uplink/kafka-client.js';
+import { action } from './exit.js';
+import { kafkaFromFlags } from './kafka-flags.js';
+import { untilSignal } from './signals.js';
 
 interface ConsumeCliOptions {
   brokers?: string;
@@ -36,26 +39,7 @@ function settings(o: ConsumeCliOptions) {
     return n;
   };
   const seconds = (flag: string, text: string) => positive(flag, text) * 1000;
-  let kafka: Config['kafka'] | undefined;
-  if (o.config !== undefined) {
-    if (o.brokers !== undefined)
-      problems.push("--brokers: not with --config (the file's kafka: section says how to connect)");
-    kafka = kafkaForCommand(o.config, process.env, 'topic', o.topic, problems);
-  } else if (o.brokers === undefined) {
-    problems.push('--brokers or --config: one of them is required');
-  } else {
-    const parsed = configSchema.shape.kafka.safeParse({
-      brokers: o.brokers
-        .split(',')
-        .map((b) => b.trim())
-        .filter(Boolean),
-      topic: o.topic,
-    });
-    if (parsed.success) kafka = parsed.data;
-    else
-      for (const i of parsed.error.issues)
-        problems.push(`--${i.path[0] === 'topic' ? 'topic' : 'brokers'}: ${i.message}`);
-  }
+  const kafka = kafkaFromFlags(o, process.env, 'topic', problems);
   const result = {
     analytics: {
       windowMs: seconds('--window', o.window),
@@ -76,7 +60,7 @@ function settings(o: ConsumeCliOptions) {
   return { ...result, kafka };
 }
 
-/** A record of the readings topic (README: Kafka records), or undefined for anything else. */
+/** A record of the readings topic (docs/reference/kafka-records.md), or undefined for anything else. */
 function parseReading(value: Buffer | null): ReadingRecord | undefined {
   if (!value) return undefined;
   let r: unknown;
@@ -147,12 +131,8 @@ function table(rows: SeriesStats[]): string[] {
   ];
 }
 
-export function registerConsume(program: Command): void {
-  program
-    .command('consume')
-    .description(
-      'example predictive-maintenance consumer: reads the readings topic (read_committed, deduplicated on gateway+seq), shows rolling statistics per sensor and metric, and raises a wear alarm when smoothed vibration crosses --threshold or its trend projects that within --horizon',
-    )
+export function defineConsume(command: Command): void {
+  command
     .option('-b, --brokers <list>', 'Kafka bootstrap brokers, HOST:PORT[,HOST:PORT…]')
     .option(
       '-c, --config <file>',
@@ -179,13 +159,8 @@ export function registerConsume(program: Command): void {
     .action(
       action('consume', async (opts: ConsumeCliOptions) => {
         const s = settings(opts);
-        const [{ Analytics }, { kafkaClient }, { createLogger }] = await Promise.all([
-          import('../offsite/consume/analytics.js'),
-          import('../uplink/kafka-client.js'),
-          import('../lib/log.js'),
-        ]);
-        const log: Logger = createLogger(opts.logLevel);
-        const analytics: Analytics = new Analytics(s.analytics);
+        const log = createLogger(opts.logLevel);
+        const analytics = new Analytics(s.analytics);
         const out = (line: string) => process.stdout.write(`${line}\n`);
         const units = new Map<string, string | undefined>();
         let skipped = 0;
@@ -236,10 +211,7 @@ export function registerConsume(program: Command): void {
           );
           for (const line of table(rows)) out(`  ${line}`);
         }, s.intervalMs);
-        await new Promise<void>((r) => {
-          process.once('SIGINT', () => r());
-          process.once('SIGTERM', () => r());
-        });
+        await untilSignal();
         clearInterval(timer);
         await consumer.disconnect();
         process.exit(0);

@@ -1,18 +1,16 @@
-/** `sensorgate flash` (README: Commands): customise a Raspberry Pi OS image or card. The work is in deploy/flash. */
+/** `sensorgate flash` (docs/reference/cli.md): customise a Raspberry Pi OS image or card. The work is in deploy/flash. */
 import { type Command, Option } from 'commander';
-import type { FlashOptions } from '../../deploy/flash/flash.js';
+import { type FlashOptions, flash } from '../../deploy/flash/flash.js';
+import { progressBar } from '../../deploy/flash/progress.js';
 import { ARCHES } from '../../deploy/pack/targets.js';
-import { action } from './pack.js';
+import { gatewayConfigRules, refusedAsConfigError } from './deploy-config.js';
+import { action } from './exit.js';
 
 /** The command's options are the library's, less what only a program passes in. */
-type FlashCliOptions = Omit<FlashOptions, 'log' | 'progress'>;
+type FlashCliOptions = Omit<FlashOptions, 'log' | 'progress' | 'configRules'>;
 
-export function registerFlash(program: Command): void {
-  program
-    .command('flash')
-    .description(
-      'customise a Raspberry Pi OS image (never modified: written to --out) or card (--device) so that its first boot installs the bundle, writes the config and starts the service',
-    )
+export function defineFlash(command: Command): void {
+  command
     .requiredOption('--image <img>', 'Raspberry Pi OS image (.img, uncompressed)')
     .requiredOption('-c, --config <file>', "the device's gateway config (YAML), validated before anything is written")
     .option(
@@ -33,13 +31,14 @@ export function registerFlash(program: Command): void {
     .option('-y, --yes', 'confirm erasing --device')
     .action(
       action('flash', async (opts: FlashCliOptions) => {
-        const { flash } = await import('../../deploy/flash/flash.js');
-        const { progressBar } = await import('../../deploy/flash/progress.js');
-        const result = await flash({
-          ...opts,
-          log: (line) => process.stderr.write(`flash: ${line}\n`),
-          progress: progressBar,
-        });
+        const result = await refusedAsConfigError(
+          flash({
+            ...opts,
+            configRules: gatewayConfigRules,
+            log: (line) => process.stderr.write(`flash: ${line}\n`),
+            progress: progressBar,
+          }),
+        );
         process.stdout.write(
           `${JSON.stringify({ targets: result.targets, mode: result.mode, identity: result.identity })}\n`,
         );

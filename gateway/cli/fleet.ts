@@ -1,8 +1,12 @@
-/** `sensorgate fleet` (README: Commands; docs/status.md): the fleet status page server. */
+/** `sensorgate fleet` (docs/reference/cli.md; docs/status.md): the fleet status page server. */
 import { type Command, Option } from 'commander';
-import { type Config, ConfigError, configSchema, kafkaForCommand } from '../config/config.js';
+import { type Config, ConfigError } from '../config/config.js';
+import { createLogger } from '../lib/log.js';
+import { FleetServer } from '../offsite/fleet/fleet-server.js';
 import { listenProblem } from '../web/auth.js';
-import { action } from './pack.js';
+import { action } from './exit.js';
+import { kafkaFromFlags } from './kafka-flags.js';
+import { untilSignal } from './signals.js';
 
 interface FleetCliOptions {
   brokers?: string;
@@ -24,40 +28,7 @@ function fleetSettings(
   env: NodeJS.ProcessEnv,
 ): { kafka: Config['kafka']; host: string; port: number; authToken?: string; maxGateways: number } {
   const problems: string[] = [];
-  let kafka: Config['kafka'] | undefined;
-  if (o.config !== undefined) {
-    for (const flag of ['brokers', 'ssl', 'saslMechanism', 'saslUsername'] as const) {
-      if (o[flag] !== undefined)
-        problems.push(
-          `--${flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: not with --config (the file's kafka: section says how to connect)`,
-        );
-    }
-    kafka = kafkaForCommand(o.config, env, 'statusTopic', o.topic, problems);
-  } else if (o.brokers === undefined) {
-    problems.push('--brokers or --config: one of them is required');
-  } else {
-    const password = env.SENSORGATE_FLEET_SASL_PASSWORD;
-    if (o.saslMechanism && (!o.saslUsername || password === undefined))
-      problems.push('--sasl-mechanism: needs --sasl-username and SENSORGATE_FLEET_SASL_PASSWORD');
-    const parsed = configSchema.shape.kafka.safeParse({
-      brokers: o.brokers
-        .split(',')
-        .map((b) => b.trim())
-        .filter(Boolean),
-      statusTopic: o.topic,
-      tls: o.ssl,
-      sasl:
-        o.saslMechanism && o.saslUsername && password !== undefined
-          ? { mechanism: o.saslMechanism, username: o.saslUsername, password }
-          : undefined,
-    });
-    if (parsed.success) kafka = parsed.data;
-    else {
-      const flag: Record<string, string> = { brokers: '--brokers', statusTopic: '--topic' };
-      for (const i of parsed.error.issues)
-        problems.push(`${flag[String(i.path[0])] ?? String(i.path[0])}: ${i.message}`);
-    }
-  }
+  const kafka = kafkaFromFlags(o, env, 'statusTopic', problems);
   const port = Number(o.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     problems.push(`--port: expected a port number (0-65535), found "${o.port}"`);
@@ -71,12 +42,8 @@ function fleetSettings(
   return { kafka, host: o.host, port, authToken, maxGateways };
 }
 
-export function registerFleet(program: Command): void {
-  program
-    .command('fleet')
-    .description(
-      'the fleet status page: reads the compacted status topic and serves / (the page), /api/gateways, /api/fleet (its own state), /metrics and live updates',
-    )
+export function defineFleet(command: Command): void {
+  command
     .option('-b, --brokers <list>', 'Kafka bootstrap brokers, HOST:PORT[,HOST:PORT…]')
     .option(
       '-c, --config <file>',
@@ -110,10 +77,6 @@ export function registerFleet(program: Command): void {
     .action(
       action('fleet', async (opts: FleetCliOptions) => {
         const settings = fleetSettings(opts, process.env);
-        const [{ FleetServer }, { createLogger }] = await Promise.all([
-          import('../offsite/fleet/fleet-server.js'),
-          import('../lib/log.js'),
-        ]);
         const log = createLogger(opts.logLevel);
         const fleet = new FleetServer({ ...settings, log });
         await fleet.start();
@@ -122,10 +85,7 @@ export function registerFleet(program: Command): void {
           'fleet page listening',
         );
         process.stderr.write(`fleet page: ${fleet.url}/\n`);
-        await new Promise<void>((r) => {
-          process.once('SIGINT', r);
-          process.once('SIGTERM', r);
-        });
+        await untilSignal();
         await fleet.stop();
         process.exit(0);
       }),

@@ -1,42 +1,18 @@
 #!/usr/bin/env -S node --max-semi-space-size=1
 /**
- * The `sensorgate` command line (README: Commands).
+ * The `sensorgate` command line (docs/reference/cli.md).
  *
  * The shebang caps V8's young generation at 1 MiB per semi-space: the default (16 MiB) lets a
  * busy gateway's RSS grow by ~30 MiB for garbage it would collect anyway, and edge devices are
  * short of memory long before they are short of CPU (`npm run bench` shows both).
  */
-import { Command, Option } from 'commander';
-import { stringify } from 'yaml';
-import { SqliteBuffer } from '../buffer/sqlite-buffer.js';
-import { type Config, ConfigError, configJsonSchema, loadConfig, redactSecrets } from '../config/config.js';
-import { Gateway } from '../gateway.js';
-import { createLogger } from '../lib/log.js';
+import { Command } from 'commander';
 import { VERSION } from '../lib/version.js';
-import { registerConsume } from './consume.js';
-import { registerFlash } from './flash.js';
-import { registerFleet } from './fleet.js';
-import { registerPack } from './pack.js';
-import { registerProvision } from './provision.js';
-import { registerSim } from './sim.js';
-
-/** Exit code for a config the gateway refuses (README: Commands). */
-const EXIT_CONFIG = 2;
-
-function configOrExit(file: string): Readonly<Config> {
-  try {
-    return loadConfig(file);
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    for (const line of err.problems) process.stderr.write(`config: ${line}\n`);
-    process.exit(EXIT_CONFIG);
-  }
-}
-
-const configOption = new Option(
-  '-c, --config <file>',
-  'gateway config (YAML); SENSORGATE_* variables override its keys',
-).makeOptionMandatory();
+import { registerBuffer } from './buffer.js';
+import { registerCheck } from './check.js';
+import { registerConfigSchema } from './config-schema.js';
+import { addLazyCommands } from './lazy-commands.js';
+import { registerRun } from './run.js';
 
 const program = new Command('sensorgate')
   .description(
@@ -54,137 +30,64 @@ Examples:
   sensorgate buffer stats -c /etc/sensorgate/config.yaml
   sensorgate fleet --brokers kafka-1:9092           the fleet status page on :8080
 
-Docs: README.md; docs/drivers.md, status.md, deploy.md, simulator.md, bench.md`,
+Docs: README.md; docs/reference/ (cli, config, wire formats, Kafka records, status and metrics, delivery);
+      docs/drivers.md, status.md, kafka.md, durability.md, deploy.md, simulator.md, bench.md`,
   );
 
-program
-  .command('run')
-  .description('run the gateway daemon until SIGTERM/SIGINT; invalid config exits 2')
-  .addOption(configOption)
-  .action(async (opts: { config: string }) => {
-    const cfg = configOrExit(opts.config);
-    // What the daemon creates (the buffer and its journal, set-aside damaged copies) holds
-    // readings and is nobody else's business: owner only, as systemd's UMask=0077 gives it too.
-    process.umask(0o077);
-    const log = createLogger(cfg.log.level);
-    const gateway = new Gateway(cfg, log);
-    let stopping = false;
-    const stop = (signal: string) => {
-      if (stopping) return;
-      stopping = true;
-      log.info({ signal }, 'stopping');
-      gateway.stop().then(
-        () => process.exit(0),
-        (err: Error) => {
-          log.error({ err: err.message }, 'stop failed');
-          process.exit(1);
-        },
-      );
-    };
-    process.on('SIGTERM', () => stop('SIGTERM'));
-    process.on('SIGINT', () => stop('SIGINT'));
-    try {
-      await gateway.start();
-    } catch (err) {
-      log.fatal({ err: (err as Error).message }, 'gateway failed to start');
-      await gateway.stop().catch(() => undefined);
-      process.exit(1);
-    }
-  });
+// What runs on a device, loaded with the program.
+registerRun(program);
+registerCheck(program);
+registerConfigSchema(program);
+registerBuffer(program);
 
-program
-  .command('check')
-  .description(
-    'validate a config and print the resolved result (defaults filled in, environment applied, secrets shown as "***")',
-  )
-  .addOption(configOption)
-  .action((opts: { config: string }) => {
-    process.stdout.write(stringify(redactSecrets(configOrExit(opts.config))));
-  });
-
-program
-  .command('config')
-  .description('about the config file format')
-  .command('schema')
-  .description('print the JSON Schema of the gateway config (for editors and CI)')
-  .action(() => {
-    process.stdout.write(`${JSON.stringify(configJsonSchema(), null, 2)}\n`);
-  });
-
-const buffer = program.command('buffer').description('inspect the local buffer');
-
-buffer
-  .command('stats')
-  .description('print {"depth","bytes","oldestTs","nextSeq"} of the buffer as JSON')
-  .addOption(configOption)
-  .action((opts: { config: string }) => {
-    const cfg = configOrExit(opts.config);
-    process.stdout.write(`${JSON.stringify(SqliteBuffer.stats(cfg.gateway.dataDir))}\n`);
-  });
-
-buffer
-  .command('quarantine')
-  .description('print rejected input kept for diagnosis, newest first, one JSON object per line')
-  .addOption(configOption)
-  .option('-n, --limit <n>', 'how many rows', '100')
-  .action((opts: { config: string; limit: string }) => {
-    const cfg = configOrExit(opts.config);
-    for (const q of SqliteBuffer.quarantined(cfg.gateway.dataDir, Number(opts.limit))) {
-      process.stdout.write(`${JSON.stringify({ ...q, payload: q.payload?.toString('utf8') ?? null })}\n`);
-    }
-  });
-
-program
-  .command('demo')
-  .description(
-    'everything on one machine: a local Kafka (or $KAFKA_BROKERS), an MQTT broker, simulated serial, Modbus, MQTT and GPIO devices, two gateways and the fleet page; prints the URLs',
-  )
-  .option('--data-dir <dir>', 'where the demo keeps its buffer and broker data', '.sensorgate-demo')
-  .option(
-    '--status-port <port>',
-    "the first gateway's status page port, the next gateway takes the next one (default 8081, or free ports when taken)",
-  )
-  .option('--fleet-port <port>', 'fleet page port (default 8080, or a free one when 8080 is taken)')
-  .option('--mqtt-url <url>', 'use this MQTT broker instead of the embedded one')
-  .option('--seed <seed>', 'seed of the simulated devices (same seed, same values)', '1')
-  .action(
-    async (opts: { dataDir: string; statusPort?: string; fleetPort?: string; mqttUrl?: string; seed: string }) => {
-      // Every flag is checked before anything starts (Kafka takes a while, and a JVM left behind helps nobody).
-      const problems: string[] = [];
-      const port = (flag: string, v: string | undefined) => {
-        if (v === undefined) return undefined;
-        const n = Number(v);
-        if (/^\d+$/.test(v.trim()) && n >= 1 && n <= 65535) return n;
-        problems.push(`${flag}: expected a port number (1-65535), found "${v}"`);
-        return undefined;
-      };
-      const statusPort = port('--status-port', opts.statusPort);
-      const fleetPort = port('--fleet-port', opts.fleetPort);
-      if (opts.mqttUrl !== undefined && !/^(mqtts?|wss?):\/\/.+/.test(opts.mqttUrl))
-        problems.push(`--mqtt-url: expected an mqtt://, mqtts://, ws:// or wss:// URL, found "${opts.mqttUrl}"`);
-      if (problems.length) {
-        for (const p of problems) process.stderr.write(`demo: ${p}\n`);
-        process.exit(EXIT_CONFIG);
-      }
-      const { runDemo, DemoUsageError } = await import('./demo-stack.js');
-      try {
-        await runDemo({ dataDir: opts.dataDir, statusPort, fleetPort, mqttUrl: opts.mqttUrl, seed: opts.seed });
-        // Everything is stopped and every buffer closed: exit as `run` does. Waiting for the event
-        // loop to drain instead hung once on two Kafka sockets a client library never released.
-        process.exit(0);
-      } catch (err) {
-        if (!(err instanceof DemoUsageError)) throw err;
-        process.stderr.write(`demo: ${err.message}\n`);
-        process.exit(EXIT_CONFIG);
-      }
+// What runs beside it, loaded when asked for (and left out of the device bundle).
+await addLazyCommands(
+  program,
+  [
+    {
+      name: 'demo',
+      description:
+        'everything on one machine: a local Kafka (or $KAFKA_BROKERS), an MQTT broker, simulated serial, Modbus, MQTT and GPIO devices, two gateways and the fleet page; prints the URLs',
+      load: async () => (await import('./demo.js')).defineDemo,
     },
-  );
-
-registerPack(program);
-registerFlash(program);
-registerProvision(program);
-registerFleet(program);
-registerSim(program);
-registerConsume(program);
+    {
+      name: 'pack',
+      description:
+        'build a self-contained offline bundle for a device: compiled code, production node_modules with native modules cross-compiled for ARCH, systemd unit and install.sh',
+      load: async () => (await import('./pack.js')).definePack,
+    },
+    {
+      name: 'flash',
+      description:
+        'customise a Raspberry Pi OS image (never modified: written to --out) or card (--device) so that its first boot installs the bundle, writes the config and starts the service',
+      load: async () => (await import('./flash.js')).defineFlash,
+    },
+    {
+      name: 'provision',
+      description:
+        'validate a fleet inventory and write one customised image per device (--image) or one config folder per device for install.sh',
+      load: async () => (await import('./provision.js')).defineProvision,
+    },
+    {
+      name: 'fleet',
+      description:
+        'the fleet status page: reads the compacted status topic and serves / (the page), /api/gateways, /api/fleet (its own state), /metrics and live updates',
+      load: async () => (await import('./fleet.js')).defineFleet,
+    },
+    {
+      name: 'sim',
+      description:
+        'run simulated sensor devices (serial and JSONL on pseudo-terminals, Modbus RTU slaves, MQTT publishers) with physical models and faults; prints where each device is and the gateway sources that read them',
+      load: async () => (await import('./sim.js')).defineSim,
+    },
+    {
+      name: 'consume',
+      description:
+        'example predictive-maintenance consumer: reads the readings topic (read_committed, deduplicated on gateway+seq), shows rolling statistics per sensor and metric, and raises a wear alarm when smoothed vibration crosses --threshold or its trend projects that within --horizon',
+      load: async () => (await import('./consume.js')).defineConsume,
+    },
+  ],
+  process.argv.slice(2),
+);
 
 await program.parseAsync();

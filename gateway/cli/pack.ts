@@ -1,36 +1,11 @@
-/** `sensorgate pack` (README: Commands): the offline device bundle. The work is in deploy/pack. */
+/** `sensorgate pack` (docs/reference/cli.md): the offline device bundle. The work is in deploy/pack. */
 import { type Command, Option } from 'commander';
+import { pack } from '../../deploy/pack/pack.js';
 import { ARCHES, type Arch } from '../../deploy/pack/targets.js';
-import { ConfigError } from '../config/config.js';
+import { action } from './exit.js';
 
-/**
- * Run a command's work. A refused config prints one line per problem and exits 2, as `run`
- * does; any other failure prints its message (with the tool output it carries) and exits 1.
- */
-export function action<A extends unknown[]>(
-  name: string,
-  work: (...args: A) => Promise<void>,
-): (...args: A) => Promise<void> {
-  return async (...args: A) => {
-    try {
-      await work(...args);
-    } catch (err) {
-      if (err instanceof ConfigError) {
-        for (const line of err.problems) process.stderr.write(`config: ${line}\n`);
-        process.exit(2);
-      }
-      process.stderr.write(`sensorgate ${name}: ${(err as Error).message}\n`);
-      process.exit(1);
-    }
-  };
-}
-
-export function registerPack(program: Command): void {
-  program
-    .command('pack')
-    .description(
-      'build a self-contained offline bundle for a device: compiled code, production node_modules with native modules cross-compiled for ARCH, systemd unit and install.sh',
-    )
+export function definePack(command: Command): void {
+  command
     .addOption(new Option('--arch <arch>', 'device architecture').choices(ARCHES).default('arm64'))
     .requiredOption('-o, --out <file>', 'bundle to write (.tar.gz)')
     .option(
@@ -43,7 +18,6 @@ export function registerPack(program: Command): void {
     )
     .action(
       action('pack', async (opts: { arch: Arch; out: string; nodedir?: string; cache: boolean }) => {
-        const { pack } = await import('../../deploy/pack/pack.js');
         const result = await pack({ ...opts, log: (line) => process.stderr.write(`${line}\n`) });
         process.stdout.write(
           `${JSON.stringify({ out: result.out, bytes: result.bytes, sha256: result.sha256, arch: result.manifest.arch, node: result.manifest.node })}\n`,

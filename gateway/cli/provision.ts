@@ -1,14 +1,12 @@
 /** `sensorgate provision`: images or config folders for a fleet. The work is in deploy/provision. */
 import { type Command, Option } from 'commander';
 import { ARCHES, type Arch } from '../../deploy/pack/targets.js';
-import { action } from './pack.js';
+import { provision } from '../../deploy/provision/provision.js';
+import { gatewayConfigRules, refusedAsConfigError } from './deploy-config.js';
+import { action } from './exit.js';
 
-export function registerProvision(program: Command): void {
-  program
-    .command('provision')
-    .description(
-      'validate a fleet inventory and write one customised image per device (--image) or one config folder per device for install.sh',
-    )
+export function defineProvision(command: Command): void {
+  command
     .requiredOption(
       '-i, --inventory <file>',
       'inventory (YAML): defaults, shared credentials, devices with id, hostname, config and credentials (docs/deploy.md)',
@@ -21,8 +19,13 @@ export function registerProvision(program: Command): void {
       action(
         'provision',
         async (opts: { inventory: string; out: string; image?: string; bundle?: string; arch?: Arch }) => {
-          const { provision } = await import('../../deploy/provision/provision.js');
-          const devices = await provision({ ...opts, log: (line) => process.stderr.write(`provision: ${line}\n`) });
+          const devices = await refusedAsConfigError(
+            provision({
+              ...opts,
+              configRules: gatewayConfigRules,
+              log: (line) => process.stderr.write(`provision: ${line}\n`),
+            }),
+          );
           process.stdout.write(`${JSON.stringify(devices)}\n`);
         },
       ),

@@ -1,15 +1,14 @@
 /**
- * The one place config is defined and validated (README: Configuration). A config is parsed from YAML,
+ * The one place config is defined and validated (docs/reference/config.md). A config is parsed from YAML,
  * overlaid with SENSORGATE_* environment variables, validated once with zod, then frozen.
  */
 import { readFileSync } from 'node:fs';
 import { closest, distance } from 'fastest-levenshtein';
-import { parseDocument } from 'yaml';
 import { z } from 'zod';
-import { MAX_UNIT_LENGTH, NAME_PATTERN } from '../../drivers/names.js';
+import { MAX_UNIT_LENGTH, nameSchema as name } from '../../drivers/names.js';
 import { listenProblem } from '../web/auth.js';
+import { readYamlMapping } from './yaml-mapping.js';
 
-const name = z.string().regex(NAME_PATTERN, { message: 'must match [A-Za-z0-9._-]{1,64}' });
 const hostPort = z.string().regex(/^[^\s:]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/, { message: 'must be HOST:PORT' });
 const filePath = z.string().min(1);
 
@@ -27,7 +26,9 @@ const SIZE_UNITS: Record<string, number> = {
 export const byteSize = z
   .union([
     z.number().int().min(0),
-    z.string().regex(/^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|KiB|MiB|GiB)?\s*$/i, {
+    // Units in any case, spelled out rather than with the `i` flag: JSON Schema patterns have no
+    // flags, and editors checking against `config schema` must accept what `check` accepts.
+    z.string().regex(/^\s*\d+(\.\d+)?\s*([Bb]|[KkMmGg][Ii]?[Bb])?\s*$/, {
       message: 'must be a number of bytes or a size such as 64MiB (units: B KB MB GB KiB MiB GiB)',
     }),
   ])
@@ -229,8 +230,8 @@ const gpioSource = z
     driver: z.literal('gpio'),
     pin: z.number().int().min(0).max(1023),
     mode: z.enum(['state', 'edges', 'pulses']).default('state'),
-    /** onoff: the kernel's sysfs GPIO; sim: the simulated chip of `sensorgate demo` and tests. */
-    chip: z.enum(['onoff', 'sim']).default('onoff'),
+    /** onoff: the kernel's sysfs GPIO, the one backend today (the simulated chip of the demo and tests is handed in, not configured). */
+    chip: z.enum(['onoff']).default('onoff'),
     /** The gpiochip label, when the sensor is not on the Pi header's chip. */
     chipLabel: z.string().min(1).optional(),
     sensor: name.optional(),
@@ -251,7 +252,6 @@ const gpioSource = z
     if (s.mode === 'state' && s.edge !== undefined) only(ctx, 'edge', 'mode: edges or pulses');
     if (s.mode === 'pulses' && s.edge === 'both')
       ctx.addIssue({ code: 'custom', path: ['edge'], message: 'a pulse is counted on one edge: rising or falling' });
-    if (s.chip === 'sim' && s.chipLabel !== undefined) only(ctx, 'chipLabel', 'chip: onoff');
     // The header's chip has BCM lines 0-27; a higher number is a typo or a physical pin number.
     if (s.chipLabel === undefined && s.pin > HEADER_MAX_PIN) {
       ctx.addIssue({
@@ -488,27 +488,25 @@ export function problemLines(issues: z.core.$ZodIssue[], ctx?: ProblemContext): 
 
 /** The keys the schema knows at `path` (following the input through arrays and the driver union). */
 function knownKeys(schema: z.ZodType, raw: unknown, path: readonly PropertyKey[]): string[] {
-  let s: any = unwrap(schema);
-  let value: any = raw;
+  let s: SchemaNode | undefined = unwrap(schema);
+  let value = raw as Obj | undefined;
   for (const key of [...path, undefined]) {
-    const type = s?._zod?.def?.type;
-    if (type === 'union') {
+    const def = s?._zod.def;
+    if (def?.type === 'union') {
       // A discriminated union (sources by driver, simulated devices by transport): the option the input names.
-      const tag: string = s._zod.def.discriminator ?? 'driver';
-      const option = s._zod.def.options.find((o: any) =>
-        (unwrap(o) as any)._zod?.def?.shape?.[tag]?._zod.def.values?.includes(value?.[tag]),
-      );
+      const tag = def.discriminator ?? 'driver';
+      const option = def.options?.find((o) => unwrap(o).shape?.[tag]?._zod.def.values?.includes(value?.[tag]));
       if (!option) return [];
       s = unwrap(option);
     }
     if (key === undefined) break;
-    const t = s?._zod?.def?.type;
-    if (t === 'object') s = unwrap(s.shape[key as string]);
-    else if (t === 'array') s = unwrap(s._zod.def.element);
-    else return [];
-    value = value?.[key as string];
+    const t = s?._zod.def.type;
+    const next = t === 'object' ? s?.shape?.[key as string] : t === 'array' ? s?._zod.def.element : undefined;
+    if (!next) return [];
+    s = unwrap(next);
+    value = value?.[key as string] as Obj | undefined;
   }
-  return s?._zod?.def?.type === 'object' ? Object.keys(s.shape) : [];
+  return s?._zod.def.type === 'object' && s.shape ? Object.keys(s.shape) : [];
 }
 
 /** A copy of `value` with every secret replaced by "***" (for `check`, and anything else that prints config). */
@@ -534,12 +532,27 @@ export function configJsonSchema(): Record<string, unknown> {
   };
 }
 
-type Schema = z.ZodType;
-function unwrap(s: Schema): Schema {
-  // default/prefault/optional wrap the type we care about.
-  let cur: any = s;
-  while (cur?._zod?.def?.innerType || cur?._zod?.def?.type === 'pipe') cur = cur._zod.def.innerType ?? cur._zod.def.in;
-  return cur as Schema;
+type Obj = Record<string, unknown>;
+/** The part of zod's schema introspection (`_zod.def`, `shape`) that walking the config by key needs. */
+interface SchemaNode {
+  _zod: {
+    def: {
+      type: string;
+      innerType?: SchemaNode;
+      in?: SchemaNode;
+      element?: SchemaNode;
+      options?: SchemaNode[];
+      discriminator?: string;
+      values?: unknown[];
+    };
+  };
+  shape?: Record<string, SchemaNode>;
+}
+function unwrap(s: z.ZodType | SchemaNode): SchemaNode {
+  // default/prefault/optional wrap the type we care about; a pipe (preprocess) its input.
+  let cur = s as SchemaNode;
+  while (cur._zod.def.innerType || cur._zod.def.type === 'pipe') cur = cur._zod.def.innerType ?? cur._zod.def.in!;
+  return cur;
 }
 function keyToken(key: string): string {
   return key.toUpperCase();
@@ -571,91 +584,83 @@ export function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): 
   return problems;
 }
 
-function setByTokens(target: any, schema: Schema, tokens: string[], value: string): boolean {
-  const s: any = unwrap(schema);
-  const type = s._zod.def.type;
-  if (type === 'object') {
+function setByTokens(target: Obj, schema: z.ZodType | SchemaNode, tokens: string[], value: string): boolean {
+  const s = unwrap(schema);
+  const def = s._zod.def;
+  if (def.type === 'object' && s.shape) {
     for (let n = 1; n <= tokens.length; n++) {
       const joined = tokens.slice(0, n).join('');
       const key = Object.keys(s.shape).find((k) => keyToken(k) === joined);
       if (!key) continue;
       const rest = tokens.slice(n);
       if (rest.length === 0) {
-        target[key] = convert(s.shape[key], value);
+        target[key] = convert(s.shape[key]!, value);
         return true;
       }
-      if (typeof target[key] !== 'object' || target[key] === null)
-        target[key] = Array.isArray(target[key]) ? target[key] : {};
-      if (setByTokens(target[key], s.shape[key], rest, value)) return true;
+      if (typeof target[key] !== 'object' || target[key] === null) target[key] = {};
+      if (setByTokens(target[key] as Obj, s.shape[key]!, rest, value)) return true;
     }
     return false;
   }
-  if (type === 'array' && /^\d+$/.test(tokens[0] ?? '')) {
-    const el = target[Number(tokens[0])];
+  if (def.type === 'array' && def.element && Array.isArray(target) && /^\d+$/.test(tokens[0] ?? '')) {
+    const el: unknown = target[Number(tokens[0])];
     if (typeof el !== 'object' || el === null) return false; // only elements present in the file
-    return setByTokens(el, s._zod.def.element, tokens.slice(1), value);
+    return setByTokens(el as Obj, def.element, tokens.slice(1), value);
   }
-  if (type === 'union') {
+  if (def.type === 'union') {
     // A source (told apart by its driver), or a value that is `true` or an object (kafka.tls).
-    const objects = s._zod.def.options.filter((o: any) => unwrap(o)._zod.def.type === 'object');
+    const objects = (def.options ?? []).map(unwrap).filter((o) => o._zod.def.type === 'object');
     const option =
       objects.length === 1
         ? objects[0]
-        : objects.find((o: any) => o.shape.driver?._zod.def.values?.includes(target.driver));
+        : objects.find((o) => o.shape?.driver?._zod.def.values?.includes(target.driver));
     return option ? setByTokens(target, option, tokens, value) : false;
   }
   return false;
 }
 
-function convert(schema: Schema, value: string): unknown {
-  const type = (unwrap(schema) as any)._zod.def.type;
-  if (type === 'array')
+function convert(schema: SchemaNode, value: string): unknown {
+  const def = unwrap(schema)._zod.def;
+  if (def.type === 'array')
     return value
       .split(',')
       .map((v) => v.trim())
       .filter(Boolean);
-  if (type === 'number') return value.trim() === '' ? value : Number(value);
+  if (def.type === 'number') return value.trim() === '' ? value : Number(value);
   const booleanish =
-    type === 'boolean' ||
-    (type === 'union' && (unwrap(schema) as any)._zod.def.options.some((o: any) => o._zod.def.type === 'boolean'));
+    def.type === 'boolean' || (def.type === 'union' && def.options?.some((o) => o._zod.def.type === 'boolean'));
   if (booleanish && (value === 'true' || value === 'false')) return value === 'true';
   return value;
 }
 
+/**
+ * `raw` validated by `schema` (a config of ours: the gateway's, the simulator's), or a ConfigError
+ * with one line per problem.
+ */
+export function validateWith<S extends z.ZodType>(schema: S, raw: unknown): z.output<S> {
+  const result = schema.safeParse(raw, { reportInput: true });
+  if (!result.success) throw new ConfigError(problemLines(result.error.issues, { schema, raw }));
+  return result.data;
+}
+
 /** Validate an already-parsed config object (env applied by the caller if wanted). */
 export function validateConfig(raw: unknown): Readonly<Config> {
-  const result = configSchema.safeParse(raw, { reportInput: true });
-  if (!result.success) throw new ConfigError(problemLines(result.error.issues, { schema: configSchema, raw }));
-  return deepFreeze(result.data);
+  return deepFreeze(validateWith(configSchema, raw));
+}
+
+/** A YAML file's top-level mapping, or a ConfigError with one line per problem. */
+export function loadYamlMapping(file: string): Record<string, unknown> {
+  const read = readYamlMapping(file);
+  if ('problems' in read) throw new ConfigError(read.problems);
+  return read.mapping;
 }
 
 /** A config file parsed and overlaid with SENSORGATE_* variables, not yet validated. */
 function readConfigFile(file: string, env: NodeJS.ProcessEnv): Record<string, unknown> {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new ConfigError([`${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`]);
-  }
-  const doc = parseDocument(text);
-  if (doc.errors.length) {
-    const lines = text.split(/\r?\n/);
-    throw new ConfigError(
-      doc.errors.map((e) => {
-        const at = e.linePos?.[0];
-        const where = at ? `${file}:${at.line}:${at.col}` : file;
-        const offending = at ? (lines[at.line - 1] ?? '') : '';
-        const message = e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
-        return `${where}: not valid YAML: ${message}${at ? `; line ${at.line}: ${JSON.stringify(offending.length > 120 ? `${offending.slice(0, 117)}…` : offending)}` : ''}`;
-      }),
-    );
-  }
-  const raw: unknown = doc.toJS() ?? {};
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
-    throw new ConfigError([`${file}: the top level must be a mapping`]);
-  const envProblems = applyEnv(raw as Record<string, unknown>, env);
+  const raw = loadYamlMapping(file);
+  const envProblems = applyEnv(raw, env);
   if (envProblems.length) throw new ConfigError(envProblems);
-  return raw as Record<string, unknown>;
+  return raw;
 }
 
 export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): Readonly<Config> {

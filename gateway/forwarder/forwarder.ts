@@ -8,6 +8,7 @@
 import type { Logger } from 'pino';
 import type { SqliteBuffer, StoredRecord } from '../buffer/sqlite-buffer.js';
 import { type BackoffOptions, backoffDelay } from '../lib/backoff.js';
+import { withDeadline } from '../lib/deadline.js';
 import type { Status } from '../status/status.js';
 import { type Refusal, type Uplink, UplinkError } from '../uplink/uplink.js';
 import { failpoint } from './failpoint.js';
@@ -36,11 +37,7 @@ const DOWN_SUMMARY_MS = 60_000;
 
 /** Settles like `p`, or rejects as unavailable after `ms` (p may still settle later; it is ignored). */
 function bounded<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new UplinkError(`${what} timed out after ${ms} ms`)), ms);
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+  return withDeadline(p, ms, () => new UplinkError(`${what} timed out after ${ms} ms`));
 }
 
 export class Forwarder {
@@ -214,8 +211,9 @@ export class Forwarder {
   private connectedLog(): void {
     const o = this.outage;
     this.outage = undefined;
-    if (!o) return this.log.info('uplink connected');
-    this.log.info({ downS: Math.round((performance.now() - o.since) / 1000), attempts: o.attempts }, 'uplink back');
+    if (!o) this.log.info('uplink connected');
+    else
+      this.log.info({ downS: Math.round((performance.now() - o.since) / 1000), attempts: o.attempts }, 'uplink back');
   }
 
   /**

@@ -150,7 +150,7 @@ export class Ingest {
     if (!p.settle) return;
     this.pending = empty();
     this.lastCommit = performance.now();
-    let result;
+    let result: ReturnType<SqliteBuffer['append']>;
     try {
       result = this.buffer.append(p.entries, p.quarantine, p.session);
     } catch (err) {

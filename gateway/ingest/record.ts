@@ -1,4 +1,4 @@
-/** The readings-topic record (README: Kafka records): one definition, used when a reading enters the buffer. */
+/** The readings-topic record (docs/reference/kafka-records.md): one definition, used when a reading enters the buffer. */
 
 export interface ReadingRecord {
   gateway: string;

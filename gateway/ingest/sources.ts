@@ -1,6 +1,6 @@
 /** Builds drivers from source config: the one place the gateway knows which drivers exist. */
 import type { Driver } from '../../drivers/driver.js';
-import { type GpioChip, GpioUnavailableError } from '../../drivers/gpio/chip.js';
+import type { OpenGpioChip } from '../../drivers/gpio/chip.js';
 import { GpioDriver } from '../../drivers/gpio/gpio-driver.js';
 import { openOnoffChip } from '../../drivers/gpio/onoff-chip.js';
 import { ModbusDriver } from '../../drivers/modbus/modbus-driver.js';
@@ -12,10 +12,10 @@ import { backoffDelay } from '../lib/backoff.js';
 /** What the gateway may hand to drivers beyond their config. */
 export interface DriverHooks {
   /**
-   * The chip behind `chip: sim` GPIO sources. The simulator lives in firmware-sim, which the
-   * daemon does not import: `sensorgate demo` and tests pass theirs in.
+   * Opens the chip of GPIO sources instead of the kernel's (onoff): the simulated chip, which lives
+   * in firmware-sim and which the daemon does not import, is handed in by `sensorgate demo` and tests.
    */
-  simGpioChip?: GpioChip;
+  openGpioChip?: OpenGpioChip;
 }
 
 /** Reopening a vanished serial port: soon at first, at most every 10 s, never in step across a fleet. */
@@ -35,18 +35,10 @@ export function createDriver(src: SourceConfig, gatewayId: string, hooks: Driver
     case 'modbus':
       return new ModbusDriver({ ...src, reopenDelay });
     case 'gpio': {
-      const { chip, chipLabel, ...options } = src;
-      const openChip =
-        chip === 'onoff'
-          ? () => openOnoffChip({ label: chipLabel })
-          : async () => {
-              if (!hooks.simGpioChip)
-                throw new GpioUnavailableError(
-                  'chip: sim is the simulated chip of `sensorgate demo` and tests; on a device use chip: onoff',
-                );
-              return hooks.simGpioChip;
-            };
-      return new GpioDriver({ ...options, openChip });
+      // `chip` has one value today, onoff; the key is there for a character-device backend to come.
+      const { chip: _onoff, chipLabel, ...options } = src;
+      const open = hooks.openGpioChip ?? openOnoffChip;
+      return new GpioDriver({ ...options, openChip: () => open({ label: chipLabel }) });
     }
   }
 }

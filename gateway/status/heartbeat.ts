@@ -10,7 +10,9 @@
  */
 import type { Logger } from 'pino';
 import { backoffDelay } from '../lib/backoff.js';
-import type { GatewayStatus, Status } from './status.js';
+import { settleWithin } from '../lib/deadline.js';
+import type { Status } from './status.js';
+import type { GatewayStatus } from './status-document.js';
 
 /** Where statuses go: our own interface, so that kafkajs can be replaced (as for the Uplink). */
 export interface StatusPublisher {
@@ -65,8 +67,8 @@ export class Heartbeat {
       await this.inFlight;
       if (this.reachable === true) await this.send({ ...this.status.snapshot(), running: false });
     };
-    await withTimeout(farewell(), timeout);
-    await withTimeout(this.publisher.close(), timeout);
+    await settleWithin(farewell(), timeout);
+    await settleWithin(this.publisher.close(), timeout);
   }
 
   private soon(): void {
@@ -117,14 +119,4 @@ export class Heartbeat {
       this.reachable = false;
     }
   }
-}
-
-function withTimeout(p: Promise<unknown>, ms: number): Promise<unknown> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    p.catch(() => undefined),
-    new Promise((r) => {
-      timer = setTimeout(r, ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
 }

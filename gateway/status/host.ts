@@ -4,21 +4,7 @@
  */
 import { readFileSync, statfsSync } from 'node:fs';
 import { arch, freemem, hostname, loadavg, totalmem } from 'node:os';
-
-export interface HostFacts {
-  hostname: string;
-  arch: string;
-  /** Free bytes for the gateway (not root's reserve) on the filesystem of gateway.dataDir. */
-  diskFreeBytes: number | null;
-  diskTotalBytes: number | null;
-  rssBytes: number;
-  memFreeBytes: number;
-  memTotalBytes: number;
-  /** thermal_zone0 (the SoC on a Raspberry Pi); null where there is none (VMs, containers). */
-  cpuTempC: number | null;
-  /** 1, 5 and 15 minute load averages. */
-  load: [number, number, number];
-}
+import type { HostFacts } from './status-document.js';
 
 const THERMAL_ZONE = '/sys/class/thermal/thermal_zone0/temp';
 

@@ -1,34 +1,13 @@
 /**
- * What the gateway knows about itself: counters and gauges (Prometheus, docs/status.md) and the
- * GatewayStatus document (README: Kafka records). Every stage reports here; nothing here drives the flow.
+ * What the gateway knows about itself: counters and gauges (Prometheus) and the GatewayStatus
+ * document, both in docs/reference/status-and-metrics.md. Every stage reports here; nothing here
+ * drives the flow.
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { DriverState } from '../../drivers/driver.js';
 import type { BufferStats } from '../buffer/sqlite-buffer.js';
-import { type HostFacts, hostFacts } from './host.js';
-
-export interface SourceStatus {
-  id: string;
-  driver: string;
-  state: DriverState;
-  detail?: string;
-  lastReadingTs: number | null;
-  readings: number;
-  rejected: number;
-  rejectedByReason: Record<string, number>;
-  /** Readings/s taken in from this source over the last minute. */
-  ratePerS: number;
-}
-
-/**
- * Something wrong now, in words an operator can act on. `code` is stable (dashboards and alerts
- * match on it); `since` is when it began. Problems are listed while they last and vanish when fixed.
- */
-export interface Problem {
-  code: ProblemCode;
-  detail: string;
-  since: number;
-}
+import { hostFacts } from './host.js';
+import type { GatewayStatus, Problem, SourceStatus } from './status-document.js';
 
 /**
  * The stable problem codes. Add codes freely; never rename or reuse one.
@@ -51,36 +30,6 @@ export type ProblemCode =
   | 'buffer_near_full'
   | 'clock_unsynced'
   | (string & {});
-
-export interface GatewayStatus {
-  gateway: string;
-  version: string;
-  ts: number;
-  uptimeS: number;
-  bootId: string;
-  clockSynced: boolean;
-  /** False only in the last heartbeat a gateway sends while shutting down. */
-  running: boolean;
-  /** How often this gateway publishes its status; the fleet judges silence against it. */
-  heartbeatIntervalMs: number;
-  buffer: { depth: number; bytes: number; oldestTs: number | null; oldestAgeS: number | null; nextSeq: number };
-  uplink: {
-    connected: boolean;
-    /** When `connected` last changed (or the gateway started). */
-    sinceTs: number;
-    lastAckTs: number | null;
-    lastError: string | null;
-    lastErrorTs: number | null;
-    sent: number;
-    dropped: Record<string, number>;
-  };
-  /** Readings/s over the last minute: taken into the buffer, and acknowledged by Kafka. */
-  rates: { ingestPerS: number; sendPerS: number };
-  sources: SourceStatus[];
-  /** What is wrong now; empty when nothing is. */
-  problems: Problem[];
-  host: HostFacts;
-}
 
 export interface StatusOptions {
   /** gateway.dataDir: the filesystem whose free space is reported. */

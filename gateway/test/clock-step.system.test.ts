@@ -37,8 +37,8 @@ before(async () => {
   [kafka, mosquitto] = await Promise.all([startKafka({ version: KAFKA_VERSIONS.latest }), startBroker()]);
   // Record timestamps are the gateway's wall clock at send time. Years back, the broker's
   // retention would delete them at once; days ahead, it refuses them (log.message.timestamp.
-  // after.max.ms). That is the cluster's policy, documented in the README, not what this test is
-  // about: the broker stamps the records here, as the README advises for fleets with wrong clocks.
+  // after.max.ms). That is the cluster's policy, documented in docs/kafka.md, not what this test is
+  // about: the broker stamps the records here, as docs/kafka.md advises for fleets with wrong clocks.
   const admin = new Kafka({ brokers: kafka.brokers, logLevel: logLevel.NOTHING }).admin();
   await admin.connect();
   await admin.createTopics({

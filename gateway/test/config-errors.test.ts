@@ -107,7 +107,7 @@ test('sizes take units; GPIO pins and other ranges are checked', () => {
     /^config: buffer\.maxBytes: must be a number of bytes or a size such as 64MiB .*, found the string "1 GiBs"$/,
   );
   oneLine(
-    GOOD.replace(/sources:[^]*$/, 'sources:\n  - id: door\n    driver: gpio\n    pin: 99\n'),
+    GOOD.replace(/sources:[\s\S]*$/, 'sources:\n  - id: door\n    driver: gpio\n    pin: 99\n'),
     /^config: sources\[0\]\.pin: expected a BCM number of the Raspberry Pi header \(0-27\), found 99/,
   );
   oneLine(
@@ -118,11 +118,10 @@ test('sizes take units; GPIO pins and other ranges are checked', () => {
 
 test('check never prints a secret: not in the resolved config, not from the environment, not in an error line', () => {
   const secrets = ['supersecret-mqtt', 'supersecret-sasl', 'supersecret-token-0123456789'];
-  const yaml =
-    GOOD.replace('    topics:', `    username: gw\n    password: ${secrets[0]}\n    topics:`).replace(
-      'brokers: ["10.0.0.5:9092"]',
-      `brokers: ["10.0.0.5:9092"]\n  sasl: {mechanism: scram-sha-512, username: gw, password: ${secrets[1]}}`,
-    ) + `status:\n  authToken: ${secrets[2]}\n`;
+  const yaml = `${GOOD.replace('    topics:', `    username: gw\n    password: ${secrets[0]}\n    topics:`).replace(
+    'brokers: ["10.0.0.5:9092"]',
+    `brokers: ["10.0.0.5:9092"]\n  sasl: {mechanism: scram-sha-512, username: gw, password: ${secrets[1]}}`,
+  )}status:\n  authToken: ${secrets[2]}\n`;
   const ok = check(yaml);
   assert.equal(ok.code, 0, ok.stderr);
   for (const s of secrets) assert.ok(!ok.stdout.includes(s), `${s} printed`);
@@ -153,6 +152,16 @@ test('config schema: a JSON Schema of the same config, strict about unknown keys
   const maxBytes = JSON.stringify(schema.properties.buffer.properties.maxBytes);
   assert.match(maxBytes, /"integer"|"number"/);
   assert.match(maxBytes, /"string"/);
+  // The schema's pattern accepts what `check` accepts (JSON Schema patterns have no `i` flag).
+  const pattern = new RegExp(
+    (schema.properties.buffer.properties.maxBytes.anyOf as Array<{ pattern?: string }>).find((o) => o.pattern)!
+      .pattern!,
+  );
+  for (const size of ['64MiB', '64mib', '1 GB', '512000kb', '100000000']) {
+    assert.ok(pattern.test(size), `schema pattern accepts ${size}`);
+    assert.equal(check(`${GOOD}buffer:\n  maxBytes: ${size}\n`).code, 0, `check accepts ${size}`);
+  }
+  assert.equal(pattern.test('64 MiBs'), false);
   // Every driver is described, each strict about its keys.
   const drivers = schema.properties.sources.items.oneOf ?? schema.properties.sources.items.anyOf;
   assert.deepEqual(drivers.map((d: any) => d.properties.driver.const).sort(), ['gpio', 'modbus', 'mqtt', 'serial']);

@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
+import { RecordingSink, until } from '../../drivers/test/support/recording-sink.js';
+import { SimGpioChip } from '../../firmware-sim/gpio-chip.js';
 import { ConfigError, loadConfig, validateConfig } from '../config/config.js';
 import { createDriver } from '../ingest/sources.js';
 
@@ -165,7 +167,8 @@ test('wrong values of the new options are lines naming the key', () => {
       /^sources\[0\]\.stateIntervalMs: only applies with mode: state$/,
     ],
     [{ ...gpio, edge: 'rising' }, /^sources\[0\]\.edge: only applies with mode: edges or pulses$/],
-    [{ ...gpio, chip: 'sim', chipLabel: 'pinctrl-rp1' }, /^sources\[0\]\.chipLabel: only applies with chip: onoff$/],
+    // The simulated chip is handed to the gateway by the demo and tests, never configured.
+    [{ ...gpio, chip: 'sim' }, /^sources\[0\]\.chip: expected "onoff", found the string "sim"$/],
     [{ ...gpio, debounceMs: -1 }, /^sources\[0\]\.debounceMs: /],
   ];
   for (const [source, expected] of cases) {
@@ -218,19 +221,32 @@ test('sensorgate check exits 2 with one line per problem in driver options', () 
   assert.ok(lines.includes('config: sources[1].stateIntervalMs: only applies with mode: state'), r.stderr);
 });
 
-test('a chip: sim source outside the demo and tests fails at start, saying so', async () => {
-  const cfg = validateConfig(withSource({ ...gpio, chip: 'sim' }));
-  const driver = createDriver(cfg.sources[0]!, cfg.gateway.id);
+test("GPIO sources read the chip the gateway is handed (the simulated one of the demo and tests), else the kernel's", async () => {
+  const cfg = validateConfig(withSource({ ...gpio, mode: 'state', debounceMs: 0 }));
+  const chip = new SimGpioChip();
+  chip.set(17, 1);
+  const simulated = createDriver(cfg.sources[0]!, cfg.gateway.id, { openGpioChip: async () => chip });
+  const sink = new RecordingSink();
+  await simulated.start(sink);
+  try {
+    await until('the level of the simulated pin', () => sink.readings.some((r) => r.value === 1));
+  } finally {
+    await simulated.stop();
+    chip.close();
+  }
+
+  // Not handed one, it opens the kernel's sysfs GPIO through onoff, which test machines lack.
+  const kernel = createDriver(cfg.sources[0]!, cfg.gateway.id);
   const states: string[] = [];
   await assert.rejects(
-    driver.start({
+    kernel.start({
       submit: async () => undefined,
       held: () => [],
       state: (s) => {
         states.push(s);
       },
     }),
-    /source "g": chip: sim is the simulated chip of `sensorgate demo` and tests/,
+    /source "g": GPIO is not available on this machine: \/sys\/class\/gpio does not exist/,
   );
   assert.equal(states.at(-1), 'down');
 });

@@ -148,3 +148,18 @@ test('sensorgate check prints the resolved config', () => {
   assert.match(r.stdout, /topic: plant\.readings/);
   assert.match(r.stdout, /whenFull: drop-oldest/);
 });
+
+test('buffer commands: a data dir with no buffer yet reads as empty; a bad --limit is refused naming the flag', () => {
+  const file = join(dir, 'no-buffer.yaml');
+  writeFileSync(file, JSON.stringify({ ...minimal, gateway: { id: 'gw-none', dataDir: join(dir, 'never', 'made') } }));
+  const stats = spawnSync(process.execPath, [CLI, 'buffer', 'stats', '-c', file], { encoding: 'utf8' });
+  assert.equal(stats.status, 0, stats.stderr);
+  assert.deepEqual(JSON.parse(stats.stdout), { depth: 0, bytes: 0, oldestTs: null, nextSeq: 1 });
+  const bad = spawnSync(process.execPath, [CLI, 'buffer', 'quarantine', '-n', 'abc', '-c', file], { encoding: 'utf8' });
+  assert.equal(bad.status, 2);
+  assert.equal(
+    bad.stderr,
+    'buffer quarantine: --limit: expected a whole number of rows (1 or more), found "abc"\n',
+    'one line, no stack trace',
+  );
+});

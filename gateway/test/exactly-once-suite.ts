@@ -1,5 +1,5 @@
 /**
- * Exactly-once across crashes (README: Exactly-once), with the real gateway process, real Mosquitto and a real
+ * Exactly-once across crashes (docs/reference/delivery.md), with the real gateway process, real Mosquitto and a real
  * Kafka: readings stream in while the gateway is SIGKILLed at random moments and once
  * deliberately between the Kafka commit and the local delete. A read_committed consumer must see
  * every reading and no (gateway, seq) twice. The same scenario in at-least-once mode shows the
@@ -11,6 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { type KafkaBroker, startKafka } from '../../deploy/kafka/launcher.js';
 import { type Broker, startBroker } from '../../drivers/test/support/mosquitto.js';
+import { seeded } from '../../firmware-sim/random.js';
 import { type GatewayProcess, gatewayProcess, waitFor } from './support/gateway-process.js';
 import { publisher as openPublisher, type Publisher } from './support/publisher.js';
 
@@ -100,12 +101,11 @@ export function exactlyOnceSuite(kafkaVersion: string): void {
       const stream = (async () => {
         while (publishing) await pub.publish(100, 1000);
       })();
-      let seed = 7;
-      const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+      const random = seeded(7);
       for (let i = 0; i < randomKills; i++) {
-        await sleep(1000 + random() * 2500);
+        await sleep(1000 + random.next() * 2500);
         await g.kill();
-        await sleep(random() * 1000);
+        await sleep(random.next() * 1000);
         await g.start();
       }
       // Deliberately between the Kafka commit (or ack) and the local delete.

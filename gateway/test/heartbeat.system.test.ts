@@ -18,7 +18,7 @@ describe('heartbeat', { concurrency: false }, () => {
   let mqtt: Broker;
   const gateways: GatewayProcess[] = [];
   /** Heartbeats every second through the whole suite. */
-  let steady: GatewayProcess | undefined;
+  let _steady: GatewayProcess | undefined;
 
   before(async () => {
     [kafka, mqtt] = await Promise.all([startKafka({ version: 'latest' }), startBroker()]);
@@ -47,7 +47,7 @@ describe('heartbeat', { concurrency: false }, () => {
     (await readTopic(kafka.brokers, STATUS_TOPIC)).filter((r) => r.key === id);
 
   test('every interval a GatewayStatus, keyed by gateway id, on a compacted topic', async () => {
-    steady = await gateway('hb-steady', 1000);
+    _steady = await gateway('hb-steady', 1000);
     await waitFor('three heartbeats', async () => (await statuses('hb-steady')).length >= 3, 60_000);
     const records = await statuses('hb-steady');
     const s = records.at(-1)!.value;
@@ -107,7 +107,7 @@ describe('heartbeat', { concurrency: false }, () => {
   });
 
   test('while Kafka is down no status piles up: afterwards the latest arrives, not a backlog', async () => {
-    steady ??= await gateway('hb-steady', 1000);
+    _steady ??= await gateway('hb-steady', 1000);
     const before = await statuses('hb-steady');
     const lastOffset = Math.max(...before.map((r) => r.offset));
     await kafka.kill();

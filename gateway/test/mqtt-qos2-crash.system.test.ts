@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { KAFKA_VERSIONS, type KafkaBroker, startKafka } from '../../deploy/kafka/launcher.js';
 import { type Broker, startBroker } from '../../drivers/test/support/mosquitto.js';
+import { seeded } from '../../firmware-sim/random.js';
 import { type GatewayProcess, gatewayProcess, waitFor } from './support/gateway-process.js';
 import { readTopic } from './support/kafka-reader.js';
 import { publisher as openPublisher, type Publisher } from './support/publisher.js';
@@ -62,12 +63,11 @@ test(`${KILLS} SIGKILLs during ${READINGS} QoS 2 readings with delivery exactly-
   pub = await openPublisher(mosquitto.url, SENSORS, 'q2', 2);
   // Spread the readings over the kills, so that every kill lands in the middle of the flow.
   const publishing = pub.publish(READINGS / SENSORS, READINGS / (KILLS * 3));
-  let seed = 14;
-  const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  const random = seeded(14);
   for (let i = 0; i < KILLS; i++) {
-    await sleep(1000 + random() * 2500);
+    await sleep(1000 + random.next() * 2500);
     await gw.kill();
-    await sleep(random() * 1000);
+    await sleep(random.next() * 1000);
     await gw.start();
   }
   await publishing;
@@ -75,9 +75,10 @@ test(`${KILLS} SIGKILLs during ${READINGS} QoS 2 readings with delivery exactly-
   let seen = 0;
   await waitFor(
     'every reading in Kafka',
-    async () =>
-      (seen = new Set((await readTopic(kafka.brokers, TOPIC, { readCommitted: true })).map((r) => key(r.value)))
-        .size) === READINGS,
+    async () => {
+      seen = new Set((await readTopic(kafka.brokers, TOPIC, { readCommitted: true })).map((r) => key(r.value))).size;
+      return seen === READINGS;
+    },
     240_000,
   ).catch(async (err: Error) => {
     throw new Error(

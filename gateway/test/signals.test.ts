@@ -1,4 +1,4 @@
-/** SIGTERM and SIGINT (README: Commands) stop the daemon cleanly (exit 0), even while Kafka and the sources are unreachable. */
+/** SIGTERM and SIGINT (docs/reference/cli.md) stop the daemon cleanly (exit 0), even while Kafka and the sources are unreachable. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { freePort } from '../../deploy/net.js';

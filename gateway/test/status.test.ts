@@ -11,6 +11,7 @@ import { freePort } from '../../deploy/net.js';
 import { SqliteBuffer } from '../buffer/sqlite-buffer.js';
 import { ConfigError, validateConfig } from '../config/config.js';
 import { RateWindow, Status } from '../status/status.js';
+import { close } from '../web/http.js';
 import { startStatusServer } from '../web/status-server.js';
 
 /** parse-prometheus-text-format ships no types; its result is described here. */
@@ -56,13 +57,7 @@ function setup(opts: { heartbeatIntervalMs?: number } = {}) {
 async function serve(status: Status, authToken?: string): Promise<{ base: string; port: number }> {
   const port = await freePort();
   const server: Server = await startStatusServer(status, `127.0.0.1:${port}`, { authToken });
-  cleanups.push(
-    () =>
-      new Promise((r) => {
-        server.close(r);
-        server.closeAllConnections();
-      }),
-  );
+  cleanups.push(() => close(server));
   return { base: `http://127.0.0.1:${port}`, port };
 }
 

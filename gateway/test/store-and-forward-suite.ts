@@ -1,5 +1,5 @@
 /**
- * Acceptance of the core promise (README: Delivery promise) against a real Kafka broker and a real Mosquitto,
+ * Acceptance of the core promise (docs/reference/delivery.md) against a real Kafka broker and a real Mosquitto,
  * with the real `sensorgate run` process. Defined once, run per Kafka version.
  */
 import assert from 'node:assert/strict';
@@ -26,7 +26,7 @@ function assertComplete(records: KafkaRecord[], gateway: string, published: numb
     // In order: the first occurrences of values are 0, 1, 2, …; a redelivery may repeat a suffix.
     const firsts = values.filter((v, i) => values.indexOf(v) === i);
     assert.equal(firsts.length, n, `sensor s${s}: ${firsts.length} distinct of ${n} published`);
-    firsts.forEach((v, i) => assert.equal(v, i, `sensor s${s}: value ${i} out of order`));
+    for (const [i, v] of firsts.entries()) assert.equal(v, i, `sensor s${s}: value ${i} out of order`);
     duplicates += values.length - firsts.length;
   });
   return duplicates;

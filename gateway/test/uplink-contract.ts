@@ -12,10 +12,8 @@ import type { StoredRecord } from '../buffer/sqlite-buffer.js';
 import { type Uplink, UplinkError } from '../uplink/uplink.js';
 import { readTopic } from './support/kafka-reader.js';
 
-export interface UplinkFactory {
-  /** An uplink for gateway `gw-contract` producing to `topic`, status topic `${topic}.status`. */
-  (brokers: string[], topic: string): Uplink;
-}
+/** An uplink for gateway `gw-contract` producing to `topic`, status topic `${topic}.status`. */
+export type UplinkFactory = (brokers: string[], topic: string) => Uplink;
 
 function records(from: number, n: number, pad = ''): StoredRecord[] {
   return Array.from({ length: n }, (_, i) => {

@@ -70,9 +70,10 @@ export function kafkaClient(cfg: KafkaConfig, defaultClientId: string, log: Logg
 
 /** kafkajs wraps protocol errors (retries exceeded, aggregate); find the broker's verdict. */
 export function brokerErrorType(err: unknown): string | undefined {
-  for (let e: any = err, depth = 0; e && depth < 5; depth++) {
+  type Wrapped = { type?: unknown; originalError?: unknown; cause?: unknown; errors?: unknown[] };
+  for (let e = err as Wrapped | undefined, depth = 0; e && depth < 5; depth++) {
     if (typeof e.type === 'string') return e.type;
-    e = e.originalError ?? e.cause ?? e.errors?.[0];
+    e = (e.originalError ?? e.cause ?? e.errors?.[0]) as Wrapped | undefined;
   }
   return undefined;
 }

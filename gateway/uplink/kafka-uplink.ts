@@ -247,7 +247,7 @@ export class TransactionalKafkaUplink extends KafkaUplinkBase {
 
   /** Commit only when every send of the transaction was acknowledged; abort on anything else. */
   private async inTransaction(producer: Producer, work: (send: Send) => Promise<unknown>): Promise<void> {
-    let tx;
+    let tx: Awaited<ReturnType<Producer['transaction']>>;
     try {
       tx = await producer.transaction(); // the first one also fences and completes older sessions
     } catch (err) {

@@ -1,5 +1,5 @@
 /**
- * The local status endpoint (docs/status.md) on status.listen:
+ * The local status endpoint (docs/reference/status-and-metrics.md) on status.listen:
  *   GET /healthz      200 while running (no auth: for systemd and load balancer probes)
  *   GET /readyz       200 when readings can be taken in durably (the buffer can store, a source
  *                     is up), else 503; either way the current problems as JSON (no auth either)

@@ -167,7 +167,7 @@ export class ViewStore {
     return { changed, removed };
   }
 
-  /** Every gateway as a JSON array (/api/gateways in docs/status.md). */
+  /** Every gateway as a JSON array (/api/gateways in docs/reference/status-and-metrics.md). */
   listJson(): string {
     let out = '[';
     let first = true;

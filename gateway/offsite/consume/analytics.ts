@@ -13,7 +13,7 @@
  */
 import type { ReadingRecord as FullRecord } from '../../ingest/record.js';
 
-/** What the analytics need of a readings-topic record (README: Kafka records). */
+/** What the analytics need of a readings-topic record (docs/reference/kafka-records.md). */
 export type ReadingRecord = Pick<FullRecord, 'gateway' | 'sensor' | 'metric' | 'value' | 'unit' | 'ts' | 'seq'>;
 
 export interface WearOptions {

@@ -43,8 +43,16 @@ export interface StatusFeed {
  * silent gateway counts as offline, so that the page blames Kafka before it blames a gateway.
  */
 const SILENT_FEED_MS = 6000;
-/** Records handled between two turns of the event loop. */
-const YIELD_EVERY = 200;
+/**
+ * The longest the feed works through records before it lets the event loop turn: HTTP requests
+ * (/healthz, the page) wait at most about this long while a flood or the whole topic is read.
+ */
+const SLICE_MS = 10;
+/**
+ * kafkajs decodes a whole fetch response in one synchronous go; a smaller answer per partition
+ * (a status record is a few KB) bounds that stretch too. The default is 1 MiB.
+ */
+const MAX_FETCH_BYTES_PER_PARTITION = 256 * 1024;
 
 export class KafkaStatusFeed implements StatusFeed {
   private readonly kafka: Kafka;
@@ -123,6 +131,7 @@ export class KafkaStatusFeed implements StatusFeed {
       groupId: `sensorgate-fleet-${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`,
       allowAutoTopicCreation: false,
       maxWaitTimeInMs: 250,
+      maxBytesPerPartition: MAX_FETCH_BYTES_PER_PARTITION,
     });
     this.consumer = consumer;
     // kafkajs restarts a crashed consumer itself. The operator hears of the lost topic once, from
@@ -144,11 +153,14 @@ export class KafkaStatusFeed implements StatusFeed {
       eachBatch: async ({ batch }) => {
         this.lastFetch = performance.now();
         const p = batch.partition;
-        let n = 0;
+        let sliceStart = performance.now();
         for (const m of batch.messages) {
           // A batch may hold thousands of records (a flood, or the topic read at start): let
           // HTTP requests in between, so /healthz and the page answer while it is read.
-          if (++n % YIELD_EVERY === 0) await new Promise(setImmediate);
+          if (performance.now() - sliceStart > SLICE_MS) {
+            await new Promise(setImmediate);
+            sliceStart = performance.now();
+          }
           const offset = Number(m.offset);
           if (offset <= (this.done.get(p) ?? -1)) continue;
           onRecord({ key: m.key, value: m.value, ts: Number(m.timestamp), live });

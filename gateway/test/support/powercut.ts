@@ -42,8 +42,7 @@ export async function mountPowerCutFs(): Promise<PowerCutFs> {
   let buf = '';
   child.stdout!.on('data', (d: Buffer) => {
     buf += d.toString();
-    let i;
-    while ((i = buf.indexOf('\n')) >= 0) {
+    for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
       lines.push(buf.slice(0, i));
       buf = buf.slice(i + 1);
       for (const w of waiters.splice(0)) w();

@@ -1,0 +1,115 @@
+/**
+ * The buffer file's layout: its pragmas (WAL, synchronous, a small cache, a bounded WAL), its
+ * tables, and the statements prepared on it. What the statements mean for the buffer's counters
+ * is sqlite-buffer.ts.
+ */
+import Database from 'better-sqlite3';
+
+export const OLDEST_TS = 'SELECT ts FROM readings ORDER BY seq LIMIT 1';
+export const QUARANTINE_ROWS =
+  'SELECT id, ts, source, reason, detail, payload FROM quarantine ORDER BY id DESC LIMIT ?';
+
+/** The prepared statements of one open buffer file. */
+export interface Statements {
+  db: Database.Database;
+  insert: Database.Statement;
+  setMeta: Database.Statement;
+  oldestRows: Database.Statement;
+  deleteUpTo: Database.Statement;
+  rangeSize: Database.Statement;
+  deleteRange: Database.Statement;
+  lease: Database.Statement;
+  oldestTs: Database.Statement;
+  quarantine: Database.Statement;
+  trimQuarantine: Database.Statement;
+  quarantineRows: Database.Statement;
+  hold: Database.Statement;
+  release: Database.Statement;
+  held: Database.Statement;
+}
+
+export interface FileSettings {
+  synchronous: 'FULL' | 'NORMAL' | 'OFF';
+  /** WAL pages between automatic checkpoints (see DiskSpace). */
+  walPages: number;
+}
+
+/** Open (or create) a buffer file and prepare its statements; the file is closed again if that fails. */
+export function openBufferFile(file: string, settings: FileSettings): Statements {
+  const db = new Database(file);
+  try {
+    return prepare(db, settings);
+  } catch (err) {
+    try {
+      db.close();
+    } catch {
+      /* already failing */
+    }
+    throw err;
+  }
+}
+
+/** The counters kept in the meta table: next_seq, depth, bytes. */
+export function readMeta(db: Database.Database): Map<string, number> {
+  return new Map((db.prepare('SELECT k, v FROM meta').all() as { k: string; v: number }[]).map((r) => [r.k, r.v]));
+}
+
+function prepare(db: Database.Database, settings: FileSettings): Statements {
+  // Only takes effect on a new file: lets a full disk get pages back (see release()).
+  db.pragma('auto_vacuum = INCREMENTAL');
+  db.pragma('journal_mode = WAL');
+  db.pragma(`synchronous = ${settings.synchronous}`);
+  // A queue appends at one end and reads at the other: a small page cache is enough, and it
+  // keeps memory low on small devices and reads close to what the file really holds.
+  db.pragma('cache_size = -512');
+  // Bound the WAL: checkpoint every ~4 MiB of pages (fewer for a small cap or disk, see
+  // DiskSpace) and truncate the file back after a checkpoint, so a burst does not leave a huge
+  // WAL on flash.
+  db.pragma(`wal_autocheckpoint = ${settings.walPages}`);
+  db.pragma(`journal_size_limit = ${settings.walPages * 4096 * 4}`);
+  db.exec(`
+      CREATE TABLE IF NOT EXISTS readings (
+        seq   INTEGER PRIMARY KEY,
+        key   TEXT NOT NULL,
+        value TEXT NOT NULL,
+        ts    INTEGER NOT NULL,
+        bytes INTEGER NOT NULL
+      );
+      CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v INTEGER NOT NULL) WITHOUT ROWID;
+      INSERT OR IGNORE INTO meta VALUES ('next_seq', 1), ('depth', 0), ('bytes', 0);
+      CREATE TABLE IF NOT EXISTS quarantine (
+        id      INTEGER PRIMARY KEY AUTOINCREMENT,
+        ts      INTEGER NOT NULL,
+        source  TEXT NOT NULL,
+        reason  TEXT NOT NULL,
+        detail  TEXT NOT NULL,
+        payload BLOB
+      );
+      -- Messages a source acknowledged receiving and has not yet taken in (MQTT QoS 2 between
+      -- PUBREC and PUBREL): the broker will not send them again, so they must survive a crash.
+      CREATE TABLE IF NOT EXISTS held_messages (
+        source  TEXT NOT NULL,
+        id      INTEGER NOT NULL,
+        topic   TEXT NOT NULL,
+        payload BLOB NOT NULL,
+        PRIMARY KEY (source, id)
+      ) WITHOUT ROWID;
+    `);
+  return {
+    db,
+    insert: db.prepare('INSERT INTO readings (seq, key, value, ts, bytes) VALUES (?, ?, ?, ?, ?)'),
+    setMeta: db.prepare('UPDATE meta SET v = ? WHERE k = ?'),
+    oldestRows: db.prepare('SELECT seq, bytes FROM readings ORDER BY seq LIMIT ?'),
+    deleteUpTo: db.prepare('DELETE FROM readings WHERE seq <= ?'),
+    rangeSize: db.prepare('SELECT COUNT(*) AS n, COALESCE(SUM(bytes), 0) AS b FROM readings WHERE seq BETWEEN ? AND ?'),
+    deleteRange: db.prepare('DELETE FROM readings WHERE seq BETWEEN ? AND ?'),
+    lease: db.prepare('SELECT seq, key, value, ts, bytes FROM readings WHERE seq > ? ORDER BY seq LIMIT ?'),
+    oldestTs: db.prepare(OLDEST_TS),
+    quarantine: db.prepare('INSERT INTO quarantine (ts, source, reason, detail, payload) VALUES (?, ?, ?, ?, ?)'),
+    trimQuarantine: db.prepare('DELETE FROM quarantine WHERE id <= (SELECT MAX(id) FROM quarantine) - ?'),
+    quarantineRows: db.prepare(QUARANTINE_ROWS),
+    hold: db.prepare('INSERT OR REPLACE INTO held_messages (source, id, topic, payload) VALUES (?, ?, ?, ?)'),
+    release: db.prepare('DELETE FROM held_messages WHERE source = ? AND id = ?'),
+    held: db.prepare('SELECT id, topic, payload FROM held_messages WHERE source = ? ORDER BY id'),
+  };
+}

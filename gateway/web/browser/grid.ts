@@ -23,22 +23,8 @@ import {
 
 class Row {
   readonly tr: HTMLTableRowElement;
-  private readonly c: Record<
-    | 'state'
-    | 'id'
-    | 'problems'
-    | 'seen'
-    | 'uplink'
-    | 'depth'
-    | 'oldest'
-    | 'ingest'
-    | 'send'
-    | 'sources'
-    | 'rejected'
-    | 'host'
-    | 'version',
-    HTMLElement
-  >;
+  /** One cell per column, named as the columns are sorted. */
+  private readonly c: Record<SortKey, HTMLElement>;
   private readonly badge: HTMLSpanElement;
 
   constructor(

@@ -11,14 +11,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
-import type { StatusView } from '../status/status-document.js';
 import { UplinkError } from './uplink.js';
 
 const READ_TIMEOUT_MS = 60_000;
 
 /** The highest seq one status record says was handed out; null when it says nothing of seqs. */
 export function seqFloorOf(value: Buffer | string): number | null {
-  let doc: { buffer?: Partial<StatusView['buffer']> } | null;
+  let doc: { buffer?: { seqReserved?: unknown; nextSeq?: unknown } } | null;
   try {
     doc = JSON.parse(value.toString());
   } catch {

@@ -95,7 +95,7 @@ export class Gateway {
     this.heartbeat = new Heartbeat(
       status,
       new KafkaStatusPublisher(cfg.kafka, cfg.gateway.id, log),
-      { intervalMs: cfg.status.heartbeatIntervalMs },
+      { intervalMs: cfg.status.heartbeatIntervalMs, held: () => !buffer.anchored },
       log.child({ component: 'heartbeat' }),
     );
     this.heartbeat.start();

@@ -81,6 +81,7 @@ export function syntheticStatus(i: number, now = Date.now()): GatewayStatus {
       oldestTs: depth ? now - depth * 100 : null,
       oldestAgeS: depth ? depth / 10 : null,
       nextSeq: 1_000_000 + i,
+      seqReserved: 1_010_000 + i,
     },
     uplink: {
       connected: !down,

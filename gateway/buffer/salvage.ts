@@ -26,6 +26,8 @@ export interface SalvageResult {
   lost: number | null;
   /** The damaged file's seq counter, when readable. */
   nextSeq: number | null;
+  /** Whether the damaged file was anchored (see SqliteBuffer.anchor()); null when unreadable. */
+  anchored: boolean | null;
 }
 
 /** Damaged files kept in the data dir; older ones are removed so they cannot fill the disk. */
@@ -69,7 +71,7 @@ export function salvage(file: string, seqBound: number, keep: (rows: SalvagedRow
   try {
     db = new Database(file, { fileMustExist: true });
   } catch {
-    return { salvaged: 0, lost: null, nextSeq: null };
+    return { salvaged: 0, lost: null, nextSeq: null, anchored: null };
   }
   try {
     // Check each cell's size against its page: a damaged page is an error, not garbage rows.
@@ -79,6 +81,7 @@ export function salvage(file: string, seqBound: number, keep: (rows: SalvagedRow
     );
     const metaNext = meta?.get('next_seq');
     const metaDepth = meta?.get('depth');
+    const anchored = meta === undefined ? null : meta.get('anchored') !== 0;
     const end = Math.max(seqBound, metaNext ?? 0);
     let from: SalvagedRow['seq'];
     let query: Database.Statement;
@@ -86,7 +89,7 @@ export function salvage(file: string, seqBound: number, keep: (rows: SalvagedRow
       query = db.prepare('SELECT seq, key, value, ts, bytes FROM readings WHERE seq >= ? ORDER BY seq LIMIT ?');
       from = 1;
     } catch {
-      return { salvaged: 0, lost: metaDepth ?? null, nextSeq: metaNext ?? null };
+      return { salvaged: 0, lost: metaDepth ?? null, nextSeq: metaNext ?? null, anchored };
     }
     const readable = (seq: number) => tryRead(() => query.all(seq, 1)) !== undefined;
     let salvaged = 0;
@@ -112,7 +115,7 @@ export function salvage(file: string, seqBound: number, keep: (rows: SalvagedRow
       if (!batch.length || !readable(from)) from = nextReadable(from, end, readable);
     }
     const lost = metaDepth === undefined ? null : Math.max(0, metaDepth - salvaged);
-    return { salvaged, lost, nextSeq: metaNext ?? null };
+    return { salvaged, lost, nextSeq: metaNext ?? null, anchored };
   } finally {
     try {
       db.close();

@@ -26,6 +26,9 @@ export interface Statements {
   hold: Database.Statement;
   release: Database.Statement;
   held: Database.Statement;
+  lowestSeq: Database.Statement;
+  below: Database.Statement;
+  renumber: Database.Statement;
 }
 
 export interface FileSettings {
@@ -34,11 +37,14 @@ export interface FileSettings {
   walPages: number;
 }
 
-/** Open (or create) a buffer file and prepare its statements; the file is closed again if that fails. */
-export function openBufferFile(file: string, settings: FileSettings): Statements {
+/**
+ * Open (or create) a buffer file and prepare its statements; the file is closed again if that fails.
+ * `anchoredIfNew`: whether a file created now counts as anchored (see SqliteBuffer.anchor()).
+ */
+export function openBufferFile(file: string, settings: FileSettings, anchoredIfNew: boolean): Statements {
   const db = new Database(file);
   try {
-    return prepare(db, settings);
+    return prepare(db, settings, anchoredIfNew);
   } catch (err) {
     try {
       db.close();
@@ -49,12 +55,16 @@ export function openBufferFile(file: string, settings: FileSettings): Statements
   }
 }
 
-/** The counters kept in the meta table: next_seq, depth, bytes. */
+/**
+ * The meta table: the counters next_seq, depth and bytes, and `anchored` (1: the seqs here follow
+ * every seq Kafka may already hold of this gateway; 0: a buffer that started afresh and has not
+ * learnt that yet, see SqliteBuffer.anchor()).
+ */
 export function readMeta(db: Database.Database): Map<string, number> {
   return new Map((db.prepare('SELECT k, v FROM meta').all() as { k: string; v: number }[]).map((r) => [r.k, r.v]));
 }
 
-function prepare(db: Database.Database, settings: FileSettings): Statements {
+function prepare(db: Database.Database, settings: FileSettings, anchoredIfNew: boolean): Statements {
   // Only takes effect on a new file: lets a full disk get pages back (see release()).
   db.pragma('auto_vacuum = INCREMENTAL');
   db.pragma('journal_mode = WAL');
@@ -67,6 +77,37 @@ function prepare(db: Database.Database, settings: FileSettings): Statements {
   // WAL on flash.
   db.pragma(`wal_autocheckpoint = ${settings.walPages}`);
   db.pragma(`journal_size_limit = ${settings.walPages * 4096 * 4}`);
+  // A meta table without the `anchored` flag was written by an older version, which numbered on
+  // from its own seqs: anchored. One transaction, so that a crash while a file is created cannot
+  // leave a meta table that looks like such an older one.
+  db.transaction(() => {
+    const upgrading = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").get();
+    createTables(db);
+    db.prepare("INSERT OR IGNORE INTO meta VALUES ('anchored', ?)").run(upgrading || anchoredIfNew ? 1 : 0);
+  })();
+  return {
+    db,
+    insert: db.prepare('INSERT INTO readings (seq, key, value, ts, bytes) VALUES (?, ?, ?, ?, ?)'),
+    setMeta: db.prepare('UPDATE meta SET v = ? WHERE k = ?'),
+    oldestRows: db.prepare('SELECT seq, bytes FROM readings ORDER BY seq LIMIT ?'),
+    deleteUpTo: db.prepare('DELETE FROM readings WHERE seq <= ?'),
+    rangeSize: db.prepare('SELECT COUNT(*) AS n, COALESCE(SUM(bytes), 0) AS b FROM readings WHERE seq BETWEEN ? AND ?'),
+    deleteRange: db.prepare('DELETE FROM readings WHERE seq BETWEEN ? AND ?'),
+    lease: db.prepare('SELECT seq, key, value, ts, bytes FROM readings WHERE seq > ? ORDER BY seq LIMIT ?'),
+    oldestTs: db.prepare(OLDEST_TS),
+    quarantine: db.prepare('INSERT INTO quarantine (ts, source, reason, detail, payload) VALUES (?, ?, ?, ?, ?)'),
+    trimQuarantine: db.prepare('DELETE FROM quarantine WHERE id <= (SELECT MAX(id) FROM quarantine) - ?'),
+    quarantineRows: db.prepare(QUARANTINE_ROWS),
+    hold: db.prepare('INSERT OR REPLACE INTO held_messages (source, id, topic, payload) VALUES (?, ?, ?, ?)'),
+    release: db.prepare('DELETE FROM held_messages WHERE source = ? AND id = ?'),
+    held: db.prepare('SELECT id, topic, payload FROM held_messages WHERE source = ? ORDER BY id'),
+    lowestSeq: db.prepare('SELECT MIN(seq) AS seq FROM readings'),
+    below: db.prepare('SELECT seq, key, value, bytes FROM readings WHERE seq < ? ORDER BY seq DESC LIMIT ?'),
+    renumber: db.prepare('UPDATE readings SET seq = ?, value = ?, bytes = ? WHERE seq = ?'),
+  };
+}
+
+function createTables(db: Database.Database): void {
   db.exec(`
       CREATE TABLE IF NOT EXISTS readings (
         seq   INTEGER PRIMARY KEY,
@@ -95,21 +136,4 @@ function prepare(db: Database.Database, settings: FileSettings): Statements {
         PRIMARY KEY (source, id)
       ) WITHOUT ROWID;
     `);
-  return {
-    db,
-    insert: db.prepare('INSERT INTO readings (seq, key, value, ts, bytes) VALUES (?, ?, ?, ?, ?)'),
-    setMeta: db.prepare('UPDATE meta SET v = ? WHERE k = ?'),
-    oldestRows: db.prepare('SELECT seq, bytes FROM readings ORDER BY seq LIMIT ?'),
-    deleteUpTo: db.prepare('DELETE FROM readings WHERE seq <= ?'),
-    rangeSize: db.prepare('SELECT COUNT(*) AS n, COALESCE(SUM(bytes), 0) AS b FROM readings WHERE seq BETWEEN ? AND ?'),
-    deleteRange: db.prepare('DELETE FROM readings WHERE seq BETWEEN ? AND ?'),
-    lease: db.prepare('SELECT seq, key, value, ts, bytes FROM readings WHERE seq > ? ORDER BY seq LIMIT ?'),
-    oldestTs: db.prepare(OLDEST_TS),
-    quarantine: db.prepare('INSERT INTO quarantine (ts, source, reason, detail, payload) VALUES (?, ?, ?, ?, ?)'),
-    trimQuarantine: db.prepare('DELETE FROM quarantine WHERE id <= (SELECT MAX(id) FROM quarantine) - ?'),
-    quarantineRows: db.prepare(QUARANTINE_ROWS),
-    hold: db.prepare('INSERT OR REPLACE INTO held_messages (source, id, topic, payload) VALUES (?, ?, ?, ?)'),
-    release: db.prepare('DELETE FROM held_messages WHERE source = ? AND id = ?'),
-    held: db.prepare('SELECT id, topic, payload FROM held_messages WHERE source = ? ORDER BY id'),
-  };
 }

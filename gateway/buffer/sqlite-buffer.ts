@@ -17,12 +17,16 @@
  *   counters here disagreeing with the file.
  * - A clean shutdown leaves `buffer.clean` (holding the next seq); without it the next start runs
  *   SQLite's integrity check first.
+ * - A buffer created where no seq reservation existed (a new data dir, or one lost whole) cannot
+ *   know which seqs this gateway used before: it starts un-anchored, and nothing is sent from it
+ *   until anchor() has moved its seqs above what Kafka already holds (see the forwarder).
  */
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { markClean, takeCleanMark } from './clean-mark.js';
 import { DiskSpace } from './disk-space.js';
+import { withSeq } from './record-seq.js';
 import { intact, isDamage, type SalvagedRow, salvage, setAside } from './salvage.js';
 import { OLDEST_TS, openBufferFile, QUARANTINE_ROWS, readMeta, type Statements } from './schema.js';
 import { fsyncDir, SeqReservation } from './seq-reservation.js';
@@ -98,6 +102,12 @@ export interface BufferStats {
   nextSeq: number;
 }
 
+/** What an open buffer tells the status besides the stats `sensorgate buffer stats` prints. */
+export interface LiveBufferStats extends BufferStats {
+  /** The seq reservation (seq.hwm): every seq handed out so far is below it. */
+  seqReserved: number;
+}
+
 export interface AppendResult {
   /** Readings stored. */
   stored: number;
@@ -160,6 +170,7 @@ function readOnly<T>(dataDir: string, query: (db: Database.Database) => T, empty
 interface Handle extends Statements {
   appendTx: (entries: BufferEntry[], quarantine: QuarantineEntry[], session: SessionOp[]) => AppendResult;
   ackTx: (from: number, to: number) => number;
+  anchorTx: (shift: number, nextSeq: number) => number;
   quarantineTx: (entries: QuarantineEntry[]) => void;
   salvageTx: (rows: SalvagedRow[]) => void;
 }
@@ -169,6 +180,9 @@ export class SqliteBuffer {
   private nextSeq = 1;
   private depth = 0;
   private bytes = 0;
+  private isAnchored = true;
+  /** Whether a buffer file created now counts as anchored: only if a seq reservation was found. */
+  private readonly anchoredIfNew: boolean;
   private readonly file: string;
   private readonly seqs: SeqReservation;
   private readonly space: DiskSpace;
@@ -214,6 +228,7 @@ export class SqliteBuffer {
   ) {
     this.file = join(dataDir, BUFFER_FILE);
     this.cap = opts.maxBytes;
+    this.anchoredIfNew = SeqReservation.read(dataDir) !== null;
     this.seqs = new SeqReservation(dataDir);
     this.space = new DiskSpace(dataDir, opts.reserveBytes ?? 0, opts.maxBytes);
     const cleanSeq = takeCleanMark(dataDir);
@@ -246,15 +261,23 @@ export class SqliteBuffer {
       throw Object.assign(new Error(`integrity check: ${String(verdict)}`), { code: 'SQLITE_CORRUPT' });
   }
 
-  /** Open (or create) the buffer file and prepare everything on it; counters come from the file. */
-  private attach(file = this.file): void {
-    const st = openBufferFile(file, { synchronous: this.opts.synchronous, walPages: this.space.walPages });
+  /**
+   * Open (or create) the buffer file and prepare everything on it; counters come from the file.
+   * A salvage's fresh file counts as anchored when created: it keeps the damaged file's seqs.
+   */
+  private attach(file = this.file, anchoredIfNew = this.anchoredIfNew): void {
+    const st = openBufferFile(
+      file,
+      { synchronous: this.opts.synchronous, walPages: this.space.walPages },
+      anchoredIfNew,
+    );
     this.h = this.withTransactions(st);
     const meta = readMeta(st.db);
     // Never backwards: a file reopened after a failed commit may hold less than was reserved.
     this.nextSeq = Math.max(this.nextSeq, meta.get('next_seq')!);
     this.depth = meta.get('depth')!;
     this.bytes = meta.get('bytes')!;
+    this.isAnchored = meta.get('anchored') !== 0;
   }
 
   /** The transactions on a file's statements, which keep the counters here in step with the file. */
@@ -310,6 +333,29 @@ export class SqliteBuffer {
       this.saveMeta();
       return n;
     }) as Handle['ackTx'];
+
+    // Highest seq first: each row moves up into room its successor has already left.
+    h.anchorTx = db.transaction((shift: number, nextSeq: number) => {
+      let renumbered = 0;
+      for (let below = Number.MAX_SAFE_INTEGER; shift > 0; ) {
+        const rows = h.below.all(below, 1000) as { seq: number; key: string; value: string; bytes: number }[];
+        if (rows.length === 0) break;
+        for (const r of rows) {
+          const seq = r.seq + shift;
+          const value = withSeq(r.value, seq);
+          const size = Buffer.byteLength(r.key) + Buffer.byteLength(value) + ROW_OVERHEAD;
+          h.renumber.run(seq, value, size, r.seq);
+          this.bytes += size - r.bytes;
+          renumbered++;
+        }
+        below = rows[rows.length - 1]!.seq;
+      }
+      this.nextSeq = nextSeq;
+      this.isAnchored = true;
+      this.saveMeta();
+      h.setMeta.run(1, 'anchored');
+      return renumbered;
+    }) as Handle['anchorTx'];
 
     h.salvageTx = db.transaction((rows: SalvagedRow[]) => {
       for (const r of rows) {
@@ -380,7 +426,7 @@ export class SqliteBuffer {
     this.nextSeq = Math.max(this.nextSeq, this.seqs.highWater);
     this.depth = 0;
     this.bytes = 0;
-    this.attach(fresh);
+    this.attach(fresh, true);
     let kept = 0;
     const r = salvage(this.file, this.seqs.highWater, (rows) => {
       this.h.salvageTx(rows);
@@ -389,6 +435,8 @@ export class SqliteBuffer {
     });
     this.nextSeq = Math.max(this.nextSeq, r.nextSeq ?? 0);
     this.h.salvageTx([]);
+    // Still a fresh buffer if the damaged file says it was one (unreadable: anchored, as its seqs are kept).
+    if (r.anchored === false) this.h.setMeta.run(0, 'anchored');
     this.h.db.pragma('wal_checkpoint(TRUNCATE)');
     this.h.db.close();
     const aside = setAside(this.dataDir, BUFFER_FILE);
@@ -563,11 +611,11 @@ export class SqliteBuffer {
 
   /** A failed transaction (disk full, I/O error) rolls the file back; roll the counters back too. */
   private keepCountersOnRollback<T>(tx: () => T): T {
-    const { nextSeq, depth, bytes } = this;
+    const { nextSeq, depth, bytes, isAnchored } = this;
     try {
       return tx();
     } catch (err) {
-      Object.assign(this, { nextSeq, depth, bytes });
+      Object.assign(this, { nextSeq, depth, bytes, isAnchored });
       throw err;
     }
   }
@@ -582,7 +630,34 @@ export class SqliteBuffer {
     });
   }
 
-  stats(): BufferStats {
+  /**
+   * Whether this buffer's seqs follow every seq Kafka may already hold of this gateway. False for
+   * a buffer created where no seq reservation existed (a new data dir, or one lost whole) until
+   * anchor() ran; true for every other, also one upgraded from an older version or salvaged.
+   */
+  get anchored(): boolean {
+    return this.isAnchored;
+  }
+
+  /**
+   * Anchor a buffer that started afresh: `floor` is the highest seq Kafka may hold of this
+   * gateway (0: none). Readings buffered at or below it are renumbered to follow it, in order,
+   * each record re-encoded with its new seq, and the next seq moves above it; all in one
+   * transaction, which also marks the buffer anchored. Returns how many readings were renumbered.
+   */
+  anchor(floor: number): number {
+    if (this.isAnchored) return 0;
+    return this.guard(() => {
+      const lowest = (this.h.lowestSeq.get() as { seq: number | null }).seq;
+      const shift = lowest !== null && lowest <= floor ? floor + 1 - lowest : 0;
+      const nextSeq = Math.max(this.nextSeq + shift, floor + 1);
+      // Durable before any seq of it goes into the file, as for append().
+      this.seqs.reserve(nextSeq);
+      return this.keepCountersOnRollback(() => this.h.anchorTx(shift, nextSeq));
+    });
+  }
+
+  stats(): LiveBufferStats {
     let oldestTs: number | null = null;
     // A status scrape must not fail on a damaged page; the next read or write deals with it.
     try {
@@ -590,7 +665,13 @@ export class SqliteBuffer {
     } catch {
       /* unreadable now */
     }
-    return { depth: this.depth, bytes: this.bytes, oldestTs, nextSeq: this.nextSeq };
+    return {
+      depth: this.depth,
+      bytes: this.bytes,
+      oldestTs,
+      nextSeq: this.nextSeq,
+      seqReserved: this.seqs.highWater,
+    };
   }
 
   quarantined(limit = 100): QuarantinedRow[] {

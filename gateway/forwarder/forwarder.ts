@@ -4,6 +4,10 @@
  * the connection, waits a jittered, growing delay and starts over from the first unacknowledged
  * seq. Order is strict (each sensor's readings stay in order in Kafka), so after an outage the
  * backlog drains first, in batches as large as the config allows, and live readings follow.
+ *
+ * A buffer that started afresh (its data dir new, or lost with the seqs it had handed out) sends
+ * nothing until it is anchored: on connect, the forwarder asks what Kafka already has of this
+ * gateway and has the buffer renumber its readings above that, so no seq is ever reused.
  */
 import type { Logger } from 'pino';
 import type { SqliteBuffer, StoredRecord } from '../buffer/sqlite-buffer.js';
@@ -103,6 +107,9 @@ export class Forwarder {
       try {
         if (!this.connected) {
           const { committedSeq } = await bounded(this.uplink.connect(), this.opts.callTimeoutMs, 'connect');
+          if (!this.buffer.anchored) await this.anchor();
+          // Only when stopped while anchoring: nothing may be sent.
+          if (!this.buffer.anchored) continue;
           if (committedSeq !== null) await this.alreadyCommitted(committedSeq);
           this.connected = true;
           this.contactAt = this.progressAt = performance.now();
@@ -143,6 +150,24 @@ export class Forwarder {
     this.status.produceLatency((performance.now() - t0) / 1000);
     failpoint('after-send');
     await this.acked(batch, refused);
+  }
+
+  /**
+   * The buffer started afresh and cannot know which seqs this gateway used before: learn the
+   * highest Kafka may hold, and renumber what is buffered to follow it. (Without this, exactly-once
+   * would take the new readings below the committed seq for committed ones and delete them, and
+   * at-least-once consumers would drop them as duplicates.)
+   */
+  private async anchor(): Promise<void> {
+    const floor = (await bounded(this.uplink.seqFloor(), this.opts.callTimeoutMs, 'reading the seqs Kafka has')) ?? 0;
+    const renumbered = await this.local('renumbering the buffer failed', () => this.buffer.anchor(floor));
+    if (renumbered === undefined) return;
+    this.log.info(
+      { floor, renumbered },
+      floor === 0
+        ? 'fresh buffer: Kafka has no seqs of this gateway yet; seqs stay as they are'
+        : `fresh buffer: seqs continue after ${floor}, which Kafka already has for this gateway; ${renumbered} buffered readings renumbered`,
+    );
   }
 
   /**

@@ -27,6 +27,12 @@ export interface HeartbeatOptions {
   changeDelayMs?: number;
   /** How long stop() waits for the farewell status before giving up on it. */
   stopTimeoutMs?: number;
+  /**
+   * While this says so, nothing is published (a change or tick after it ends does). A buffer that
+   * started afresh holds the heartbeat until it is anchored: its status would replace, in the
+   * compacted topic, the last one of the lost data dir, which says which seqs were used.
+   */
+  held?: () => boolean;
 }
 
 export class Heartbeat {
@@ -80,7 +86,7 @@ export class Heartbeat {
   }
 
   private request(): void {
-    if (this.stopped) return;
+    if (this.stopped || this.opts.held?.()) return;
     clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
     this.due = true;

@@ -36,6 +36,11 @@ const bufferStatus = z.object({
   oldestTs: num.nullable(),
   oldestAgeS: num.nullable(),
   nextSeq: num,
+  /**
+   * The seq reservation: every seq this gateway has handed out is below it. A gateway whose data
+   * dir was lost reads it back from its last status to number on above it.
+   */
+  seqReserved: num,
 });
 
 const uplinkStatus = z.object({
@@ -89,7 +94,7 @@ export const gatewayStatusSchema = z.object({
 /** The reader: the same document with the fields added after the README's list made optional. */
 export const statusSchema = gatewayStatusSchema
   .extend({
-    buffer: bufferStatus.partial({ oldestAgeS: true, nextSeq: true }),
+    buffer: bufferStatus.partial({ oldestAgeS: true, nextSeq: true, seqReserved: true }),
     uplink: uplinkStatus.partial({ sinceTs: true, lastErrorTs: true, sent: true, dropped: true }),
     sources: z.array(sourceStatus.partial({ rejectedByReason: true, ratePerS: true })).max(1000),
     host: hostFacts.partial(),

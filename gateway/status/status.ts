@@ -5,7 +5,7 @@
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { DriverState } from '../../drivers/driver.js';
-import type { BufferStats } from '../buffer/sqlite-buffer.js';
+import type { LiveBufferStats } from '../buffer/sqlite-buffer.js';
 import { hostFacts } from './host.js';
 import type { GatewayStatus, Problem, SourceStatus } from './status-document.js';
 
@@ -182,7 +182,7 @@ export class Status {
     readonly gateway: string,
     readonly version: string,
     private readonly clock: { bootId: string; synced(): boolean },
-    private readonly bufferStats: () => BufferStats,
+    private readonly bufferStats: () => LiveBufferStats,
     private readonly opts: StatusOptions = {},
   ) {
     this.heartbeatIntervalMs = opts.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS;
@@ -417,6 +417,7 @@ export class Status {
         oldestTs: b.oldestTs,
         oldestAgeS: ageSeconds(b.oldestTs, now),
         nextSeq: b.nextSeq,
+        seqReserved: b.seqReserved,
       },
       uplink: { ...this.uplink, dropped: { ...this.uplink.dropped } },
       rates: { ingestPerS: this.ingestRate.perSecond(), sendPerS: this.sendRate.perSecond() },

@@ -121,9 +121,11 @@ test('a clean close keeps seqs dense; a crash continues above the high-water mar
 function damagedBuffer(
   n: number,
   damage: (file: string) => void,
+  anchored = true,
 ): { dir: string; b: SqliteBuffer; reports: SalvageReport[] } {
   const dir = tempDir();
   const b0 = SqliteBuffer.open(dir, defaults);
+  if (anchored) b0.anchor(0);
   for (let i = 0; i < n; i += 1000) b0.append(entries(Math.min(1000, n - i), 'x'.repeat(150)));
   b0.close();
   damage(join(dir, BUFFER_FILE));
@@ -148,6 +150,7 @@ test('mid-file damage: the file is set aside, readable readings are salvaged wit
   for (const row of b.lease(0, 100, 1 << 30)) assert.equal(JSON.parse(row.value).seq, row.seq, 'original seqs');
   assert.ok(seqs.every((s) => s >= 1 && s <= 6000));
   assert.equal(b.stats().depth, r!.salvaged);
+  assert.equal(b.anchored, true, 'its seqs are kept: still anchored');
   b.append(entries(1));
   assert.ok(seqsOf(b).at(-1)! > 6000, 'new readings continue above the old seqs');
   assert.equal(
@@ -156,6 +159,21 @@ test('mid-file damage: the file is set aside, readable readings are salvaged wit
     ).length,
     1,
   );
+  b.close();
+});
+
+test('a buffer not yet anchored stays so when salvaged: its seqs may still be below what Kafka has', () => {
+  const { b, reports } = damagedBuffer(
+    3000,
+    (file) => {
+      const pages = statSync(file).size / 4096;
+      smash(file, Math.floor(pages * 0.5) * 4096, 2 * 4096);
+    },
+    false,
+  );
+  b.lease(0, 1 << 30, 1 << 30);
+  assert.equal(reports.length, 1);
+  assert.equal(b.anchored, false);
   b.close();
 });
 

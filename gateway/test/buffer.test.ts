@@ -3,7 +3,17 @@ import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { type BufferEntry, type BufferOptions, SqliteBuffer } from '../buffer/sqlite-buffer.js';
+import Database from 'better-sqlite3';
+import { CLEAN_FILE } from '../buffer/clean-mark.js';
+import { SEQ_FILE } from '../buffer/seq-reservation.js';
+import {
+  BUFFER_FILE,
+  type BufferEntry,
+  type BufferOptions,
+  ROW_OVERHEAD,
+  SqliteBuffer,
+} from '../buffer/sqlite-buffer.js';
+import { encodeRecord, type ReadingRecord, recordKey } from '../ingest/record.js';
 
 const dirs: string[] = [];
 after(() => {
@@ -42,7 +52,9 @@ test('seq is assigned in order, persists across reopen and is never reused after
   assert.equal(b.stats().depth, 0);
   b.close();
   b = SqliteBuffer.open(dir, defaults);
-  assert.deepEqual(b.stats(), { depth: 0, bytes: 0, oldestTs: null, nextSeq: 6 });
+  const { seqReserved, ...counters } = b.stats();
+  assert.deepEqual(counters, { depth: 0, bytes: 0, oldestTs: null, nextSeq: 6 });
+  assert.ok(seqReserved > 5, 'the reservation covers every seq handed out');
   b.append(entries(2));
   assert.deepEqual(
     b.lease(0, 100, 1 << 20).map((r) => r.seq),
@@ -178,5 +190,124 @@ test('buffer_near_full is raised above 80 % of the cap and cleared when acks mak
   const rows = b.lease(0, 1000, 1 << 30);
   b.ack(rows[0]!.seq, rows.at(-1)!.seq);
   assert.equal(problems.at(-1), null);
+  b.close();
+});
+
+test('anchored: not a buffer created where no seq reservation existed, until anchor(); the flag survives reopening', () => {
+  const dir = tempDir();
+  let b = SqliteBuffer.open(dir, defaults);
+  assert.equal(b.anchored, false, 'a new data dir cannot know which seqs this gateway used');
+  b.append(entries(3));
+  b.close();
+  b = SqliteBuffer.open(dir, defaults);
+  assert.equal(b.anchored, false, 'after a clean close');
+  b.append(entries(1)); // abandoned open: a crash
+  b = SqliteBuffer.open(dir, defaults);
+  assert.equal(b.anchored, false, 'after a crash, although the seq reservation exists by now');
+  assert.equal(b.anchor(0), 0);
+  assert.equal(b.anchored, true);
+  b.close();
+  b = SqliteBuffer.open(dir, defaults);
+  assert.equal(b.anchored, true, 'anchored for good');
+  b.close();
+});
+
+test('anchored: a buffer file lost beside its seq reservation, and a file of an older version', () => {
+  const dir = tempDir();
+  let b = SqliteBuffer.open(dir, defaults);
+  b.anchor(0);
+  b.append(entries(3));
+  b.close();
+  for (const f of [BUFFER_FILE, `${BUFFER_FILE}-wal`, `${BUFFER_FILE}-shm`, CLEAN_FILE])
+    rmSync(join(dir, f), { force: true });
+  b = SqliteBuffer.open(dir, defaults);
+  assert.equal(b.anchored, true, 'seq.hwm still says which seqs were used');
+  assert.ok(b.stats().nextSeq > 3);
+  b.close();
+
+  // An older version wrote no flag (nor, older still, any seq reservation).
+  const db = new Database(join(dir, BUFFER_FILE));
+  db.prepare("DELETE FROM meta WHERE k = 'anchored'").run();
+  db.close();
+  rmSync(join(dir, SEQ_FILE));
+  b = SqliteBuffer.open(dir, defaults);
+  assert.equal(b.anchored, true, 'it numbered on from its own seqs');
+  b.close();
+});
+
+/** Readings as ingest stores them: the record of docs/reference/kafka-records.md. */
+function readings(n: number): Array<BufferEntry & { record: (seq: number) => ReadingRecord }> {
+  return Array.from({ length: n }, (_, i) => {
+    const record = (seq: number): ReadingRecord => ({
+      gateway: 'gw',
+      source: 'plc',
+      sensor: `t${i % 2}`,
+      metric: 'temperature',
+      value: 20.1 + i / 3,
+      ...(i % 2 ? { unit: 'degC' } : {}),
+      ts: 1_700_000_000_000 + i,
+      seq,
+      bootId: 'boot',
+      clockSynced: i % 3 !== 0,
+    });
+    return { key: recordKey('gw', `t${i % 2}`), ts: 1000 + i, record, encode: (seq) => encodeRecord(record(seq)) };
+  });
+}
+
+test('anchor: buffered readings at or below the floor follow it, in order, re-encoded with their new seqs', () => {
+  const dir = tempDir();
+  let b = SqliteBuffer.open(dir, defaults);
+  const taken = readings(6);
+  b.append(taken);
+  b.ack(1, 2); // the oldest may be gone already: the lowest buffered seq is 3
+  assert.equal(b.anchor(1000), 4);
+  const rows = b.lease(0, 100, 1 << 20);
+  assert.deepEqual(
+    rows.map((r) => r.seq),
+    [1001, 1002, 1003, 1004],
+  );
+  rows.forEach((r, i) => {
+    assert.equal(r.value, encodeRecord(taken[i + 2]!.record(r.seq)), 'the record as ingest would have written it');
+    assert.equal(r.key, taken[i + 2]!.key);
+    assert.equal(r.bytes, Buffer.byteLength(r.key) + Buffer.byteLength(r.value) + ROW_OVERHEAD);
+  });
+  const stats = b.stats();
+  assert.equal(stats.depth, 4);
+  assert.equal(
+    stats.bytes,
+    rows.reduce((sum, r) => sum + r.bytes, 0),
+    'bytes follow the longer records',
+  );
+  assert.equal(stats.nextSeq, 1005);
+  assert.ok(stats.seqReserved > 1004, 'the renumbered seqs are reserved');
+  b.append(entries(1)); // abandoned open: a crash
+  b = SqliteBuffer.open(dir, defaults);
+  assert.deepEqual(
+    b.lease(0, 100, 1 << 20).map((r) => r.seq),
+    [1001, 1002, 1003, 1004, 1005],
+    'durable, and new readings follow',
+  );
+  assert.equal(b.anchor(5000), 0, 'an anchored buffer is never renumbered again');
+  assert.equal(b.lease(0, 1, 1 << 20)[0]!.seq, 1001);
+  b.close();
+});
+
+test('anchor: readings already above the floor keep their seqs; an empty buffer moves its next seq above it', () => {
+  let b = SqliteBuffer.open(tempDir(), defaults);
+  b.append(entries(3));
+  b.ack(1, 1);
+  assert.equal(b.anchor(1), 0);
+  assert.deepEqual(
+    b.lease(0, 100, 1 << 20).map((r) => r.seq),
+    [2, 3],
+  );
+  assert.equal(b.anchored, true);
+  b.close();
+
+  b = SqliteBuffer.open(tempDir(), defaults);
+  assert.equal(b.anchor(70), 0);
+  assert.equal(b.stats().nextSeq, 71);
+  b.append(entries(1));
+  assert.equal(b.lease(0, 1, 1 << 20)[0]!.seq, 71);
   b.close();
 });

@@ -221,3 +221,88 @@ test('stop while a send hangs returns within stopTimeoutMs; the batch stays buff
   }
   assert.equal(assertDelivered(uplink.log, readings.total), 15, 'only the abandoned batch came twice');
 });
+
+/** (sensor, value) names a reading of Readings, whatever seq it was given. */
+const identity = (r: StoredRecord) => {
+  const { sensor, value } = JSON.parse(r.value) as { sensor: string; value: number };
+  return `${sensor}=${value}`;
+};
+
+for (const transactional of [true, false]) {
+  const mode = transactional ? 'exactly-once' : 'at-least-once';
+  test(`${mode}: a data dir lost whole starts over at seq 1; its readings are renumbered above what Kafka has, none deleted, no seq reused`, async () => {
+    const uplink = new MemoryUplink(transactional);
+    const readings = new Readings(2);
+    const old = rig(uplink);
+    old.buffer.anchor(0);
+    old.buffer.append(readings.take(7));
+    old.forwarder.start();
+    try {
+      await waitFor('the old readings sent', () => old.buffer.stats().depth === 0, 30_000);
+    } finally {
+      await old.forwarder.stop();
+    }
+    // At-least-once, Kafka knows the seqs only from the statuses; here none reached it exactly-once.
+    if (!transactional) uplink.statusFloor = old.buffer.stats().seqReserved - 1;
+    const floor = transactional ? 7 : uplink.statusFloor!;
+    old.buffer.close();
+    rmSync(old.dataDir, { recursive: true });
+
+    const fresh = rig(uplink, {}, old.dataDir);
+    assert.equal(fresh.buffer.anchored, false);
+    fresh.buffer.append(readings.take(5)); // before the uplink connects
+    assert.deepEqual(
+      fresh.buffer.lease(0, 100, 1 << 20).map((r) => r.seq),
+      [1, 2, 3, 4, 5],
+      'seqs Kafka already has',
+    );
+    fresh.forwarder.start();
+    try {
+      await waitFor('the new readings sent', () => fresh.buffer.stats().depth === 0, 30_000);
+      fresh.buffer.append(readings.take(3)); // and after it
+      fresh.forwarder.notify();
+      await waitFor('the live readings sent', () => fresh.buffer.stats().depth === 0, 30_000);
+    } finally {
+      await fresh.forwarder.stop();
+      fresh.buffer.close();
+    }
+    assert.equal(uplink.log.length, readings.total, 'every reading once');
+    assert.equal(new Set(uplink.log.map(identity)).size, readings.total, 'none deleted as already sent');
+    assert.equal(new Set(uplink.log.map((r) => r.seq)).size, readings.total, 'no seq reused');
+    assert.deepEqual(
+      uplink.log.slice(7).map((r) => r.seq),
+      Array.from({ length: 8 }, (_, i) => floor + 1 + i),
+      'the new readings follow what Kafka has, in order',
+    );
+    for (const r of uplink.log) assert.equal(JSON.parse(r.value).seq, r.seq, 'each record carries its seq');
+    assert.ok(
+      fresh.lines.some((l) =>
+        l.msg.includes(
+          `fresh buffer: seqs continue after ${floor}, which Kafka already has for this gateway; 5 buffered`,
+        ),
+      ),
+    );
+  });
+}
+
+test('an anchored buffer is numbered on as it is: nothing renumbered, whatever Kafka says', async () => {
+  const uplink = new MemoryUplink();
+  const first = rig(uplink);
+  const readings = new Readings(1);
+  first.forwarder.start();
+  await waitFor('anchored', () => first.buffer.anchored, 30_000);
+  await first.forwarder.stop();
+  first.buffer.append(readings.take(4)); // taken in while the uplink was stopped
+  first.buffer.close();
+  uplink.statusFloor = 1_000_000;
+  const again = rig(uplink, {}, first.dataDir);
+  again.forwarder.start();
+  try {
+    await waitFor('everything sent', () => again.buffer.stats().depth === 0, 30_000);
+  } finally {
+    await again.forwarder.stop();
+    again.buffer.close();
+  }
+  assertDelivered(uplink.log, 4);
+  assert.ok(!again.lines.some((l) => l.msg.includes('fresh buffer')));
+});

@@ -54,7 +54,15 @@ describe('heartbeat', { concurrency: false }, () => {
     assert.equal(s.gateway, 'hb-steady');
     assert.equal(s.heartbeatIntervalMs, 1000);
     assert.equal(s.running, true);
-    assert.deepEqual(Object.keys(s.buffer).sort(), ['bytes', 'depth', 'nextSeq', 'oldestAgeS', 'oldestTs']);
+    assert.deepEqual(Object.keys(s.buffer).sort(), [
+      'bytes',
+      'depth',
+      'nextSeq',
+      'oldestAgeS',
+      'oldestTs',
+      'seqReserved',
+    ]);
+    assert.ok(s.buffer.seqReserved >= s.buffer.nextSeq, 'every seq handed out is below the reservation');
     assert.deepEqual(
       s.sources.map((x: { id: string }) => x.id),
       ['plant'],

@@ -39,6 +39,7 @@ import {
   kafkaClient,
   partitionCount,
 } from './kafka-client.js';
+import { statusSeqFloor } from './status-seq-floor.js';
 import { type Connected, type Refusal, type Uplink, UplinkError } from './uplink.js';
 
 /** Broker verdicts on the records themselves: resending the same records can never succeed. */
@@ -102,6 +103,15 @@ abstract class KafkaUplinkBase implements Uplink {
     } catch (err) {
       await producer.disconnect().catch(() => undefined);
       throw uplinkError('connect', err);
+    }
+  }
+
+  /** What the gateway's statuses say of the seqs it handed out (see status-seq-floor.ts). */
+  async seqFloor(): Promise<number | null> {
+    try {
+      return await statusSeqFloor(this.kafka, this.cfg.statusTopic, this.gatewayId);
+    } catch (err) {
+      throw uplinkError('read the seqs of earlier statuses', err);
     }
   }
 
@@ -210,6 +220,9 @@ interface OffsetsRecord {
 }
 
 export class TransactionalKafkaUplink extends KafkaUplinkBase {
+  /** What the last connect() read back. */
+  private committedSeq: number | null = null;
+
   protected createProducer(): Producer {
     return this.kafka.producer({
       // Stable per gateway: a new session fences the old one, whose open transaction is aborted.
@@ -232,7 +245,18 @@ export class TransactionalKafkaUplink extends KafkaUplinkBase {
     await this.inTransaction(producer, (send) =>
       this.sendOffsets(send, { gateway: this.gatewayId, seq: null, probe, ts: Date.now() }, `${this.gatewayId}#probe`),
     );
-    return { committedSeq: await this.readCommittedSeq(probe) };
+    this.committedSeq = await this.readCommittedSeq(probe);
+    return { committedSeq: this.committedSeq };
+  }
+
+  /**
+   * The committed seq; and the statuses' word, should it be higher: readings this gateway sent
+   * before it was switched to exactly-once have no committed seq.
+   */
+  override async seqFloor(): Promise<number | null> {
+    const statuses = await super.seqFloor();
+    if (statuses === null) return this.committedSeq;
+    return Math.max(statuses, this.committedSeq ?? 0);
   }
 
   async send(records: StoredRecord[]): Promise<{ refused: Refusal[] }> {

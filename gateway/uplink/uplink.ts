@@ -25,6 +25,13 @@ export interface Uplink {
   /** Connect (fencing any older session of this gateway) and create the topics if missing. */
   connect(): Promise<Connected>;
   /**
+   * After connect(): the highest seq Kafka may already hold of this gateway, from what Kafka
+   * keeps of it (the committed seq, exactly-once; the seq reservation the gateway's last status
+   * carried), or null when it knows none. Asked only for a buffer that started afresh (its data
+   * dir new or lost), which must number its readings above it.
+   */
+  seqFloor(): Promise<number | null>;
+  /**
    * Resolves once every record is acknowledged by all in-sync replicas (acks=all), or committed,
    * except the records Kafka refuses for themselves, which it returns; they were not delivered and
    * are never worth retrying. Any other failure rejects, and then nothing of the batch counts as

@@ -13,6 +13,9 @@
  * Transactional (exactly-once), a send is all or nothing and connect() reports the last committed
  * seq, as TransactionalKafkaUplink does; otherwise a lost acknowledgement leaves the first half of
  * the batch delivered, as a request that timed out on some partitions does.
+ *
+ * seqFloor() answers as the Kafka uplinks do: the higher of the committed seq (transactional) and
+ * `statusFloor`, the highest seq the gateway's last status in Kafka says it had handed out.
  */
 import type { StoredRecord } from '../../buffer/sqlite-buffer.js';
 import { type Connected, type Refusal, type Uplink, UplinkError } from '../../uplink/uplink.js';
@@ -26,6 +29,8 @@ export class MemoryUplink implements Uplink {
   unacknowledged = 0;
   down = false;
   maxRecordBytes = Number.POSITIVE_INFINITY;
+  /** What the gateway's last status in Kafka says of its seqs (null: no status). */
+  statusFloor: number | null = null;
   private connected = false;
   private committedSeq: number | null = null;
   private readonly faults: SendFault[] = [];
@@ -56,6 +61,13 @@ export class MemoryUplink implements Uplink {
     if (this.down) throw new UplinkError('connect: broker unreachable');
     this.connected = true;
     return { committedSeq: this.transactional ? this.committedSeq : null };
+  }
+
+  async seqFloor(): Promise<number | null> {
+    if (!this.connected) throw new UplinkError('not connected');
+    const committed = this.transactional ? this.committedSeq : null;
+    if (committed === null || this.statusFloor === null) return committed ?? this.statusFloor;
+    return Math.max(committed, this.statusFloor);
   }
 
   async check(): Promise<void> {

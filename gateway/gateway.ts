@@ -60,7 +60,7 @@ export class Gateway {
     const buffer = SqliteBuffer.open(
       cfg.gateway.dataDir,
       { ...cfg.buffer },
-      bufferEvents(status, log.child({ component: 'buffer' })),
+      bufferEvents(status, log.child({ component: 'buffer' }), () => this.heartbeat?.publishSoon()),
     );
     this.buffer = buffer;
     status.refresh();
@@ -131,9 +131,11 @@ export class Gateway {
 }
 
 /** The buffer's troubles, shown in status and logged once each. */
-function bufferEvents(status: Status, log: Logger): BufferEvents {
+function bufferEvents(status: Status, log: Logger, publishStatusSoon: () => void): BufferEvents {
   let lastPing = Date.now();
   return {
+    // The status carries the seq reservation: Kafka should hear of a new block at once.
+    seqReserved: publishStatusSoon,
     // A salvage of a large file can outlast systemd's start timeout and watchdog: keep both
     // at bay (systemd-notify runs as a child process, so it works while the loop is blocked).
     progress(salvaged) {

@@ -62,6 +62,11 @@ export interface BufferEvents {
    * blocks the event loop for as long as it takes: this is where to keep a watchdog fed.
    */
   progress?(salvaged: number): void;
+  /**
+   * A new block of seqs was reserved (the seq.hwm mark moved). Kafka learns the mark from the
+   * next status; publishing one soon keeps what a lost data dir can cost to about one publish.
+   */
+  seqReserved?(highWater: number): void;
 }
 
 /** A reading as the buffer stores it: the Kafka key, and the record value built once its seq is known. */
@@ -521,7 +526,9 @@ export class SqliteBuffer {
       this.space.keepReserve();
       this.refreshCap();
       // Durable before any seq of it goes into the file.
+      const mark = this.seqs.highWater;
       this.seqs.reserve(this.nextSeq + entries.length);
+      if (this.seqs.highWater !== mark) this.events.seqReserved?.(this.seqs.highWater);
       const result = this.keepCountersOnRollback(() => this.h.appendTx(entries, quarantine, session));
       if (this.failing) {
         this.events.problem?.(this.failing, null);

@@ -55,7 +55,7 @@ export class Heartbeat {
   ) {}
 
   start(): void {
-    this.unsubscribe = this.status.onChange(() => this.soon());
+    this.unsubscribe = this.status.onChange(() => this.publishSoon());
     this.timer = setInterval(() => this.request(), this.opts.intervalMs);
     this.request();
   }
@@ -77,7 +77,8 @@ export class Heartbeat {
     await settleWithin(this.publisher.close(), timeout);
   }
 
-  private soon(): void {
+  /** Publish a status shortly (changes that come together share one). */
+  publishSoon(): void {
     if (this.stopped || this.changeTimer) return;
     this.changeTimer = setTimeout(() => {
       this.changeTimer = undefined;

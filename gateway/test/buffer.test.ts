@@ -311,3 +311,17 @@ test('anchor: readings already above the floor keep their seqs; an empty buffer 
   assert.equal(b.lease(0, 1, 1 << 20)[0]!.seq, 71);
   b.close();
 });
+
+test('a new seq block is announced once per reservation, so the status can carry it to Kafka at once', () => {
+  const marks: number[] = [];
+  const b = SqliteBuffer.open(tempDir(), defaults, { seqReserved: (hw) => marks.push(hw) });
+  b.append(entries(1));
+  assert.equal(marks.length, 1, 'the first reading reserves the first block');
+  b.append(entries(100));
+  assert.equal(marks.length, 1, 'readings inside the block reserve nothing');
+  b.append(entries(10_000));
+  assert.equal(marks.length, 2, 'crossing the block reserves the next');
+  assert.ok(marks[1]! > marks[0]!);
+  assert.ok(marks[1]! > b.stats().nextSeq - 1, 'every seq handed out is below the announced mark');
+  b.close();
+});

@@ -6,44 +6,17 @@
  * duplicates that mode allows.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
-import { promisify } from 'node:util';
 import { type KafkaBroker, startKafka } from '../../deploy/kafka/launcher.js';
 import { type Broker, startBroker } from '../../drivers/test/support/mosquitto.js';
 import { seeded } from '../../firmware-sim/random.js';
 import { type GatewayProcess, gatewayProcess, waitFor } from './support/gateway-process.js';
+import { readTopic } from './support/kafka-reader.js';
 import { publisher as openPublisher, type Publisher } from './support/publisher.js';
 
-const run = promisify(execFile);
-
 async function readCommitted(brokers: string[], topic: string): Promise<Array<{ seq: number; reading: string }>> {
-  const { stdout } = await run(
-    'kcat',
-    [
-      '-C',
-      '-J',
-      '-u',
-      '-e',
-      '-q',
-      '-b',
-      brokers.join(','),
-      '-t',
-      topic,
-      '-o',
-      'beginning',
-      '-X',
-      'isolation.level=read_committed',
-    ],
-    { maxBuffer: 1 << 28 },
-  );
-  return stdout
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => {
-      const v = JSON.parse(JSON.parse(l).payload);
-      return { seq: v.seq, reading: `${v.sensor}/${v.value}` };
-    });
+  const records = await readTopic(brokers, topic, { readCommitted: true });
+  return records.map((r) => ({ seq: r.value.seq, reading: `${r.value.sensor}/${r.value.value}` }));
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -1,10 +1,7 @@
 /** What the Kafka scenario tests share: a gateway fed over MQTT, and what Kafka holds of it. */
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import type { Broker } from '../../../drivers/test/support/mosquitto.js';
 import { type GatewayProcess, gatewayProcess } from './gateway-process.js';
-
-const run = promisify(execFile);
+import { readTopic } from './kafka-reader.js';
 
 export interface Delivered {
   /** (sensor/value) of every record: one per reading the publisher sent, if nothing is missing. */
@@ -14,30 +11,8 @@ export interface Delivered {
 
 /** Every record of `topic` through an independent client (kcat), read_committed or not. */
 export async function delivered(brokers: string[], topic: string, readCommitted = false): Promise<Delivered> {
-  const args = [
-    '-C',
-    '-J',
-    '-u',
-    '-e',
-    '-q',
-    '-b',
-    brokers.join(','),
-    '-t',
-    topic,
-    '-o',
-    'beginning',
-    ...(readCommitted ? ['-X', 'isolation.level=read_committed'] : []),
-  ];
-  const { stdout } = await run('kcat', args, { maxBuffer: 1 << 30 });
-  const readings: string[] = [];
-  const seqs: number[] = [];
-  for (const line of stdout.split('\n')) {
-    if (!line) continue;
-    const v = JSON.parse(JSON.parse(line).payload);
-    readings.push(`${v.sensor}/${v.value}`);
-    seqs.push(v.seq);
-  }
-  return { readings, seqs };
+  const records = await readTopic(brokers, topic, { readCommitted });
+  return { readings: records.map((r) => `${r.value.sensor}/${r.value.value}`), seqs: records.map((r) => r.value.seq) };
 }
 
 /** The readings a publisher sent (`next[i]` values 0.. for sensor s<i>) that are not in `got`. */

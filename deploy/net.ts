@@ -25,6 +25,22 @@ export function freePort(host = '127.0.0.1'): Promise<number> {
   });
 }
 
+/**
+ * Start a server on ports picked with freePort() inside `start`, picking again (up to `attempts`
+ * times) when one was taken between picking and binding: the window freePort leaves open.
+ * `start` must clean up after itself when it fails.
+ */
+export async function onFreePorts<T>(start: () => Promise<T>, log: (msg: string) => void, attempts = 3): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start();
+    } catch (err) {
+      if (attempt >= attempts || !/Address already in use|EADDRINUSE/.test((err as Error).message)) throw err;
+      log(`a port was taken between picking and binding; picking others (attempt ${attempt + 1} of ${attempts})`);
+    }
+  }
+}
+
 /** Resolve once `host:port` accepts a TCP connection, or reject after `timeoutMs`. */
 export async function waitForTcp(
   port: number,

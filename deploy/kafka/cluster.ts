@@ -9,7 +9,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
-import { freePort } from '../net.js';
+import { freePort, onFreePorts } from '../net.js';
 import { kafkaClusterId, LocalKafkaBroker } from './broker.js';
 import { KAFKA_VERSIONS, kafkaInstall, resolveKafkaVersion } from './fetch.js';
 import { brokerProperties, controllerProperties } from './properties.js';
@@ -47,6 +47,10 @@ const MIN_ISR = 2;
 
 export async function startKafkaCluster(opts: StartClusterOptions = {}): Promise<KafkaCluster> {
   const log = opts.log ?? (() => {});
+  return onFreePorts(() => startOnce(opts, log), log);
+}
+
+async function startOnce(opts: StartClusterOptions, log: (msg: string) => void): Promise<KafkaCluster> {
   const version = resolveKafkaVersion(opts.version ?? KAFKA_VERSIONS.latest);
   const { libs, backend } = await kafkaInstall(version, log);
   const root = await mkdtemp(join(tmpdir(), `sensorgate-kafka-cluster-${version}-`));

@@ -6,7 +6,7 @@
 import { mkdir, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { freePort } from '../net.js';
+import { freePort, onFreePorts } from '../net.js';
 import { type KafkaBroker, LocalKafkaBroker } from './broker.js';
 import { KAFKA_VERSIONS, kafkaInstall, resolveKafkaVersion } from './fetch.js';
 import { type ExtraListeners, serverProperties } from './properties.js';
@@ -37,33 +37,39 @@ export async function startKafka(opts: StartKafkaOptions = {}): Promise<KafkaBro
   const version = resolveKafkaVersion(opts.version ?? KAFKA_VERSIONS.latest);
   const { libs, backend } = await kafkaInstall(version, log);
 
-  const port = opts.port ?? (await freePort());
-  let controllerPort = opts.controllerPort ?? (await freePort());
-  while (controllerPort === port && opts.controllerPort === undefined) controllerPort = await freePort();
-  if (controllerPort === port) throw new Error(`Kafka port and controller port must differ (both ${port})`);
+  const start = async (): Promise<KafkaBroker> => {
+    const port = opts.port ?? (await freePort());
+    let controllerPort = opts.controllerPort ?? (await freePort());
+    while (controllerPort === port && opts.controllerPort === undefined) controllerPort = await freePort();
+    if (controllerPort === port) throw new Error(`Kafka port and controller port must differ (both ${port})`);
 
-  const ownsDataDir = opts.dataDir === undefined;
-  const dataDir =
-    opts.dataDir !== undefined ? resolve(opts.dataDir) : await mkdtemp(join(tmpdir(), `sensorgate-kafka-${version}-`));
-  await mkdir(dataDir, { recursive: true });
+    const ownsDataDir = opts.dataDir === undefined;
+    const dataDir =
+      opts.dataDir !== undefined
+        ? resolve(opts.dataDir)
+        : await mkdtemp(join(tmpdir(), `sensorgate-kafka-${version}-`));
+    await mkdir(dataDir, { recursive: true });
 
-  const broker = new LocalKafkaBroker({
-    version,
-    dataDir,
-    libs,
-    backend,
-    port,
-    role: 'broker',
-    ownsDataDir,
-    log,
-    properties: serverProperties(version, dataDir, port, controllerPort, opts.listeners),
-    formatArgs: opts.formatArgs,
-  });
-  try {
-    await broker.start();
-  } catch (err) {
-    await broker.destroy().catch(() => undefined);
-    throw err;
-  }
-  return broker;
+    const broker = new LocalKafkaBroker({
+      version,
+      dataDir,
+      libs,
+      backend,
+      port,
+      role: 'broker',
+      ownsDataDir,
+      log,
+      properties: serverProperties(version, dataDir, port, controllerPort, opts.listeners),
+      formatArgs: opts.formatArgs,
+    });
+    try {
+      await broker.start();
+    } catch (err) {
+      await broker.destroy().catch(() => undefined);
+      throw err;
+    }
+    return broker;
+  };
+  // Ports given by the caller are theirs to keep free; ports we pick may be taken meanwhile.
+  return opts.port !== undefined && opts.controllerPort !== undefined ? start() : onFreePorts(start, log);
 }

@@ -188,9 +188,11 @@ export class MqttDriver implements Driver {
     };
   }
 
-  /** Connected: report it, take in what a lost session will never release, (re)subscribe. */
+  /**
+   * Connected: take in what a lost session will never release, (re)subscribe, and report 'up' once
+   * the broker granted the subscription: only from then on does a published reading reach us.
+   */
   private connected(client: MqttClient, sink: DriverSink, takeIn: TakeIn, sessionPresent: boolean): void {
-    sink.state('up', this.sparkplug?.describe());
     // A new session (the broker lost ours) will never send PUBREL for what we hold: take it in now.
     if (!sessionPresent) {
       for (const m of this.heldMessages.values()) {
@@ -212,6 +214,7 @@ export class MqttDriver implements Driver {
       // The broker refuses single filters (ACL, bad filter) with a reason code >= 0x80.
       const refused = (granted ?? []).filter((g) => g.qos >= 0x80).map((g) => g.topic);
       if (refused.length) sink.state('down', `broker refused subscription to ${refused.join(', ')}`);
+      else sink.state('up', this.sparkplug?.describe());
     });
   }
 

@@ -38,20 +38,23 @@ export async function durabilityRig(): Promise<Rig> {
     async newGateway(extra = {}) {
       const k = ++n;
       const id = `gw-${k}`;
-      const g = await gatewayProcess({
-        gateway: { id, ...(extra.dataDir ? { dataDir: extra.dataDir } : {}) },
-        kafka: { brokers: kafka.brokers, topic: `readings-${k}`, statusTopic: `status-${k}`, partitions: 3 },
-        buffer: { ...extra.buffer },
-        sources: [
-          {
-            id: 'plant',
-            driver: 'mqtt',
-            url: mosquitto.url,
-            topics: [`t${k}/#`],
-            topicPattern: `t${k}/{sensor}/{metric}`,
-          },
-        ],
-      });
+      const g = await gatewayProcess(
+        {
+          gateway: { id, ...(extra.dataDir ? { dataDir: extra.dataDir } : {}) },
+          kafka: { brokers: kafka.brokers, topic: `readings-${k}`, statusTopic: `status-${k}`, partitions: 3 },
+          buffer: { ...extra.buffer },
+          sources: [
+            {
+              id: 'plant',
+              driver: 'mqtt',
+              url: mosquitto.url,
+              topics: [`t${k}/#`],
+              topicPattern: `t${k}/{sensor}/{metric}`,
+            },
+          ],
+        },
+        { awaitSources: true },
+      );
       gateways.push(g);
       return { g, id, topic: `readings-${k}`, prefix: `t${k}`, dataDir: extra.dataDir ?? join(g.dir, 'data') };
     },

@@ -29,8 +29,16 @@ export interface GatewayProcess {
   logTail(lines?: number): string;
 }
 
+export interface GatewayProcessOptions {
+  /**
+   * start() also waits until every source is up (an MQTT source: subscribed). Until then the
+   * broker drops what is published, so a test that counts every reading must wait for it.
+   */
+  awaitSources?: boolean;
+}
+
 /** `config` is a gateway config; gateway.dataDir and status.listen are filled in when absent. */
-export async function gatewayProcess(config: any): Promise<GatewayProcess> {
+export async function gatewayProcess(config: any, opts: GatewayProcessOptions = {}): Promise<GatewayProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'sg-gw-'));
   const listen = config.status?.listen ?? `127.0.0.1:${await freePort()}`;
   const cfg = {
@@ -54,6 +62,11 @@ export async function gatewayProcess(config: any): Promise<GatewayProcess> {
     return fetch(`${statusUrl}${path}`, { signal: AbortSignal.timeout(5000) });
   }
 
+  async function sourcesUp(): Promise<boolean> {
+    const { sources } = (await (await get('/api/status')).json()) as { sources: Array<{ state: string }> };
+    return sources.every((s) => s.state === 'up');
+  }
+
   const gp: GatewayProcess = {
     dir,
     statusUrl,
@@ -69,13 +82,13 @@ export async function gatewayProcess(config: any): Promise<GatewayProcess> {
       while (Date.now() < deadline) {
         if (c.exitCode !== null) throw new Error(`gateway exited with ${c.exitCode}; see ${join(dir, 'logs')}`);
         try {
-          if ((await get('/healthz')).ok) return;
+          if ((await get('/healthz')).ok && (!opts.awaitSources || (await sourcesUp()))) return;
         } catch {
           /* not up yet */
         }
         await new Promise((r) => setTimeout(r, 100));
       }
-      throw new Error('gateway did not become healthy within 30 s');
+      throw new Error(`gateway did not become healthy${opts.awaitSources ? ' with every source up' : ''} within 30 s`);
     },
     async exited() {
       const c = child;

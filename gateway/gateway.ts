@@ -72,6 +72,7 @@ export class Gateway {
       backoff: { initialMs: 250, maxMs: 30_000 },
       stopTimeoutMs: 10_000,
       callTimeoutMs: 60_000,
+      drain: cfg.kafka.drain,
     });
     this.forwarder = forwarder;
     this.ingest = new Ingest(

@@ -80,6 +80,7 @@ export function syntheticStatus(i: number, now = Date.now()): GatewayStatus {
       bytes: depth * 180,
       oldestTs: depth ? now - depth * 100 : null,
       oldestAgeS: depth ? depth / 10 : null,
+      drainEtaS: down ? null : depth / 5,
       nextSeq: 1_000_000 + i,
       seqReserved: 1_010_000 + i,
     },

@@ -93,7 +93,9 @@ function prepare(db: Database.Database, settings: FileSettings, anchoredIfNew: b
     deleteUpTo: db.prepare('DELETE FROM readings WHERE seq <= ?'),
     rangeSize: db.prepare('SELECT COUNT(*) AS n, COALESCE(SUM(bytes), 0) AS b FROM readings WHERE seq BETWEEN ? AND ?'),
     deleteRange: db.prepare('DELETE FROM readings WHERE seq BETWEEN ? AND ?'),
-    lease: db.prepare('SELECT seq, key, value, ts, bytes FROM readings WHERE seq > ? ORDER BY seq LIMIT ?'),
+    lease: db.prepare(
+      'SELECT seq, key, value, ts, bytes FROM readings WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?',
+    ),
     oldestTs: db.prepare(OLDEST_TS),
     quarantine: db.prepare('INSERT INTO quarantine (ts, source, reason, detail, payload) VALUES (?, ?, ?, ?, ?)'),
     trimQuarantine: db.prepare('DELETE FROM quarantine WHERE id <= (SELECT MAX(id) FROM quarantine) - ?'),

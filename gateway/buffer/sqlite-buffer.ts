@@ -549,10 +549,10 @@ export class SqliteBuffer {
     this.guard(() => this.h.quarantineTx(entries));
   }
 
-  /** The next records after `afterSeq`, in seq order, up to the limits (at least one record). */
-  lease(afterSeq: number, maxRecords: number, maxBytes: number): StoredRecord[] {
+  /** The next records after `afterSeq` (and up to `upToSeq`), in seq order, up to the limits (at least one record). */
+  lease(afterSeq: number, maxRecords: number, maxBytes: number, upToSeq = Number.MAX_SAFE_INTEGER): StoredRecord[] {
     const rows = this.guard(() => {
-      const leased = this.h.lease.all(afterSeq, maxRecords) as StoredRecord[];
+      const leased = this.h.lease.all(afterSeq, upToSeq, maxRecords) as StoredRecord[];
       // A damaged page can still parse: never forward a row whose record does not carry its seq.
       const bad = leased.find((r) => !intact(r));
       if (bad) throw Object.assign(new Error(`row ${bad.seq} does not hold its record`), { code: 'SQLITE_CORRUPT' });

@@ -274,6 +274,11 @@ export const configSchema = z
         topic: z.string().min(1).max(249).default('sensor.readings'),
         statusTopic: z.string().min(1).max(249).default('sensorgate.status'),
         delivery: z.enum(['at-least-once', 'exactly-once']).default('at-least-once'),
+        /**
+         * After an outage: `in-order` sends the backlog before anything newer (each sensor's readings
+         * arrive in order); `live-first` sends new readings at once and drains the backlog behind them.
+         */
+        drain: z.enum(['in-order', 'live-first']).default('in-order'),
         /** exactly-once: where each committed batch's highest seq is recorded (compacted, 1 partition). */
         offsetsTopic: z.string().min(1).max(249).default('sensorgate.offsets'),
         compression: z.enum(['none', 'gzip', 'lz4']).default('gzip'),
@@ -298,6 +303,14 @@ export const configSchema = z
         minInsyncReplicas: z.number().int().min(1).optional(),
       })
       .superRefine((k, ctx) => {
+        // Exactly-once resumes from one committed high-water seq: readings sent ahead of an unsent
+        // backlog would put that mark above readings Kafka never got.
+        if (k.drain === 'live-first' && k.delivery === 'exactly-once')
+          ctx.addIssue({
+            code: 'custom',
+            path: ['drain'],
+            message: 'live-first needs delivery: at-least-once (exactly-once commits in seq order)',
+          });
         if (k.ssl !== undefined && k.tls !== undefined)
           ctx.addIssue({ code: 'custom', path: ['ssl'], message: 'ssl is the older name of tls: set one of them' });
         if (k.minInsyncReplicas !== undefined && k.replicationFactor > 0 && k.minInsyncReplicas > k.replicationFactor) {

@@ -2,8 +2,16 @@
  * The forwarder moves readings from the buffer to the uplink: lease the next batch in seq order,
  * send it, and delete it only once Kafka acknowledged it. It never gives up: any failure drops
  * the connection, waits a jittered, growing delay and starts over from the first unacknowledged
- * seq. Order is strict (each sensor's readings stay in order in Kafka), so after an outage the
- * backlog drains first, in batches as large as the config allows, and live readings follow.
+ * seq.
+ *
+ * How a backlog (an outage's worth of readings) drains is the `drain` option:
+ * - in-order: strictly by seq, so each sensor's readings stay in order in Kafka; live readings
+ *   wait behind the whole backlog.
+ * - live-first: once more than a batch waits, the readings buffered so far are the backlog. Each
+ *   round sends what arrived since (live) first, then one batch of the backlog, so live readings
+ *   wait at most a round and the backlog drains with the rest of the uplink. Each sensor's order
+ *   can be restored from the seqs. Acknowledged ranges are deleted as before, so a restart simply
+ *   sends whatever is left, oldest first.
  *
  * A buffer that started afresh (its data dir new, or lost with the seqs it had handed out) sends
  * nothing until it is anchored: on connect, the forwarder asks what Kafka already has of this
@@ -28,6 +36,21 @@ export interface ForwarderOptions {
    * hang on a half-dead connection; never giving up must not mean waiting forever.
    */
   callTimeoutMs: number;
+  drain: 'in-order' | 'live-first';
+}
+
+/** What a lease drains: readings in seq order, or (live-first) the backlog behind them. */
+type Lane = 'live' | 'backlog';
+
+/** live-first, while a backlog drains: the seqs up to `boundary` are sent behind newer ones. */
+interface Backlog {
+  boundary: number;
+  /** Highest backlog seq acknowledged. */
+  cursor: number;
+  /** Whose turn the next lease is: live and backlog alternate, so neither starves. */
+  turn: Lane;
+  since: number;
+  sent: number;
 }
 
 /** Connected, a batch in flight and nothing acknowledged for this long: the uplink is stalled. */
@@ -45,8 +68,12 @@ function bounded<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 }
 
 export class Forwarder {
-  /** Highest seq acknowledged by Kafka in this process; the buffer holds only what is above it. */
+  /**
+   * Highest seq acknowledged by Kafka in this process; the buffer holds only what is above it
+   * (live-first: and the backlog's unacknowledged rest, below `backlog.boundary`).
+   */
   private cursor = 0;
+  private backlog: Backlog | undefined;
   private connected = false;
   private running = false;
   private failures = 0;
@@ -116,10 +143,9 @@ export class Forwarder {
           this.status.uplinkState(true);
           this.connectedLog();
         }
-        const batch = await this.local('reading the buffer failed', () =>
-          this.buffer.lease(this.cursor, this.opts.batchMaxRecords, this.opts.batchMaxBytes),
-        );
-        if (batch === undefined) continue;
+        const next = await this.local('reading the buffer failed', () => this.nextBatch());
+        if (next === undefined) continue;
+        const { batch, lane } = next;
         if (batch.length === 0) {
           if (performance.now() - this.contactAt > IDLE_CHECK_MS) {
             await bounded(this.uplink.check(), CHECK_TIMEOUT_MS, 'connection check');
@@ -131,7 +157,7 @@ export class Forwarder {
         }
         this.sending = true;
         try {
-          await this.deliver(batch);
+          await this.deliver(batch, lane);
         } finally {
           this.sending = false;
         }
@@ -143,13 +169,44 @@ export class Forwarder {
     }
   }
 
+  /** The next batch to send (empty when there is none), and which lane it drains. */
+  private nextBatch(): { batch: StoredRecord[]; lane: Lane } {
+    const { batchMaxRecords: max, batchMaxBytes: maxBytes } = this.opts;
+    const b = this.backlog;
+    if (b) {
+      if (b.turn === 'live') {
+        b.turn = 'backlog';
+        const batch = this.buffer.lease(this.cursor, max, maxBytes);
+        if (batch.length) return { batch, lane: 'live' };
+      }
+      b.turn = 'live';
+      const batch = this.buffer.lease(b.cursor, max, maxBytes, b.boundary);
+      if (batch.length) return { batch, lane: 'backlog' };
+      this.backlog = undefined;
+      this.log.info(
+        { readings: b.sent, drainS: Math.round((performance.now() - b.since) / 1000) },
+        'backlog drained; sending in seq order again',
+      );
+    }
+    const batch = this.buffer.lease(this.cursor, max, maxBytes);
+    if (this.opts.drain === 'in-order' || batch.length === 0) return { batch, lane: 'live' };
+    // More than another batch waits behind this one: a backlog. What is buffered now drains
+    // behind whatever arrives from here on.
+    const { depth, nextSeq } = this.buffer.stats();
+    if (depth - batch.length <= max) return { batch, lane: 'live' };
+    this.backlog = { boundary: nextSeq - 1, cursor: this.cursor, turn: 'live', since: performance.now(), sent: 0 };
+    this.cursor = nextSeq - 1;
+    this.log.info({ readings: depth }, 'backlog: new readings go first, the backlog drains behind them');
+    return { batch, lane: 'backlog' };
+  }
+
   /** Send a batch; records Kafka refuses for themselves are quarantined, the rest is acknowledged. */
-  private async deliver(batch: StoredRecord[]): Promise<void> {
+  private async deliver(batch: StoredRecord[], lane: Lane): Promise<void> {
     const t0 = performance.now();
     const { refused } = await bounded(this.uplink.send(batch), this.opts.callTimeoutMs, 'send');
     this.status.produceLatency((performance.now() - t0) / 1000);
     failpoint('after-send');
-    await this.acked(batch, refused);
+    await this.acked(batch, refused, lane);
   }
 
   /**
@@ -187,7 +244,7 @@ export class Forwarder {
     await this.local('advancing the seq failed', () => this.buffer.advanceSeq(seq + 1));
   }
 
-  private async acked(batch: StoredRecord[], refused: Refusal[]): Promise<void> {
+  private async acked(batch: StoredRecord[], refused: Refusal[], lane: Lane): Promise<void> {
     const first = batch[0]!.seq;
     const last = batch[batch.length - 1]!.seq;
     this.status.sent(batch.length - refused.length);
@@ -197,7 +254,11 @@ export class Forwarder {
     }
     // Kafka has the batch whatever happens here: send on from after it, even if deleting it
     // failed for good (a stop mid-retry); it is then sent again after a restart, with its seqs.
-    this.cursor = last;
+    if (lane === 'live') this.cursor = last;
+    else if (this.backlog) {
+      this.backlog.cursor = last;
+      this.backlog.sent += batch.length;
+    }
     this.contactAt = this.progressAt = performance.now();
     if (this.status.hasProblem('uplink_stalled')) {
       this.status.uplinkStalled(null);

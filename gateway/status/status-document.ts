@@ -35,6 +35,11 @@ const bufferStatus = z.object({
   bytes: num,
   oldestTs: num.nullable(),
   oldestAgeS: num.nullable(),
+  /**
+   * Seconds until the buffer is empty at the last minute's rates (sent minus taken in); 0 when it
+   * is, null while it is not shrinking (the uplink down, or readings arriving as fast as they go).
+   */
+  drainEtaS: num.nullable(),
   nextSeq: num,
   /**
    * The seq reservation: every seq this gateway has handed out is below it. A gateway whose data
@@ -94,7 +99,7 @@ export const gatewayStatusSchema = z.object({
 /** The reader: the same document with the fields added after the README's list made optional. */
 export const statusSchema = gatewayStatusSchema
   .extend({
-    buffer: bufferStatus.partial({ oldestAgeS: true, nextSeq: true, seqReserved: true }),
+    buffer: bufferStatus.partial({ oldestAgeS: true, drainEtaS: true, nextSeq: true, seqReserved: true }),
     uplink: uplinkStatus.partial({ sinceTs: true, lastErrorTs: true, sent: true, dropped: true }),
     sources: z.array(sourceStatus.partial({ rejectedByReason: true, ratePerS: true })).max(1000),
     host: hostFacts.partial(),

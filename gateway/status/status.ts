@@ -402,6 +402,8 @@ export class Status {
   snapshot(): GatewayStatus {
     const b = this.bufferStats();
     const now = Date.now();
+    const rates = { ingestPerS: this.ingestRate.perSecond(), sendPerS: this.sendRate.perSecond() };
+    const shrinking = this.uplink.connected ? rates.sendPerS - rates.ingestPerS : 0;
     return {
       gateway: this.gateway,
       version: this.version,
@@ -416,11 +418,12 @@ export class Status {
         bytes: b.bytes,
         oldestTs: b.oldestTs,
         oldestAgeS: ageSeconds(b.oldestTs, now),
+        drainEtaS: b.depth === 0 ? 0 : shrinking > 0 ? Math.round(b.depth / shrinking) : null,
         nextSeq: b.nextSeq,
         seqReserved: b.seqReserved,
       },
       uplink: { ...this.uplink, dropped: { ...this.uplink.dropped } },
-      rates: { ingestPerS: this.ingestRate.perSecond(), sendPerS: this.sendRate.perSecond() },
+      rates,
       sources: [...this.sources.values()].map(({ status: s, rate }) => ({
         ...s,
         rejectedByReason: { ...s.rejectedByReason },

@@ -88,6 +88,15 @@ test('minInsyncReplicas: a positive number no larger than the replication factor
   assert.deepEqual(problems({ minInsyncReplicas: 0 }).length, 1);
 });
 
+test('drain: in-order by default; live-first only with at-least-once delivery', () => {
+  assert.equal(validateConfig(config({})).kafka.drain, 'in-order');
+  assert.equal(validateConfig(config({ drain: 'live-first' })).kafka.drain, 'live-first');
+  assert.deepEqual(problems({ drain: 'live-first', delivery: 'exactly-once' }), [
+    'kafka.drain: live-first needs delivery: at-least-once (exactly-once commits in seq order)',
+  ]);
+  assert.equal(problems({ drain: 'newest' }).length, 1);
+});
+
 test('SENSORGATE_KAFKA_TLS and SENSORGATE_KAFKA_TLS_CA set tls from the environment', () => {
   const file = join(dir, 'gw.json');
   writeFileSync(file, JSON.stringify(config({})));

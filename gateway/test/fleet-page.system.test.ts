@@ -138,6 +138,7 @@ describe('fleet page', { concurrency: false }, () => {
       timeout: 30_000,
     });
     assert.match(await detail.innerText(), /Readings\s+0/, 'buffer card: nothing waiting');
+    assert.match(await detail.innerText(), /Empty in\s+nothing waiting/);
     assert.match(page.url(), /#gw=press-line-1$/);
     await browser.screenshot(page, 'fleet-detail');
     await page.keyboard.press('Escape');

@@ -57,6 +57,7 @@ describe('heartbeat', { concurrency: false }, () => {
     assert.deepEqual(Object.keys(s.buffer).sort(), [
       'bytes',
       'depth',
+      'drainEtaS',
       'nextSeq',
       'oldestAgeS',
       'oldestTs',

@@ -110,6 +110,7 @@ for (const version of [KAFKA_VERSIONS.latest, KAFKA_VERSIONS.legacy]) {
         backoff: { initialMs: 100, maxMs: 1000 },
         stopTimeoutMs: 5000,
         callTimeoutMs: 3000,
+        drain: 'in-order',
       });
       fwd.start();
       try {
@@ -173,6 +174,7 @@ for (const version of [KAFKA_VERSIONS.latest, KAFKA_VERSIONS.legacy]) {
         backoff: { initialMs: 100, maxMs: 1000 },
         stopTimeoutMs: 5000,
         callTimeoutMs: 60_000,
+        drain: 'in-order',
       });
       fwd.start();
       try {

@@ -113,6 +113,7 @@ test('GatewayStatus: the contract fields, plus rates, host facts, clock, boot id
   assert.equal(s.buffer.depth, 1);
   assert.ok(s.buffer.bytes > 0);
   assert.ok(s.buffer.oldestAgeS !== null && s.buffer.oldestAgeS >= 5, `oldest age ${s.buffer.oldestAgeS}`);
+  assert.equal(s.buffer.drainEtaS, null, 'the uplink is down: the buffer is not draining');
   assert.deepEqual(
     { connected: s.uplink.connected, lastError: s.uplink.lastError, sent: s.uplink.sent },
     { connected: false, lastError: 'connect ECONNREFUSED', sent: 12 },
@@ -145,6 +146,23 @@ test('GatewayStatus: the contract fields, plus rates, host facts, clock, boot id
   assert.ok(s.host.rssBytes > 1 << 20);
   assert.equal(s.host.load.length, 3);
   assert.ok(s.host.cpuTempC === null || Number.isFinite(s.host.cpuTempC));
+});
+
+test('drainEtaS: the buffer over its net shrink rate while connected; 0 when empty; null while it grows', () => {
+  const { buffer, status } = setup();
+  assert.equal(status.snapshot().buffer.drainEtaS, 0, 'empty');
+  buffer.append(
+    Array.from({ length: 600 }, () => ({ key: 'gw/s', ts: Date.now(), encode: (seq) => `{"seq":${seq}}` })),
+  );
+  status.uplinkState(true);
+  status.addSource('plant', 'mqtt');
+  status.ingested('plant', 60, Date.now());
+  status.sent(1860);
+  const s = status.snapshot();
+  assert.ok(s.rates.sendPerS > s.rates.ingestPerS, JSON.stringify(s.rates));
+  assert.equal(s.buffer.drainEtaS, Math.round(600 / (s.rates.sendPerS - s.rates.ingestPerS)), JSON.stringify(s.rates));
+  status.ingested('plant', 3000, Date.now());
+  assert.equal(status.snapshot().buffer.drainEtaS, null, 'more comes in than goes out');
 });
 
 test('state changes are announced once, repeats are not', () => {

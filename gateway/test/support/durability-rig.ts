@@ -20,6 +20,7 @@ export interface Rig {
   mosquitto: Broker;
   newGateway(extra?: {
     buffer?: object;
+    kafka?: object;
     dataDir?: string;
   }): Promise<{ g: GatewayProcess; id: string; topic: string; prefix: string; dataDir: string }>;
   publisher(prefix: string, sensors: number): Promise<Publisher>;
@@ -41,7 +42,13 @@ export async function durabilityRig(): Promise<Rig> {
       const g = await gatewayProcess(
         {
           gateway: { id, ...(extra.dataDir ? { dataDir: extra.dataDir } : {}) },
-          kafka: { brokers: kafka.brokers, topic: `readings-${k}`, statusTopic: `status-${k}`, partitions: 3 },
+          kafka: {
+            brokers: kafka.brokers,
+            topic: `readings-${k}`,
+            statusTopic: `status-${k}`,
+            partitions: 3,
+            ...extra.kafka,
+          },
           buffer: { ...extra.buffer },
           sources: [
             {

@@ -135,6 +135,12 @@ export class Detail {
       oldest === null ? 'none' : duration(oldest),
       oldest !== null && oldest > 60 ? 'warn' : '',
     );
+    const eta = e.buffer.drainEtaS;
+    p.buffer.set(
+      'Empty in',
+      eta === undefined ? '—' : eta === null ? 'not draining' : eta === 0 ? 'nothing waiting' : duration(eta),
+      eta === null && e.buffer.depth > 0 ? 'warn' : '',
+    );
     p.buffer.set('Next seq', count(e.buffer.nextSeq));
 
     const since = secondsSince(e, e.uplink.sinceTs, now);
@@ -217,7 +223,7 @@ export class Detail {
     const sub = el('div', { class: 'd-sub' });
     const error = el('p', { class: 'error' });
     const problems = el('ul', { class: 'problems', attrs: { 'aria-label': 'Problems' } });
-    const buffer = new Card('Buffer', ['Readings', 'Bytes', 'Oldest unsent', 'Next seq']);
+    const buffer = new Card('Buffer', ['Readings', 'Bytes', 'Oldest unsent', 'Empty in', 'Next seq']);
     const uplink = new Card('Uplink', ['State', 'Last ack', 'Last error', 'Sent', 'Dropped']);
     const rates = new Card('Last minute', ['In /s', 'Out /s', 'Rejected']);
     const host = new Card('Host', ['Hostname', 'Arch', 'Disk free', 'Memory free', 'Gateway RSS', 'CPU temp', 'Load']);

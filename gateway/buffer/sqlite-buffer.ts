@@ -566,30 +566,54 @@ export class SqliteBuffer {
     return rows;
   }
 
-  /** Kafka acknowledged seqs from..to: delete them. Returns how many rows went. */
+  /**
+   * Kafka acknowledged seqs from..to: delete them. Returns how many rows went.
+   *
+   * The delete gets no fsync of its own: the next commit's fsync (or a checkpoint) makes it
+   * durable together with everything before it. A power cut before that only brings the rows
+   * back, to be sent again under their seqs (exactly-once deletes them unsent on connect). That
+   * halves the fsyncs of a steady stream.
+   */
   ack(fromSeq: number, toSeq: number): number {
-    return this.guard(() => {
-      let n: number;
-      try {
-        n = this.keepCountersOnRollback(() => this.h.ackTx(fromSeq, toSeq));
-      } catch (err) {
-        if (storageFailure(err) !== 'disk_full') throw err;
-        // The disk is full, and deleting needs room in the WAL first. Give up the reserve: it
-        // lets the WAL be folded into the database and emptied, then delete in small steps.
-        this.space.releaseReserve();
-        this.checkpointIfRoom('TRUNCATE');
-        n = 0;
-        for (let from = fromSeq; from <= toSeq; from += ACK_STEP) {
-          n += this.keepCountersOnRollback(() => this.h.ackTx(from, Math.min(toSeq, from + ACK_STEP - 1)));
-          this.checkpointIfRoom('PASSIVE');
-        }
+    return this.guard(() => this.withoutFsync(() => this.deleteAcked(fromSeq, toSeq)));
+  }
+
+  private deleteAcked(fromSeq: number, toSeq: number): number {
+    let n: number;
+    try {
+      n = this.keepCountersOnRollback(() => this.h.ackTx(fromSeq, toSeq));
+    } catch (err) {
+      if (storageFailure(err) !== 'disk_full') throw err;
+      // The disk is full, and deleting needs room in the WAL first. Give up the reserve: it
+      // lets the WAL be folded into the database and emptied, then delete in small steps.
+      this.space.releaseReserve();
+      this.checkpointIfRoom('TRUNCATE');
+      n = 0;
+      for (let from = fromSeq; from <= toSeq; from += ACK_STEP) {
+        n += this.keepCountersOnRollback(() => this.h.ackTx(from, Math.min(toSeq, from + ACK_STEP - 1)));
+        this.checkpointIfRoom('PASSIVE');
       }
-      // While the disk is full, hand freed pages back to the file system, so that the reserve
-      // can be put back and intake resume.
-      if (this.failing === 'disk_full') this.release();
-      this.reportFill();
-      return n;
-    });
+    }
+    // While the disk is full, hand freed pages back to the file system, so that the reserve
+    // can be put back and intake resume.
+    if (this.failing === 'disk_full') this.release();
+    this.reportFill();
+    return n;
+  }
+
+  /**
+   * Run `op` with synchronous NORMAL: in WAL mode its commit is not fsynced, while checkpoints
+   * still are (OFF would skip those too, and could lose pages the WAL no longer holds).
+   */
+  private withoutFsync<T>(op: () => T): T {
+    if (this.opts.synchronous !== 'FULL') return op();
+    this.h.db.pragma('synchronous = NORMAL');
+    try {
+      return op();
+    } finally {
+      // A failure may have closed the file (reopened files start with the configured mode).
+      if (this.h.db.open) this.h.db.pragma('synchronous = FULL');
+    }
   }
 
   /** Give free pages back to the file system and truncate the WAL (best effort on a full disk). */

@@ -23,8 +23,7 @@ import type { Driver, DriverSink, HeldMessage, RawReading, Rejection, SessionCha
 import { internalError } from '../guard.js';
 import { TokenBucket } from '../rate-limit.js';
 import { compileTopicPattern, decodePayload } from './payload.js';
-import { rebirthRequest } from './sparkplug-codec.js';
-import { SparkplugSession } from './sparkplug-session.js';
+import type { SparkplugSession } from './sparkplug-session.js';
 
 export interface MqttSourceOptions {
   id: string;
@@ -81,15 +80,19 @@ export class MqttDriver implements Driver {
   /** Held messages whose taking-in is being committed. */
   private releasing = new Set<number>();
   /** Sparkplug B: what births defined, kept across reconnects and restarts of the source. */
-  private readonly sparkplug?: SparkplugSession;
+  private sparkplug?: SparkplugSession;
 
   constructor(private readonly opts: MqttSourceOptions) {
     this.id = opts.id;
-    if (opts.payload === 'sparkplug-b')
-      this.sparkplug = new SparkplugSession({ maxPayloadBytes: opts.maxPayloadBytes });
   }
 
   async start(sink: DriverSink): Promise<void> {
+    // Loaded for Sparkplug sources only: its protobuf library would cost every JSON-only gateway
+    // about 3 MiB of memory.
+    if (this.opts.payload === 'sparkplug-b' && !this.sparkplug) {
+      const { SparkplugSession } = await import('./sparkplug-session.js');
+      this.sparkplug = new SparkplugSession({ maxPayloadBytes: this.opts.maxPayloadBytes });
+    }
     this.heldMessages = new Map(sink.held().map((m) => [m.id, m]));
     this.releasing.clear();
     const options = this.clientOptions();
@@ -345,7 +348,7 @@ export class MqttDriver implements Driver {
     const out = sparkplug.receive(topic, payload);
     if (out.presenceChanged) sink.state('up', sparkplug.describe());
     if (out.rebirth && this.opts.rebirthRequests !== false) {
-      const req = rebirthRequest(out.rebirth.group, out.rebirth.node);
+      const req = sparkplug.rebirthRequest(out.rebirth);
       // Best effort: a request lost (or refused by the broker's ACL) is asked again later.
       client.publish(req.topic, Buffer.from(req.payload), { qos: 0 }, () => undefined);
     }

@@ -14,6 +14,7 @@ import {
   decodeWire,
   numericValue,
   parseTopic,
+  rebirthRequest,
   type SparkplugTopic,
   sensorName,
   toName,
@@ -120,6 +121,11 @@ export class SparkplugSession {
       // Not expected; a bug here must cost one message, not the source.
       return refuse('garbage', `${topic}: ${(err as Error).message.slice(0, 120)}`);
     }
+  }
+
+  /** The NCMD that asks an edge node for its births (see SparkplugOutcome.rebirth). */
+  rebirthRequest(rebirth: { group: string; node: string }): { topic: string; payload: Uint8Array } {
+    return rebirthRequest(rebirth.group, rebirth.node);
   }
 
   /** Every edge node and device seen, with its state. */

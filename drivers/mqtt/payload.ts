@@ -12,7 +12,9 @@ export function decodePayload(payload: Uint8Array, names: TopicNames, maxBytes: 
   if (payload.length > maxBytes) {
     return reject('too_large', `payload of ${payload.length} bytes exceeds ${maxBytes}`, payload);
   }
-  const text = Buffer.from(payload.buffer, payload.byteOffset, payload.length).toString('utf8');
+  // mqtt.js hands over Buffers: a view over the same bytes per message is needless garbage.
+  const bytes = Buffer.isBuffer(payload) ? payload : Buffer.from(payload.buffer, payload.byteOffset, payload.length);
+  const text = bytes.toString('utf8');
   return decodeJsonText(text, names, payload);
 }
 
@@ -42,17 +44,19 @@ export function compileTopicPattern(
       return { sensor: levels[levels.length - 2], metric: levels[levels.length - 1] };
     };
   }
-  const parts = pattern.split('/');
+  // Each level's meaning is worked out once: this runs for every message.
+  const parts = pattern
+    .split('/')
+    .map((part) => ({ part, name: /^\{(sensor|metric)\}$/.exec(part)?.[1] as keyof TopicNames | undefined }));
   return (topic) => {
     const levels = topic.split('/');
     const names: TopicNames = {};
     for (let i = 0; i < parts.length; i++) {
-      const part = parts[i]!;
+      const { part, name } = parts[i]!;
       if (part === '#') return names;
       const level = levels[i];
       if (level === undefined) return undefined;
-      const m = /^\{(sensor|metric)\}$/.exec(part);
-      if (m) names[m[1] as 'sensor' | 'metric'] = level;
+      if (name) names[name] = level;
       else if (part !== '+' && part !== level) return undefined;
     }
     return levels.length === parts.length ? names : undefined;

@@ -28,7 +28,15 @@ import { markClean, takeCleanMark } from './clean-mark.js';
 import { DiskSpace } from './disk-space.js';
 import { withSeq } from './record-seq.js';
 import { intact, isDamage, type SalvagedRow, salvage, setAside } from './salvage.js';
-import { OLDEST_TS, openBufferFile, QUARANTINE_ROWS, readMeta, type Statements } from './schema.js';
+import {
+  INSERT_VALUES,
+  insertRows,
+  OLDEST_TS,
+  openBufferFile,
+  QUARANTINE_ROWS,
+  readMeta,
+  type Statements,
+} from './schema.js';
 import { fsyncDir, SeqReservation } from './seq-reservation.js';
 
 export interface BufferOptions {
@@ -304,6 +312,8 @@ export class SqliteBuffer {
           );
         if (op.release !== undefined) h.release.run(op.source, op.release);
       }
+      // Rows not yet inserted, flat (see insertRows): many rows per statement.
+      const rows: unknown[] = [];
       for (const e of entries) {
         const seq = this.nextSeq;
         const value = e.encode(seq);
@@ -313,18 +323,22 @@ export class SqliteBuffer {
             result.refused.push(e);
             continue;
           }
+          // The oldest rows are deleted from the file: what this batch counted must be in it.
+          insertRows(h, rows);
           result.droppedOldest += this.makeRoom(size);
           if (this.bytes + size > this.cap) {
             result.refused.push(e);
             continue;
           }
         }
-        h.insert.run(seq, e.key, value, e.ts, size);
+        rows.push(seq, e.key, value, e.ts, size);
+        if (rows.length === INSERT_VALUES) insertRows(h, rows);
         this.nextSeq = seq + 1;
         this.depth++;
         this.bytes += size;
         result.stored++;
       }
+      insertRows(h, rows);
       this.saveMeta();
       return result;
     }) as Handle['appendTx'];

@@ -281,7 +281,7 @@ export const configSchema = z
         drain: z.enum(['in-order', 'live-first']).default('in-order'),
         /** exactly-once: where each committed batch's highest seq is recorded (compacted, 1 partition). */
         offsetsTopic: z.string().min(1).max(249).default('sensorgate.offsets'),
-        compression: z.enum(['none', 'gzip', 'lz4']).default('gzip'),
+        compression: z.enum(['none', 'gzip', 'lz4']).default('lz4'),
         /** Partitions for topics the gateway creates; -1 takes the broker's default. */
         partitions: z.number().int().min(-1).default(-1),
         replicationFactor: z.number().int().min(-1).default(-1),

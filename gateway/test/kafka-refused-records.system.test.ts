@@ -76,10 +76,9 @@ test('20,000 readings and 30 too large, gzip, 3 partitions, max.message.bytes 20
   for (let i = 0; i < entries.length; i += 1000) buffer.append(entries.slice(i, i + 1000));
   const cfg = validateConfig({
     gateway: { id: 'gw-refused' },
-    kafka: { brokers: kafka.brokers, topic, statusTopic: `${topic}.status` },
+    kafka: { brokers: kafka.brokers, topic, statusTopic: `${topic}.status`, compression: 'gzip' },
     sources: [{ id: 'x', driver: 'mqtt', url: 'mqtt://127.0.0.1:1', topics: ['x'] }],
   }).kafka;
-  assert.equal(cfg.compression, 'gzip');
   const fwd = new Forwarder(buffer, new KafkaUplink(cfg, 'gw-refused', log), status, log, {
     batchMaxRecords: cfg.batchMaxRecords,
     batchMaxBytes: cfg.batchMaxBytes,

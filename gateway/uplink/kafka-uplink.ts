@@ -48,6 +48,8 @@ const REFUSALS: Record<string, Refusal['reason']> = {
   RECORD_LIST_TOO_LARGE: 'kafka_too_large',
   INVALID_RECORD: 'kafka_refused',
 };
+/** Keys whose partition is remembered at most (see partitionOfKey). */
+const PARTITION_CACHE_KEYS = 10_000;
 /** All offsets records share one partition, so one ordered log answers "what was committed last". */
 const OFFSETS_PARTITION = 0;
 
@@ -71,6 +73,12 @@ abstract class KafkaUplinkBase implements Uplink {
   /** murmur2 as the Java client: a key lands on the same partition whoever produces it. */
   private readonly partitioner = Partitioners.DefaultPartitioner();
   private partitionMetadata: PartitionMetadata[] = [];
+  /**
+   * Partition of each key seen since the partitions were counted. Keys are per sensor, so a batch
+   * of thousands of readings has few: murmur2 per record was a measurable share of the CPU.
+   * Emptied when it grows past PARTITION_CACHE_KEYS, as sensor names come from devices.
+   */
+  private partitionOfKey = new Map<string, number>();
 
   constructor(
     protected readonly cfg: Config['kafka'],
@@ -96,6 +104,7 @@ abstract class KafkaUplinkBase implements Uplink {
         { length: n },
         (_, i) => ({ partitionId: i, leader: 0 }) as PartitionMetadata,
       );
+      this.partitionOfKey = new Map();
       await producer.connect();
       const connected = await this.onConnected(producer);
       this.producer = producer;
@@ -142,11 +151,7 @@ abstract class KafkaUplinkBase implements Uplink {
   protected async sendReadings(send: Send, records: StoredRecord[]): Promise<Refusal[]> {
     const byPartition = new Map<number, StoredRecord[]>();
     for (const r of records) {
-      const p = this.partitioner({
-        topic: this.cfg.topic,
-        partitionMetadata: this.partitionMetadata,
-        message: { key: r.key, value: null },
-      });
+      const p = this.partitionOf(r.key);
       const list = byPartition.get(p);
       if (list) list.push(r);
       else byPartition.set(p, [r]);
@@ -155,6 +160,20 @@ abstract class KafkaUplinkBase implements Uplink {
     for (const [p, list] of [...byPartition].sort((a, b) => a[0] - b[0]))
       await this.sendPartition(send, p, list, refused);
     return refused;
+  }
+
+  private partitionOf(key: string): number {
+    let p = this.partitionOfKey.get(key);
+    if (p === undefined) {
+      if (this.partitionOfKey.size >= PARTITION_CACHE_KEYS) this.partitionOfKey.clear();
+      p = this.partitioner({
+        topic: this.cfg.topic,
+        partitionMetadata: this.partitionMetadata,
+        message: { key, value: null },
+      });
+      this.partitionOfKey.set(key, p);
+    }
+    return p;
   }
 
   /** A refused request is split until the refused record stands alone; the others are sent in order. */

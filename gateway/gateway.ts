@@ -18,7 +18,7 @@ import { VERSION } from './lib/version.js';
 import { Heartbeat } from './status/heartbeat.js';
 import { KafkaStatusPublisher } from './status/kafka-status-publisher.js';
 import { Status } from './status/status.js';
-import { createUplink } from './uplink/kafka-uplink.js';
+import { createUplink } from './uplink/create-uplink.js';
 import type { Uplink } from './uplink/uplink.js';
 import { close } from './web/http.js';
 import { startStatusServer } from './web/status-server.js';

@@ -107,6 +107,8 @@ export function names(b: Bench, name: string): { prefix: string; topic: string }
 export interface GatewayOptions {
   /** kafka.delivery; the gateway's default (at-least-once) when not given. */
   delivery?: Config['kafka']['delivery'];
+  /** kafka.client; the gateway's default (kafkajs) when not given. */
+  client?: Config['kafka']['client'];
   /** The MQTT source's subscription QoS (the gateway's default when not given) and the QoS readings are published with (default 1). */
   qos?: { subscribe?: 1 | 2; publish?: 1 | 2 };
   /**
@@ -142,6 +144,7 @@ export async function launchGateway(b: Bench, name: string, opts: GatewayOptions
       topic,
       statusTopic,
       ...(opts.delivery && { delivery: opts.delivery }),
+      ...(opts.client && { client: opts.client }),
       ...(exactlyOnce && { offsetsTopic }),
     },
     buffer: { synchronous: 'FULL' },

@@ -26,7 +26,9 @@ export interface BenchResults {
   peers: { kafka?: { version: string; brokers: string[] }; mosquitto?: string; kcat?: string };
   sizes: Record<string, number>;
   buffer?: Outcome<BufferBenchResult>;
-  pipelines: Partial<Record<'gateway' | 'naive' | 'kcat' | 'mqttPipe', Outcome<PipelineResult>>>;
+  pipelines: Partial<
+    Record<'gateway' | 'gatewayPlatformatic' | 'naive' | 'kcat' | 'mqttPipe', Outcome<PipelineResult>>
+  >;
   delivery?: Outcome<DeliveryBenchResult>;
   qos?: Outcome<QosBenchResult>;
   steady?: Outcome<SteadyResult>;
@@ -152,6 +154,7 @@ function table(headers: string[], rows: string[][]): string {
 
 const LABELS: Record<string, string> = {
   gateway: 'gateway (sensorgate run, FULL)',
+  gatewayPlatformatic: 'gateway (kafka.client: platformatic)',
   naive: 'naive bridge (floor)',
   kcat: 'kcat producer (Kafka ceiling)',
   mqttPipe: 'mosquitto_pub -> _sub (MQTT ceiling)',

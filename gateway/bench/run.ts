@@ -219,11 +219,17 @@ async function startBench(results: BenchResults, kafka: BenchKafka, workDir: str
   return { runId: `r${Date.now().toString(36)}`, workDir, kafka, mosquitto, probe };
 }
 
-/** The gateway and the naive bridge on the same burst, beside the two ceilings (kcat, a bare MQTT pipe). */
+/** The gateway (with each Kafka client) and the naive bridge on the same burst, beside the two ceilings (kcat, a bare MQTT pipe). */
 async function runPipelines(bench: Bench, results: BenchResults): Promise<void> {
   phase(`gateway: ${sizes.gateway.toLocaleString('en-US')} readings MQTT -> sensorgate run -> Kafka`);
   results.pipelines.gateway = await attempt('gateway', () =>
     measured(launchGateway(bench, 'gateway'), (gw) => measureBurst(bench, gw, sizes.gateway)),
+  );
+  phase(`gateway: the same burst with kafka.client: platformatic (@platformatic/kafka instead of kafkajs)`);
+  results.pipelines.gatewayPlatformatic = await attempt('gateway (platformatic)', () =>
+    measured(launchGateway(bench, 'gateway-platformatic', { client: 'platformatic' }), (gw) =>
+      measureBurst(bench, gw, sizes.gateway),
+    ),
   );
   phase(`naive bridge: ${sizes.naive.toLocaleString('en-US')} readings, one awaited send each`);
   results.pipelines.naive = await attempt('naive bridge', () =>

@@ -279,6 +279,8 @@ export const configSchema = z
          * arrive in order); `live-first` sends new readings at once and drains the backlog behind them.
          */
         drain: z.enum(['in-order', 'live-first']).default('in-order'),
+        /** The Kafka client library of the uplink: kafkajs, or @platformatic/kafka (at-least-once only). */
+        client: z.enum(['kafkajs', 'platformatic']).default('kafkajs'),
         /** exactly-once: where each committed batch's highest seq is recorded (compacted, 1 partition). */
         offsetsTopic: z.string().min(1).max(249).default('sensorgate.offsets'),
         compression: z.enum(['none', 'gzip', 'lz4']).default('lz4'),
@@ -313,6 +315,14 @@ export const configSchema = z
           });
         if (k.ssl !== undefined && k.tls !== undefined)
           ctx.addIssue({ code: 'custom', path: ['ssl'], message: 'ssl is the older name of tls: set one of them' });
+        if (k.client === 'platformatic' && k.delivery === 'exactly-once') {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['client'],
+            message:
+              'kafka.client platformatic sends at-least-once only: with kafka.delivery exactly-once use kafka.client kafkajs',
+          });
+        }
         if (k.minInsyncReplicas !== undefined && k.replicationFactor > 0 && k.minInsyncReplicas > k.replicationFactor) {
           ctx.addIssue({
             code: 'custom',

@@ -1,4 +1,4 @@
-/** The kafka: section's TLS, SASL and replication keys, and the same section read by fleet and consume. */
+/** The kafka: section's TLS, SASL, replication and client keys, and the same section read by fleet and consume. */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -95,6 +95,16 @@ test('drain: in-order by default; live-first only with at-least-once delivery', 
     'kafka.drain: live-first needs delivery: at-least-once (exactly-once commits in seq order)',
   ]);
   assert.equal(problems({ drain: 'newest' }).length, 1);
+});
+
+test('client: kafkajs by default; platformatic only with at-least-once delivery', () => {
+  assert.equal(validateConfig(config({})).kafka.client, 'kafkajs');
+  assert.equal(validateConfig(config({ client: 'platformatic' })).kafka.client, 'platformatic');
+  assert.deepEqual(problems({ client: 'platformatic', delivery: 'exactly-once' }), [
+    'kafka.client: kafka.client platformatic sends at-least-once only: with kafka.delivery exactly-once use kafka.client kafkajs',
+  ]);
+  assert.deepEqual(problems({ client: 'kafkajs', delivery: 'exactly-once' }), []);
+  assert.equal(problems({ client: 'librdkafka' }).length, 1);
 });
 
 test('SENSORGATE_KAFKA_TLS and SENSORGATE_KAFKA_TLS_CA set tls from the environment', () => {

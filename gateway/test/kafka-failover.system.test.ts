@@ -17,6 +17,7 @@ import { type KafkaCluster, startKafkaCluster } from '../../deploy/kafka/cluster
 import { type Broker, startBroker } from '../../drivers/test/support/mosquitto.js';
 import { validateConfig } from '../config/config.js';
 import { KafkaUplink, TransactionalKafkaUplink } from '../uplink/kafka-uplink.js';
+import { PlatformaticUplink } from '../uplink/platformatic-uplink.js';
 import { delivered, missing, mqttGateway } from './support/delivery-check.js';
 import { type GatewayProcess, waitFor } from './support/gateway-process.js';
 import { type Publisher, publisher } from './support/publisher.js';
@@ -39,7 +40,7 @@ describe('a replicated Kafka cluster', { concurrency: false }, () => {
     await cluster?.destroy();
   });
 
-  const uplinkConfig = (brokers: string[], topic: string, delivery: string) =>
+  const uplinkConfig = (brokers: string[], topic: string, delivery: string, client = 'kafkajs') =>
     validateConfig({
       gateway: { id: 'gw-contract' },
       kafka: {
@@ -49,6 +50,7 @@ describe('a replicated Kafka cluster', { concurrency: false }, () => {
         offsetsTopic: `${topic}.offsets`,
         partitions: 3,
         delivery,
+        client,
       },
       sources: [{ id: 'x', driver: 'mqtt', url: 'mqtt://127.0.0.1:1', topics: ['x'] }],
     }).kafka;
@@ -56,6 +58,12 @@ describe('a replicated Kafka cluster', { concurrency: false }, () => {
   uplinkFailoverContract(
     'kafkajs',
     (brokers, topic) => new KafkaUplink(uplinkConfig(brokers, topic, 'at-least-once'), 'gw-contract', silent),
+    () => cluster,
+  );
+  uplinkFailoverContract(
+    'platformatic',
+    (brokers, topic) =>
+      new PlatformaticUplink(uplinkConfig(brokers, topic, 'at-least-once', 'platformatic'), 'gw-contract', silent),
     () => cluster,
   );
   uplinkFailoverContract(

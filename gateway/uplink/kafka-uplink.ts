@@ -18,15 +18,7 @@
  * sequence error, no duplicate, and in order.
  */
 import { randomUUID } from 'node:crypto';
-import {
-  type Kafka,
-  type Message,
-  Partitioners,
-  type PartitionMetadata,
-  type Producer,
-  type ProducerRecord,
-  type RecordMetadata,
-} from 'kafkajs';
+import type { Kafka, Message, Producer, ProducerRecord, RecordMetadata } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { StoredRecord } from '../buffer/sqlite-buffer.js';
 import type { Config } from '../config/config.js';
@@ -39,23 +31,12 @@ import {
   kafkaClient,
   partitionCount,
 } from './kafka-client.js';
+import { PartitionedSender, uplinkError } from './partitioned-send.js';
 import { statusSeqFloor } from './status-seq-floor.js';
 import { type Connected, type Refusal, type Uplink, UplinkError } from './uplink.js';
 
-/** Broker verdicts on the records themselves: resending the same records can never succeed. */
-const REFUSALS: Record<string, Refusal['reason']> = {
-  MESSAGE_TOO_LARGE: 'kafka_too_large',
-  RECORD_LIST_TOO_LARGE: 'kafka_too_large',
-  INVALID_RECORD: 'kafka_refused',
-};
-/** Keys whose partition is remembered at most (see partitionOfKey). */
-const PARTITION_CACHE_KEYS = 10_000;
 /** All offsets records share one partition, so one ordered log answers "what was committed last". */
 const OFFSETS_PARTITION = 0;
-
-function uplinkError(stage: string, err: unknown): UplinkError {
-  return err instanceof UplinkError ? err : new UplinkError(`${stage}: ${(err as Error).message}`, { cause: err });
-}
 
 /** Throws unless the broker acknowledged `partition` of `topic` without error. */
 function acknowledged(meta: RecordMetadata[], topic: string, partition: number): void {
@@ -70,15 +51,7 @@ type Send = (record: ProducerRecord) => Promise<RecordMetadata[]>;
 abstract class KafkaUplinkBase implements Uplink {
   protected producer: Producer | undefined;
   protected readonly kafka: Kafka;
-  /** murmur2 as the Java client: a key lands on the same partition whoever produces it. */
-  private readonly partitioner = Partitioners.DefaultPartitioner();
-  private partitionMetadata: PartitionMetadata[] = [];
-  /**
-   * Partition of each key seen since the partitions were counted. Keys are per sensor, so a batch
-   * of thousands of readings has few: murmur2 per record was a measurable share of the CPU.
-   * Emptied when it grows past PARTITION_CACHE_KEYS, as sensor names come from devices.
-   */
-  private partitionOfKey = new Map<string, number>();
+  private readonly sender: PartitionedSender;
 
   constructor(
     protected readonly cfg: Config['kafka'],
@@ -86,6 +59,7 @@ abstract class KafkaUplinkBase implements Uplink {
     log: Logger,
   ) {
     this.kafka = kafkaClient(cfg, `sensorgate-${gatewayId}`, log.child({ component: 'kafkajs' }));
+    this.sender = new PartitionedSender(cfg.topic, brokerErrorType);
   }
 
   protected abstract createProducer(): Producer;
@@ -98,13 +72,7 @@ abstract class KafkaUplinkBase implements Uplink {
     const producer = this.createProducer();
     try {
       await ensureTopics(this.kafka, this.cfg);
-      // Counted afresh on every connect: partitions added to the topic are used after a reconnect.
-      const n = await partitionCount(this.kafka, this.cfg.topic);
-      this.partitionMetadata = Array.from(
-        { length: n },
-        (_, i) => ({ partitionId: i, leader: 0 }) as PartitionMetadata,
-      );
-      this.partitionOfKey = new Map();
+      this.sender.setPartitionCount(await partitionCount(this.kafka, this.cfg.topic));
       await producer.connect();
       const connected = await this.onConnected(producer);
       this.producer = producer;
@@ -148,65 +116,19 @@ abstract class KafkaUplinkBase implements Uplink {
   }
 
   /** Send every record, partition by partition in batch order, each request checked; returns the refused. */
-  protected async sendReadings(send: Send, records: StoredRecord[]): Promise<Refusal[]> {
-    const byPartition = new Map<number, StoredRecord[]>();
-    for (const r of records) {
-      const p = this.partitionOf(r.key);
-      const list = byPartition.get(p);
-      if (list) list.push(r);
-      else byPartition.set(p, [r]);
-    }
-    const refused: Refusal[] = [];
-    for (const [p, list] of [...byPartition].sort((a, b) => a[0] - b[0]))
-      await this.sendPartition(send, p, list, refused);
-    return refused;
-  }
-
-  private partitionOf(key: string): number {
-    let p = this.partitionOfKey.get(key);
-    if (p === undefined) {
-      if (this.partitionOfKey.size >= PARTITION_CACHE_KEYS) this.partitionOfKey.clear();
-      p = this.partitioner({
-        topic: this.cfg.topic,
-        partitionMetadata: this.partitionMetadata,
-        message: { key, value: null },
-      });
-      this.partitionOfKey.set(key, p);
-    }
-    return p;
-  }
-
-  /** A refused request is split until the refused record stands alone; the others are sent in order. */
-  private async sendPartition(
-    send: Send,
-    partition: number,
-    records: StoredRecord[],
-    refused: Refusal[],
-  ): Promise<void> {
-    let meta: RecordMetadata[];
-    try {
-      meta = await send({
+  protected sendReadings(send: Send, records: StoredRecord[]): Promise<Refusal[]> {
+    return this.sender.send(async (partition, list) => {
+      const meta = await send({
         topic: this.cfg.topic,
         acks: -1,
         timeout: 30_000,
         compression: compressionType(this.cfg),
-        messages: records.map(
+        messages: list.map(
           (r): Message => ({ key: r.key, value: r.value, partition, headers: recordHeaders(this.gatewayId, r.seq) }),
         ),
       });
-    } catch (err) {
-      const reason = REFUSALS[brokerErrorType(err) ?? ''];
-      if (!reason) throw uplinkError('send', err);
-      if (records.length === 1) {
-        refused.push({ record: records[0]!, reason, detail: (err as Error).message });
-        return;
-      }
-      const half = Math.ceil(records.length / 2);
-      await this.sendPartition(send, partition, records.slice(0, half), refused);
-      await this.sendPartition(send, partition, records.slice(half), refused);
-      return;
-    }
-    acknowledged(meta, this.cfg.topic, partition);
+      acknowledged(meta, this.cfg.topic, partition);
+    }, records);
   }
 }
 
@@ -352,10 +274,4 @@ export class TransactionalKafkaUplink extends KafkaUplinkBase {
       await consumer.disconnect().catch(() => undefined);
     }
   }
-}
-
-export function createUplink(cfg: Config['kafka'], gatewayId: string, log: Logger): Uplink {
-  return cfg.delivery === 'exactly-once'
-    ? new TransactionalKafkaUplink(cfg, gatewayId, log)
-    : new KafkaUplink(cfg, gatewayId, log);
 }

@@ -65,7 +65,7 @@ export class Gateway {
     this.buffer = buffer;
     status.refresh();
     this.refreshTimer = setInterval(() => status.refresh(), REFRESH_MS);
-    const uplink = this.deps.uplink ?? createUplink(cfg.kafka, cfg.gateway.id, log);
+    const uplink = this.deps.uplink ?? (await createUplink(cfg.kafka, cfg.gateway.id, log));
     const forwarder = new Forwarder(buffer, uplink, status, log.child({ component: 'forwarder' }), {
       batchMaxRecords: cfg.kafka.batchMaxRecords,
       batchMaxBytes: cfg.kafka.batchMaxBytes,

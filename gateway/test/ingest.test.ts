@@ -49,6 +49,21 @@ test('group commit: a thousand submissions in one window cost one transaction', 
   buffer.close();
 });
 
+test('group commit: a few readings wait for commitIntervalMs; 256 are committed without waiting for it', async () => {
+  const { buffer, status, ingest } = setup(10_000);
+  const sink = ingest.sinkFor('src');
+  const few = sink.submit(Array.from({ length: 10 }, (_, i) => ({ sensor: 'pump-1', metric: 'temp', value: i })));
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(buffer.stats().depth, 0, 'ten readings wait for the interval (10 s here)');
+  const many = sink.submit(Array.from({ length: 246 }, (_, i) => ({ sensor: 'pump-1', metric: 'temp', value: i })));
+  const timeout = new Promise((_, reject) => setTimeout(() => reject(new Error('not committed within 5 s')), 5000));
+  await Promise.race([Promise.all([few, many]), timeout]);
+  assert.equal(buffer.stats().depth, 256);
+  assert.equal(await metric(status, 'sensorgate_buffer_commits_total'), 1, 'all in one commit');
+  ingest.close();
+  buffer.close();
+});
+
 test('the promise settles only once the reading is in the buffer, stamped as the contract says', async () => {
   const { buffer, ingest } = setup(50);
   const p = ingest.sinkFor('src').submit([

@@ -29,9 +29,15 @@ export interface BacklogRun {
   drainSeconds: number;
   /** Readings sent to Kafka per second over the drain (backlog and live). */
   drainRate: number;
-  /** Live readings published during the drain, and their publish -> Kafka append latency. */
+  /** Live readings published from Kafka's return until the drain ended. */
   live: number;
+  /** Publish -> Kafka append latency of the live readings published during the drain (from the gateway's first send on). */
   liveLatencyMs?: Percentiles;
+  /**
+   * The same for live readings published while Kafka was back but the gateway had not yet sent
+   * anything (its reconnect delay): they were in the buffer when the drain began.
+   */
+  liveBeforeFirstSendMs?: Percentiles;
   /**
    * Records in Kafka whose seq is lower than that of an earlier record of the same sensor (live-first:
    * of the same sensor and kind, live or backlog, as live readings are meant to overtake the backlog);
@@ -159,10 +165,11 @@ async function backlogRun(
     const drainSeconds = (drained - firstSend!) / 1000;
     const drainRate = (lastSent - sent0) / drainSeconds;
     await untilInKafka(gw, 0, backlog + live, `${drain}: the rest into Kafka`);
-    const read = await readBack(b, gw.topic, drain);
-    if (read.backlog < backlog || read.liveLatencies.length < live)
+    const read = await readBack(b, gw.topic, drain, firstSend!);
+    const liveRead = read.liveLatencies.length + read.liveBeforeFirstSend.length;
+    if (read.backlog < backlog || liveRead < live)
       throw new Error(
-        `${drain}: read back ${read.backlog} of ${backlog} backlog and ${read.liveLatencies.length} of ${live} live readings from ${gw.topic}`,
+        `${drain}: read back ${read.backlog} of ${backlog} backlog and ${liveRead} of ${live} live readings from ${gw.topic}`,
       );
     return {
       drain,
@@ -174,6 +181,7 @@ async function backlogRun(
       drainRate,
       live,
       liveLatencyMs: percentiles(read.liveLatencies),
+      liveBeforeFirstSendMs: percentiles(read.liveBeforeFirstSend),
       outOfOrder: read.outOfOrder,
       duplicates: read.duplicates,
       maxWalBytes: wal.max(),
@@ -203,9 +211,10 @@ async function untilIngested(gw: Bridge, total: number, label: string): Promise<
   }
 }
 
-/** One pass over the topic: live readings' latency, and each sensor's seqs in Kafka order. */
-async function readBack(b: Bench, topic: string, drain: DrainMode) {
+/** One pass over the topic: live readings' latency (published before or from `firstSend`), and each sensor's seqs in Kafka order. */
+async function readBack(b: Bench, topic: string, drain: DrainMode, firstSend: number) {
   const liveLatencies: number[] = [];
+  const liveBeforeFirstSend: number[] = [];
   const lastSeq = new Map<string, number>();
   const seen = new Set<number>();
   let backlog = 0;
@@ -213,8 +222,10 @@ async function readBack(b: Bench, topic: string, drain: DrainMode) {
   let duplicates = 0;
   await scanTopic(b.kafka.brokers, topic, (appended, value) => {
     const r = JSON.parse(value) as { sensor: string; metric: string; seq: number };
-    if (r.metric === LIVE_METRIC) liveLatencies.push(appended - publishedAt(value));
-    else if (r.metric === METRIC) backlog++;
+    if (r.metric === LIVE_METRIC) {
+      const ts = publishedAt(value);
+      (ts < firstSend ? liveBeforeFirstSend : liveLatencies).push(appended - ts);
+    } else if (r.metric === METRIC) backlog++;
     if (seen.has(r.seq)) duplicates++;
     seen.add(r.seq);
     const stream = drain === 'in-order' ? r.sensor : `${r.sensor} ${r.metric}`;
@@ -222,5 +233,5 @@ async function readBack(b: Bench, topic: string, drain: DrainMode) {
     if (last !== undefined && r.seq < last) outOfOrder++;
     else lastSeq.set(stream, r.seq);
   });
-  return { liveLatencies, backlog, outOfOrder, duplicates };
+  return { liveLatencies, liveBeforeFirstSend, backlog, outOfOrder, duplicates };
 }

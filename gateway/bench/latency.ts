@@ -23,33 +23,53 @@ export function percentiles(values: number[]): Percentiles | undefined {
 }
 
 /**
- * Read the whole topic with kcat and return append time - `ts` (ms) of the readings of `metric`.
- * `readCommitted` reads as exactly-once consumers must: only records of committed transactions
- * (their append time is still when the broker appended them, before the commit).
+ * Read the whole topic with kcat, streaming: each record's log-append time and value, each
+ * partition in offset order. `readCommitted` reads as exactly-once consumers must: only records
+ * of committed transactions (their append time is still when the broker appended them, before the commit).
  */
+export async function scanTopic(
+  brokers: string[],
+  topic: string,
+  onRecord: (appendedAt: number, value: string) => void,
+  o: { readCommitted?: boolean } = {},
+): Promise<void> {
+  const isolation = o.readCommitted ? ['-X', 'isolation.level=read_committed'] : [];
+  const kcat = spawnTracked(
+    'kcat',
+    ['-C', '-b', brokers.join(','), '-t', topic, ...isolation, '-o', 'beginning', '-e', '-q', '-f', '%T %s\\n'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const ok = expectSuccess('kcat (consumer)', kcat);
+  for await (const line of createInterface({ input: kcat.stdout! })) {
+    const space = line.indexOf(' ');
+    onRecord(Number(line.slice(0, space)), line.slice(space + 1));
+  }
+  await ok;
+}
+
+/** The `ts` (publish time) a record's JSON value carries. */
+export function publishedAt(value: string): number {
+  return Number(/"ts":(\d+)/.exec(value)?.[1]);
+}
+
+/** Append time - `ts` (ms) of the topic's readings of `metric`. */
 export async function kafkaLatencies(
   brokers: string[],
   topic: string,
   metric: string,
   o: { readCommitted?: boolean } = {},
 ): Promise<Percentiles | undefined> {
-  const isolation = o.readCommitted ? ['-X', 'isolation.level=read_committed'] : [];
-  const kcat = spawnTracked(
-    'kcat',
-    ['-C', '-b', brokers.join(','), '-t', topic, ...isolation, '-o', 'beginning', '-e', '-q', '-f', '%T %s\\n'],
-    {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  const ok = expectSuccess('kcat (consumer)', kcat);
   const wanted = `"metric":"${metric}"`;
   const latencies: number[] = [];
-  for await (const line of createInterface({ input: kcat.stdout! })) {
-    if (!line.includes(wanted)) continue;
-    const appended = Number(line.slice(0, line.indexOf(' ')));
-    const ts = Number(/"ts":(\d+)/.exec(line)?.[1]);
-    if (Number.isFinite(appended) && Number.isFinite(ts)) latencies.push(appended - ts);
-  }
-  await ok;
+  await scanTopic(
+    brokers,
+    topic,
+    (appended, value) => {
+      if (!value.includes(wanted)) return;
+      const ts = publishedAt(value);
+      if (Number.isFinite(appended) && Number.isFinite(ts)) latencies.push(appended - ts);
+    },
+    o,
+  );
   return percentiles(latencies);
 }

@@ -19,6 +19,8 @@ export interface BenchKafka {
   brokers: string[];
   /** The broker version, or "external" for $KAFKA_BROKERS. */
   version: string;
+  /** Stop the broker and start it again with the same data and port (an outage); only our own broker. */
+  outage?: { down(): Promise<void>; up(): Promise<void> };
   stop(): Promise<void>;
 }
 
@@ -29,7 +31,12 @@ export async function startBenchKafka(log: (msg: string) => void): Promise<Bench
     .filter(Boolean);
   if (external?.length) return { brokers: external, version: 'external', stop: async () => undefined };
   const kafka = await startKafka({ version: KAFKA_VERSIONS.latest, log });
-  return { brokers: kafka.brokers, version: kafka.version, stop: () => kafka.destroy() };
+  return {
+    brokers: kafka.brokers,
+    version: kafka.version,
+    outage: { down: () => kafka.stop(), up: () => kafka.start() },
+    stop: () => kafka.destroy(),
+  };
 }
 
 export interface BenchMosquitto {

@@ -15,6 +15,7 @@ import { stringify } from 'yaml';
 import { freePort } from '../../deploy/net.js';
 import { CLI_PATH, cliNodeFlags } from '../cli/cli-path.js';
 import { type Config, validateConfig } from '../config/config.js';
+import { type FsyncCount, type FsyncTrace, traceFsyncs } from './fsyncs.js';
 import { kafkaLatencies, type Percentiles } from './latency.js';
 import type { NaiveBridgeOptions } from './naive-bridge.js';
 import { type BenchKafka, type BenchMosquitto, type KafkaProbe, prepareSession } from './peers.js';
@@ -27,6 +28,7 @@ import {
   memoryOf,
   spawnTracked,
   stopChild,
+  writeBytes,
 } from './proc.js';
 import { counter, note } from './progress.js';
 import type { PublisherOptions } from './publisher.js';
@@ -76,7 +78,7 @@ export interface GatewayTimeline {
 }
 
 /** A running MQTT -> Kafka process, reading `<prefix>/#` and writing `topic`. */
-interface Bridge {
+export interface Bridge {
   name: string;
   child: ChildProcess;
   prefix: string;
@@ -87,6 +89,8 @@ interface Bridge {
   transactional?: boolean;
   /** The gateway's Kafka settings, if it is the gateway. */
   kafka?: Config['kafka'];
+  /** The gateway's data dir, if it is the gateway. */
+  dataDir?: string;
   /** The gateway's counters, if it is the gateway. */
   metrics?: () => Promise<Map<string, number>>;
   /** QoS its readings are published with (default 1). */
@@ -118,6 +122,8 @@ export interface GatewayOptions {
    * also count the commit markers, one per partition per transaction.
    */
   countBy?: 'end-offsets' | 'gateway';
+  /** kafka.drain; the gateway's default (in-order) when not given. */
+  drain?: Config['kafka']['drain'];
   cpuProfDir?: string;
 }
 
@@ -145,6 +151,7 @@ export async function launchGateway(b: Bench, name: string, opts: GatewayOptions
       statusTopic,
       ...(opts.delivery && { delivery: opts.delivery }),
       ...(opts.client && { client: opts.client }),
+      ...(opts.drain && { drain: opts.drain }),
       ...(exactlyOnce && { offsetsTopic }),
     },
     buffer: { synchronous: 'FULL' },
@@ -196,6 +203,7 @@ export async function launchGateway(b: Bench, name: string, opts: GatewayOptions
     child,
     prefix,
     topic,
+    dataDir: cfg.gateway.dataDir,
     metrics,
     transactional: exactlyOnce,
     kafka: cfg.kafka,
@@ -239,7 +247,7 @@ export async function launchNaiveBridge(b: Bench, name: string): Promise<Bridge>
   };
 }
 
-function startPublisher(b: Bench, o: Omit<PublisherOptions, 'url'>): ChildEvents {
+export function startPublisher(b: Bench, o: Omit<PublisherOptions, 'url'>): ChildEvents {
   const opts: PublisherOptions = { url: b.mosquitto.url, ...o };
   const child = spawnTracked(process.execPath, [here('./publisher.js'), JSON.stringify(opts)], {
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -248,7 +256,7 @@ function startPublisher(b: Bench, o: Omit<PublisherOptions, 'url'>): ChildEvents
 }
 
 /** Resolves when Kafka holds `total` of the bridge's readings; shows progress from `base`; fails on a stall. */
-async function untilInKafka(
+export async function untilInKafka(
   bridge: Bridge,
   base: number,
   total: number,
@@ -381,33 +389,69 @@ export interface SteadyResult extends PipelineResult {
   steadyRssAnonBytes: number;
   steadyRssFileBytes: number;
   rssSamples: Array<{ t: number; rssBytes: number; rssAnonBytes: number; rssFileBytes: number }>;
+  /** CPU (user + system) in % of one core over the first half of the run, after a settling second, with no strace attached. */
+  cpuPercent: number;
+  /** /proc/<pid>/io write_bytes from the first publish until every reading was in Kafka, per reading. */
+  writeBytesPerReading: number;
+  /** fsync + fdatasync calls over the second half of the run (strace attached). */
+  fsyncs?: FsyncCount;
+  /** The same gateway then takes a burst as fast as the publisher goes, strace attached throughout. */
+  burst?: { readings: number; seconds: number; readingsPerSecond: number; fsyncs: FsyncCount };
   /** For reading the RSS: Node alone, and Node with the gateway's modules loaded but not started. */
   baselines?: { emptyNode: Memory; gatewayModules: Memory };
 }
 
-/** A fresh gateway at a steady publish rate: memory over time and latency without a backlog. */
-export async function measureSteady(b: Bench, bridge: Bridge, rate: number, seconds: number): Promise<SteadyResult> {
+export interface SteadyOptions {
+  /** Count the gateway's fsyncs in the second half, then in a burst of this many readings. */
+  fsyncBurst?: number;
+}
+
+/** Settling time before the CPU window: the first readings warm the JIT and connect the producer's batches. */
+const CPU_SETTLE_MS = 1000;
+
+/** A fresh gateway at a steady publish rate: memory, CPU, disk writes and fsyncs, and latency without a backlog. */
+export async function measureSteady(
+  b: Bench,
+  bridge: Bridge,
+  rate: number,
+  seconds: number,
+  o: SteadyOptions = {},
+): Promise<SteadyResult> {
   const pid = bridge.child.pid!;
   const n = rate * seconds;
+  const halfMs = (seconds * 1000) / 2;
   const meter = runMeter(b, pid);
+  const written0 = writeBytes(pid);
   const publisher = startPublisher(b, { prefix: bridge.prefix, count: n, rate });
   const t0 = Number((await publisher.next('start', 30_000)).t);
   const rssSamples: SteadyResult['rssSamples'] = [];
+  let cpuFrom: { t: number; cpu: number } | undefined;
+  let cpuPercent = Number.NaN;
+  let trace: Promise<FsyncTrace> | undefined;
   let nextSample = 0;
   const sample = () => {
-    if (Date.now() < nextSample) return;
-    nextSample = Date.now() + 1000;
+    const t = Date.now() - t0;
+    if (cpuFrom === undefined && t >= CPU_SETTLE_MS) cpuFrom = { t, cpu: cpuSeconds(pid) };
+    if (cpuFrom !== undefined && Number.isNaN(cpuPercent) && t >= halfMs) {
+      cpuPercent = ((cpuSeconds(pid) - cpuFrom.cpu) / ((t - cpuFrom.t) / 1000)) * 100;
+      if (o.fsyncBurst) trace = traceFsyncs(pid, b.workDir, `${bridge.name}-steady`);
+    }
+    if (t < nextSample) return;
+    nextSample = t + 1000;
     const { rssBytes, rssAnonBytes, rssFileBytes } = memory(pid);
-    rssSamples.push({ t: Date.now() - t0, rssBytes, rssAnonBytes, rssFileBytes });
+    rssSamples.push({ t, rssBytes, rssAnonBytes, rssFileBytes });
   };
   await untilInKafka(bridge, 0, n, `${bridge.name} at ${rate}/s`, sample);
+  const fsyncs = await (await trace)?.stop();
+  const writeBytesPerReading = (writeBytes(pid) - written0) / n;
   const { figures, mem } = meter.finish(bridge.name, n, t0);
   const published = await publisher.next('done', 30_000);
-  const secondHalf = rssSamples.filter((s) => s.t >= (seconds * 1000) / 2);
+  const secondHalf = rssSamples.filter((s) => s.t >= halfMs);
   const median = (field: 'rssBytes' | 'rssAnonBytes' | 'rssFileBytes') => {
     const sorted = secondHalf.map((s) => s[field]).sort((x, y) => x - y);
     return sorted[Math.floor(sorted.length / 2)] ?? mem[field];
   };
+  const latencyMs = await kafkaLatencies(b.kafka.brokers, bridge.topic, METRIC);
   return {
     ...figures,
     ratePerSecond: rate,
@@ -416,8 +460,24 @@ export async function measureSteady(b: Bench, bridge: Bridge, rate: number, seco
     steadyRssAnonBytes: median('rssAnonBytes'),
     steadyRssFileBytes: median('rssFileBytes'),
     rssSamples,
-    latencyMs: await kafkaLatencies(b.kafka.brokers, bridge.topic, METRIC),
+    cpuPercent,
+    writeBytesPerReading,
+    fsyncs,
+    latencyMs,
+    burst: o.fsyncBurst ? await fsyncsInBurst(b, bridge, n, o.fsyncBurst) : undefined,
   };
+}
+
+/** After `before` readings, `n` more as fast as they go, with the gateway's fsyncs counted throughout. */
+async function fsyncsInBurst(b: Bench, bridge: Bridge, before: number, n: number): Promise<SteadyResult['burst']> {
+  const trace = await traceFsyncs(bridge.child.pid!, b.workDir, `${bridge.name}-burst`);
+  const publisher = startPublisher(b, { prefix: bridge.prefix, count: n, rate: 0, metric: WARMUP_METRIC });
+  const t0 = Number((await publisher.next('start', 30_000)).t);
+  await untilInKafka(bridge, before, before + n, `${bridge.name} burst under strace`);
+  const seconds = (Date.now() - t0) / 1000;
+  const fsyncs = await trace.stop();
+  await publisher.next('done', 30_000);
+  return { readings: n, seconds, readingsPerSecond: n / seconds, fsyncs };
 }
 
 /** The newest .cpuprofile Node wrote into `dir` (the gateway writes it as it exits). */

@@ -126,7 +126,7 @@ export class ChildEvents {
 
   constructor(
     readonly name: string,
-    private readonly child: ChildProcess,
+    readonly child: ChildProcess,
   ) {
     createInterface({ input: child.stdout! }).on('line', (line) => {
       let e: Record<string, unknown>;

@@ -3,8 +3,9 @@
  *   node dist/gateway/bench/publisher.js '{"url":…,"prefix":…,"count":N,"rate":R,…}'
  * Publishes `count` readings with QoS 1 (or `qos`) across the workload's sensors, each stamped with its
  * publish time: as fast as the broker acknowledges them (rate 0, at most `window` unacknowledged),
- * or at a steady `rate` per second. Reports on stdout, one JSON object per line:
- * {"event":"start","t":MS} before the first publish, {"event":"done","t":MS,"cpuS":S} after the last PUBACK.
+ * or at a steady `rate` per second. SIGTERM ends it early: it publishes no more and waits for what it
+ * sent. Reports on stdout, one JSON object per line: {"event":"start","t":MS} before the first publish,
+ * {"event":"done","t":MS,"cpuS":S,"sent":N} after the last PUBACK.
  */
 import mqtt from 'mqtt';
 import { METRIC, payloadOf, topicOf } from './workload.js';
@@ -31,15 +32,20 @@ async function publish(o: PublisherOptions): Promise<void> {
   emit({ event: 'start', t: t0 });
   let sent = 0;
   let acked = 0;
+  let count = o.count;
   await new Promise<void>((resolve, reject) => {
-    const due = () => (o.rate > 0 ? Math.min(o.count, Math.floor(((Date.now() - t0) * o.rate) / 1000)) : o.count);
+    process.once('SIGTERM', () => {
+      count = sent;
+      if (acked === count) resolve();
+    });
+    const due = () => (o.rate > 0 ? Math.min(count, Math.floor(((Date.now() - t0) * o.rate) / 1000)) : count);
     const pump = () => {
       const until = due();
       while (sent < until && sent - acked < window) {
         const i = sent++;
         client.publish(topicOf(o.prefix, i, metric), payloadOf(i, Date.now()), { qos: o.qos ?? 1 }, (err) => {
           if (err) return reject(err);
-          if (++acked === o.count) resolve();
+          if (++acked === count) resolve();
           else if (o.rate === 0) pump();
         });
       }
@@ -47,13 +53,13 @@ async function publish(o: PublisherOptions): Promise<void> {
     if (o.rate > 0) {
       const timer = setInterval(() => {
         pump();
-        if (sent === o.count) clearInterval(timer);
+        if (sent === count) clearInterval(timer);
       }, 10);
     }
     pump();
   });
   const cpu = process.cpuUsage();
-  emit({ event: 'done', t: Date.now(), cpuS: (cpu.user + cpu.system) / 1e6 });
+  emit({ event: 'done', t: Date.now(), cpuS: (cpu.user + cpu.system) / 1e6, sent });
   await client.endAsync();
 }
 

@@ -4,13 +4,14 @@
  * $KAFKA_BROKERS), stops everything it started, prints a table and writes
  * bench-results/bench-<timestamp>.json.
  *
- *   node dist/gateway/bench/run.js [--quick] [--only buffer,pipelines,delivery,qos,steady,fleet] [--cpu-prof]
+ *   node dist/gateway/bench/run.js [--quick] [--only buffer,pipelines,delivery,qos,steady,backlog,fleet] [--cpu-prof]
  */
 import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, release } from 'node:os';
 import { basename, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { benchBacklog } from './backlog-bench.js';
 import { type BufferBenchResult, benchBuffer } from './buffer-bench.js';
 import { kcatCeiling, mqttPipeCeiling } from './ceilings.js';
 import { benchDelivery } from './delivery-bench.js';
@@ -49,6 +50,10 @@ const SIZES = {
     qosRounds: 2,
     steadyRate: 500,
     steadySeconds: 30,
+    fsyncBurst: 50_000,
+    halfRateSeconds: 15,
+    backlog: 1_000_000,
+    liveRate: 500,
     fleetGateways: 500,
     fleetRequests: 200,
   },
@@ -65,6 +70,10 @@ const SIZES = {
     qosRounds: 1,
     steadyRate: 500,
     steadySeconds: 10,
+    fsyncBurst: 20_000,
+    halfRateSeconds: 5,
+    backlog: 100_000,
+    liveRate: 500,
     fleetGateways: 500,
     fleetRequests: 100,
   },
@@ -76,7 +85,9 @@ const SIZES = {
 const COMMIT_SIZES = [200, 1000, 5000];
 /** Where the buffer target is evaluated when this run has no gateway burst to take the commit size from. */
 const DEFAULT_COMMIT_SIZE = 1000;
-const PHASES = ['buffer', 'pipelines', 'delivery', 'qos', 'steady', 'fleet'] as const;
+const PHASES = ['buffer', 'pipelines', 'delivery', 'qos', 'steady', 'backlog', 'fleet'] as const;
+/** kafka.drain modes the backlog phase runs, each with a fresh gateway. */
+const DRAIN_MODES = ['in-order', 'live-first'] as const;
 type Phase = (typeof PHASES)[number];
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
@@ -272,11 +283,32 @@ async function runQos(bench: Bench, results: BenchResults): Promise<void> {
 }
 
 async function runSteady(bench: Bench, results: BenchResults): Promise<void> {
-  phase(`steady: a fresh gateway at ${sizes.steadyRate} readings/s for ${sizes.steadySeconds} s`);
+  phase(
+    `steady: a fresh gateway at ${sizes.steadyRate} readings/s for ${sizes.steadySeconds} s, then a burst of ${sizes.fsyncBurst.toLocaleString('en-US')} under strace`,
+  );
   results.steady = await attempt('steady rate', () =>
-    measured(launchGateway(bench, 'steady'), (gw) => measureSteady(bench, gw, sizes.steadyRate, sizes.steadySeconds)),
+    measured(launchGateway(bench, 'steady'), (gw) =>
+      measureSteady(bench, gw, sizes.steadyRate, sizes.steadySeconds, { fsyncBurst: sizes.fsyncBurst }),
+    ),
   );
   if (!failed(results.steady)) results.steady.baselines = await nodeBaselines();
+  // Latency at half the burst's rate: loaded, but with room to keep up.
+  const burst = ok(results.pipelines.gateway);
+  if (!burst) return note('half-rate steady: skipped, it needs the pipelines phase for the burst rate');
+  const rate = Math.round(burst.readingsPerSecond / 2);
+  phase(`steady at half the burst rate: a fresh gateway at ${rate} readings/s for ${sizes.halfRateSeconds} s`);
+  results.halfRate = await attempt('half-rate steady', () =>
+    measured(launchGateway(bench, 'half-rate'), (gw) => measureSteady(bench, gw, rate, sizes.halfRateSeconds)),
+  );
+}
+
+async function runBacklog(bench: Bench, results: BenchResults): Promise<void> {
+  phase(
+    `backlog: per kafka.drain mode (${DRAIN_MODES.join(', ')}), ${sizes.backlog.toLocaleString('en-US')} readings with Kafka down, then its drain beside ${sizes.liveRate} live readings/s`,
+  );
+  results.backlog = await attempt('backlog', () =>
+    benchBacklog(bench, { backlog: sizes.backlog, liveRate: sizes.liveRate, modes: [...DRAIN_MODES] }),
+  );
 }
 
 /** Another gateway burst under node --cpu-prof; the profile is kept beside the results. */
@@ -338,6 +370,8 @@ async function report(results: BenchResults, resultsFile: string): Promise<numbe
     results.delivery,
     results.qos,
     results.steady,
+    results.halfRate,
+    results.backlog,
     results.profile,
     results.fleet,
     ...Object.values(results.pipelines),
@@ -348,7 +382,7 @@ async function report(results: BenchResults, resultsFile: string): Promise<numbe
 async function main(): Promise<number> {
   const files = await runFiles();
   const results = newResults();
-  const needsMqtt = wants('pipelines') || wants('delivery') || wants('qos') || wants('steady');
+  const needsMqtt = wants('pipelines') || wants('delivery') || wants('qos') || wants('steady') || wants('backlog');
   const kafka = await startKafkaIfNeeded(results, needsMqtt);
   if (kafka && needsMqtt) {
     const bench = await startBench(results, kafka, files.workDir);
@@ -356,6 +390,7 @@ async function main(): Promise<number> {
     if (wants('delivery')) await runDelivery(bench, results);
     if (wants('qos')) await runQos(bench, results);
     if (wants('steady')) await runSteady(bench, results);
+    if (wants('backlog')) await runBacklog(bench, results);
     if (args.cpuProf) await runProfile(bench, results, files);
   }
   if (kafka && wants('fleet')) await runFleet(kafka, results);

@@ -149,13 +149,14 @@ export class Ingest {
     if (waiting >= this.maxBatch) {
       clearTimeout(this.timer);
       this.timer = undefined;
-      return this.commit();
+      this.commit();
+      return;
     }
     const spacing = Math.min(MIN_SPACING_MS, this.opts.commitIntervalMs);
     const spaced = Math.max(0, this.lastCommit + spacing - performance.now());
-    if (waiting >= EARLY_READINGS && (!this.timer || this.timerDue > performance.now() + spaced))
-      return this.commitIn(spaced);
-    if (!this.timer) this.commitIn(Math.max(spaced, this.opts.commitIntervalMs));
+    if (waiting >= EARLY_READINGS) {
+      if (!this.timer || this.timerDue > performance.now() + spaced) this.commitIn(spaced);
+    } else if (!this.timer) this.commitIn(Math.max(spaced, this.opts.commitIntervalMs));
   }
 
   /** (Re)arm the commit timer: even at 0, what the current tick submits joins the commit. */

@@ -56,8 +56,11 @@ test('group commit: a few readings wait for commitIntervalMs; 256 are committed 
   await new Promise((r) => setTimeout(r, 200));
   assert.equal(buffer.stats().depth, 0, 'ten readings wait for the interval (10 s here)');
   const many = sink.submit(Array.from({ length: 246 }, (_, i) => ({ sensor: 'pump-1', metric: 'temp', value: i })));
-  const timeout = new Promise((_, reject) => setTimeout(() => reject(new Error('not committed within 5 s')), 5000));
-  await Promise.race([Promise.all([few, many]), timeout]);
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error('not committed within 5 s')), 5000);
+  });
+  await Promise.race([Promise.all([few, many]), timeout]).finally(() => clearTimeout(timer));
   assert.equal(buffer.stats().depth, 256);
   assert.equal(await metric(status, 'sensorgate_buffer_commits_total'), 1, 'all in one commit');
   ingest.close();

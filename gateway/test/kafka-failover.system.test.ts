@@ -15,13 +15,12 @@ import { Kafka, logLevel } from 'kafkajs';
 import { pino } from 'pino';
 import { type KafkaCluster, startKafkaCluster } from '../../deploy/kafka/cluster.js';
 import { type Broker, startBroker } from '../../drivers/test/support/mosquitto.js';
-import { validateConfig } from '../config/config.js';
 import { KafkaUplink, TransactionalKafkaUplink } from '../uplink/kafka-uplink.js';
 import { PlatformaticUplink } from '../uplink/platformatic-uplink.js';
 import { delivered, missing, mqttGateway } from './support/delivery-check.js';
 import { type GatewayProcess, waitFor } from './support/gateway-process.js';
 import { type Publisher, publisher } from './support/publisher.js';
-import { uplinkFailoverContract } from './uplink-contract.js';
+import { contractKafkaConfig, uplinkFailoverContract } from './uplink-contract.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -40,20 +39,9 @@ describe('a replicated Kafka cluster', { concurrency: false }, () => {
     await cluster?.destroy();
   });
 
+  // The default compression (lz4), as a gateway sends by default.
   const uplinkConfig = (brokers: string[], topic: string, delivery: string, client = 'kafkajs') =>
-    validateConfig({
-      gateway: { id: 'gw-contract' },
-      kafka: {
-        brokers,
-        topic,
-        statusTopic: `${topic}.status`,
-        offsetsTopic: `${topic}.offsets`,
-        partitions: 3,
-        delivery,
-        client,
-      },
-      sources: [{ id: 'x', driver: 'mqtt', url: 'mqtt://127.0.0.1:1', topics: ['x'] }],
-    }).kafka;
+    contractKafkaConfig(brokers, topic, { delivery, client, compression: 'lz4' });
   const silent = pino({ level: 'silent' });
   uplinkFailoverContract(
     'kafkajs',

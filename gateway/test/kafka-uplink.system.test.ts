@@ -8,36 +8,17 @@ import { Kafka, logLevel } from 'kafkajs';
 import { pino } from 'pino';
 import { KAFKA_VERSIONS, type KafkaBroker, startKafka } from '../../deploy/kafka/launcher.js';
 import { SqliteBuffer } from '../buffer/sqlite-buffer.js';
-import { validateConfig } from '../config/config.js';
 import { Forwarder } from '../forwarder/forwarder.js';
 import { Status } from '../status/status.js';
 import { KafkaUplink, TransactionalKafkaUplink } from '../uplink/kafka-uplink.js';
 import { waitFor } from './support/gateway-process.js';
 import { readTopic } from './support/kafka-reader.js';
-import { uplinkContract } from './uplink-contract.js';
+import { contractKafkaConfig, uplinkContract } from './uplink-contract.js';
 
 const log = pino({ level: 'silent' });
 
-function kafkaConfig(
-  brokers: string[],
-  topic: string,
-  compression: 'gzip' | 'lz4' | 'none' = 'gzip',
-  delivery = 'at-least-once',
-) {
-  return validateConfig({
-    gateway: { id: 'gw-contract' },
-    kafka: {
-      brokers,
-      topic,
-      statusTopic: `${topic}.status`,
-      offsetsTopic: `${topic}.offsets`,
-      partitions: 3,
-      compression,
-      delivery,
-    },
-    sources: [{ id: 'x', driver: 'mqtt', url: 'mqtt://127.0.0.1:1', topics: ['x'] }],
-  }).kafka;
-}
+const kafkaConfig = (brokers: string[], topic: string, compression = 'gzip', delivery = 'at-least-once') =>
+  contractKafkaConfig(brokers, topic, { compression, delivery });
 
 for (const version of [KAFKA_VERSIONS.latest, KAFKA_VERSIONS.legacy]) {
   describe(`KafkaUplink on Kafka ${version}`, { concurrency: false }, () => {

@@ -9,9 +9,27 @@ import { Kafka, logLevel } from 'kafkajs';
 import type { KafkaCluster } from '../../deploy/kafka/cluster.js';
 import type { KafkaBroker } from '../../deploy/kafka/launcher.js';
 import type { StoredRecord } from '../buffer/sqlite-buffer.js';
+import { validateConfig } from '../config/config.js';
 import { type Uplink, UplinkError } from '../uplink/uplink.js';
 import { waitFor } from './support/gateway-process.js';
 import { readTopic } from './support/kafka-reader.js';
+
+/** The kafka config of gateway `gw-contract` producing to `topic` (3 partitions, gzip unless `over` says otherwise). */
+export function contractKafkaConfig(brokers: string[], topic: string, over: Record<string, unknown> = {}) {
+  return validateConfig({
+    gateway: { id: 'gw-contract' },
+    kafka: {
+      brokers,
+      topic,
+      statusTopic: `${topic}.status`,
+      offsetsTopic: `${topic}.offsets`,
+      partitions: 3,
+      compression: 'gzip',
+      ...over,
+    },
+    sources: [{ id: 'x', driver: 'mqtt', url: 'mqtt://127.0.0.1:1', topics: ['x'] }],
+  }).kafka;
+}
 
 /** An uplink for gateway `gw-contract` producing to `topic`, status topic `${topic}.status`. */
 export type UplinkFactory = (brokers: string[], topic: string) => Uplink;

@@ -31,9 +31,9 @@ import {
   kafkaClient,
   partitionCount,
 } from './kafka-client.js';
-import { PartitionedSender, uplinkError } from './partitioned-send.js';
+import { PartitionedSender } from './partitioned-send.js';
 import { statusSeqFloor } from './status-seq-floor.js';
-import { type Connected, type Refusal, type Uplink, UplinkError } from './uplink.js';
+import { type Connected, type Refusal, type Uplink, UplinkError, uplinkError } from './uplink.js';
 
 /** All offsets records share one partition, so one ordered log answers "what was committed last". */
 const OFFSETS_PARTITION = 0;
@@ -84,12 +84,8 @@ abstract class KafkaUplinkBase implements Uplink {
   }
 
   /** What the gateway's statuses say of the seqs it handed out (see status-seq-floor.ts). */
-  async seqFloor(): Promise<number | null> {
-    try {
-      return await statusSeqFloor(this.kafka, this.cfg.statusTopic, this.gatewayId);
-    } catch (err) {
-      throw uplinkError('read the seqs of earlier statuses', err);
-    }
+  seqFloor(): Promise<number | null> {
+    return statusSeqFloor(this.kafka, this.cfg.statusTopic, this.gatewayId);
   }
 
   async check(): Promise<void> {

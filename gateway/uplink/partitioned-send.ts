@@ -7,7 +7,7 @@
  */
 import { Partitioners, type PartitionMetadata } from 'kafkajs';
 import type { StoredRecord } from '../buffer/sqlite-buffer.js';
-import { type Refusal, UplinkError } from './uplink.js';
+import { type Refusal, uplinkError } from './uplink.js';
 
 /** Broker verdicts on the records themselves: resending the same records can never succeed. */
 const REFUSALS: Record<string, Refusal['reason']> = {
@@ -15,10 +15,6 @@ const REFUSALS: Record<string, Refusal['reason']> = {
   RECORD_LIST_TOO_LARGE: 'kafka_too_large',
   INVALID_RECORD: 'kafka_refused',
 };
-
-export function uplinkError(stage: string, err: unknown): UplinkError {
-  return err instanceof UplinkError ? err : new UplinkError(`${stage}: ${(err as Error).message}`, { cause: err });
-}
 
 /** Keys whose partition is remembered at most (see partitionOfKey). */
 const PARTITION_CACHE_KEYS = 10_000;

@@ -17,9 +17,9 @@ import type { StoredRecord } from '../buffer/sqlite-buffer.js';
 import type { Config } from '../config/config.js';
 import { recordHeaders } from '../ingest/record.js';
 import { CLIENT_RETRY, ensureTopics, kafkaClient, tlsOptions } from './kafka-client.js';
-import { PartitionedSender, uplinkError } from './partitioned-send.js';
+import { PartitionedSender } from './partitioned-send.js';
 import { statusSeqFloor } from './status-seq-floor.js';
-import { type Connected, type Refusal, type Uplink, UplinkError } from './uplink.js';
+import { type Connected, type Refusal, type Uplink, UplinkError, uplinkError } from './uplink.js';
 
 type StringProducer = Producer<string, string, string, string>;
 
@@ -94,12 +94,8 @@ export class PlatformaticUplink implements Uplink {
     }
   }
 
-  async seqFloor(): Promise<number | null> {
-    try {
-      return await statusSeqFloor(this.kafka, this.cfg.statusTopic, this.gatewayId);
-    } catch (err) {
-      throw uplinkError('read the seqs of earlier statuses', err);
-    }
+  seqFloor(): Promise<number | null> {
+    return statusSeqFloor(this.kafka, this.cfg.statusTopic, this.gatewayId);
   }
 
   async send(records: StoredRecord[]): Promise<{ refused: Refusal[] }> {

@@ -11,7 +11,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
-import { UplinkError } from './uplink.js';
+import { UplinkError, uplinkError } from './uplink.js';
 
 const READ_TIMEOUT_MS = 60_000;
 
@@ -29,7 +29,16 @@ export function seqFloorOf(value: Buffer | string): number | null {
   return null;
 }
 
+/** The highest seq `gatewayId`'s statuses in `topic` say it handed out (null: none); any failure is an UplinkError. */
 export async function statusSeqFloor(kafka: Kafka, topic: string, gatewayId: string): Promise<number | null> {
+  try {
+    return await readStatusSeqFloor(kafka, topic, gatewayId);
+  } catch (err) {
+    throw uplinkError('read the seqs of earlier statuses', err);
+  }
+}
+
+async function readStatusSeqFloor(kafka: Kafka, topic: string, gatewayId: string): Promise<number | null> {
   const admin = kafka.admin();
   let ends: Map<number, number>;
   try {

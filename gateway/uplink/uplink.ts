@@ -54,3 +54,8 @@ export class UplinkError extends Error {
     this.name = 'UplinkError';
   }
 }
+
+/** `err` as an UplinkError naming the stage it failed at (one already is stays as it is). */
+export function uplinkError(stage: string, err: unknown): UplinkError {
+  return err instanceof UplinkError ? err : new UplinkError(`${stage}: ${(err as Error).message}`, { cause: err });
+}

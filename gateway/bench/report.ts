@@ -222,6 +222,39 @@ function table(headers: string[], rows: string[][]): string {
   return [line(headers), ...rows.map(line)].join('\n');
 }
 
+/**
+ * Two settings of the gateway burst compared in alternating rounds: a row per setting with its best
+ * round in full and every round's readings/s.
+ */
+function roundsTable(setting: string, rows: [string, PipelineResult, PipelineResult[]][]): string {
+  return table(
+    [
+      setting,
+      'readings/s',
+      'rounds (readings/s)',
+      'durable after s',
+      'readings/buffer commit',
+      'CPU s/M',
+      'peak RSS',
+      'p50 ms',
+      'p95 ms',
+      'p99 ms',
+    ],
+    rows.map(([name, best, rounds]) => [
+      name,
+      int(best.readingsPerSecond),
+      rounds.map((run) => int(run.readingsPerSecond)).join(' '),
+      fixed(best.gateway?.durableAfterS ?? undefined),
+      best.commits ? int(best.readings / best.commits) : '-',
+      fixed(best.cpuSecondsPerMillion),
+      mib(best.peakRssBytes),
+      ms(best.latencyMs?.p50),
+      ms(best.latencyMs?.p95),
+      ms(best.latencyMs?.p99),
+    ]),
+  );
+}
+
 const LABELS: Record<string, string> = {
   gateway: 'gateway (sensorgate run, FULL)',
   gatewayPlatformatic: 'gateway (kafka.client: platformatic)',
@@ -354,37 +387,13 @@ export function formatReport(r: BenchResults, resultsFile: string): string {
       );
       out.push(`   batchMaxRecords ${int(d.batchMaxRecords)} and batchMaxBytes ${int(d.batchMaxBytes)} in both`);
       out.push(
-        table(
-          [
-            'kafka.delivery',
-            'readings/s',
-            'rounds (readings/s)',
-            'durable after s',
-            'readings/buffer commit',
-            'CPU s/M',
-            'peak RSS',
-            'p50 ms',
-            'p95 ms',
-            'p99 ms',
-          ],
-          (['at-least-once', 'exactly-once'] as const).map((mode) => {
-            const x = d.best[mode];
-            return [
-              mode,
-              int(x.readingsPerSecond),
-              d.runs
-                .filter((run) => run.delivery === mode)
-                .map((run) => int(run.readingsPerSecond))
-                .join(' '),
-              fixed(x.gateway?.durableAfterS ?? undefined),
-              x.commits ? int(x.readings / x.commits) : '-',
-              fixed(x.cpuSecondsPerMillion),
-              mib(x.peakRssBytes),
-              ms(x.latencyMs?.p50),
-              ms(x.latencyMs?.p95),
-              ms(x.latencyMs?.p99),
-            ];
-          }),
+        roundsTable(
+          'kafka.delivery',
+          (['at-least-once', 'exactly-once'] as const).map((mode) => [
+            mode,
+            d.best[mode],
+            d.runs.filter((run) => run.delivery === mode),
+          ]),
         ),
       );
       out.push(
@@ -408,37 +417,13 @@ export function formatReport(r: BenchResults, resultsFile: string): string {
         `3b. MQTT QoS 2 vs QoS 1: the gateway burst, ${int(q.readingsPerRun)} readings per run published at QoS 2, best of ${q.rounds} alternating rounds`,
       );
       out.push(
-        table(
-          [
-            'source qos',
-            'readings/s',
-            'rounds (readings/s)',
-            'durable after s',
-            'readings/buffer commit',
-            'CPU s/M',
-            'peak RSS',
-            'p50 ms',
-            'p95 ms',
-            'p99 ms',
-          ],
-          ([1, 2] as const).map((qos) => {
-            const x = qos === 1 ? q.best.qos1 : q.best.qos2;
-            return [
-              String(qos),
-              int(x.readingsPerSecond),
-              q.runs
-                .filter((run) => run.qos === qos)
-                .map((run) => int(run.readingsPerSecond))
-                .join(' '),
-              fixed(x.gateway?.durableAfterS ?? undefined),
-              x.commits ? int(x.readings / x.commits) : '-',
-              fixed(x.cpuSecondsPerMillion),
-              mib(x.peakRssBytes),
-              ms(x.latencyMs?.p50),
-              ms(x.latencyMs?.p95),
-              ms(x.latencyMs?.p99),
-            ];
-          }),
+        roundsTable(
+          'source qos',
+          ([1, 2] as const).map((qos) => [
+            String(qos),
+            qos === 1 ? q.best.qos1 : q.best.qos2,
+            q.runs.filter((run) => run.qos === qos),
+          ]),
         ),
       );
       out.push(

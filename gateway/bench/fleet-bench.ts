@@ -20,11 +20,11 @@ import { Partitioners, type Producer } from 'kafkajs';
 import { freePort } from '../../deploy/net.js';
 import { STATUS_HEADERS } from '../status/kafka-status-publisher.js';
 import type { GatewayStatus } from '../status/status-document.js';
+import { CHROMIUM, launchChromium } from './headless-chromium.js';
 import { benchKafka, startBenchKafka } from './peers.js';
 import { note, phase } from './progress.js';
 
 const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
-const CHROMIUM = process.env.CHROMIUM_BIN ?? '/usr/bin/chromium';
 const LIVE_INTERVAL_MS = 10_000;
 
 export interface FleetBenchOptions {
@@ -205,26 +205,13 @@ export async function benchFleet(brokers: string[], o: FleetBenchOptions = {}): 
 
 async function benchPage(base: string, n: number): Promise<NonNullable<FleetBenchResult['page']>> {
   if (!existsSync(CHROMIUM)) return { skipped: `no Chromium at ${CHROMIUM}` };
-  let chromium: typeof import('playwright-core').chromium;
+  let browser: Awaited<ReturnType<typeof launchChromium>>;
   try {
-    ({ chromium } = await import('playwright-core'));
-  } catch {
+    browser = await launchChromium();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw err;
     return { skipped: 'playwright-core is not installed (a devDependency)' };
   }
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--headless',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
   try {
     const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
     // Injected by the browser itself, not by the page (the page's CSP allows no inline script).

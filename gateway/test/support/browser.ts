@@ -1,26 +1,15 @@
 /**
- * Test helper: Debian's headless Chromium driven by playwright-core (no browser download; the
- * machine has no internet). playwright gives every launch a fresh temporary profile and removes
- * it on close. Screenshots go to test-artifacts/ at the repository root (git-ignored).
+ * Test helper: Debian's headless Chromium (bench/headless-chromium.ts) with pages that collect their
+ * errors. playwright gives every launch a fresh temporary profile and removes it on close.
+ * Screenshots go to test-artifacts/ at the repository root (git-ignored).
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type BrowserContextOptions, chromium, type Page, type Browser as PwBrowser } from 'playwright-core';
+import type { BrowserContextOptions, Page } from 'playwright-core';
+import { launchChromium } from '../../bench/headless-chromium.js';
 
-export const CHROMIUM = process.env.CHROMIUM_BIN ?? '/usr/bin/chromium';
 export const ARTIFACTS = fileURLToPath(new URL('../../../../test-artifacts/', import.meta.url));
-
-const ARGS = [
-  '--no-sandbox',
-  '--headless',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 export interface Browser {
   /** A page in a context of its own; its console errors and uncaught exceptions land in `problems`. */
@@ -31,7 +20,7 @@ export interface Browser {
 }
 
 export async function launchBrowser(): Promise<Browser> {
-  const browser: PwBrowser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true });
+  const browser = await launchChromium();
   const problems: string[] = [];
   return {
     problems,

@@ -7,39 +7,12 @@ import { after, before, describe, test } from 'node:test';
 import { crc16, ModbusSlave } from '../../firmware-sim/modbus-slave.js';
 import { ModbusDriver, type ModbusRegister, type ModbusSourceOptions } from '../modbus/modbus-driver.js';
 import { driverContract } from './driver-contract.js';
+import { last, line, modbusOptions, reg, tankLevel } from './support/modbus-fixture.js';
 import { type PtyPair, ptyPair, repoint } from './support/pty-pair.js';
 import { RecordingSink, until } from './support/recording-sink.js';
 
-const line = { baudRate: 19200, dataBits: 8, parity: 'none', stopBits: 1 } as const;
-const reg = (r: Partial<ModbusRegister> & Pick<ModbusRegister, 'sensor' | 'metric' | 'address'>): ModbusRegister => ({
-  table: 'holding',
-  type: 'uint16',
-  wordOrder: 'big',
-  scale: 1,
-  offset: 0,
-  ...r,
-});
-
-function options(
-  path: string,
-  registers: ModbusRegister[],
-  over: Partial<ModbusSourceOptions> = {},
-): ModbusSourceOptions {
-  return {
-    id: 'meters',
-    path,
-    ...line,
-    unitId: 1,
-    pollIntervalMs: 100,
-    timeoutMs: 300,
-    registers,
-    reopenDelay: () => 100,
-    ...over,
-  };
-}
-
-const last = (sink: RecordingSink, sensor: string, metric: string) =>
-  sink.readings.filter((r) => r.sensor === sensor && r.metric === metric).at(-1);
+const options = (path: string, registers: ModbusRegister[], over: Partial<ModbusSourceOptions> = {}) =>
+  modbusOptions({ id: 'meters', path }, registers, over);
 
 test('the simulated slave checksums frames as the Modbus spec example does', () => {
   // "01 03 00 00 00 0A C5 CD" from the Modbus over serial line guide.
@@ -213,18 +186,11 @@ driverContract(
   'modbus',
   async () => {
     const pair = await ptyPair();
-    const slave = new ModbusSlave({ path: pair.b, ...line, unitId: 3 });
-    slave.set('input', 7, 21.5, 'float32');
+    const slave = new ModbusSlave({ path: pair.b, ...line, unitId: tankLevel.unitId });
+    slave.set('input', tankLevel.register.address, tankLevel.value, 'float32');
     await slave.start();
     return {
-      create: () =>
-        new ModbusDriver(
-          options(
-            pair.a,
-            [reg({ sensor: 'tank-1', metric: 'level', unit: 'm', table: 'input', address: 7, type: 'float32' })],
-            { unitId: 3 },
-          ),
-        ),
+      create: () => new ModbusDriver(options(pair.a, [tankLevel.register], { unitId: tankLevel.unitId })),
       // The master polls on its own; the device only has to be there.
       device: {
         produce: () => undefined,

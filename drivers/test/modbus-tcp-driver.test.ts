@@ -9,41 +9,11 @@ import { freePort } from '../../deploy/net.js';
 import { ModbusTcpSlave } from '../../firmware-sim/modbus-slave.js';
 import { ModbusDriver, type ModbusRegister, type ModbusSourceOptions } from '../modbus/modbus-driver.js';
 import { driverContract } from './driver-contract.js';
+import { last, modbusOptions, reg, tankLevel } from './support/modbus-fixture.js';
 import { RecordingSink, until } from './support/recording-sink.js';
 
-const reg = (r: Partial<ModbusRegister> & Pick<ModbusRegister, 'sensor' | 'metric' | 'address'>): ModbusRegister => ({
-  table: 'holding',
-  type: 'uint16',
-  wordOrder: 'big',
-  scale: 1,
-  offset: 0,
-  ...r,
-});
-
-function options(
-  port: number,
-  registers: ModbusRegister[],
-  over: Partial<ModbusSourceOptions> = {},
-): ModbusSourceOptions {
-  return {
-    id: 'meter-tcp',
-    host: '127.0.0.1',
-    port,
-    baudRate: 9600,
-    dataBits: 8,
-    parity: 'none',
-    stopBits: 1,
-    unitId: 1,
-    pollIntervalMs: 100,
-    timeoutMs: 300,
-    registers,
-    reopenDelay: () => 100,
-    ...over,
-  };
-}
-
-const last = (sink: RecordingSink, sensor: string, metric: string) =>
-  sink.readings.filter((r) => r.sensor === sensor && r.metric === metric).at(-1);
+const options = (port: number, registers: ModbusRegister[], over: Partial<ModbusSourceOptions> = {}) =>
+  modbusOptions({ id: 'meter-tcp', host: '127.0.0.1', port }, registers, over);
 
 describe('modbus driver over TCP', () => {
   let slave: ModbusTcpSlave;
@@ -150,18 +120,11 @@ describe('modbus driver over TCP', () => {
 driverContract(
   'modbus tcp',
   async () => {
-    const slave = new ModbusTcpSlave({ unitId: 3 });
-    slave.set('input', 7, 21.5, 'float32');
+    const slave = new ModbusTcpSlave({ unitId: tankLevel.unitId });
+    slave.set('input', tankLevel.register.address, tankLevel.value, 'float32');
     await slave.start();
     return {
-      create: () =>
-        new ModbusDriver(
-          options(
-            slave.port,
-            [reg({ sensor: 'tank-1', metric: 'level', unit: 'm', table: 'input', address: 7, type: 'float32' })],
-            { unitId: 3 },
-          ),
-        ),
+      create: () => new ModbusDriver(options(slave.port, [tankLevel.register], { unitId: tankLevel.unitId })),
       device: {
         produce: () => undefined,
         unplug: () => slave.stop(),

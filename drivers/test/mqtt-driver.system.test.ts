@@ -1,28 +1,15 @@
 /** The MQTT driver against a real Mosquitto: TLS, passwords, several subscriptions, limits. */
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { MqttDriver, type MqttSourceOptions } from '../mqtt/mqtt-driver.js';
 import { driverContract } from './driver-contract.js';
-import { type Broker, startBroker } from './support/mosquitto.js';
+import { type Broker, type BrokerOptions, sourceOptions, startBroker } from './support/mosquitto.js';
 import { RecordingSink, StalledSink, until } from './support/recording-sink.js';
 
-function options(url: string, over: Partial<MqttSourceOptions> = {}): MqttSourceOptions {
-  return {
-    id: 'plant-mqtt',
-    url,
-    topics: ['plant/+/+'],
-    topicPattern: 'plant/{sensor}/{metric}',
-    clientId: `sg-test-${randomUUID()}`,
-    maxPayloadBytes: 65536,
-    receiveMaximum: 100,
-    mqttVersion: '5',
-    qos: 2,
-    ...over,
-  };
-}
+const options = (url: string, over: Partial<MqttSourceOptions> = {}) =>
+  sourceOptions({ id: 'plant-mqtt', url, topics: ['plant/+/+'], topicPattern: 'plant/{sensor}/{metric}', ...over });
 
 async function publisher(broker: Broker, extra: IClientOptions = {}): Promise<MqttClient> {
   const certs = broker.certs;
@@ -33,6 +20,23 @@ async function publisher(broker: Broker, extra: IClientOptions = {}): Promise<Mq
       : {}),
     ...extra,
   });
+}
+
+/** Inside a describe: a broker started before its tests and a publisher connected to it, both gone after them. */
+function brokerAndPublisher(
+  settings: BrokerOptions = {},
+  extra: IClientOptions = {},
+): { broker: Broker; pub: MqttClient } {
+  const env = {} as { broker: Broker; pub: MqttClient };
+  before(async () => {
+    env.broker = await startBroker(settings);
+    env.pub = await publisher(env.broker, extra);
+  });
+  after(async () => {
+    await env.pub.endAsync();
+    await env.broker.destroy();
+  });
+  return env;
 }
 
 /** Start a driver and wait until it has subscribed (a probe message comes through). */
@@ -51,24 +55,15 @@ async function startReading(
 }
 
 describe('mqtt driver over TLS with client certificates', () => {
-  let broker: Broker;
-  let pub: MqttClient;
-  before(async () => {
-    broker = await startBroker({ tls: { requireClientCert: true } });
-    pub = await publisher(broker);
-  });
-  after(async () => {
-    await pub.endAsync();
-    await broker.destroy();
-  });
+  const env = brokerAndPublisher({ tls: { requireClientCert: true } });
 
   test('with the CA, certificate and key files, readings arrive', async () => {
-    const c = broker.certs!;
-    const driver = new MqttDriver(options(broker.url, { ca: c.ca, cert: c.clientCert, key: c.clientKey }));
+    const c = env.broker.certs!;
+    const driver = new MqttDriver(options(env.broker.url, { ca: c.ca, cert: c.clientCert, key: c.clientKey }));
     const sink = new RecordingSink();
     try {
-      await startReading(driver, sink, pub);
-      await pub.publishAsync('plant/pump-3/temp', '{"value": 71.3, "unit": "C", "ts": 1732400000123}', { qos: 1 });
+      await startReading(driver, sink, env.pub);
+      await env.pub.publishAsync('plant/pump-3/temp', '{"value": 71.3, "unit": "C", "ts": 1732400000123}', { qos: 1 });
       await until('the reading', () => sink.readings.some((r) => r.sensor === 'pump-3'));
       assert.deepEqual(
         sink.readings.find((r) => r.sensor === 'pump-3'),
@@ -81,12 +76,12 @@ describe('mqtt driver over TLS with client certificates', () => {
   });
 
   test('without a client certificate, or trusting the wrong CA, the source is down and says why', async () => {
-    const c = broker.certs!;
+    const c = env.broker.certs!;
     for (const [what, over, why] of [
       ['no client certificate', { ca: c.ca }, /certificate|handshake|closed|ECONNRESET/i],
       ['a CA that did not sign the broker', { ca: c.otherCa, cert: c.clientCert, key: c.clientKey }, /certificate/i],
     ] as const) {
-      const driver = new MqttDriver(options(broker.url, over));
+      const driver = new MqttDriver(options(env.broker.url, over));
       const sink = new RecordingSink();
       await driver.start(sink);
       try {
@@ -99,7 +94,7 @@ describe('mqtt driver over TLS with client certificates', () => {
   });
 
   test('a TLS file that cannot be read is an error naming the option', async () => {
-    const driver = new MqttDriver(options(broker.url, { ca: '/nonexistent/ca.pem' }));
+    const driver = new MqttDriver(options(env.broker.url, { ca: '/nonexistent/ca.pem' }));
     await assert.rejects(
       driver.start(new RecordingSink()),
       /source "plant-mqtt": cannot read ca file \/nonexistent\/ca.pem: ENOENT/,
@@ -108,26 +103,20 @@ describe('mqtt driver over TLS with client certificates', () => {
 });
 
 describe('mqtt driver with username and password', () => {
-  let broker: Broker;
-  let pub: MqttClient;
-  before(async () => {
-    broker = await startBroker({ users: { gateway: 's3cret', sensor: 'pw' } });
-    pub = await publisher(broker, { username: 'sensor', password: 'pw' });
-  });
-  after(async () => {
-    await pub.endAsync();
-    await broker.destroy();
-  });
+  const env = brokerAndPublisher(
+    { users: { gateway: 's3cret', sensor: 'pw' } },
+    { username: 'sensor', password: 'pw' },
+  );
 
   test('the right password gets readings; a wrong one is down, not authorised', async () => {
-    const good = new MqttDriver(options(broker.url, { username: 'gateway', password: 's3cret' }));
+    const good = new MqttDriver(options(env.broker.url, { username: 'gateway', password: 's3cret' }));
     const sink = new RecordingSink();
     try {
-      await startReading(good, sink, pub);
+      await startReading(good, sink, env.pub);
     } finally {
       await good.stop();
     }
-    const bad = new MqttDriver(options(broker.url, { username: 'gateway', password: 'wrong' }));
+    const bad = new MqttDriver(options(env.broker.url, { username: 'gateway', password: 'wrong' }));
     const badSink = new RecordingSink();
     await bad.start(badSink);
     try {
@@ -142,36 +131,27 @@ describe('mqtt driver with username and password', () => {
 });
 
 describe('mqtt driver subscriptions and limits', () => {
-  let broker: Broker;
-  let pub: MqttClient;
-  before(async () => {
-    broker = await startBroker();
-    pub = await publisher(broker);
-  });
-  after(async () => {
-    await pub.endAsync();
-    await broker.destroy();
-  });
+  const env = brokerAndPublisher();
 
   test('several subscriptions, each layout with its own topic pattern', async () => {
     const driver = new MqttDriver(
-      options(broker.url, {
+      options(env.broker.url, {
         topics: ['plant/+/+', 'legacy/#'],
         topicPattern: ['plant/{sensor}/{metric}', 'legacy/{sensor}/data/{metric}'],
       }),
     );
     const sink = new RecordingSink();
     try {
-      await startReading(driver, sink, pub);
+      await startReading(driver, sink, env.pub);
       await until(
         'legacy subscribed',
         () => sink.readings.some((r) => r.sensor === 'old-probe'),
-        () => pub.publishAsync('legacy/old-probe/data/x', '1', { qos: 1 }),
+        () => env.pub.publishAsync('legacy/old-probe/data/x', '1', { qos: 1 }),
       );
-      await pub.publishAsync('plant/pump-1/temp', '20.5', { qos: 1 });
-      await pub.publishAsync('legacy/boiler-2/data/pressure', '{"value": 3.2, "unit": "bar"}', { qos: 1 });
+      await env.pub.publishAsync('plant/pump-1/temp', '20.5', { qos: 1 });
+      await env.pub.publishAsync('legacy/boiler-2/data/pressure', '{"value": 3.2, "unit": "bar"}', { qos: 1 });
       // Matches the subscription but neither pattern, and names nothing itself.
-      await pub.publishAsync('legacy/boiler-2/status', '1', { qos: 1 });
+      await env.pub.publishAsync('legacy/boiler-2/status', '1', { qos: 1 });
       await until('all three', () => sink.readings.length + sink.rejections.length >= 5);
       assert.deepEqual(
         sink.readings.filter((r) => !/probe/.test(r.sensor)),
@@ -187,14 +167,14 @@ describe('mqtt driver subscriptions and limits', () => {
   });
 
   test('a payload over maxPayloadBytes is rejected as too_large and the next one still arrives', async () => {
-    const driver = new MqttDriver(options(broker.url, { maxPayloadBytes: 64 }));
+    const driver = new MqttDriver(options(env.broker.url, { maxPayloadBytes: 64 }));
     const sink = new RecordingSink();
     try {
-      await startReading(driver, sink, pub);
-      await pub.publishAsync('plant/pump-1/blob', JSON.stringify({ value: 1, unit: 'x', pad: 'y'.repeat(200) }), {
+      await startReading(driver, sink, env.pub);
+      await env.pub.publishAsync('plant/pump-1/blob', JSON.stringify({ value: 1, unit: 'x', pad: 'y'.repeat(200) }), {
         qos: 1,
       });
-      await pub.publishAsync('plant/pump-1/temp', '21', { qos: 1 });
+      await env.pub.publishAsync('plant/pump-1/temp', '21', { qos: 1 });
       await until('the next reading', () => sink.readings.some((r) => r.sensor === 'pump-1'));
       assert.deepEqual(sink.reasons(), { too_large: 1 });
     } finally {
@@ -203,14 +183,14 @@ describe('mqtt driver subscriptions and limits', () => {
   });
 
   test('above maxRatePerS the excess is rejected as rate_limited and counted; every message is accounted for', async () => {
-    const driver = new MqttDriver(options(broker.url, { maxRatePerS: 10, maxBurst: 10 }));
+    const driver = new MqttDriver(options(env.broker.url, { maxRatePerS: 10, maxBurst: 10 }));
     const sink = new RecordingSink();
     try {
-      await startReading(driver, sink, pub);
+      await startReading(driver, sink, env.pub);
       const before = sink.readings.length;
       const flood = 200;
       await Promise.all(
-        Array.from({ length: flood }, (_, i) => pub.publishAsync('plant/chatty/n', String(i), { qos: 1 })),
+        Array.from({ length: flood }, (_, i) => env.pub.publishAsync('plant/chatty/n', String(i), { qos: 1 })),
       );
       await until('the whole flood handled', () => sink.readings.length - before + sink.rejections.length >= flood);
       const accepted = sink.readings.length - before;
@@ -221,7 +201,7 @@ describe('mqtt driver subscriptions and limits', () => {
       await until(
         'accepted again',
         () => sink.readings.some((r) => r.sensor === 'later'),
-        () => pub.publishAsync('plant/later/n', '1', { qos: 1 }),
+        () => env.pub.publishAsync('plant/later/n', '1', { qos: 1 }),
       );
     } finally {
       await driver.stop();
@@ -254,27 +234,18 @@ driverContract(
 );
 
 describe('mqtt driver flow control', () => {
-  let broker: Broker;
-  let pub: MqttClient;
-  before(async () => {
-    broker = await startBroker();
-    pub = await publisher(broker);
-  });
-  after(async () => {
-    await pub.endAsync();
-    await broker.destroy();
-  });
+  const env = brokerAndPublisher();
 
   test('no more than receiveMaximum messages wait for their commit, whatever the broker sends; all arrive once commits resume', async () => {
     // MQTT 3.1.1 has no Receive Maximum and the test broker no in-flight cap: only the driver limits.
-    const driver = new MqttDriver(options(broker.url, { receiveMaximum: 10, mqttVersion: '3.1.1' }));
+    const driver = new MqttDriver(options(env.broker.url, { receiveMaximum: 10, mqttVersion: '3.1.1' }));
     const sink = new StalledSink();
     try {
       await driver.start(sink);
       await until('up', () => sink.lastState === 'up');
       await new Promise((r) => setTimeout(r, 300)); // subscribed
       await Promise.all(
-        Array.from({ length: 200 }, (_, i) => pub.publishAsync(`plant/s${i % 4}/n`, String(i), { qos: 1 })),
+        Array.from({ length: 200 }, (_, i) => env.pub.publishAsync(`plant/s${i % 4}/n`, String(i), { qos: 1 })),
       );
       await until('the first window', () => sink.submits >= 10);
       await new Promise((r) => setTimeout(r, 500));
@@ -297,27 +268,18 @@ describe('mqtt driver flow control', () => {
 });
 
 describe('mqtt driver at QoS 2', () => {
-  let broker: Broker;
-  let pub: MqttClient;
-  before(async () => {
-    broker = await startBroker();
-    pub = await publisher(broker);
-  });
-  after(async () => {
-    await pub.endAsync();
-    await broker.destroy();
-  });
+  const env = brokerAndPublisher();
 
   test('each message is held until PUBREL, then taken in once and forgotten; the poison payload is refused and completed', async () => {
-    const driver = new MqttDriver(options(broker.url));
+    const driver = new MqttDriver(options(env.broker.url));
     const sink = new RecordingSink(20);
     try {
-      await startReading(driver, sink, pub);
+      await startReading(driver, sink, env.pub);
       await Promise.all(
-        Array.from({ length: 300 }, (_, i) => pub.publishAsync(`plant/q2-${i % 3}/n`, String(i), { qos: 2 })),
+        Array.from({ length: 300 }, (_, i) => env.pub.publishAsync(`plant/q2-${i % 3}/n`, String(i), { qos: 2 })),
       );
-      await pub.publishAsync('plant/q2-0/n', `{"value":${'['.repeat(5000)}${']'.repeat(5000)}}`, { qos: 2 });
-      await pub.publishAsync('plant/q2-0/n', '300', { qos: 2 });
+      await env.pub.publishAsync('plant/q2-0/n', `{"value":${'['.repeat(5000)}${']'.repeat(5000)}}`, { qos: 2 });
+      await env.pub.publishAsync('plant/q2-0/n', '300', { qos: 2 });
       await until('the last reading', () => sink.readings.some((r) => r.sensor === 'q2-0' && r.value === 300));
       const values = sink.readings
         .filter((r) => r.sensor.startsWith('q2-'))
@@ -339,7 +301,7 @@ describe('mqtt driver at QoS 2', () => {
     const sink = new RecordingSink();
     // What an earlier run held, under a client id the broker has no session for.
     sink.heldMessages.set(7, { id: 7, topic: 'plant/held-1/temp', payload: Buffer.from('{"value": 42.5}') });
-    const driver = new MqttDriver(options(broker.url));
+    const driver = new MqttDriver(options(env.broker.url));
     try {
       await driver.start(sink);
       await until('the held message taken in', () => sink.readings.some((r) => r.sensor === 'held-1'));

@@ -3,28 +3,15 @@
  * of firmware-sim: the driver contract, and deaths (the MQTT will) and births shown in the state.
  */
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { SparkplugEdgeNode } from '../../firmware-sim/sparkplug-node.js';
 import { MqttDriver, type MqttSourceOptions } from '../mqtt/mqtt-driver.js';
 import { driverContract } from './driver-contract.js';
-import { type Broker, startBroker } from './support/mosquitto.js';
+import { type Broker, sourceOptions, startBroker } from './support/mosquitto.js';
 import { RecordingSink, StalledSink, until } from './support/recording-sink.js';
 
-function options(url: string, over: Partial<MqttSourceOptions> = {}): MqttSourceOptions {
-  return {
-    id: 'scada',
-    url,
-    topics: ['spBv1.0/plant/#'],
-    payload: 'sparkplug-b',
-    clientId: `sg-test-${randomUUID()}`,
-    maxPayloadBytes: 65536,
-    receiveMaximum: 100,
-    mqttVersion: '5',
-    qos: 2,
-    ...over,
-  };
-}
+const options = (url: string, over: Partial<MqttSourceOptions> = {}) =>
+  sourceOptions({ id: 'scada', url, topics: ['spBv1.0/plant/#'], payload: 'sparkplug-b', ...over });
 
 function edgeNode(url: string, node = 'edge-1'): SparkplugEdgeNode {
   const n = new SparkplugEdgeNode({

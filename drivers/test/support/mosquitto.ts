@@ -2,13 +2,16 @@
  * Test helper: a real Mosquitto broker with what the MQTT driver's options need on the other
  * side: a TLS listener with certificates made by openssl (optionally requiring a client
  * certificate) and a password file made by mosquitto_passwd. It can be stopped and started again
- * on the same port, as a broker restart looks to a client. Used by the gateway's tests too.
+ * on the same port, as a broker restart looks to a client. Used by the gateway's tests too; with it,
+ * the options of an MQTT source that reads from it.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, waitForTcp } from '../../../deploy/net.js';
+import type { MqttSourceOptions } from '../../mqtt/mqtt-driver.js';
 
 export interface BrokerOptions {
   /** Serve TLS; with `requireClientCert` only clients with a certificate from the test CA get in. */
@@ -170,4 +173,21 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<Broker> {
   };
   await broker.start();
   return broker;
+}
+
+/**
+ * An MQTT source's options for a driver test: a fresh client id (a broker session of its own), MQTT 5,
+ * QoS 2, 64 KiB payloads and 100 messages in flight unless `source` says otherwise.
+ */
+export function sourceOptions(
+  source: Pick<MqttSourceOptions, 'id' | 'url' | 'topics'> & Partial<MqttSourceOptions>,
+): MqttSourceOptions {
+  return {
+    clientId: `sg-test-${randomUUID()}`,
+    maxPayloadBytes: 65536,
+    receiveMaximum: 100,
+    mqttVersion: '5',
+    qos: 2,
+    ...source,
+  };
 }

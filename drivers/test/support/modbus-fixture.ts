@@ -1,0 +1,49 @@
+/**
+ * What the Modbus driver tests over RTU and TCP share: a register with the usual defaults, the
+ * driver's options around one link (a serial path, or host and port), and the latest reading of a
+ * sensor's metric.
+ */
+import type { ModbusRegister, ModbusSourceOptions } from '../../modbus/modbus-driver.js';
+import type { RecordingSink } from './recording-sink.js';
+
+/** The serial line both sides of an RTU test agree on (a TCP link ignores it). */
+export const line = { baudRate: 19200, dataBits: 8, parity: 'none', stopBits: 1 } as const;
+
+export const reg = (
+  r: Partial<ModbusRegister> & Pick<ModbusRegister, 'sensor' | 'metric' | 'address'>,
+): ModbusRegister => ({
+  table: 'holding',
+  type: 'uint16',
+  wordOrder: 'big',
+  scale: 1,
+  offset: 0,
+  ...r,
+});
+
+/** Options polling every 100 ms, timing out after 300 ms and reopening after 100 ms. */
+export function modbusOptions(
+  link: { id: string } & ({ path: string } | { host: string; port: number }),
+  registers: ModbusRegister[],
+  over: Partial<ModbusSourceOptions> = {},
+): ModbusSourceOptions {
+  return {
+    ...link,
+    ...line,
+    unitId: 1,
+    pollIntervalMs: 100,
+    timeoutMs: 300,
+    registers,
+    reopenDelay: () => 100,
+    ...over,
+  };
+}
+
+export const last = (sink: RecordingSink, sensor: string, metric: string) =>
+  sink.readings.filter((r) => r.sensor === sensor && r.metric === metric).at(-1);
+
+/** The register the driver contract polls: a tank's level, a float32 at input register 7 of unit 3. */
+export const tankLevel = {
+  unitId: 3,
+  register: reg({ sensor: 'tank-1', metric: 'level', unit: 'm', table: 'input', address: 7, type: 'float32' }),
+  value: 21.5,
+} as const;

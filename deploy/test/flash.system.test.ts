@@ -6,30 +6,15 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import {
-  existsSync,
-  lstatSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  readlinkSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import { parse as parseYaml } from 'yaml';
 import { asset } from '../pack/paths.js';
-import { bundleFor, disposeBundles, sensorgate } from './support/cli.js';
+import { bundleFor, sensorgate, workDir } from './support/cli.js';
 import { buildRpiImage, extractBoot, listBoot, PI_CMDLINE, readBootFile } from './support/rpi-image.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'sg-flash-'));
-after(async () => {
-  rmSync(dir, { recursive: true, force: true });
-  await disposeBundles();
-});
+const dir = workDir('sg-flash-');
 
 const CONFIG = `# line 3, press 7
 gateway:

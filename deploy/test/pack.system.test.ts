@@ -7,19 +7,9 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { cruise, type ICruiseResult } from 'dependency-cruiser';
 import { parse as parseYaml } from 'yaml';
 import { startBroker } from '../../drivers/test/support/mosquitto.js';
@@ -30,13 +20,9 @@ import { cacheDir } from '../cache-dir.js';
 import { startKafka } from '../kafka/launcher.js';
 import { freePort } from '../net.js';
 import { PACKAGE_ROOT } from '../pack/paths.js';
-import { bundleFor, disposeBundles } from './support/cli.js';
+import { bundleFor, workDir } from './support/cli.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'sg-pack-'));
-after(async () => {
-  rmSync(dir, { recursive: true, force: true });
-  await disposeBundles();
-});
+const dir = workDir('sg-pack-');
 
 const VERSION = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')).version as string;
 

@@ -1,29 +1,15 @@
 /** `sensorgate provision`: a fleet inventory into per-device images or per-device config folders. */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { parse as parseYaml } from 'yaml';
 import { applyEnv, validateConfig } from '../../gateway/config/config.js';
-import { bundleFor, disposeBundles, sensorgate } from './support/cli.js';
+import { bundleFor, sensorgate, workDir } from './support/cli.js';
 import { buildRpiImage, readBootFile } from './support/rpi-image.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'sg-provision-'));
-after(async () => {
-  rmSync(dir, { recursive: true, force: true });
-  await disposeBundles();
-});
+const dir = workDir('sg-provision-');
 
 mkdirSync(join(dir, 'secrets'));
 writeFileSync(join(dir, 'secrets', 'pi07.pw'), 'pw-of-pi07\n');

@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { after } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Arch } from '../../pack/targets.js';
 
@@ -47,9 +48,22 @@ export function bundleFor(arch: Arch): Promise<string> {
   return bundle;
 }
 
-/** Remove the bundles made by bundleFor (call from an after() hook). */
-export async function disposeBundles(): Promise<void> {
+/** Remove the bundles made by bundleFor. */
+async function disposeBundles(): Promise<void> {
   for (const bundle of packed.values())
     rmSync(dirname(await bundle.catch(() => '/nonexistent/x')), { recursive: true, force: true });
   packed.clear();
+}
+
+/**
+ * A temporary directory for a test file's work, called at its top level: when the file's tests are
+ * done, the directory goes, and with it every bundle bundleFor made.
+ */
+export function workDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  after(async () => {
+    rmSync(dir, { recursive: true, force: true });
+    await disposeBundles();
+  });
+  return dir;
 }

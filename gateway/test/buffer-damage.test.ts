@@ -3,44 +3,13 @@
  * damaged files are set aside and salvaged with their seqs, and runtime damage is recovered from.
  */
 import assert from 'node:assert/strict';
-import {
-  closeSync,
-  copyFileSync,
-  existsSync,
-  mkdtempSync,
-  openSync,
-  readdirSync,
-  rmSync,
-  statSync,
-  writeSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
+import { closeSync, copyFileSync, existsSync, openSync, readdirSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import fc from 'fast-check';
-import {
-  BUFFER_FILE,
-  type BufferEntry,
-  type BufferOptions,
-  type SalvageReport,
-  SqliteBuffer,
-} from '../buffer/sqlite-buffer.js';
+import { BUFFER_FILE, type BufferEntry, type SalvageReport, SqliteBuffer } from '../buffer/sqlite-buffer.js';
+import { bufferDefaults as defaults, tempDir } from './support/pipeline-fixture.js';
 
-const dirs: string[] = [];
-after(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
-function tempDir(): string {
-  const d = mkdtempSync(join(tmpdir(), 'sg-damage-'));
-  dirs.push(d);
-  return d;
-}
-const defaults: BufferOptions = {
-  maxBytes: 1 << 30,
-  whenFull: 'drop-oldest',
-  synchronous: 'FULL',
-  quarantineMaxRows: 100,
-};
 function entries(n: number, pad = ''): BufferEntry[] {
   return Array.from({ length: n }, (_, i) => ({
     key: 'gw/s',

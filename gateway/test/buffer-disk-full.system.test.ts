@@ -8,6 +8,7 @@ import { after, before, test } from 'node:test';
 import { type BufferEntry, type BufferOptions, SqliteBuffer, storageFailure } from '../buffer/sqlite-buffer.js';
 import { Ingest } from '../ingest/ingest.js';
 import { Status } from '../status/status.js';
+import { bufferDefaults } from './support/pipeline-fixture.js';
 
 let mount: string;
 before(() => {
@@ -19,13 +20,7 @@ after(() => {
   rmSync(mount, { recursive: true, force: true });
 });
 
-const defaults: BufferOptions = {
-  maxBytes: 1 << 30,
-  whenFull: 'drop-oldest',
-  synchronous: 'FULL',
-  quarantineMaxRows: 100,
-  reserveBytes: 0,
-};
+const defaults: BufferOptions = { ...bufferDefaults, reserveBytes: 0 };
 const entries = (n: number): BufferEntry[] =>
   Array.from({ length: n }, (_, i) => ({
     key: 'gw/s',

@@ -1,35 +1,14 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import { CLEAN_FILE } from '../buffer/clean-mark.js';
 import { SEQ_FILE } from '../buffer/seq-reservation.js';
-import {
-  BUFFER_FILE,
-  type BufferEntry,
-  type BufferOptions,
-  ROW_OVERHEAD,
-  SqliteBuffer,
-} from '../buffer/sqlite-buffer.js';
+import { BUFFER_FILE, type BufferEntry, ROW_OVERHEAD, SqliteBuffer } from '../buffer/sqlite-buffer.js';
 import { encodeRecord, type ReadingRecord, recordKey } from '../ingest/record.js';
+import { bufferDefaults as defaults, tempDir } from './support/pipeline-fixture.js';
 
-const dirs: string[] = [];
-after(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
-function tempDir(): string {
-  const d = mkdtempSync(join(tmpdir(), 'sg-buffer-'));
-  dirs.push(d);
-  return d;
-}
-const defaults: BufferOptions = {
-  maxBytes: 1 << 30,
-  whenFull: 'drop-oldest',
-  synchronous: 'FULL',
-  quarantineMaxRows: 100,
-};
 function entries(n: number, sensor = 's1', pad = ''): BufferEntry[] {
   return Array.from({ length: n }, (_, i) => ({
     key: `gw/${sensor}`,

@@ -4,14 +4,14 @@
  * for that are in use, are refused before anything starts (no Kafka, no devices).
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { type KafkaBroker, startKafka } from '../../deploy/kafka/launcher.js';
-import { CLI, waitFor } from './support/gateway-process.js';
+import { CLI, spawnCli, waitFor } from './support/gateway-process.js';
 
 const DEFAULTS = [8080, 8081, 8082];
 const held: Server[] = [];
@@ -66,35 +66,27 @@ test('with 8080-8082 taken the demo runs on free ports and prints them', async (
   cleanups.push(() => kafka.destroy());
   const dir = mkdtempSync(join(tmpdir(), 'sg-demo-ports-'));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  const child = spawn(process.execPath, [CLI, 'demo', '--data-dir', dir], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
-    env: { ...process.env, KAFKA_BROKERS: kafka.brokers.join(',') },
+  const {
+    child,
+    out: output,
+    exited,
+    ctrlC,
+  } = spawnCli(['demo', '--data-dir', dir], {
+    ...process.env,
+    KAFKA_BROKERS: kafka.brokers.join(','),
   });
-  let out = '';
-  child.stdout.on('data', (d) => (out += d));
-  child.stderr.on('data', (d) => (out += d));
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  const ctrlC = () => {
-    try {
-      process.kill(-child.pid!, 'SIGINT');
-    } catch {
-      /* gone */
-    }
-  };
-  process.once('exit', ctrlC);
   try {
     await waitFor(
       'the demo running',
-      () => out.includes('Ctrl-C stops everything') || child.exitCode !== null,
+      () => output.text.includes('Ctrl-C stops everything') || child.exitCode !== null,
       180_000,
     );
-    assert.match(out, /sensorgate demo is running/, out);
-    const fleetPort = Number(/fleet page +http:\/\/127\.0\.0\.1:(\d+)\//.exec(out)![1]);
-    const statusPorts = [...out.matchAll(/gateway demo-line\d +http:\/\/127\.0\.0\.1:(\d+)\//g)].map((m) =>
+    assert.match(output.text, /sensorgate demo is running/, output.text);
+    const fleetPort = Number(/fleet page +http:\/\/127\.0\.0\.1:(\d+)\//.exec(output.text)![1]);
+    const statusPorts = [...output.text.matchAll(/gateway demo-line\d +http:\/\/127\.0\.0\.1:(\d+)\//g)].map((m) =>
       Number(m[1]),
     );
-    assert.equal(statusPorts.length, 2, out);
+    assert.equal(statusPorts.length, 2, output.text);
     for (const p of [fleetPort, ...statusPorts])
       assert.ok(!DEFAULTS.includes(p), `printed port ${p} is one of the taken defaults`);
     assert.equal(new Set([fleetPort, ...statusPorts]).size, 3, 'three different ports');
@@ -111,6 +103,6 @@ test('with 8080-8082 taken the demo runs on free ports and prints them', async (
   } finally {
     ctrlC();
   }
-  assert.equal(await exited, 0, out.slice(-3000));
-  assert.doesNotMatch(out, /EADDRINUSE|\n\s+at /, 'no raw bind error, no stack trace');
+  assert.equal(await exited, 0, output.text.slice(-3000));
+  assert.doesNotMatch(output.text, /EADDRINUSE|\n\s+at /, 'no raw bind error, no stack trace');
 });

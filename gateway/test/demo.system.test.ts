@@ -5,14 +5,14 @@
  * Ctrl-C stops everything, leaving no process behind.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { freePort } from '../../deploy/net.js';
-import { CLI, waitFor } from './support/gateway-process.js';
+import { spawnCli, waitFor } from './support/gateway-process.js';
 import { readTopic } from './support/kafka-reader.js';
 
 /** A free port whose next port is free too (the demo's second gateway takes it). */
@@ -29,25 +29,6 @@ async function twoFreePorts(): Promise<number> {
       return port;
     }
   }
-}
-
-/** In a process group of its own, so that `ctrlC` reaches it as a terminal's Ctrl-C does: the whole group. */
-function spawnCli(args: string[]) {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-  const out = { text: '' };
-  child.stdout.on('data', (d) => (out.text += d));
-  child.stderr.on('data', (d) => (out.text += d));
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  const ctrlC = () => {
-    try {
-      process.kill(-child.pid!, 'SIGINT');
-    } catch {
-      /* already gone */
-    }
-  };
-  // Detached, it would outlive a test run that is itself interrupted.
-  process.once('exit', ctrlC);
-  return { child, out, exited, ctrlC };
 }
 
 const getJson = async (url: string) => (await fetch(url, { signal: AbortSignal.timeout(5000) })).json() as Promise<any>;

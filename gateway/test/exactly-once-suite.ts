@@ -7,12 +7,10 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { type KafkaBroker, startKafka } from '../../deploy/kafka/launcher.js';
-import { type Broker, startBroker } from '../../drivers/test/support/mosquitto.js';
 import { seeded } from '../../firmware-sim/random.js';
-import { type GatewayProcess, gatewayProcess, waitFor } from './support/gateway-process.js';
+import { durabilityRig, type Rig } from './support/durability-rig.js';
+import { waitFor } from './support/gateway-process.js';
 import { readTopic } from './support/kafka-reader.js';
-import { publisher as openPublisher, type Publisher } from './support/publisher.js';
 
 async function readCommitted(brokers: string[], topic: string): Promise<Array<{ seq: number; reading: string }>> {
   const records = await readTopic(brokers, topic, { readCommitted: true });
@@ -23,53 +21,23 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export function exactlyOnceSuite(kafkaVersion: string): void {
   describe(`delivery across crashes, Kafka ${kafkaVersion}`, { concurrency: false }, () => {
-    let kafka: KafkaBroker;
-    let mosquitto: Broker;
-    const gateways: GatewayProcess[] = [];
-    const publishers: Publisher[] = [];
-    /** Publishers are closed in after(), also when a test fails midway (else the process would not exit). */
-    const publisher = async (...args: Parameters<typeof openPublisher>) => {
-      const p = await openPublisher(...args);
-      publishers.push(p);
-      return p;
-    };
+    let rig: Rig;
     before(async () => {
-      [kafka, mosquitto] = await Promise.all([startKafka({ version: kafkaVersion }), startBroker()]);
+      rig = await durabilityRig(kafkaVersion);
     });
     after(async () => {
-      for (const p of publishers) await p.close().catch(() => undefined);
-      for (const g of gateways) await g.dispose();
-      await mosquitto?.destroy();
-      await kafka?.destroy();
+      await rig?.close();
     });
 
     /** Stream readings while crashing the gateway; returns what Kafka holds and what was published. */
     async function crashScenario(delivery: string, randomKills: number) {
-      const name = delivery.replace(/-/g, '');
-      const g = await gatewayProcess({
-        gateway: { id: `gw-${name}` },
-        kafka: {
-          brokers: kafka.brokers,
-          delivery,
-          topic: `crash-${name}`,
-          statusTopic: `crash-${name}.status`,
-          offsetsTopic: `crash-${name}.offsets`,
-          partitions: 3,
-          batchMaxRecords: 200,
-        },
-        sources: [
-          {
-            id: 'plant',
-            driver: 'mqtt',
-            url: mosquitto.url,
-            topics: [`${name}/#`],
-            topicPattern: `${name}/{sensor}/{metric}`,
-          },
-        ],
+      // The failpoint run exits after its third send, maybe before its source is up: no waiting for it.
+      const { g, topic, prefix } = await rig.newGateway({
+        kafka: { delivery, batchMaxRecords: 200 },
+        awaitSources: false,
       });
-      gateways.push(g);
       await g.start();
-      const pub = await publisher(mosquitto.url, 5, name);
+      const pub = await rig.publisher(prefix, 5);
       let publishing = true;
       const stream = (async () => {
         while (publishing) await pub.publish(100, 1000);
@@ -94,7 +62,7 @@ export function exactlyOnceSuite(kafkaVersion: string): void {
       const records = (await waitFor(
         'every reading in Kafka',
         async () => {
-          const r = await readCommitted(kafka.brokers, `crash-${name}`);
+          const r = await readCommitted(rig.kafka.brokers, topic);
           return new Set(r.map((x) => x.reading)).size === total ? r : undefined;
         },
         180_000,

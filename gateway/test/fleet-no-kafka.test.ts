@@ -3,28 +3,21 @@
  * says so on /api/fleet, /healthz and /metrics, and once in its log, without stack traces.
  */
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
 import { test } from 'node:test';
-import { pino } from 'pino';
 import { freePort } from '../../deploy/net.js';
 import { configSchema } from '../config/config.js';
 import { FleetServer } from '../offsite/fleet/fleet-server.js';
 import { waitFor } from './support/gateway-process.js';
+import { capturedLog } from './support/pipeline-fixture.js';
 
 test('no Kafka: /api/fleet says not connected with the error, /healthz 503, metric 0, one warn line', async () => {
-  const lines: Array<{ level: number; msg: string }> = [];
-  const sink = new Writable({
-    write(chunk, _enc, done) {
-      for (const l of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(l));
-      done();
-    },
-  });
+  const { log, lines } = capturedLog('info');
   const brokers = [`127.0.0.1:${await freePort()}`];
   const fleet = new FleetServer({
     kafka: configSchema.shape.kafka.parse({ brokers }),
     host: '127.0.0.1',
     port: 0,
-    log: pino({ level: 'info' }, sink),
+    log,
   });
   await fleet.start();
   try {

@@ -89,7 +89,8 @@ describe('fleet page', { concurrency: false }, () => {
     await kafka?.destroy();
   });
 
-  test('lists the running gateways, live, with their readings and rejections', async () => {
+  /** The fleet page, once it shows both gateways online. */
+  async function pageWithBothOnline() {
     const page = await browser.page();
     await page.goto(fleet.url);
     await page.waitForFunction(
@@ -97,6 +98,11 @@ describe('fleet page', { concurrency: false }, () => {
       undefined,
       { timeout: 60_000 },
     );
+    return page;
+  }
+
+  test('lists the running gateways, live, with their readings and rejections', async () => {
+    const page = await pageWithBothOnline();
     assert.deepEqual((await visibleRows(page)).sort(), ['press-line-1', 'press-line-2']);
     const pub = await publisher(mqtt.url, 3, 'press-line-1');
     await pub.publish(20);
@@ -148,13 +154,7 @@ describe('fleet page', { concurrency: false }, () => {
   });
 
   test('a killed gateway turns offline on the page; filter by state', async (t) => {
-    const page = await browser.page();
-    await page.goto(fleet.url);
-    await page.waitForFunction(
-      () => document.querySelectorAll('#rows tr[data-state="online"]').length === 2,
-      undefined,
-      { timeout: 60_000 },
-    );
+    const page = await pageWithBothOnline();
     const killedAt = Date.now();
     await gateways.get('press-line-2')!.kill();
     await page.waitForFunction(

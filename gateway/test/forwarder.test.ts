@@ -4,22 +4,13 @@
  * or hangs while the gateway stops. The same forwarder against real Kafka: kafka-uplink.system.test.ts.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import { after, test } from 'node:test';
-import { pino } from 'pino';
+import { rmSync } from 'node:fs';
+import { test } from 'node:test';
 import { type BufferEntry, SqliteBuffer, type StoredRecord } from '../buffer/sqlite-buffer.js';
 import { Forwarder, type ForwarderOptions } from '../forwarder/forwarder.js';
-import { Status } from '../status/status.js';
 import { waitFor } from './support/gateway-process.js';
 import { MemoryUplink } from './support/memory-uplink.js';
-
-const dirs: string[] = [];
-after(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+import { bufferDefaults, capturedLog, statusOf, tempDir } from './support/pipeline-fixture.js';
 
 const fast: ForwarderOptions = {
   batchMaxRecords: 40,
@@ -32,25 +23,10 @@ const fast: ForwarderOptions = {
 
 /** A buffer in a fresh temp dir (or `dir`), a forwarder on `uplink`, and the log lines it writes. */
 function rig(uplink: MemoryUplink, opts: Partial<ForwarderOptions> = {}, dir?: string) {
-  const dataDir = dir ?? mkdtempSync(join(tmpdir(), 'sg-fwd-'));
-  if (!dir) dirs.push(dataDir);
-  const buffer = SqliteBuffer.open(dataDir, {
-    maxBytes: 1 << 30,
-    whenFull: 'reject-new',
-    synchronous: 'NORMAL',
-    quarantineMaxRows: 100,
-  });
-  const lines: Array<{ level: number; msg: string }> = [];
-  const log = pino(
-    { level: 'info' },
-    new Writable({
-      write(chunk, _enc, done) {
-        lines.push(JSON.parse(String(chunk)));
-        done();
-      },
-    }),
-  );
-  const status = new Status('gw', 'test', { bootId: 'b', synced: () => true }, () => buffer.stats());
+  const dataDir = dir ?? tempDir('sg-fwd-');
+  const buffer = SqliteBuffer.open(dataDir, { ...bufferDefaults, whenFull: 'reject-new', synchronous: 'NORMAL' });
+  const { log, lines } = capturedLog('info');
+  const status = statusOf('gw', buffer);
   const forwarder = new Forwarder(buffer, uplink, status, log, { ...fast, ...opts });
   return { dataDir, buffer, status, forwarder, lines };
 }

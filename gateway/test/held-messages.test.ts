@@ -4,20 +4,12 @@
  * so that a failed commit changes neither.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, test } from 'node:test';
-import { type BufferOptions, SqliteBuffer } from '../buffer/sqlite-buffer.js';
+import { test } from 'node:test';
+import { SqliteBuffer } from '../buffer/sqlite-buffer.js';
+import { bufferDefaults, tempDir } from './support/pipeline-fixture.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'sg-held-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
-const options: BufferOptions = {
-  maxBytes: 1 << 30,
-  whenFull: 'drop-oldest',
-  synchronous: 'FULL',
-  quarantineMaxRows: 100,
-};
+const dir = tempDir('sg-held-');
+const options = bufferDefaults;
 const message = (id: number, text: string) => ({ id, topic: `plant/s/${id}`, payload: Buffer.from(text) });
 const held = (b: SqliteBuffer, source: string) =>
   b.heldMessages(source).map((m) => [m.id, m.topic, m.payload.toString()]);

@@ -1,26 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { SqliteBuffer } from '../buffer/sqlite-buffer.js';
 import { Ingest } from '../ingest/ingest.js';
 import { Status } from '../status/status.js';
-
-const dirs: string[] = [];
-after(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+import { bufferDefaults, tempDir } from './support/pipeline-fixture.js';
 
 function setup(commitIntervalMs = 20) {
-  const dir = mkdtempSync(join(tmpdir(), 'sg-ingest-'));
-  dirs.push(dir);
-  const buffer = SqliteBuffer.open(dir, {
-    maxBytes: 1 << 30,
-    whenFull: 'drop-oldest',
-    synchronous: 'FULL',
-    quarantineMaxRows: 100,
-  });
+  const buffer = SqliteBuffer.open(tempDir('sg-ingest-'), bufferDefaults);
   const clock = { bootId: 'boot-1', now: () => 1_700_000_000_000, synced: () => true };
   const status = new Status('gw1', '0.0.0', clock, () => buffer.stats());
   status.addSource('src', 'test');

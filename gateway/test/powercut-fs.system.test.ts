@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { SqliteBuffer } from '../buffer/sqlite-buffer.js';
+import { bufferDefaults } from './support/pipeline-fixture.js';
 import { mountPowerCutFs, type PowerCutFs } from './support/powercut.js';
 
 let fs: PowerCutFs;
@@ -36,12 +37,7 @@ test('a cut drops what was not fsynced and keeps what was', async () => {
 
 test('SQLite in WAL mode with synchronous FULL: every committed reading survives a cut inside a WAL write', async () => {
   const dir = join(fs.mountpoint, 'data');
-  const b = SqliteBuffer.open(dir, {
-    maxBytes: 1 << 30,
-    whenFull: 'drop-oldest',
-    synchronous: 'FULL',
-    quarantineMaxRows: 10,
-  });
+  const b = SqliteBuffer.open(dir, bufferDefaults);
   const entry = { key: 'gw/s', ts: 1, encode: (seq: number) => JSON.stringify({ seq }) };
   let committed = 0;
   await fs.command({ cutOnWrite: { suffix: '-wal', nth: 40 } });
@@ -64,12 +60,7 @@ test('SQLite in WAL mode with synchronous FULL: every committed reading survives
 
 test('fsync errors: a commit that was not made durable fails', async () => {
   const dir = join(fs.mountpoint, 'eio');
-  const b = SqliteBuffer.open(dir, {
-    maxBytes: 1 << 30,
-    whenFull: 'drop-oldest',
-    synchronous: 'FULL',
-    quarantineMaxRows: 10,
-  });
+  const b = SqliteBuffer.open(dir, bufferDefaults);
   const entry = { key: 'gw/s', ts: 1, encode: (seq: number) => JSON.stringify({ seq }) };
   b.append([entry]);
   await fs.command({ failFsync: true });

@@ -13,6 +13,7 @@ import { ConfigError, validateConfig } from '../config/config.js';
 import { RateWindow, Status } from '../status/status.js';
 import { close } from '../web/http.js';
 import { startStatusServer } from '../web/status-server.js';
+import { bufferDefaults } from './support/pipeline-fixture.js';
 
 /** parse-prometheus-text-format ships no types; its result is described here. */
 type Family = {
@@ -37,12 +38,7 @@ after(async () => {
 
 function setup(opts: { heartbeatIntervalMs?: number } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'sg-status-'));
-  const buffer = SqliteBuffer.open(dir, {
-    maxBytes: 1 << 30,
-    whenFull: 'drop-oldest',
-    synchronous: 'FULL',
-    quarantineMaxRows: 100,
-  });
+  const buffer = SqliteBuffer.open(dir, bufferDefaults);
   cleanups.push(
     () => rmSync(dir, { recursive: true, force: true }),
     () => buffer.close(),

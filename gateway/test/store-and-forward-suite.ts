@@ -4,11 +4,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { type KafkaBroker, startKafka } from '../../deploy/kafka/launcher.js';
-import { type Broker, startBroker } from '../../drivers/test/support/mosquitto.js';
-import { type GatewayProcess, gatewayProcess, waitFor } from './support/gateway-process.js';
-import { assertSeqsUnique, bySensor, type KafkaRecord, readTopic } from './support/kafka-reader.js';
-import { publisher as openPublisher, type Publisher } from './support/publisher.js';
+import { durabilityRig, type Rig } from './support/durability-rig.js';
+import { waitFor } from './support/gateway-process.js';
+import { assertSeqsUnique, bySensor, type KafkaRecord } from './support/kafka-reader.js';
 
 /**
  * Every value 0..n-1 of every sensor is in Kafka, and each sensor's readings are in order.
@@ -34,63 +32,21 @@ function assertComplete(records: KafkaRecord[], gateway: string, published: numb
 
 export function storeAndForwardSuite(kafkaVersion: string): void {
   describe(`store and forward, Kafka ${kafkaVersion}`, { concurrency: false }, () => {
-    let kafka: KafkaBroker;
-    let mosquitto: Broker;
-    const gateways: GatewayProcess[] = [];
-    const publishers: Publisher[] = [];
-    /** Publishers are closed in after(), also when a test fails midway (else the process would not exit). */
-    const publisher = async (...args: Parameters<typeof openPublisher>) => {
-      const p = await openPublisher(...args);
-      publishers.push(p);
-      return p;
-    };
-    let topicN = 0;
-
+    let rig: Rig;
     before(async () => {
-      [kafka, mosquitto] = await Promise.all([startKafka({ version: kafkaVersion }), startBroker()]);
+      rig = await durabilityRig(kafkaVersion);
     });
     after(async () => {
-      for (const p of publishers) await p.close().catch(() => undefined);
-      for (const g of gateways) await g.dispose();
-      await mosquitto?.destroy();
-      await kafka?.destroy();
+      await rig?.close();
     });
 
-    /** A gateway with its own topics and MQTT prefix, so tests do not see each other's data. */
-    async function newGateway(extra: { buffer?: object; kafka?: object } = {}) {
-      const n = ++topicN;
-      const id = `gw-${n}`;
-      const g = await gatewayProcess({
-        gateway: { id },
-        kafka: {
-          brokers: kafka.brokers,
-          topic: `readings-${n}`,
-          statusTopic: `status-${n}`,
-          partitions: 3,
-          ...extra.kafka,
-        },
-        buffer: { ...extra.buffer },
-        sources: [
-          {
-            id: 'plant',
-            driver: 'mqtt',
-            url: mosquitto.url,
-            topics: [`t${n}/#`],
-            topicPattern: `t${n}/{sensor}/{metric}`,
-          },
-        ],
-      });
-      gateways.push(g);
-      return { g, id, topic: `readings-${n}`, prefix: `t${n}` };
-    }
-
     test('50k readings over MQTT reach Kafka with the contract key, value and headers, each sensor in order', async () => {
-      const { g, id, topic, prefix } = await newGateway();
+      const { g, id, topic, prefix } = await rig.newGateway();
       await g.start();
-      const pub = await publisher(mosquitto.url, 10, prefix);
+      const pub = await rig.publisher(prefix, 10);
       await pub.publish(5000);
       await waitFor('50k sent', async () => (await g.metric('sensorgate_readings_sent_total')) >= 50_000);
-      const records = await readTopic(kafka.brokers, topic);
+      const records = await rig.records(topic);
       assert.equal(records.length, 50_000, 'exactly once per reading without faults');
       assert.equal(assertComplete(records, id, pub.next), 0);
       const seqs = records.map((r) => r.value.seq).sort((a, b) => a - b);
@@ -130,18 +86,18 @@ export function storeAndForwardSuite(kafkaVersion: string): void {
     });
 
     test('Kafka down for 20 s mid-stream: nothing lost, the backlog drains', async () => {
-      const { g, id, topic, prefix } = await newGateway();
+      const { g, id, topic, prefix } = await rig.newGateway();
       await g.start();
-      const pub = await publisher(mosquitto.url, 5, prefix);
+      const pub = await rig.publisher(prefix, 5);
       await pub.publish(400, 1000);
       await waitFor('first readings sent', async () => (await g.metric('sensorgate_readings_sent_total')) > 0);
-      await kafka.stop();
+      await rig.kafka.stop();
       const outage = Date.now();
       await pub.publish(3000, 1000); // ~15 s of readings while Kafka is down
       await waitFor('uplink marked down', async () => (await g.metric('sensorgate_uplink_connected')) === 0);
       assert.ok((await g.metric('sensorgate_buffer_depth')) > 0, 'readings wait in the buffer');
       await new Promise((r) => setTimeout(r, Math.max(0, 20_000 - (Date.now() - outage))));
-      await kafka.start();
+      await rig.kafka.start();
       await pub.publish(400, 1000);
       const total = pub.next.reduce((a, b) => a + b, 0);
       let seen = '';
@@ -160,7 +116,7 @@ export function storeAndForwardSuite(kafkaVersion: string): void {
       ).catch(async (err: Error) => {
         // Where the missing readings went missing: which values Kafka lacks, and what the broker
         // saw of the gateway's session (connects, disconnects, dropped messages).
-        const inKafka = bySensor(await readTopic(kafka.brokers, topic));
+        const inKafka = bySensor(await rig.records(topic));
         const missing = pub.next.map((n, s) => {
           const have = new Set((inKafka.get(`s${s}`) ?? []).map((r) => r.value.value as number));
           return `s${s}: ${Array.from({ length: n }, (_, v) => v)
@@ -169,11 +125,11 @@ export function storeAndForwardSuite(kafkaVersion: string): void {
             .join(',')}`;
         });
         throw new Error(
-          `${err.message}: ${seen}\nmissing in Kafka: ${missing.join('; ')}\nmosquitto: ${mosquitto.logLines(`sensorgate-${id}-`).join('\n')}\n${g.logTail()}`,
+          `${err.message}: ${seen}\nmissing in Kafka: ${missing.join('; ')}\nmosquitto: ${rig.mosquitto.logLines(`sensorgate-${id}-`).join('\n')}\n${g.logTail()}`,
         );
       });
       assert.equal(await g.metric('sensorgate_uplink_connected'), 1);
-      assertComplete(await readTopic(kafka.brokers, topic), id, pub.next);
+      assertComplete(await rig.records(topic), id, pub.next);
       const status = await g.status();
       assert.equal(status.uplink.connected, true);
       assert.ok(status.uplink.lastError, 'the outage left its last error in the status');
@@ -182,9 +138,9 @@ export function storeAndForwardSuite(kafkaVersion: string): void {
     });
 
     test('SIGKILL mid-stream while publishing goes on, then restart: nothing lost', async () => {
-      const { g, id, topic, prefix } = await newGateway();
+      const { g, id, topic, prefix } = await rig.newGateway();
       await g.start();
-      const pub = await publisher(mosquitto.url, 5, prefix);
+      const pub = await rig.publisher(prefix, 5);
       const streaming = pub.publish(3000, 1500);
       await waitFor('some readings in', async () => (await g.metric('sensorgate_readings_ingested_total')) > 2000);
       await g.kill();
@@ -195,22 +151,22 @@ export function storeAndForwardSuite(kafkaVersion: string): void {
       await waitFor(
         'everything in Kafka',
         async () => {
-          const records = await readTopic(kafka.brokers, topic);
+          const records = await rig.records(topic);
           return new Set(records.map((r) => `${r.value.sensor}/${r.value.value}`)).size === total;
         },
         180_000,
       );
       // Duplicates are allowed here (sent but not yet deleted at the kill: same seq; or
       // redelivered by the broker because the PUBACK was withheld: new seq); losses are not.
-      assertComplete(await readTopic(kafka.brokers, topic), id, pub.next);
+      assertComplete(await rig.records(topic), id, pub.next);
       await g.stop();
       await pub.close();
     });
 
     test('buffer at its cap with Kafka down: the policy applies, drops are counted, the gateway runs on', async () => {
       const cap = 64 * 1024;
-      const oldest = await newGateway({ buffer: { maxBytes: cap, whenFull: 'drop-oldest' } });
-      const newest = await newGateway({ buffer: { maxBytes: cap, whenFull: 'reject-new' } });
+      const oldest = await rig.newGateway({ buffer: { maxBytes: cap, whenFull: 'drop-oldest' } });
+      const newest = await rig.newGateway({ buffer: { maxBytes: cap, whenFull: 'reject-new' } });
       await oldest.g.start();
       await newest.g.start();
       await waitFor(
@@ -219,11 +175,8 @@ export function storeAndForwardSuite(kafkaVersion: string): void {
           (await oldest.g.metric('sensorgate_uplink_connected')) === 1 &&
           (await newest.g.metric('sensorgate_uplink_connected')) === 1,
       );
-      await kafka.stop();
-      const pubs = await Promise.all([
-        publisher(mosquitto.url, 2, oldest.prefix),
-        publisher(mosquitto.url, 2, newest.prefix),
-      ]);
+      await rig.kafka.stop();
+      const pubs = await Promise.all([rig.publisher(oldest.prefix, 2), rig.publisher(newest.prefix, 2)]);
       await Promise.all(pubs.map((p) => p.publish(1000)));
       for (const [gw, reason] of [
         [oldest.g, 'drop_oldest'],
@@ -236,13 +189,13 @@ export function storeAndForwardSuite(kafkaVersion: string): void {
         assert.ok((await gw.metric('sensorgate_buffer_bytes')) <= cap);
         assert.ok((await fetch(`${gw.statusUrl}/healthz`)).ok, 'still running');
       }
-      await kafka.start();
+      await rig.kafka.start();
       for (const [{ g, topic }, reason] of [
         [oldest, 'drop_oldest'],
         [newest, 'reject_new'],
       ] as const) {
         await waitFor('buffer drained', async () => (await g.metric('sensorgate_buffer_depth')) === 0, 120_000);
-        const records = await readTopic(kafka.brokers, topic);
+        const records = await rig.records(topic);
         const dropped = await g.metric('sensorgate_readings_dropped_total', { reason });
         assert.equal(
           records.length + dropped,
@@ -260,9 +213,9 @@ export function storeAndForwardSuite(kafkaVersion: string): void {
     });
 
     test('invalid JSON, NaN, strings and a 1 MB payload are rejected by reason and quarantined; valid readings flow', async () => {
-      const { g, id, topic, prefix } = await newGateway();
+      const { g, id, topic, prefix } = await rig.newGateway();
       await g.start();
-      const pub = await publisher(mosquitto.url, 1, prefix);
+      const pub = await rig.publisher(prefix, 1);
       const bad: Array<[string, string | Buffer]> = [
         ['invalid_json', '{"value": 21.5'],
         ['not_a_number', 'NaN'],
@@ -285,7 +238,7 @@ export function storeAndForwardSuite(kafkaVersion: string): void {
         3,
       );
       assert.equal(await g.metric('sensorgate_readings_rejected_total', { source: 'plant', reason: 'too_large' }), 1);
-      assertComplete(await readTopic(kafka.brokers, topic), id, pub.next);
+      assertComplete(await rig.records(topic), id, pub.next);
       const quarantine = (await g.cli(['buffer', 'quarantine'])).stdout
         .trim()
         .split('\n')

@@ -4,10 +4,10 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { Kafka, logLevel } from 'kafkajs';
 import type { KafkaCluster } from '../../deploy/kafka/cluster.js';
-import type { KafkaBroker } from '../../deploy/kafka/launcher.js';
+import { KAFKA_VERSIONS, type KafkaBroker, startKafka } from '../../deploy/kafka/launcher.js';
 import type { StoredRecord } from '../buffer/sqlite-buffer.js';
 import { validateConfig } from '../config/config.js';
 import { type Uplink, UplinkError } from '../uplink/uplink.js';
@@ -29,6 +29,25 @@ export function contractKafkaConfig(brokers: string[], topic: string, over: Reco
     },
     sources: [{ id: 'x', driver: 'mqtt', url: 'mqtt://127.0.0.1:1', topics: ['x'] }],
   }).kafka;
+}
+
+/**
+ * `suite` once against a broker of each supported Kafka line (the newest 4.x and the last 3.x), in
+ * a describe named `what on Kafka <version>` whose tests run one at a time.
+ */
+export function onEachKafkaLine(what: string, suite: (broker: () => KafkaBroker) => void): void {
+  for (const version of [KAFKA_VERSIONS.latest, KAFKA_VERSIONS.legacy]) {
+    describe(`${what} on Kafka ${version}`, { concurrency: false }, () => {
+      let broker: KafkaBroker;
+      before(async () => {
+        broker = await startKafka({ version });
+      });
+      after(async () => {
+        await broker?.destroy();
+      });
+      suite(() => broker);
+    });
+  }
 }
 
 /** An uplink for gateway `gw-contract` producing to `topic`, status topic `${topic}.status`. */

@@ -1,6 +1,7 @@
 /**
- * Shared by the tests of the buffer's own disk failing (damage, full disk, power cuts): a real
- * Kafka, a real Mosquitto, gateways reading MQTT into Kafka, QoS 1 publishers, and checks.
+ * The rig of the end-to-end delivery tests (store and forward, crashes, the buffer's own disk
+ * failing: damage, full disk, power cuts): a real Kafka, a real Mosquitto, `sensorgate run`
+ * processes reading MQTT into Kafka, QoS 1 publishers, and checks.
  */
 import { closeSync, copyFileSync, existsSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,18 +19,25 @@ import { publisher as openPublisher, type Publisher } from './publisher.js';
 export interface Rig {
   kafka: KafkaBroker;
   mosquitto: Broker;
+  /**
+   * A gateway with its own id, topics and MQTT prefix, so that tests do not see each other's data.
+   * Its start() waits until its MQTT source is subscribed unless `awaitSources` is false.
+   */
   newGateway(extra?: {
     buffer?: object;
     kafka?: object;
     dataDir?: string;
+    awaitSources?: boolean;
   }): Promise<{ g: GatewayProcess; id: string; topic: string; prefix: string; dataDir: string }>;
+  /** Publishers and gateways are closed by close(), also when a test fails midway (else the process would not exit). */
   publisher(prefix: string, sensors: number): Promise<Publisher>;
   records(topic: string): Promise<KafkaRecord[]>;
   close(): Promise<void>;
 }
 
-export async function durabilityRig(): Promise<Rig> {
-  const [kafka, mosquitto] = await Promise.all([startKafka(), startBroker()]);
+/** The rig on a broker of `kafkaVersion` (default: the newest supported). */
+export async function durabilityRig(kafkaVersion?: string): Promise<Rig> {
+  const [kafka, mosquitto] = await Promise.all([startKafka({ version: kafkaVersion }), startBroker()]);
   const gateways: GatewayProcess[] = [];
   const publishers: Publisher[] = [];
   let n = 0;
@@ -60,7 +68,7 @@ export async function durabilityRig(): Promise<Rig> {
             },
           ],
         },
-        { awaitSources: true },
+        { awaitSources: extra.awaitSources ?? true },
       );
       gateways.push(g);
       return { g, id, topic: `readings-${k}`, prefix: `t${k}`, dataDir: extra.dataDir ?? join(g.dir, 'data') };

@@ -180,3 +180,26 @@ export async function waitFor<T>(what: string, check: () => Promise<T> | T, time
   }
   throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
 }
+
+/**
+ * A foreground `sensorgate` command (demo, consume, …) in a process group of its own, so that
+ * `ctrlC` reaches it as a terminal's Ctrl-C does: the whole group. Its stdout and stderr collect in
+ * `out.text`.
+ */
+export function spawnCli(args: string[], env: NodeJS.ProcessEnv = process.env) {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env });
+  const out = { text: '' };
+  child.stdout!.on('data', (d) => (out.text += d));
+  child.stderr!.on('data', (d) => (out.text += d));
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  const ctrlC = () => {
+    try {
+      process.kill(-child.pid!, 'SIGINT');
+    } catch {
+      /* already gone */
+    }
+  };
+  // Detached, it would outlive a test run that is itself interrupted.
+  process.once('exit', ctrlC);
+  return { child, out, exited, ctrlC };
+}

@@ -74,6 +74,21 @@ function listenerProperties(port: number, controller: string | undefined, extra:
   ];
 }
 
+/** The node id of a cluster's controller (its brokers count from 1). */
+const CONTROLLER_ID = 100;
+
+/** A KRaft node's identity: its data, its roles, its id, and the one controller that votes. */
+function kraftNode(dataDir: string, roles: string, nodeId: number, controllerId: number, controllerPort: number) {
+  return [
+    ...commonProperties(dataDir),
+    `process.roles=${roles}`,
+    `node.id=${nodeId}`,
+    `controller.quorum.voters=${controllerId}@127.0.0.1:${controllerPort}`,
+  ];
+}
+
+const propertiesFile = (lines: string[]) => `${lines.join('\n')}\n`;
+
 /** A combined broker+controller node; clients talk to `port`. */
 export function serverProperties(
   version: string,
@@ -82,14 +97,11 @@ export function serverProperties(
   controllerPort: number,
   extra?: ExtraListeners,
 ): string {
-  return `${[
-    ...commonProperties(dataDir),
-    'process.roles=broker,controller',
-    'node.id=1',
-    `controller.quorum.voters=1@127.0.0.1:${controllerPort}`,
+  return propertiesFile([
+    ...kraftNode(dataDir, 'broker,controller', 1, 1, controllerPort),
     ...listenerProperties(port, `CONTROLLER://127.0.0.1:${controllerPort}`, extra),
     ...internalTopicProperties(version, 1, 1),
-  ].join('\n')}\n`;
+  ]);
 }
 
 /**
@@ -114,34 +126,28 @@ export function brokerProperties(
   replicas: number,
   minIsr: number,
 ): string {
-  return `${[
-    ...commonProperties(dataDir),
-    'process.roles=broker',
-    `node.id=${nodeId}`,
-    `controller.quorum.voters=100@127.0.0.1:${controllerPort}`,
+  return propertiesFile([
+    ...kraftNode(dataDir, 'broker', nodeId, CONTROLLER_ID, controllerPort),
     ...listenerProperties(port, undefined, undefined),
     ...replicationProperties(replicas, minIsr),
     ...internalTopicProperties(version, replicas, minIsr),
-  ].join('\n')}\n`;
+  ]);
 }
 
-/** The controller-only node of a cluster (node id 100). */
+/** The controller-only node of a cluster (node id CONTROLLER_ID). */
 export function controllerProperties(
   dataDir: string,
   controllerPort: number,
   replicas: number,
   minIsr: number,
 ): string {
-  return `${[
-    ...commonProperties(dataDir),
+  return propertiesFile([
+    ...kraftNode(dataDir, 'controller', CONTROLLER_ID, CONTROLLER_ID, controllerPort),
     ...replicationProperties(replicas, minIsr),
-    'process.roles=controller',
-    'node.id=100',
-    `controller.quorum.voters=100@127.0.0.1:${controllerPort}`,
     `listeners=CONTROLLER://127.0.0.1:${controllerPort}`,
     'controller.listener.names=CONTROLLER',
     'listener.security.protocol.map=CONTROLLER:PLAINTEXT',
-  ].join('\n')}\n`;
+  ]);
 }
 
 /** Kafka 4 logs through log4j2; 3.x through reload4j (log4j 1 configuration). */

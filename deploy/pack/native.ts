@@ -123,6 +123,7 @@ export async function buildNativePackage(pkg: NativePackage, opts: BuildOptions)
 
   if (cached && existsSync(cached)) {
     await cp(cached, release, { recursive: true });
+    await dropSources(pkg.dir);
     return 'cached';
   }
   const tool = (name: string) => `${opts.prefix}${name}`;
@@ -168,7 +169,23 @@ export async function buildNativePackage(pkg: NativePackage, opts: BuildOptions)
     await cp(release, tmp, { recursive: true });
     await rename(tmp, cached).catch(async () => rm(tmp, { recursive: true, force: true }));
   }
+  await dropSources(pkg.dir);
   return 'built';
+}
+
+/** C and C++ files a native package compiles from, once built: no device needs them. */
+const SOURCE_FILE = /\.(c|cc|cpp|cxx|h|hh|hpp)$/;
+
+/**
+ * Delete a built package's C/C++ sources (better-sqlite3 ships SQLite's 9 MB amalgamation),
+ * leaving its JavaScript, binding.gyp and build/Release as they are.
+ */
+async function dropSources(dir: string): Promise<void> {
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory() && entry.name !== 'node_modules' && entry.name !== 'build') await dropSources(path);
+    else if (entry.isFile() && SOURCE_FILE.test(entry.name)) await rm(path);
+  }
 }
 
 /**

@@ -144,6 +144,10 @@ test('the bundle holds what runs on a device and nothing else; run and check wor
     'node_modules/protobufjs/cli',
   ])
     assert.ok(!existsSync(join(app, absent)), `${absent} is not in the bundle`);
+  // Native packages keep their binaries, not what they were compiled from (SQLite's amalgamation: 9 MB).
+  assert.ok(existsSync(join(app, 'node_modules/better-sqlite3/build/Release/better_sqlite3.node')));
+  assert.ok(!existsSync(join(app, 'node_modules/better-sqlite3/deps/sqlite3/sqlite3.c')), 'no SQLite sources');
+  assert.ok(!existsSync(join(app, 'node_modules/better-sqlite3/src/objects/database.cpp')), 'no C++ sources');
   assert.deepEqual(
     readdirSync(join(app, 'dist', 'gateway', 'cli')).filter((f) => f.startsWith('demo')),
     [],

@@ -250,6 +250,14 @@ export class SqliteBuffer {
     // else it may have been rolled back (a lost file, a power cut under synchronous NORMAL):
     // continue above every seq that may have been handed out.
     if (cleanSeq === null || cleanSeq !== this.nextSeq) this.nextSeq = Math.max(this.nextSeq, this.seqs.highWater);
+    // The reserve is written once for the data dir's lifetime (it stays across restarts). Written
+    // now, not by the first commit, whose readings would wait for its megabytes and their fsync.
+    // A disk too full for it is no reason not to start: every commit tries again and raises disk_full.
+    try {
+      this.space.keepReserve();
+    } catch (err) {
+      if (!storageFailure(err)) throw err;
+    }
   }
 
   /**

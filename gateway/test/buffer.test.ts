@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { CLEAN_FILE } from '../buffer/clean-mark.js';
+import { RESERVE_FILE } from '../buffer/disk-space.js';
 import { SEQ_FILE } from '../buffer/seq-reservation.js';
 import {
   BUFFER_FILE,
@@ -62,6 +63,13 @@ test('seq is assigned in order, persists across reopen and is never reused after
   );
   b.close();
   assert.equal(SqliteBuffer.stats(dir).nextSeq, 8, 'read-only stats see the same counters');
+});
+
+test('the reserve is in place once the buffer is open, before the first commit', () => {
+  const dir = tempDir();
+  const b = SqliteBuffer.open(dir, defaults);
+  assert.ok(statSync(join(dir, RESERVE_FILE)).size > 0, 'the first commit does not pay for writing it');
+  b.close();
 });
 
 test('lease respects record and byte limits but always returns at least one record', () => {

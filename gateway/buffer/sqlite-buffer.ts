@@ -289,7 +289,7 @@ export class SqliteBuffer {
   private attach(file = this.file, anchoredIfNew = this.anchoredIfNew): void {
     const st = openBufferFile(
       file,
-      { synchronous: this.opts.synchronous, walPages: this.space.walPages },
+      { synchronous: this.opts.synchronous, walBytes: this.space.walBytes },
       anchoredIfNew,
     );
     this.h = this.withTransactions(st);

@@ -6,6 +6,7 @@ import { after, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { CLEAN_FILE } from '../buffer/clean-mark.js';
 import { RESERVE_FILE } from '../buffer/disk-space.js';
+import { PAGE_SIZE } from '../buffer/schema.js';
 import { SEQ_FILE } from '../buffer/seq-reservation.js';
 import {
   BUFFER_FILE,
@@ -241,6 +242,40 @@ test('anchored: a buffer file lost beside its seq reservation, and a file of an 
   b = SqliteBuffer.open(dir, defaults);
   assert.equal(b.anchored, true, 'it numbered on from its own seqs');
   b.close();
+});
+
+test('a new buffer file has small pages; a file of an older version keeps its 4 KiB pages and works on', () => {
+  const pageSize = (dir: string) => {
+    const db = new Database(join(dir, BUFFER_FILE), { readonly: true });
+    try {
+      return db.pragma('page_size', { simple: true });
+    } finally {
+      db.close();
+    }
+  };
+  const fresh = tempDir();
+  SqliteBuffer.open(fresh, defaults).close();
+  assert.equal(pageSize(fresh), PAGE_SIZE);
+  assert.ok(PAGE_SIZE < 4096);
+
+  // As older versions created it: SQLite's default page size.
+  const old = tempDir();
+  const db = new Database(join(old, BUFFER_FILE));
+  db.pragma('auto_vacuum = INCREMENTAL');
+  db.pragma('journal_mode = WAL');
+  db.exec('CREATE TABLE seed (x)');
+  db.close();
+  let b = SqliteBuffer.open(old, defaults);
+  b.append(entries(300, 's1', 'x'.repeat(100)));
+  assert.equal(b.ack(1, 100), 100);
+  b.close();
+  b = SqliteBuffer.open(old, defaults);
+  assert.deepEqual(
+    b.lease(0, 1000, 1 << 30).map((r) => r.seq),
+    Array.from({ length: 200 }, (_, i) => 101 + i),
+  );
+  b.close();
+  assert.equal(pageSize(old), 4096);
 });
 
 /** Readings as ingest stores them: the record of docs/reference/kafka-records.md. */

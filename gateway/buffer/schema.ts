@@ -35,7 +35,8 @@ export interface Statements {
   rangeSize: Database.Statement;
   deleteRange: Database.Statement;
   lease: Database.Statement;
-  oldestTs: Database.Statement;
+  /** The first row after a seq (seq, ts). */
+  firstAfter: Database.Statement;
   quarantine: Database.Statement;
   trimQuarantine: Database.Statement;
   quarantineRows: Database.Statement;
@@ -122,7 +123,7 @@ function prepare(db: Database.Database, settings: FileSettings, anchoredIfNew: b
     lease: db.prepare(
       'SELECT seq, key, value, ts, bytes FROM readings WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?',
     ),
-    oldestTs: db.prepare(OLDEST_TS),
+    firstAfter: db.prepare('SELECT seq, ts FROM readings WHERE seq > ? ORDER BY seq LIMIT 1'),
     quarantine: db.prepare('INSERT INTO quarantine (ts, source, reason, detail, payload) VALUES (?, ?, ?, ?, ?)'),
     trimQuarantine: db.prepare('DELETE FROM quarantine WHERE id <= (SELECT MAX(id) FROM quarantine) - ?'),
     quarantineRows: db.prepare(QUARANTINE_ROWS),

@@ -90,6 +90,8 @@ export class Forwarder {
   private contactAt = performance.now();
   private progressAt = performance.now();
   private sending = false;
+  /** The last lease found nothing to send (the forwarder waits for readings). */
+  private idle = false;
   private watchdog: NodeJS.Timeout | undefined;
   /** The outage under way: when it began (monotonic), attempts, and when it was last summarised. */
   private outage: { since: number; attempts: number; reportedAt: number } | undefined;
@@ -147,6 +149,11 @@ export class Forwarder {
         if (next === undefined) continue;
         const { batch, lane } = next;
         if (batch.length === 0) {
+          // Nothing new for a whole idle wait: no commit of readings will come to delete what
+          // Kafka acknowledged last (see SqliteBuffer.ack()), so delete it now.
+          if (this.idle)
+            await this.local('deleting acknowledged readings from the buffer failed', () => this.buffer.flushAcks());
+          this.idle = true;
           if (performance.now() - this.contactAt > IDLE_CHECK_MS) {
             await bounded(this.uplink.check(), CHECK_TIMEOUT_MS, 'connection check');
             this.contactAt = performance.now();
@@ -155,6 +162,7 @@ export class Forwarder {
           await this.sleep(1000, true);
           continue;
         }
+        this.idle = false;
         this.sending = true;
         try {
           await this.deliver(batch, lane);

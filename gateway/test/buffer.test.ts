@@ -98,6 +98,44 @@ test('ack deletes only the acknowledged range and keeps depth and bytes exact', 
   b.close();
 });
 
+test('a small acknowledged range is deleted by the next commit of readings, or at close; a crash before brings it back', () => {
+  const dir = tempDir();
+  const rowsInFile = () => {
+    const db = new Database(join(dir, BUFFER_FILE), { readonly: true });
+    try {
+      return (db.prepare('SELECT seq FROM readings ORDER BY seq').all() as { seq: number }[]).map((r) => r.seq);
+    } finally {
+      db.close();
+    }
+  };
+  let b = SqliteBuffer.open(dir, defaults);
+  b.append(entries(10));
+  assert.equal(b.ack(1, 10), 10);
+  assert.deepEqual(b.stats(), { depth: 0, bytes: 0, oldestTs: null, nextSeq: 11, seqReserved: b.stats().seqReserved });
+  assert.equal(rowsInFile().length, 10, 'no transaction of its own');
+  b.append(entries(3));
+  assert.deepEqual(rowsInFile(), [11, 12, 13], 'deleted in the commit of the next readings');
+
+  b.ack(11, 11);
+  assert.equal(b.stats().oldestTs, 1001, 'the oldest reading still waiting');
+  assert.deepEqual(
+    b.lease(0, 100, 1 << 20).map((r) => r.seq),
+    [12, 13],
+    'never leased again',
+  );
+  b.ack(12, 12);
+  // A crash (the handle abandoned) before a commit: the rows come back, to be sent again.
+  b = SqliteBuffer.open(dir, defaults);
+  assert.deepEqual(
+    b.lease(0, 100, 1 << 20).map((r) => r.seq),
+    [12, 13],
+    '12 is back, to be sent again; 11 was deleted before the lease',
+  );
+  b.ack(12, 13);
+  b.close();
+  assert.deepEqual(rowsInFile(), [], 'close deletes what waited');
+});
+
 test('drop-oldest: at the cap the oldest readings make room and are counted', () => {
   const b = SqliteBuffer.open(tempDir(), { ...defaults, maxBytes: 4096 });
   const r1 = b.append(entries(20, 's1', 'x'.repeat(100)));

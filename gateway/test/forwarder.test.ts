@@ -9,8 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, test } from 'node:test';
+import Database from 'better-sqlite3';
 import { pino } from 'pino';
-import { type BufferEntry, SqliteBuffer, type StoredRecord } from '../buffer/sqlite-buffer.js';
+import { BUFFER_FILE, type BufferEntry, SqliteBuffer, type StoredRecord } from '../buffer/sqlite-buffer.js';
 import { Forwarder, type ForwarderOptions } from '../forwarder/forwarder.js';
 import { Status } from '../status/status.js';
 import { waitFor } from './support/gateway-process.js';
@@ -306,6 +307,31 @@ test('an anchored buffer is numbered on as it is: nothing renumbered, whatever K
   }
   assertDelivered(uplink.log, 4);
   assert.ok(!again.lines.some((l) => l.msg.includes('fresh buffer')));
+});
+
+test('once no readings come, what Kafka acknowledged last is deleted from the file, not left for the next commit', async () => {
+  const uplink = new MemoryUplink();
+  const r = rig(uplink);
+  r.forwarder.start();
+  try {
+    await waitFor('anchored', () => r.buffer.anchored, 30_000);
+    r.buffer.append(new Readings(2).take(10));
+    r.forwarder.notify();
+    await waitFor('sent', () => uplink.log.length === 10, 30_000);
+    // Read as another process (or the next start after a crash) would find the file.
+    const rowsInFile = () => {
+      const db = new Database(join(r.dataDir, BUFFER_FILE), { readonly: true });
+      try {
+        return (db.prepare('SELECT COUNT(*) AS n FROM readings').get() as { n: number }).n;
+      } finally {
+        db.close();
+      }
+    };
+    await waitFor('the acknowledged rows deleted', () => rowsInFile() === 0, 30_000);
+  } finally {
+    await r.forwarder.stop();
+    r.buffer.close();
+  }
 });
 
 /** live-first: what a consumer sees is complete, and each lane (backlog, live) in seq order. */

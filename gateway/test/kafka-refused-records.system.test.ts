@@ -86,6 +86,7 @@ test('20,000 readings and 30 too large, gzip, 3 partitions, max.message.bytes 20
     stopTimeoutMs: 5000,
     callTimeoutMs: 60_000,
     drain: 'in-order',
+    lingerMs: 0,
   });
   fwd.start();
   try {

@@ -92,6 +92,7 @@ for (const version of [KAFKA_VERSIONS.latest, KAFKA_VERSIONS.legacy]) {
         stopTimeoutMs: 5000,
         callTimeoutMs: 3000,
         drain: 'in-order',
+        lingerMs: 0,
       });
       fwd.start();
       try {
@@ -156,6 +157,7 @@ for (const version of [KAFKA_VERSIONS.latest, KAFKA_VERSIONS.legacy]) {
         stopTimeoutMs: 5000,
         callTimeoutMs: 60_000,
         drain: 'in-order',
+        lingerMs: 0,
       });
       fwd.start();
       try {

@@ -73,6 +73,7 @@ export class Gateway {
       stopTimeoutMs: 10_000,
       callTimeoutMs: 60_000,
       drain: cfg.kafka.drain,
+      lingerMs: cfg.kafka.lingerMs,
     });
     this.forwarder = forwarder;
     this.ingest = new Ingest(

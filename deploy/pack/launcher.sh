@@ -31,4 +31,14 @@ if [ -n "${CREDENTIALS_DIRECTORY:-}" ]; then
   done
 fi
 
-exec node "$bindir/../dist/gateway/cli/main.js" "$@"
+main=$bindir/../dist/gateway/cli/main.js
+# The Node flags of the CLI's shebang (#!/usr/bin/env -S node FLAGS): `node main.js` skips the
+# shebang, and its flags bound the gateway's memory (see gateway/cli/main.ts).
+read -r shebang < "$main"
+case $shebang in
+  *' node '*) flags=${shebang#*' node '} ;;
+  *) flags= ;;
+esac
+# One word per flag: unquoted on purpose.
+# shellcheck disable=SC2086
+exec node $flags "$main" "$@"

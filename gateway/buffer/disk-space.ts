@@ -15,11 +15,11 @@ export class DiskSpace {
   private readonly reserveFile: string;
   private readonly reserveSize: number;
   /**
-   * WAL pages between automatic checkpoints: SQLite's default 1000 (4 MiB), less on a small file
-   * system (a 64th of it), so that the WAL, and the room a checkpoint needs to fold it back into
-   * the database, stay a small part of the disk.
+   * WAL bytes between automatic checkpoints: 4 MiB (SQLite's default of 1000 pages of 4 KiB),
+   * less on a small file system (a 64th of it), so that the WAL, and the room a checkpoint needs
+   * to fold it back into the database, stay a small part of the disk.
    */
-  readonly walPages: number;
+  readonly walBytes: number;
 
   constructor(
     private readonly dataDir: string,
@@ -28,13 +28,11 @@ export class DiskSpace {
   ) {
     this.reserveFile = join(dataDir, RESERVE_FILE);
     const fs = statfsSync(dataDir);
-    this.walPages = Math.max(
-      16,
-      Math.min(1000, Math.floor(Math.min((fs.blocks * fs.bsize) / 64, maxBytes / 16) / PAGE)),
-    );
+    this.walBytes =
+      PAGE * Math.max(16, Math.min(1000, Math.floor(Math.min((fs.blocks * fs.bsize) / 64, maxBytes / 16) / PAGE)));
     // Room for a full WAL to be checkpointed into the database and for the WAL of deleting the
     // acknowledged readings after it.
-    this.reserveSize = 3 * this.walPages * PAGE;
+    this.reserveSize = 3 * this.walBytes;
   }
 
   /**

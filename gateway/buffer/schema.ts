@@ -20,6 +20,9 @@ const ROW_COLUMNS = 5;
 /** Values of this many rows make a full insertRows() batch. */
 export const INSERT_VALUES = INSERT_ROWS * ROW_COLUMNS;
 
+/** Page size of a new buffer file (see prepare()). */
+export const PAGE_SIZE = 1024;
+
 /** The prepared statements of one open buffer file. */
 export interface Statements {
   db: Database.Database;
@@ -32,7 +35,8 @@ export interface Statements {
   rangeSize: Database.Statement;
   deleteRange: Database.Statement;
   lease: Database.Statement;
-  oldestTs: Database.Statement;
+  /** The first row after a seq (seq, ts). */
+  firstAfter: Database.Statement;
   quarantine: Database.Statement;
   trimQuarantine: Database.Statement;
   quarantineRows: Database.Statement;
@@ -46,8 +50,8 @@ export interface Statements {
 
 export interface FileSettings {
   synchronous: 'FULL' | 'NORMAL' | 'OFF';
-  /** WAL pages between automatic checkpoints (see DiskSpace). */
-  walPages: number;
+  /** WAL bytes between automatic checkpoints (see DiskSpace). */
+  walBytes: number;
 }
 
 /**
@@ -78,7 +82,13 @@ export function readMeta(db: Database.Database): Map<string, number> {
 }
 
 function prepare(db: Database.Database, settings: FileSettings, anchoredIfNew: boolean): Statements {
-  // Only takes effect on a new file: lets a full disk get pages back (see release()).
+  // Both only take effect on a new file; a file of an older version keeps its 4 KiB pages.
+  // Small pages: at a steady few hundred readings a second a commit holds a few dozen readings,
+  // and every page it touches goes to the WAL whole: the half-filled last page of the rows, the
+  // b-tree's root, the header, the meta row, the pointer map. With 1 KiB pages, commits of 50
+  // readings wrote 690 bytes per reading to flash instead of 1,240.
+  db.pragma(`page_size = ${PAGE_SIZE}`);
+  // Lets a full disk get pages back (see release()).
   db.pragma('auto_vacuum = INCREMENTAL');
   db.pragma('journal_mode = WAL');
   db.pragma(`synchronous = ${settings.synchronous}`);
@@ -88,8 +98,9 @@ function prepare(db: Database.Database, settings: FileSettings, anchoredIfNew: b
   // Bound the WAL: checkpoint every ~4 MiB of pages (fewer for a small cap or disk, see
   // DiskSpace) and truncate the file back after a checkpoint, so a burst does not leave a huge
   // WAL on flash.
-  db.pragma(`wal_autocheckpoint = ${settings.walPages}`);
-  db.pragma(`journal_size_limit = ${settings.walPages * 4096 * 4}`);
+  const pageSize = db.pragma('page_size', { simple: true }) as number;
+  db.pragma(`wal_autocheckpoint = ${Math.ceil(settings.walBytes / pageSize)}`);
+  db.pragma(`journal_size_limit = ${settings.walBytes * 4}`);
   // A meta table without the `anchored` flag was written by an older version, which numbered on
   // from its own seqs: anchored. One transaction, so that a crash while a file is created cannot
   // leave a meta table that looks like such an older one.
@@ -112,7 +123,7 @@ function prepare(db: Database.Database, settings: FileSettings, anchoredIfNew: b
     lease: db.prepare(
       'SELECT seq, key, value, ts, bytes FROM readings WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?',
     ),
-    oldestTs: db.prepare(OLDEST_TS),
+    firstAfter: db.prepare('SELECT seq, ts FROM readings WHERE seq > ? ORDER BY seq LIMIT 1'),
     quarantine: db.prepare('INSERT INTO quarantine (ts, source, reason, detail, payload) VALUES (?, ?, ?, ?, ?)'),
     trimQuarantine: db.prepare('DELETE FROM quarantine WHERE id <= (SELECT MAX(id) FROM quarantine) - ?'),
     quarantineRows: db.prepare(QUARANTINE_ROWS),

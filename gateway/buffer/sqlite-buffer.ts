@@ -142,6 +142,19 @@ const NEAR_FULL = 0.8;
 const ACK_STEP = 500;
 /** Pages handed back to a full file system per step. */
 const VACUUM_STEP = 16;
+/**
+ * At most this many acknowledged readings wait for the next commit to delete them (see ack());
+ * more are deleted at once, as the large batches of a burst or a backlog drain are.
+ */
+const DEFERRED_ACK_ROWS = 1000;
+
+/** A range of seqs Kafka acknowledged whose rows are still in the file, and what they count. */
+interface DeferredAck {
+  from: number;
+  to: number;
+  rows: number;
+  bytes: number;
+}
 
 /** Why storing failed, when it is the disk's fault: full (SQLITE_FULL, ENOSPC) or failing I/O. */
 export function storageFailure(err: unknown): 'disk_full' | 'io_error' | null {
@@ -194,6 +207,11 @@ export class SqliteBuffer {
   private depth = 0;
   private bytes = 0;
   private isAnchored = true;
+  /**
+   * Acknowledged ranges deleted by the next commit (or flushAcks()). nextSeq, depth and bytes
+   * describe the file, these rows included; what the buffer reports leaves them out.
+   */
+  private deferred: DeferredAck[] = [];
   /** Whether a buffer file created now counts as anchored: only if a seq reservation was found. */
   private readonly anchoredIfNew: boolean;
   private readonly file: string;
@@ -250,6 +268,14 @@ export class SqliteBuffer {
     // else it may have been rolled back (a lost file, a power cut under synchronous NORMAL):
     // continue above every seq that may have been handed out.
     if (cleanSeq === null || cleanSeq !== this.nextSeq) this.nextSeq = Math.max(this.nextSeq, this.seqs.highWater);
+    // The reserve is written once for the data dir's lifetime (it stays across restarts). Written
+    // now, not by the first commit, whose readings would wait for its megabytes and their fsync.
+    // A disk too full for it is no reason not to start: every commit tries again and raises disk_full.
+    try {
+      this.space.keepReserve();
+    } catch (err) {
+      if (!storageFailure(err)) throw err;
+    }
   }
 
   /**
@@ -281,7 +307,7 @@ export class SqliteBuffer {
   private attach(file = this.file, anchoredIfNew = this.anchoredIfNew): void {
     const st = openBufferFile(
       file,
-      { synchronous: this.opts.synchronous, walPages: this.space.walPages },
+      { synchronous: this.opts.synchronous, walBytes: this.space.walBytes },
       anchoredIfNew,
     );
     this.h = this.withTransactions(st);
@@ -291,6 +317,8 @@ export class SqliteBuffer {
     this.depth = meta.get('depth')!;
     this.bytes = meta.get('bytes')!;
     this.isAnchored = meta.get('anchored') !== 0;
+    // A file opened again (after an I/O error, or salvaged) may hold fewer of the deferred rows.
+    for (const d of this.deferred) Object.assign(d, this.rangeSize(d.from, d.to));
   }
 
   /** The transactions on a file's statements, which keep the counters here in step with the file. */
@@ -301,6 +329,9 @@ export class SqliteBuffer {
 
     h.appendTx = db.transaction((entries: BufferEntry[], quarantine: QuarantineEntry[], session: SessionOp[]) => {
       const result: AppendResult = { stored: 0, droppedOldest: 0, refused: [] };
+      // The deferred deletes share this commit's pages (header, root, pointer map, meta row) and
+      // its fsync; first, so that their room counts against the cap.
+      for (const d of this.deferred) this.deleteRows(d.from, d.to);
       this.storeQuarantine(quarantine);
       for (const op of session) {
         if (op.hold)
@@ -344,11 +375,7 @@ export class SqliteBuffer {
     }) as Handle['appendTx'];
 
     h.ackTx = db.transaction((from: number, to: number) => {
-      // Summed in SQLite: cheaper than RETURNING a JS object per row of a 5000-row batch.
-      const { n, b } = h.rangeSize.get(from, to) as { n: number; b: number };
-      h.deleteRange.run(from, to);
-      this.bytes -= b;
-      this.depth -= n;
+      const n = this.deleteRows(from, to);
       this.saveMeta();
       return n;
     }) as Handle['ackTx'];
@@ -401,6 +428,21 @@ export class SqliteBuffer {
       this.h.quarantine.run(q.ts, q.source, q.reason, q.detail, payload);
     }
     this.h.trimQuarantine.run(this.opts.quarantineMaxRows);
+  }
+
+  /** Rows and bytes stored in from..to. Summed in SQLite: cheaper than a JS object per row of a 5000-row batch. */
+  private rangeSize(from: number, to: number): { rows: number; bytes: number } {
+    const { n, b } = this.h.rangeSize.get(from, to) as { n: number; b: number };
+    return { rows: n, bytes: b };
+  }
+
+  /** Delete from..to inside a transaction and count it; returns how many rows went. */
+  private deleteRows(from: number, to: number): number {
+    const { rows, bytes } = this.rangeSize(from, to);
+    this.h.deleteRange.run(from, to);
+    this.bytes -= bytes;
+    this.depth -= rows;
+    return rows;
   }
 
   private saveMeta(): void {
@@ -526,7 +568,7 @@ export class SqliteBuffer {
   }
 
   private reportFill(): void {
-    const share = this.cap > 0 ? this.bytes / this.cap : 1;
+    const share = this.cap > 0 ? this.waiting().bytes / this.cap : 1;
     this.events.problem?.(
       'buffer_near_full',
       share > NEAR_FULL ? `${Math.round(share * 100)} % of the cap (${this.cap} bytes)` : null,
@@ -544,6 +586,7 @@ export class SqliteBuffer {
       this.seqs.reserve(this.nextSeq + entries.length);
       if (this.seqs.highWater !== mark) this.events.seqReserved?.(this.seqs.highWater);
       const result = this.keepCountersOnRollback(() => this.h.appendTx(entries, quarantine, session));
+      this.deferred = [];
       if (this.failing) {
         this.events.problem?.(this.failing, null);
         this.failing = null;
@@ -566,6 +609,8 @@ export class SqliteBuffer {
   /** The next records after `afterSeq` (and up to `upToSeq`), in seq order, up to the limits (at least one record). */
   lease(afterSeq: number, maxRecords: number, maxBytes: number, upToSeq = Number.MAX_SAFE_INTEGER): StoredRecord[] {
     const rows = this.guard(() => {
+      // Acknowledged readings are never leased again, also while their delete is deferred.
+      if (this.deferredWithin(afterSeq + 1, upToSeq)) this.withoutFsync(() => this.deleteDeferred());
       const leased = this.h.lease.all(afterSeq, upToSeq, maxRecords) as StoredRecord[];
       // A damaged page can still parse: never forward a row whose record does not carry its seq.
       const bad = leased.find((r) => !intact(r));
@@ -584,12 +629,57 @@ export class SqliteBuffer {
    * Kafka acknowledged seqs from..to: delete them. Returns how many rows went.
    *
    * The delete gets no fsync of its own: the next commit's fsync (or a checkpoint) makes it
-   * durable together with everything before it. A power cut before that only brings the rows
-   * back, to be sent again under their seqs (exactly-once deletes them unsent on connect). That
-   * halves the fsyncs of a steady stream.
+   * durable together with everything before it. A small one is not even a transaction of its
+   * own: it waits for the next commit of readings, whose transaction deletes it (see appendTx),
+   * or for flushAcks() when none comes. A commit touches the same pages a delete does (the
+   * header, the b-tree's root, the pointer map, the meta row): commits of 50 readings, each
+   * acknowledged before the next, wrote 439 bytes per reading instead of 668. A crash or power
+   * cut before that commit only brings the rows back, to be sent again under their seqs
+   * (exactly-once deletes them unsent on connect).
    */
   ack(fromSeq: number, toSeq: number): number {
-    return this.guard(() => this.withoutFsync(() => this.deleteAcked(fromSeq, toSeq)));
+    return this.guard(() => {
+      // A failing disk needs the room now; an overlap would count rows twice.
+      if (!this.failing && !this.deferredWithin(fromSeq, toSeq)) {
+        const size = this.rangeSize(fromSeq, toSeq);
+        if (this.depth - this.waiting().depth + size.rows <= DEFERRED_ACK_ROWS) {
+          this.deferred.push({ from: fromSeq, to: toSeq, ...size });
+          this.reportFill();
+          return size.rows;
+        }
+      }
+      return this.withoutFsync(() => {
+        this.deleteDeferred();
+        return this.deleteAcked(fromSeq, toSeq);
+      });
+    });
+  }
+
+  /** Delete what ack() deferred now (the forwarder calls it when no readings came for a while). */
+  flushAcks(): void {
+    if (this.deferred.length) this.guard(() => this.withoutFsync(() => this.deleteDeferred()));
+  }
+
+  private deleteDeferred(): void {
+    while (this.deferred.length) {
+      const d = this.deferred[0]!;
+      this.deleteAcked(d.from, d.to);
+      this.deferred.shift();
+    }
+  }
+
+  private deferredWithin(fromSeq: number, toSeq: number): boolean {
+    return this.deferred.some((d) => d.to >= fromSeq && d.from <= toSeq);
+  }
+
+  /** Rows and bytes waiting, as the buffer reports them: the file's, less the deferred deletes. */
+  private waiting(): { depth: number; bytes: number } {
+    let { depth, bytes } = this;
+    for (const d of this.deferred) {
+      depth -= d.rows;
+      bytes -= d.bytes;
+    }
+    return { depth, bytes };
   }
 
   private deleteAcked(fromSeq: number, toSeq: number): number {
@@ -693,6 +783,8 @@ export class SqliteBuffer {
   anchor(floor: number): number {
     if (this.isAnchored) return 0;
     return this.guard(() => {
+      // Renumbering would move other rows under the seqs a deferred delete names.
+      this.withoutFsync(() => this.deleteDeferred());
       const lowest = (this.h.lowestSeq.get() as { seq: number | null }).seq;
       const shift = lowest !== null && lowest <= floor ? floor + 1 - lowest : 0;
       const nextSeq = Math.max(this.nextSeq + shift, floor + 1);
@@ -706,17 +798,26 @@ export class SqliteBuffer {
     let oldestTs: number | null = null;
     // A status scrape must not fail on a damaged page; the next read or write deals with it.
     try {
-      oldestTs = (this.h.oldestTs.get() as { ts: number } | undefined)?.ts ?? null;
+      oldestTs = this.oldestWaiting();
     } catch {
       /* unreadable now */
     }
     return {
-      depth: this.depth,
-      bytes: this.bytes,
+      ...this.waiting(),
       oldestTs,
       nextSeq: this.nextSeq,
       seqReserved: this.seqs.highWater,
     };
+  }
+
+  /** The ts of the oldest row that is no deferred delete. */
+  private oldestWaiting(): number | null {
+    for (let after = 0; ; ) {
+      const row = this.h.firstAfter.get(after) as { seq: number; ts: number } | undefined;
+      const d = row && this.deferred.find((x) => x.from <= row.seq && row.seq <= x.to);
+      if (!d) return row?.ts ?? null;
+      after = d.to;
+    }
   }
 
   quarantined(limit = 100): QuarantinedRow[] {
@@ -737,6 +838,7 @@ export class SqliteBuffer {
     // Only a file that checkpointed and closed without error is recorded as clean; anything
     // else gets the integrity check at the next start.
     try {
+      this.withoutFsync(() => this.deleteDeferred());
       db.pragma('wal_checkpoint(TRUNCATE)');
     } catch {
       try {

@@ -289,6 +289,11 @@ export const configSchema = z
         replicationFactor: z.number().int().min(-1).default(-1),
         batchMaxRecords: z.number().int().min(1).max(100_000).default(5000),
         batchMaxBytes: z.number().int().min(1024).default(900_000),
+        /**
+         * A small batch (under a tenth of both limits) waits until this long after the previous send,
+         * to take along what arrives meanwhile: a slow stream makes fewer, larger sends.
+         */
+        lingerMs: z.number().int().min(0).max(10_000).default(250),
         clientId: z.string().min(1).optional(),
         /** `true`: TLS verified against the system's CAs; an object adds a private CA, a client certificate (mutual TLS), a server name. */
         tls: z.union([z.boolean(), kafkaTls]).optional(),

@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import { CLEAN_FILE } from '../buffer/clean-mark.js';
+import { RESERVE_FILE } from '../buffer/disk-space.js';
+import { PAGE_SIZE } from '../buffer/schema.js';
 import { SEQ_FILE } from '../buffer/seq-reservation.js';
 import { BUFFER_FILE, type BufferEntry, ROW_OVERHEAD, SqliteBuffer } from '../buffer/sqlite-buffer.js';
 import { encodeRecord, type ReadingRecord, recordKey } from '../ingest/record.js';
@@ -43,6 +45,13 @@ test('seq is assigned in order, persists across reopen and is never reused after
   assert.equal(SqliteBuffer.stats(dir).nextSeq, 8, 'read-only stats see the same counters');
 });
 
+test('the reserve is in place once the buffer is open, before the first commit', () => {
+  const dir = tempDir();
+  const b = SqliteBuffer.open(dir, defaults);
+  assert.ok(statSync(join(dir, RESERVE_FILE)).size > 0, 'the first commit does not pay for writing it');
+  b.close();
+});
+
 test('lease respects record and byte limits but always returns at least one record', () => {
   const b = SqliteBuffer.open(tempDir(), defaults);
   b.append(entries(10));
@@ -66,6 +75,44 @@ test('ack deletes only the acknowledged range and keeps depth and bytes exact', 
   assert.equal(s.bytes, before - rows.reduce((n, r) => n + r.bytes, 0));
   assert.equal(s.oldestTs, 1004);
   b.close();
+});
+
+test('a small acknowledged range is deleted by the next commit of readings, or at close; a crash before brings it back', () => {
+  const dir = tempDir();
+  const rowsInFile = () => {
+    const db = new Database(join(dir, BUFFER_FILE), { readonly: true });
+    try {
+      return (db.prepare('SELECT seq FROM readings ORDER BY seq').all() as { seq: number }[]).map((r) => r.seq);
+    } finally {
+      db.close();
+    }
+  };
+  let b = SqliteBuffer.open(dir, defaults);
+  b.append(entries(10));
+  assert.equal(b.ack(1, 10), 10);
+  assert.deepEqual(b.stats(), { depth: 0, bytes: 0, oldestTs: null, nextSeq: 11, seqReserved: b.stats().seqReserved });
+  assert.equal(rowsInFile().length, 10, 'no transaction of its own');
+  b.append(entries(3));
+  assert.deepEqual(rowsInFile(), [11, 12, 13], 'deleted in the commit of the next readings');
+
+  b.ack(11, 11);
+  assert.equal(b.stats().oldestTs, 1001, 'the oldest reading still waiting');
+  assert.deepEqual(
+    b.lease(0, 100, 1 << 20).map((r) => r.seq),
+    [12, 13],
+    'never leased again',
+  );
+  b.ack(12, 12);
+  // A crash (the handle abandoned) before a commit: the rows come back, to be sent again.
+  b = SqliteBuffer.open(dir, defaults);
+  assert.deepEqual(
+    b.lease(0, 100, 1 << 20).map((r) => r.seq),
+    [12, 13],
+    '12 is back, to be sent again; 11 was deleted before the lease',
+  );
+  b.ack(12, 13);
+  b.close();
+  assert.deepEqual(rowsInFile(), [], 'close deletes what waited');
 });
 
 test('drop-oldest: at the cap the oldest readings make room and are counted', () => {
@@ -212,6 +259,40 @@ test('anchored: a buffer file lost beside its seq reservation, and a file of an 
   b = SqliteBuffer.open(dir, defaults);
   assert.equal(b.anchored, true, 'it numbered on from its own seqs');
   b.close();
+});
+
+test('a new buffer file has small pages; a file of an older version keeps its 4 KiB pages and works on', () => {
+  const pageSize = (dir: string) => {
+    const db = new Database(join(dir, BUFFER_FILE), { readonly: true });
+    try {
+      return db.pragma('page_size', { simple: true });
+    } finally {
+      db.close();
+    }
+  };
+  const fresh = tempDir();
+  SqliteBuffer.open(fresh, defaults).close();
+  assert.equal(pageSize(fresh), PAGE_SIZE);
+  assert.ok(PAGE_SIZE < 4096);
+
+  // As older versions created it: SQLite's default page size.
+  const old = tempDir();
+  const db = new Database(join(old, BUFFER_FILE));
+  db.pragma('auto_vacuum = INCREMENTAL');
+  db.pragma('journal_mode = WAL');
+  db.exec('CREATE TABLE seed (x)');
+  db.close();
+  let b = SqliteBuffer.open(old, defaults);
+  b.append(entries(300, 's1', 'x'.repeat(100)));
+  assert.equal(b.ack(1, 100), 100);
+  b.close();
+  b = SqliteBuffer.open(old, defaults);
+  assert.deepEqual(
+    b.lease(0, 1000, 1 << 30).map((r) => r.seq),
+    Array.from({ length: 200 }, (_, i) => 101 + i),
+  );
+  b.close();
+  assert.equal(pageSize(old), 4096);
 });
 
 /** Readings as ingest stores them: the record of docs/reference/kafka-records.md. */

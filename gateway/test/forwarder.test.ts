@@ -5,8 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
-import { type BufferEntry, SqliteBuffer, type StoredRecord } from '../buffer/sqlite-buffer.js';
+import Database from 'better-sqlite3';
+import { BUFFER_FILE, type BufferEntry, SqliteBuffer, type StoredRecord } from '../buffer/sqlite-buffer.js';
 import { Forwarder, type ForwarderOptions } from '../forwarder/forwarder.js';
 import { waitFor } from './support/gateway-process.js';
 import { MemoryUplink } from './support/memory-uplink.js';
@@ -19,6 +21,7 @@ const fast: ForwarderOptions = {
   stopTimeoutMs: 5000,
   callTimeoutMs: 10_000,
   drain: 'in-order',
+  lingerMs: 0,
 };
 
 /** A buffer in a fresh temp dir (or `dir`), a forwarder on `uplink`, and the log lines it writes. */
@@ -282,6 +285,56 @@ test('an anchored buffer is numbered on as it is: nothing renumbered, whatever K
   }
   assertDelivered(uplink.log, 4);
   assert.ok(!again.lines.some((l) => l.msg.includes('fresh buffer')));
+});
+
+test('lingerMs: a small batch waits for more; a reading after a quiet spell and full batches go at once', async () => {
+  const uplink = new MemoryUplink();
+  // Far longer than any wait below: whatever is sent within them did not linger.
+  const r = rig(uplink, { lingerMs: 600_000 });
+  const readings = new Readings(2);
+  r.forwarder.start();
+  try {
+    await waitFor('anchored', () => r.buffer.anchored, 30_000);
+    r.buffer.append(readings.take(1));
+    r.forwarder.notify();
+    await waitFor('the first reading sent', () => uplink.log.length === 1, 30_000);
+    r.buffer.append(readings.take(2 * fast.batchMaxRecords));
+    r.forwarder.notify();
+    await waitFor('two full batches sent', () => uplink.log.length === 1 + 2 * fast.batchMaxRecords, 30_000);
+    // Under a tenth of batchMaxRecords: small.
+    r.buffer.append(readings.take(3));
+    r.forwarder.notify();
+  } finally {
+    await r.forwarder.stop();
+  }
+  assert.equal(r.buffer.stats().depth, 3, 'the small batch was still waiting for more');
+  r.buffer.close();
+  assertDelivered(uplink.log, 1 + 2 * fast.batchMaxRecords);
+});
+
+test('once no readings come, what Kafka acknowledged last is deleted from the file, not left for the next commit', async () => {
+  const uplink = new MemoryUplink();
+  const r = rig(uplink);
+  r.forwarder.start();
+  try {
+    await waitFor('anchored', () => r.buffer.anchored, 30_000);
+    r.buffer.append(new Readings(2).take(10));
+    r.forwarder.notify();
+    await waitFor('sent', () => uplink.log.length === 10, 30_000);
+    // Read as another process (or the next start after a crash) would find the file.
+    const rowsInFile = () => {
+      const db = new Database(join(r.dataDir, BUFFER_FILE), { readonly: true });
+      try {
+        return (db.prepare('SELECT COUNT(*) AS n FROM readings').get() as { n: number }).n;
+      } finally {
+        db.close();
+      }
+    };
+    await waitFor('the acknowledged rows deleted', () => rowsInFile() === 0, 30_000);
+  } finally {
+    await r.forwarder.stop();
+    r.buffer.close();
+  }
 });
 
 /** live-first: what a consumer sees is complete, and each lane (backlog, live) in seq order. */

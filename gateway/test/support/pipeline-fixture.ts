@@ -41,7 +41,7 @@ export function statusOf(gatewayId: string, buffer: SqliteBuffer): Status {
   return new Status(gatewayId, 'test', { bootId: 'b', synced: () => true }, () => buffer.stats());
 }
 
-/** Batches of 1000 readings or 1 MiB, retries from 100 ms to 1 s, calls bounded at a minute, in order. */
+/** Batches of 1000 readings or 1 MiB sent at once, retries from 100 ms to 1 s, calls bounded at a minute, in order. */
 export function forwarderOptions(over: Partial<ForwarderOptions> = {}): ForwarderOptions {
   return {
     batchMaxRecords: 1000,
@@ -50,6 +50,7 @@ export function forwarderOptions(over: Partial<ForwarderOptions> = {}): Forwarde
     stopTimeoutMs: 5000,
     callTimeoutMs: 60_000,
     drain: 'in-order',
+    lingerMs: 0,
     ...over,
   };
 }

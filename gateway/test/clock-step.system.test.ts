@@ -8,17 +8,17 @@
  * and readings taken before the sync say clockSynced: false.
  */
 import assert from 'node:assert/strict';
-import { existsSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Kafka, logLevel } from 'kafkajs';
 import { KAFKA_VERSIONS, type KafkaBroker, startKafka } from '../../deploy/kafka/launcher.js';
 import { type Broker, startBroker } from '../../drivers/test/support/mosquitto.js';
+import { LIBFAKETIME, libfaketime } from './support/faketime.js';
 import { type GatewayProcess, gatewayProcess, waitFor } from './support/gateway-process.js';
 import { readTopic } from './support/kafka-reader.js';
 import { publisher as openPublisher, type Publisher } from './support/publisher.js';
 
-const LIBFAKETIME = '/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1';
 const TOPIC = 'clock-step';
 const PER_PHASE = 100;
 const RATE = 20;
@@ -33,7 +33,7 @@ let clockFile: string;
 const setClock = (spec: string) => writeFileSync(clockFile, `${spec}\n`);
 
 before(async () => {
-  assert.ok(existsSync(LIBFAKETIME), `${LIBFAKETIME} (Debian package faketime)`);
+  libfaketime();
   [kafka, mosquitto] = await Promise.all([startKafka({ version: KAFKA_VERSIONS.latest }), startBroker()]);
   // Record timestamps are the gateway's wall clock at send time. Years back, the broker's
   // retention would delete them at once; days ahead, it refuses them (log.message.timestamp.

@@ -9,6 +9,7 @@ import { after, before, test } from 'node:test';
 import { type KafkaBroker, startKafka } from '../../deploy/kafka/launcher.js';
 import { type Broker, startBroker } from '../../drivers/test/support/mosquitto.js';
 import { delivered, missing, mqttGateway } from './support/delivery-check.js';
+import { libfaketime } from './support/faketime.js';
 import { type GatewayProcess, waitFor } from './support/gateway-process.js';
 import { readTopic } from './support/kafka-reader.js';
 import { type Publisher, publisher } from './support/publisher.js';
@@ -30,7 +31,7 @@ after(async () => {
 
 test('the gateway 3 days ahead of the broker delivers every reading', async () => {
   g = await mqttGateway('clock-ahead', mqtt, { brokers: kafka.brokers });
-  await g.start({}, ['faketime', '-f', '+3d']);
+  await g.start({ LD_PRELOAD: libfaketime(), FAKETIME: '+3d' });
   pub = await publisher(mqtt.url, 5, 'clock-ahead');
   await pub.publish(400);
   await waitFor(

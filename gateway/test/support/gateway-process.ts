@@ -11,8 +11,8 @@ export { CLI };
 export interface GatewayProcess {
   readonly dir: string;
   readonly statusUrl: string;
-  /** Start `sensorgate run`; `env` adds variables (e.g. SENSORGATE_FAILPOINT); `wrap` runs it under a command (e.g. faketime). */
-  start(env?: Record<string, string>, wrap?: string[]): Promise<void>;
+  /** Start `sensorgate run`; `env` adds variables (e.g. SENSORGATE_FAILPOINT, or LD_PRELOAD for libfaketime). */
+  start(env?: Record<string, string>): Promise<void>;
   /** Resolves with the exit code (null when killed by a signal) once the process has ended. */
   exited(): Promise<number | null>;
   /** SIGTERM (or the given signal) and wait; resolves with the exit code. */
@@ -70,10 +70,9 @@ export async function gatewayProcess(config: any, opts: GatewayProcessOptions = 
   const gp: GatewayProcess = {
     dir,
     statusUrl,
-    async start(env = {}, wrap = []) {
+    async start(env = {}) {
       const log = openSync(join(dir, 'logs', `run-${++runs}.log`), 'w');
-      const argv = [process.execPath, ...cliNodeFlags(), CLI, 'run', '--config', configFile];
-      const c = spawn([...wrap, ...argv][0]!, [...wrap, ...argv].slice(1), {
+      const c = spawn(process.execPath, [...cliNodeFlags(), CLI, 'run', '--config', configFile], {
         stdio: ['ignore', log, log],
         env: { ...process.env, ...env },
       });

@@ -31,12 +31,17 @@ export function exactlyOnceSuite(kafkaVersion: string): void {
 
     /** Stream readings while crashing the gateway; returns what Kafka holds and what was published. */
     async function crashScenario(delivery: string, randomKills: number) {
-      // The failpoint run exits after its third send, maybe before its source is up: no waiting for it.
+      // The failpoint run exits after its third send, maybe before its source is up: start() does
+      // not wait for sources. The first run must be subscribed before anything is published, or the
+      // broker drops it; later runs resume the same MQTT session, which the broker keeps filling.
       const { g, topic, prefix } = await rig.newGateway({
         kafka: { delivery, batchMaxRecords: 200 },
         awaitSources: false,
       });
       await g.start();
+      await waitFor('the MQTT source subscribed', async () =>
+        (await g.status()).sources.every((s: { state: string }) => s.state === 'up'),
+      );
       const pub = await rig.publisher(prefix, 5);
       let publishing = true;
       const stream = (async () => {

@@ -8,7 +8,8 @@
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { type BufferEntry, SqliteBuffer } from '../buffer/sqlite-buffer.js';
+import type { BufferEntry } from '../buffer/buffer.js';
+import { SqliteBuffer } from '../buffer/sqlite-buffer.js';
 import { encodeRecord, recordKey } from '../ingest/record.js';
 import { writeBytes } from './proc.js';
 import { METRIC, readingValue, sensorOf } from './workload.js';

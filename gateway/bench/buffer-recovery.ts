@@ -9,14 +9,10 @@
 import { closeSync, mkdtempSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { BufferEntry, BufferOptions, SalvageReport } from '../buffer/buffer.js';
 import { CLEAN_FILE } from '../buffer/clean-mark.js';
-import {
-  BUFFER_FILE,
-  type BufferEntry,
-  type BufferOptions,
-  type SalvageReport,
-  SqliteBuffer,
-} from '../buffer/sqlite-buffer.js';
+import { BUFFER_FILE } from '../buffer/schema.js';
+import { SqliteBuffer } from '../buffer/sqlite-buffer.js';
 import { encodeRecord, recordKey } from '../ingest/record.js';
 
 const gib = Number(process.argv[2] ?? 1);

@@ -34,12 +34,6 @@ export interface SalvageResult {
 const KEEP_ASIDE = 3;
 const SIDE_FILES = ['', '-wal', '-shm'];
 
-/** SQLite's verdict that a file is damaged (as opposed to full, busy or failing I/O). */
-export function isDamage(err: unknown): boolean {
-  const code = (err as { code?: unknown }).code;
-  return typeof code === 'string' && (code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB');
-}
-
 /**
  * Rename `file` (with its -wal and -shm) to `<file>.corrupt-<UTC time>`, and remove the oldest
  * such sets beyond a few. Returns the new name of the main file.

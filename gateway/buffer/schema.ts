@@ -20,6 +20,9 @@ const ROW_COLUMNS = 5;
 /** Values of this many rows make a full insertRows() batch. */
 export const INSERT_VALUES = INSERT_ROWS * ROW_COLUMNS;
 
+/** The buffer's SQLite file in the data dir (with its -wal and -shm). */
+export const BUFFER_FILE = 'buffer.sqlite';
+
 /** Page size of a new buffer file (see prepare()). */
 export const PAGE_SIZE = 1024;
 

@@ -11,7 +11,7 @@
  * - depth and bytes are kept in the meta table inside the same transactions, so opening a full
  *   1 GiB buffer does not scan it.
  * - The disk may fail under it (docs/durability.md). A damaged file is set aside and salvaged into a
- *   fresh one (buffer-salvage.ts); seqs are reserved in a file outside the database
+ *   fresh one (salvage.ts); seqs are reserved in a file outside the database
  *   (seq-reservation.ts) so that no loss of the database can make one repeat; a full disk or an
  *   I/O error refuses the commit (nothing is acknowledged that is not durable) and never leaves the
  *   counters here disagreeing with the file.
@@ -23,119 +23,30 @@
  */
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import type {
+  AppendResult,
+  BufferEntry,
+  BufferEvents,
+  BufferOptions,
+  LiveBufferStats,
+  QuarantinedRow,
+  QuarantineEntry,
+  SessionOp,
+  StoredRecord,
+} from './buffer.js';
 import { markClean, takeCleanMark } from './clean-mark.js';
 import { DiskSpace } from './disk-space.js';
+import { isDamage, storageFailure } from './failures.js';
 import { withSeq } from './record-seq.js';
-import { intact, isDamage, type SalvagedRow, salvage, setAside } from './salvage.js';
-import {
-  INSERT_VALUES,
-  insertRows,
-  OLDEST_TS,
-  openBufferFile,
-  QUARANTINE_ROWS,
-  readMeta,
-  type Statements,
-} from './schema.js';
+import { intact, type SalvagedRow, salvage, setAside } from './salvage.js';
+import { BUFFER_FILE, INSERT_VALUES, insertRows, openBufferFile, readMeta, type Statements } from './schema.js';
 import { fsyncDir, SeqReservation } from './seq-reservation.js';
-
-export interface BufferOptions {
-  maxBytes: number;
-  whenFull: 'drop-oldest' | 'reject-new';
-  synchronous: 'FULL' | 'NORMAL' | 'OFF';
-  quarantineMaxRows: number;
-  /** Free space always left on the data dir's file system; the cap shrinks to respect it. */
-  reserveBytes?: number;
-}
-
-/** A damaged buffer file was set aside and salvaged. */
-export interface SalvageReport {
-  /** The damaged file, as renamed. */
-  file: string;
-  /** What SQLite said about it. */
-  cause: string;
-  salvaged: number;
-  /** Readings lost with it; null when the damaged file cannot tell. */
-  lost: number | null;
-  ms: number;
-}
-
-/** What the buffer tells the rest of the gateway (status, log). */
-export interface BufferEvents {
-  /** Raise (detail) or clear (null) one of: disk_full, buffer_io_error, buffer_near_full. */
-  problem?(code: 'disk_full' | 'buffer_io_error' | 'buffer_near_full', detail: string | null): void;
-  salvaged?(report: SalvageReport): void;
-  /**
-   * A salvage is running and has kept this many readings so far (called after each batch). It
-   * blocks the event loop for as long as it takes: this is where to keep a watchdog fed.
-   */
-  progress?(salvaged: number): void;
-  /**
-   * A new block of seqs was reserved (the seq.hwm mark moved). Kafka learns the mark from the
-   * next status; publishing one soon keeps what a lost data dir can cost to about one publish.
-   */
-  seqReserved?(highWater: number): void;
-}
-
-/** A reading as the buffer stores it: the Kafka key, and the record value built once its seq is known. */
-export interface BufferEntry {
-  key: string;
-  ts: number;
-  /** The record: JSON carrying `"seq":<seq>` as a field (how the buffer tells a damaged row from a good one). */
-  encode(seq: number): string;
-}
-
-export interface QuarantineEntry {
-  ts: number;
-  source: string;
-  reason: string;
-  detail: string;
-  payload?: Uint8Array | string;
-}
-
-/** A source's held messages (see HeldMessage in drivers/driver.ts): to hold, or to forget. */
-export interface SessionOp {
-  source: string;
-  hold?: { id: number; topic: string; payload: Uint8Array };
-  release?: number;
-}
-
-export interface StoredRecord {
-  seq: number;
-  key: string;
-  value: string;
-  ts: number;
-  bytes: number;
-}
-
-export interface BufferStats {
-  depth: number;
-  bytes: number;
-  oldestTs: number | null;
-  nextSeq: number;
-}
-
-/** What an open buffer tells the status besides the stats `sensorgate buffer stats` prints. */
-export interface LiveBufferStats extends BufferStats {
-  /** The seq reservation (seq.hwm): every seq handed out so far is below it. */
-  seqReserved: number;
-}
-
-export interface AppendResult {
-  /** Readings stored. */
-  stored: number;
-  /** Oldest readings deleted to make room (drop-oldest). */
-  droppedOldest: number;
-  /** New readings refused because the buffer was full (reject-new, or one larger than the cap). */
-  refused: BufferEntry[];
-}
 
 /** Quarantined payloads are kept for diagnosis, not for replay: a prefix is enough. */
 const QUARANTINE_PAYLOAD_BYTES = 1024;
 /** Fixed per-row overhead counted against maxBytes, so many tiny rows cannot overrun the cap. */
 export const ROW_OVERHEAD = 24;
 
-export const BUFFER_FILE = 'buffer.sqlite';
 /** Warn above this share of the cap. */
 const NEAR_FULL = 0.8;
 /** On a full disk, acknowledged readings are deleted in steps this small, each fitting the reserve. */
@@ -154,42 +65,6 @@ interface DeferredAck {
   to: number;
   rows: number;
   bytes: number;
-}
-
-/** Why storing failed, when it is the disk's fault: full (SQLITE_FULL, ENOSPC) or failing I/O. */
-export function storageFailure(err: unknown): 'disk_full' | 'io_error' | null {
-  const code = (err as { code?: unknown } | null)?.code;
-  if (typeof code !== 'string') return null;
-  if (code === 'SQLITE_FULL' || code === 'ENOSPC' || code === 'EDQUOT') return 'disk_full';
-  if (code.startsWith('SQLITE_IOERR') || code === 'SQLITE_CANTOPEN' || code === 'EIO') return 'io_error';
-  return null;
-}
-
-export interface QuarantinedRow {
-  id: number;
-  ts: number;
-  source: string;
-  reason: string;
-  detail: string;
-  payload: Buffer | null;
-}
-
-/** Query a buffer file without writing to it; `empty` when no gateway has created one yet. */
-function readOnly<T>(dataDir: string, query: (db: Database.Database) => T, empty: T): T {
-  // No data dir, or no buffer in it yet: nothing was ever buffered there.
-  if (!existsSync(join(dataDir, BUFFER_FILE))) return empty;
-  let db: Database.Database;
-  try {
-    db = new Database(join(dataDir, BUFFER_FILE), { readonly: true, fileMustExist: true });
-  } catch (err) {
-    if ((err as { code?: string }).code === 'SQLITE_CANTOPEN') return empty;
-    throw err;
-  }
-  try {
-    return query(db);
-  } finally {
-    db.close();
-  }
 }
 
 /** The prepared statements and transactions of one open database file. */
@@ -227,29 +102,6 @@ export class SqliteBuffer {
   static open(dataDir: string, opts: BufferOptions, events: BufferEvents = {}): SqliteBuffer {
     mkdirSync(dataDir, { recursive: true });
     return new SqliteBuffer(dataDir, opts, events);
-  }
-
-  /** Read-only view for `sensorgate buffer stats` while a gateway may be running. */
-  static stats(dataDir: string): BufferStats {
-    return readOnly(
-      dataDir,
-      (db) => {
-        const meta = readMeta(db);
-        const oldest = db.prepare(OLDEST_TS).get() as { ts: number } | undefined;
-        return {
-          depth: meta.get('depth') ?? 0,
-          bytes: meta.get('bytes') ?? 0,
-          oldestTs: oldest?.ts ?? null,
-          nextSeq: meta.get('next_seq') ?? 1,
-        };
-      },
-      { depth: 0, bytes: 0, oldestTs: null, nextSeq: 1 },
-    );
-  }
-
-  /** Read-only view for `sensorgate buffer quarantine`. */
-  static quarantined(dataDir: string, limit: number): QuarantinedRow[] {
-    return readOnly(dataDir, (db) => db.prepare(QUARANTINE_ROWS).all(limit) as QuarantinedRow[], []);
   }
 
   private constructor(

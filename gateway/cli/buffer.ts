@@ -1,6 +1,6 @@
 /** `sensorgate buffer stats|quarantine` (docs/reference/cli.md): what the local buffer holds. */
 import type { Command } from 'commander';
-import { SqliteBuffer } from '../buffer/sqlite-buffer.js';
+import { readQuarantined, readStats } from '../buffer/read-only.js';
 import { configOption, configOrExit } from './config-or-exit.js';
 import { action, exitWithProblems } from './exit.js';
 
@@ -23,7 +23,7 @@ export function registerBuffer(program: Command): void {
     .action(
       action('buffer stats', async (opts: { config: string }) => {
         const cfg = configOrExit(opts.config);
-        process.stdout.write(`${JSON.stringify(SqliteBuffer.stats(cfg.gateway.dataDir))}\n`);
+        process.stdout.write(`${JSON.stringify(readStats(cfg.gateway.dataDir))}\n`);
       }),
     );
 
@@ -36,7 +36,7 @@ export function registerBuffer(program: Command): void {
       action('buffer quarantine', async (opts: { config: string; limit: string }) => {
         const limit = rowLimit(opts.limit);
         const cfg = configOrExit(opts.config);
-        for (const q of SqliteBuffer.quarantined(cfg.gateway.dataDir, limit)) {
+        for (const q of readQuarantined(cfg.gateway.dataDir, limit)) {
           process.stdout.write(`${JSON.stringify({ ...q, payload: q.payload?.toString('utf8') ?? null })}\n`);
         }
       }),

@@ -18,7 +18,8 @@
  * gateway and has the buffer renumber its readings above that, so no seq is ever reused.
  */
 import type { Logger } from 'pino';
-import type { SqliteBuffer, StoredRecord } from '../buffer/sqlite-buffer.js';
+import type { StoredRecord } from '../buffer/buffer.js';
+import type { SqliteBuffer } from '../buffer/sqlite-buffer.js';
 import { type BackoffOptions, backoffDelay } from '../lib/backoff.js';
 import { withDeadline } from '../lib/deadline.js';
 import type { Status } from '../status/status.js';

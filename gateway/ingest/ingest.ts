@@ -9,13 +9,9 @@
  */
 import type { DriverSink, RawReading, Rejection, SessionChange } from '../../drivers/driver.js';
 import { isName } from '../../drivers/names.js';
-import {
-  type BufferEntry,
-  type QuarantineEntry,
-  type SessionOp,
-  type SqliteBuffer,
-  storageFailure,
-} from '../buffer/sqlite-buffer.js';
+import type { BufferEntry, QuarantineEntry, SessionOp } from '../buffer/buffer.js';
+import { storageFailure } from '../buffer/failures.js';
+import type { SqliteBuffer } from '../buffer/sqlite-buffer.js';
 import type { Status } from '../status/status.js';
 import type { Clock } from './clock.js';
 import { encodeRecord, recordKey } from './record.js';

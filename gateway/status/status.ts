@@ -5,7 +5,7 @@
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { DriverState } from '../../drivers/driver.js';
-import type { LiveBufferStats } from '../buffer/sqlite-buffer.js';
+import type { LiveBufferStats } from '../buffer/buffer.js';
 import { hostFacts } from './host.js';
 import type { GatewayStatus, Problem, SourceStatus } from './status-document.js';
 

@@ -7,7 +7,9 @@ import { closeSync, copyFileSync, existsSync, openSync, readdirSync, rmSync, sta
 import { join } from 'node:path';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { BUFFER_FILE, type BufferEntry, type SalvageReport, SqliteBuffer } from '../buffer/sqlite-buffer.js';
+import type { BufferEntry, SalvageReport } from '../buffer/buffer.js';
+import { BUFFER_FILE } from '../buffer/schema.js';
+import { SqliteBuffer } from '../buffer/sqlite-buffer.js';
 import { bufferDefaults as defaults, tempDir } from './support/pipeline-fixture.js';
 
 function entries(n: number, pad = ''): BufferEntry[] {

@@ -11,15 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import {
-  type BufferEntry,
-  type BufferOptions,
-  type QuarantineEntry,
-  ROW_OVERHEAD,
-  type SessionOp,
-  SqliteBuffer,
-  type StoredRecord,
-} from '../buffer/sqlite-buffer.js';
+import type { BufferEntry, BufferOptions, QuarantineEntry, SessionOp, StoredRecord } from '../buffer/buffer.js';
+import { ROW_OVERHEAD, SqliteBuffer } from '../buffer/sqlite-buffer.js';
 
 const SOURCE = 'plant';
 

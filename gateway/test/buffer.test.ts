@@ -3,11 +3,13 @@ import { existsSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
+import type { BufferEntry } from '../buffer/buffer.js';
 import { CLEAN_FILE } from '../buffer/clean-mark.js';
 import { RESERVE_FILE } from '../buffer/disk-space.js';
-import { PAGE_SIZE } from '../buffer/schema.js';
+import { readStats } from '../buffer/read-only.js';
+import { BUFFER_FILE, PAGE_SIZE } from '../buffer/schema.js';
 import { SEQ_FILE } from '../buffer/seq-reservation.js';
-import { BUFFER_FILE, type BufferEntry, ROW_OVERHEAD, SqliteBuffer } from '../buffer/sqlite-buffer.js';
+import { ROW_OVERHEAD, SqliteBuffer } from '../buffer/sqlite-buffer.js';
 import { encodeRecord, type ReadingRecord, recordKey } from '../ingest/record.js';
 import { bufferDefaults as defaults, tempDir } from './support/pipeline-fixture.js';
 
@@ -42,7 +44,7 @@ test('seq is assigned in order, persists across reopen and is never reused after
     [6, 7],
   );
   b.close();
-  assert.equal(SqliteBuffer.stats(dir).nextSeq, 8, 'read-only stats see the same counters');
+  assert.equal(readStats(dir).nextSeq, 8, 'read-only stats see the same counters');
 });
 
 test('the reserve is in place once the buffer is open, before the first commit', () => {

@@ -13,7 +13,7 @@ import { KAFKA_VERSIONS, type KafkaBroker, startKafka } from '../../deploy/kafka
 import { encodePayload } from '../../drivers/mqtt/sparkplug-codec.js';
 import { type Broker, startBroker } from '../../drivers/test/support/mosquitto.js';
 import { type EdgeMetric, SparkplugEdgeNode } from '../../firmware-sim/sparkplug-node.js';
-import { SqliteBuffer } from '../buffer/sqlite-buffer.js';
+import { readQuarantined } from '../buffer/read-only.js';
 import { type GatewayProcess, gatewayProcess, waitFor } from './support/gateway-process.js';
 import { readTopic } from './support/kafka-reader.js';
 
@@ -153,7 +153,7 @@ test('births then 10,000 aliased data messages: every reading in Kafka with sens
 
   assert.equal(await rejected('unknown_alias'), 1);
   assert.equal(await rejected('sequence_gap'), 1);
-  const quarantined = SqliteBuffer.quarantined(join(gw.dir, 'data'), 100);
+  const quarantined = readQuarantined(join(gw.dir, 'data'), 100);
   assert.ok(
     quarantined.some((q) => q.reason === 'unknown_alias' && /edge-1\.mixer: alias 42/.test(q.detail)),
     JSON.stringify(quarantined.slice(0, 5)),

@@ -20,7 +20,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Kafka, Message, Producer, ProducerRecord, RecordMetadata } from 'kafkajs';
 import type { Logger } from 'pino';
-import type { StoredRecord } from '../buffer/sqlite-buffer.js';
+import type { StoredRecord } from '../buffer/buffer.js';
 import type { Config } from '../config/config.js';
 import { recordHeaders } from '../ingest/record.js';
 import {

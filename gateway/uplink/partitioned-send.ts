@@ -6,7 +6,7 @@
  * whichever client produced it.
  */
 import { Partitioners, type PartitionMetadata } from 'kafkajs';
-import type { StoredRecord } from '../buffer/sqlite-buffer.js';
+import type { StoredRecord } from '../buffer/buffer.js';
 import { type Refusal, uplinkError } from './uplink.js';
 
 /** Broker verdicts on the records themselves: resending the same records can never succeed. */

@@ -13,7 +13,7 @@
 import { ProduceAcks, Producer, type ProducerOptions, stringSerializers } from '@platformatic/kafka';
 import type { Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
-import type { StoredRecord } from '../buffer/sqlite-buffer.js';
+import type { StoredRecord } from '../buffer/buffer.js';
 import type { Config } from '../config/config.js';
 import { recordHeaders } from '../ingest/record.js';
 import { CLIENT_RETRY, ensureTopics, kafkaClient, tlsOptions } from './kafka-client.js';

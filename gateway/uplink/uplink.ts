@@ -3,7 +3,7 @@
  * maintained client must be able to replace it without touching the forwarder. Every
  * implementation passes gateway/test/uplink-contract.ts against a real broker.
  */
-import type { StoredRecord } from '../buffer/sqlite-buffer.js';
+import type { StoredRecord } from '../buffer/buffer.js';
 
 export interface Connected {
   /**

@@ -17,7 +17,7 @@
  * seqFloor() answers as the Kafka uplinks do: the higher of the committed seq (transactional) and
  * `statusFloor`, the highest seq the gateway's last status in Kafka says it had handed out.
  */
-import type { StoredRecord } from '../../buffer/sqlite-buffer.js';
+import type { StoredRecord } from '../../buffer/buffer.js';
 import { type Connected, type Refusal, type Uplink, UplinkError } from '../../uplink/uplink.js';
 
 export type SendFault = 'reject' | 'lost-ack' | 'hang';

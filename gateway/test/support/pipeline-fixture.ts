@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { type Logger, pino } from 'pino';
-import type { BufferOptions, SqliteBuffer } from '../../buffer/sqlite-buffer.js';
+import type { BufferOptions } from '../../buffer/buffer.js';
+import type { SqliteBuffer } from '../../buffer/sqlite-buffer.js';
 import type { ForwarderOptions } from '../../forwarder/forwarder.js';
 import { Status } from '../../status/status.js';
 

@@ -65,11 +65,14 @@ export interface SessionOp {
   release?: number;
 }
 
+/** A buffered reading as lease() returns it. */
 export interface StoredRecord {
   seq: number;
   key: string;
+  /** The record's JSON, as ingest encoded it. */
   value: string;
   ts: number;
+  /** What the reading counts against the cap (its stored form is smaller than key and value; see rowBytes()). */
   bytes: number;
 }
 

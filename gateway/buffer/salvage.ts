@@ -11,6 +11,7 @@ import { existsSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { fsyncDir } from './seq-reservation.js';
+import { unpackRow } from './stored-value.js';
 
 export interface SalvagedRow {
   seq: number;
@@ -92,7 +93,7 @@ export function salvage(file: string, seqBound: number, keep: (rows: SalvagedRow
       let failed = false;
       try {
         for (const row of query.iterate(from, 10_000) as Iterable<SalvagedRow>) {
-          batch.push(row);
+          batch.push(unpackRow(row));
         }
       } catch {
         failed = true;

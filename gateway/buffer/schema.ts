@@ -155,7 +155,7 @@ function createTables(db: Database.Database): void {
       CREATE TABLE IF NOT EXISTS readings (
         seq   INTEGER PRIMARY KEY,
         key   TEXT NOT NULL,
-        value TEXT NOT NULL,
+        value TEXT NOT NULL,  -- the record's JSON, without its field names (stored-value.ts)
         ts    INTEGER NOT NULL,
         bytes INTEGER NOT NULL
       );

@@ -41,11 +41,17 @@ import { withSeq } from './record-seq.js';
 import { intact, type SalvagedRow, salvage, setAside } from './salvage.js';
 import { BUFFER_FILE, INSERT_VALUES, insertRows, openBufferFile, readMeta, type Statements } from './schema.js';
 import { fsyncDir, SeqReservation } from './seq-reservation.js';
+import { packValue, unpackRow } from './stored-value.js';
 
 /** Quarantined payloads are kept for diagnosis, not for replay: a prefix is enough. */
 const QUARANTINE_PAYLOAD_BYTES = 1024;
 /** Fixed per-row overhead counted against maxBytes, so many tiny rows cannot overrun the cap. */
 export const ROW_OVERHEAD = 24;
+
+/** What a row counts against the cap: its key and its value as stored (see stored-value.ts), and the overhead. */
+export function rowBytes(key: string, value: string): number {
+  return Buffer.byteLength(key) + Buffer.byteLength(value) + ROW_OVERHEAD;
+}
 
 /** Warn above this share of the cap. */
 const NEAR_FULL = 0.8;
@@ -199,8 +205,8 @@ export class SqliteBuffer {
       const rows: unknown[] = [];
       for (const e of entries) {
         const seq = this.nextSeq;
-        const value = e.encode(seq);
-        const size = Buffer.byteLength(e.key) + Buffer.byteLength(value) + ROW_OVERHEAD;
+        const value = packValue(e.encode(seq));
+        const size = rowBytes(e.key, value);
         if (this.bytes + size > this.cap) {
           if (this.opts.whenFull === 'reject-new' || size > this.cap) {
             result.refused.push(e);
@@ -240,8 +246,8 @@ export class SqliteBuffer {
         if (rows.length === 0) break;
         for (const r of rows) {
           const seq = r.seq + shift;
-          const value = withSeq(r.value, seq);
-          const size = Buffer.byteLength(r.key) + Buffer.byteLength(value) + ROW_OVERHEAD;
+          const value = packValue(withSeq(unpackRow(r).value, seq));
+          const size = rowBytes(r.key, value);
           h.renumber.run(seq, value, size, r.seq);
           this.bytes += size - r.bytes;
           renumbered++;
@@ -257,9 +263,12 @@ export class SqliteBuffer {
 
     h.salvageTx = db.transaction((rows: SalvagedRow[]) => {
       for (const r of rows) {
-        h.insert.run(r.seq, r.key, r.value, r.ts, r.bytes);
+        // Stored anew: an older version's row, plain JSON, is packed too.
+        const value = packValue(r.value);
+        const size = rowBytes(r.key, value);
+        h.insert.run(r.seq, r.key, value, r.ts, size);
         this.depth++;
-        this.bytes += r.bytes;
+        this.bytes += size;
         this.nextSeq = Math.max(this.nextSeq, r.seq + 1);
       }
       this.saveMeta();
@@ -463,15 +472,16 @@ export class SqliteBuffer {
     const rows = this.guard(() => {
       // Acknowledged readings are never leased again, also while their delete is deferred.
       if (this.deferredWithin(afterSeq + 1, upToSeq)) this.withoutFsync(() => this.deleteDeferred());
-      const leased = this.h.lease.all(afterSeq, upToSeq, maxRecords) as StoredRecord[];
+      const leased = (this.h.lease.all(afterSeq, upToSeq, maxRecords) as StoredRecord[]).map(unpackRow);
       // A damaged page can still parse: never forward a row whose record does not carry its seq.
       const bad = leased.find((r) => !intact(r));
       if (bad) throw Object.assign(new Error(`row ${bad.seq} does not hold its record`), { code: 'SQLITE_CORRUPT' });
       return leased;
     });
+    // The limit is on what Kafka gets: the records' JSON, not their stored form.
     let total = 0;
     for (let i = 0; i < rows.length; i++) {
-      total += rows[i]!.bytes;
+      total += rowBytes(rows[i]!.key, rows[i]!.value);
       if (total > maxBytes && i > 0) return rows.slice(0, i);
     }
     return rows;

@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import type { BufferEntry, BufferOptions, QuarantineEntry, SessionOp, StoredRecord } from '../buffer/buffer.js';
-import { ROW_OVERHEAD, SqliteBuffer } from '../buffer/sqlite-buffer.js';
+import { rowBytes, SqliteBuffer } from '../buffer/sqlite-buffer.js';
+import { packValue } from '../buffer/stored-value.js';
 
 const SOURCE = 'plant';
 
@@ -106,7 +107,7 @@ class Append implements Cmd {
     const expected = { stored: 0, droppedOldest: 0, refused: 0 };
     for (const e of entries) {
       const value = e.encode(m.nextSeq);
-      const bytes = Buffer.byteLength(e.key) + Buffer.byteLength(value) + ROW_OVERHEAD;
+      const bytes = rowBytes(e.key, packValue(value));
       if (m.bytes + bytes > m.opts.maxBytes) {
         if (m.opts.whenFull === 'reject-new' || bytes > m.opts.maxBytes) {
           expected.refused++;
@@ -150,11 +151,12 @@ class Lease implements Cmd {
   check = () => true;
   run(m: Model, r: Real): void {
     const after = pickSeq(m, this.pick, this.shift);
-    // In seq order after `after`, at most maxRecords, and within maxBytes but never empty.
+    // In seq order after `after`, at most maxRecords, and within maxBytes (counting the records'
+    // JSON, as Kafka gets them) but never empty.
     const expected: StoredRecord[] = [];
     let total = 0;
     for (const row of m.rows.filter((x) => x.seq > after).slice(0, this.maxRecords)) {
-      total += row.bytes;
+      total += rowBytes(row.key, row.value);
       if (total > this.maxBytes && expected.length > 0) break;
       expected.push(row);
     }

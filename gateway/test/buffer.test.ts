@@ -9,7 +9,8 @@ import { RESERVE_FILE } from '../buffer/disk-space.js';
 import { readStats } from '../buffer/read-only.js';
 import { BUFFER_FILE, PAGE_SIZE } from '../buffer/schema.js';
 import { SEQ_FILE } from '../buffer/seq-reservation.js';
-import { ROW_OVERHEAD, SqliteBuffer } from '../buffer/sqlite-buffer.js';
+import { rowBytes, SqliteBuffer } from '../buffer/sqlite-buffer.js';
+import { packValue, unpackValue } from '../buffer/stored-value.js';
 import { encodeRecord, type ReadingRecord, recordKey } from '../ingest/record.js';
 import { bufferDefaults as defaults, tempDir } from './support/pipeline-fixture.js';
 
@@ -316,6 +317,39 @@ function readings(n: number): Array<BufferEntry & { record: (seq: number) => Rea
   });
 }
 
+test('records are stored without their field names and leased as ingest wrote them; plain JSON rows of older versions too', () => {
+  const dir = tempDir();
+  let b = SqliteBuffer.open(dir, defaults);
+  const taken = readings(4);
+  const json = taken.map((t, i) => encodeRecord(t.record(i + 1)));
+  b.append(taken.slice(0, 2));
+  b.close();
+  const db = new Database(join(dir, BUFFER_FILE));
+  for (const r of db.prepare('SELECT seq, value FROM readings').all() as { seq: number; value: string }[]) {
+    assert.doesNotMatch(r.value, /"[A-Za-z]+":/, 'no field name in the file');
+    assert.equal(unpackValue(r.value), json[r.seq - 1]);
+  }
+  // An older version stored the record's JSON itself.
+  db.prepare('UPDATE readings SET value = ? WHERE seq = 2').run(json[1]);
+  db.close();
+  b = SqliteBuffer.open(dir, defaults);
+  b.append(taken.slice(2));
+  assert.deepEqual(
+    b.lease(0, 100, 1 << 20).map((r) => r.value),
+    json,
+  );
+  const { depth, bytes } = b.stats();
+  assert.deepEqual(
+    { depth, bytes },
+    {
+      depth: 4,
+      bytes: json.reduce((sum, j, i) => sum + rowBytes(taken[i]!.key, packValue(j)), 0),
+    },
+    'the cap counts readings as stored',
+  );
+  b.close();
+});
+
 test('anchor: buffered readings at or below the floor follow it, in order, re-encoded with their new seqs', () => {
   const dir = tempDir();
   let b = SqliteBuffer.open(dir, defaults);
@@ -331,7 +365,7 @@ test('anchor: buffered readings at or below the floor follow it, in order, re-en
   rows.forEach((r, i) => {
     assert.equal(r.value, encodeRecord(taken[i + 2]!.record(r.seq)), 'the record as ingest would have written it');
     assert.equal(r.key, taken[i + 2]!.key);
-    assert.equal(r.bytes, Buffer.byteLength(r.key) + Buffer.byteLength(r.value) + ROW_OVERHEAD);
+    assert.equal(r.bytes, rowBytes(r.key, packValue(r.value)));
   });
   const stats = b.stats();
   assert.equal(stats.depth, 4);

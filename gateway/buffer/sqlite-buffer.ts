@@ -501,8 +501,9 @@ export class SqliteBuffer {
    */
   ack(fromSeq: number, toSeq: number): number {
     return this.guard(() => {
-      // A failing disk needs the room now; an overlap would count rows twice.
-      if (!this.failing && !this.deferredWithin(fromSeq, toSeq)) {
+      // A failing disk needs the room now; an overlap would count rows twice; a range of more
+      // seqs than may wait is deleted now without counting it here first (the delete counts it).
+      if (!this.failing && toSeq - fromSeq < DEFERRED_ACK_ROWS && !this.deferredWithin(fromSeq, toSeq)) {
         const size = this.rangeSize(fromSeq, toSeq);
         if (this.depth - this.waiting().depth + size.rows <= DEFERRED_ACK_ROWS) {
           this.deferred.push({ from: fromSeq, to: toSeq, ...size });

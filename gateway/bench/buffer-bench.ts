@@ -45,7 +45,22 @@ export interface BufferBenchResult {
   runs: BufferRun[];
   /** The commit size the target is evaluated at, and why that one. */
   evaluatedAt: { readingsPerCommit: number; why: string };
+  /** The buffer as a steady stream uses it (see queueRun()), by how often acknowledgements come. */
+  queue: QueueRun[];
 }
+
+/** Bytes written per reading by the buffer as a queue, FULL, at QUEUE_COMMIT readings per commit. */
+export interface QueueRun {
+  /** Commits between acknowledgements (the forwarder's linger makes it 2.5 at 500 readings/s). */
+  ackEvery: number;
+  readings: number;
+  bytesPerReading: number;
+}
+
+/** A steady 500 readings/s commits about this many at a time (a commit at most every 100 ms). */
+const QUEUE_COMMIT = 50;
+/** Acknowledgements after every commit, and as the 250 ms linger and slower uplinks space them. */
+const QUEUE_ACK_EVERY = [1, 2.5, 5];
 
 const GATEWAY = 'bench-buffer';
 const BOOT_ID = '6f1c2a4e-8d1b-4c3a-9e5f-2b7d0a9c8e41';
@@ -114,6 +129,45 @@ function appendRun(
   }
 }
 
+/**
+ * The buffer as a queue: commits of QUEUE_COMMIT readings, and every `ackEvery` commits what was
+ * committed is leased and acknowledged (its delete rides the next commit, as in the gateway). What
+ * a steady stream writes to flash per reading, deletes included, without Kafka or MQTT around it.
+ */
+function queueRun(workDir: string, ackEvery: number, readings: number): QueueRun {
+  const dir = mkdtempSync(join(workDir, 'queue-'));
+  const buffer = SqliteBuffer.open(dir, {
+    maxBytes: 1024 ** 3,
+    whenFull: 'drop-oldest',
+    synchronous: 'FULL',
+    quarantineMaxRows: 10_000,
+  });
+  try {
+    let i = 0;
+    let commits = 0;
+    let nextAck = ackEvery;
+    let cursor = 0;
+    const commit = () => {
+      const ts = Date.now();
+      buffer.append(Array.from({ length: QUEUE_COMMIT }, () => entry(i++, ts)));
+      if (++commits < nextAck) return;
+      nextAck += ackEvery;
+      const leased = buffer.lease(cursor, 10_000, 1 << 30);
+      buffer.ack(leased[0]!.seq, leased[leased.length - 1]!.seq);
+      cursor = leased[leased.length - 1]!.seq;
+    };
+    // Past the file's first growth, so that what is measured is the steady cycle of pages.
+    while (i < 5_000) commit();
+    const written0 = writeBytes();
+    const first = i;
+    while (i - first < readings) commit();
+    return { ackEvery, readings: i - first, bytesPerReading: (writeBytes() - written0) / (i - first) };
+  } finally {
+    buffer.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 export function benchBuffer(
   workDir: string,
   o: {
@@ -148,5 +202,6 @@ export function benchBuffer(
       fullOverOff: full.readingsPerSecond / off.readingsPerSecond,
     };
   });
-  return { readingsPerRun: o.readings, rounds: o.rounds, sizes, runs, evaluatedAt: o.evaluateAt };
+  const queue = QUEUE_ACK_EVERY.map((ackEvery) => queueRun(workDir, ackEvery, Math.min(o.readings, 50_000)));
+  return { readingsPerRun: o.readings, rounds: o.rounds, sizes, runs, evaluatedAt: o.evaluateAt, queue };
 }

@@ -323,6 +323,10 @@ export function formatReport(r: BenchResults, resultsFile: string): string {
       out.push(
         '  FULL fsyncs the WAL once per commit (checkpoints add a few), OFF never. Bytes: /proc/self/io write_bytes per reading.',
       );
+      if (b.queue.length)
+        out.push(
+          `  as a queue (FULL, 50 readings a commit, acknowledged every ${b.queue.map((q) => q.ackEvery).join(' / ')} commits): ${b.queue.map((q) => int(q.bytesPerReading)).join(' / ')} bytes written per reading.`,
+        );
     }
   }
 

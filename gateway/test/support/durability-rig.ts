@@ -105,6 +105,20 @@ export function smash(file: string, offset: number, length: number): void {
   closeSync(fd);
 }
 
+/**
+ * Fold a running gateway's WAL into its buffer file, as SQLite's automatic checkpoint does after
+ * every few MiB of writes, from a connection of our own (WAL mode allows it). Until then the newest
+ * pages live in the WAL, and damage to the file's copies of them would never be read.
+ */
+export function checkpoint(file: string): void {
+  const db = new Database(file);
+  try {
+    db.pragma('wal_checkpoint(PASSIVE)');
+  } finally {
+    db.close();
+  }
+}
+
 /** PRAGMA integrity_check of a buffer file (and its WAL) as found, on a copy so nothing changes it. */
 export function integrity(file: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'sg-check-'));

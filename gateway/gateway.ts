@@ -141,14 +141,16 @@ function bufferEvents(status: Status, log: Logger, publishStatusSoon: () => void
     seqReserved: publishStatusSoon,
     // A salvage of a large file can outlast systemd's start timeout and watchdog: keep both
     // at bay (systemd-notify runs as a child process, so it works while the loop is blocked).
-    progress(salvaged) {
+    progress(task, readings) {
       if (Date.now() - lastPing < 5000) return;
       lastPing = Date.now();
-      sdNotify([
-        'WATCHDOG=1',
-        'EXTEND_TIMEOUT_USEC=60000000',
-        `STATUS=salvaging a damaged buffer: ${salvaged} readings so far`,
-      ]).catch(() => undefined);
+      const doing = task === 'salvage' ? 'salvaging a damaged buffer' : 'upgrading the buffer file';
+      sdNotify(['WATCHDOG=1', 'EXTEND_TIMEOUT_USEC=60000000', `STATUS=${doing}: ${readings} readings so far`]).catch(
+        () => undefined,
+      );
+    },
+    upgraded(r) {
+      log.info(r, `buffer file upgraded: ${r.readings} readings now stored compressed, a row per commit`);
     },
     problem(code, detail) {
       if (detail !== null && !status.hasProblem(code)) log.warn({ problem: code }, detail);

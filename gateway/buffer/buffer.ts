@@ -31,10 +31,13 @@ export interface BufferEvents {
   problem?(code: 'disk_full' | 'buffer_io_error' | 'buffer_near_full', detail: string | null): void;
   salvaged?(report: SalvageReport): void;
   /**
-   * A salvage is running and has kept this many readings so far (called after each batch). It
-   * blocks the event loop for as long as it takes: this is where to keep a watchdog fed.
+   * A salvage, or the upgrade of a file an older version wrote, is running and has handled this
+   * many readings so far (called after each batch). It blocks the event loop for as long as it
+   * takes: this is where to keep a watchdog fed.
    */
-  progress?(salvaged: number): void;
+  progress?(task: 'salvage' | 'upgrade', readings: number): void;
+  /** A file an older version wrote now holds its readings in row batches (batch-row.ts). */
+  upgraded?(report: { readings: number; ms: number }): void;
   /**
    * A new block of seqs was reserved (the seq.hwm mark moved). Kafka learns the mark from the
    * next status; publishing one soon keeps what a lost data dir can cost to about one publish.
@@ -72,7 +75,7 @@ export interface StoredRecord {
   /** The record's JSON, as ingest encoded it. */
   value: string;
   ts: number;
-  /** What the reading counts against the cap (its stored form is smaller than key and value; see rowBytes()). */
+  /** What the record weighs as Kafka gets it (key, JSON and framing; see recordBytes()). Stored, it is compressed. */
   bytes: number;
 }
 

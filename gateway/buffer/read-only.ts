@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { BufferStats, QuarantinedRow } from './buffer.js';
-import { BUFFER_FILE, OLDEST_TS, QUARANTINE_ROWS, readMeta } from './schema.js';
+import { BUFFER_FILE, oldestTs, QUARANTINE_ROWS, readMeta } from './schema.js';
 
 /** The counters as the file holds them (the CLI's `buffer stats`). */
 export function readStats(dataDir: string): BufferStats {
@@ -14,11 +14,10 @@ export function readStats(dataDir: string): BufferStats {
     dataDir,
     (db) => {
       const meta = readMeta(db);
-      const oldest = db.prepare(OLDEST_TS).get() as { ts: number } | undefined;
       return {
         depth: meta.get('depth') ?? 0,
         bytes: meta.get('bytes') ?? 0,
-        oldestTs: oldest?.ts ?? null,
+        oldestTs: oldestTs(db),
         nextSeq: meta.get('next_seq') ?? 1,
       };
     },

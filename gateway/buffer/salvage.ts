@@ -4,22 +4,57 @@
  *
  * SQLite stops a scan at the first unreadable page, so the salvage reads in seq order and, where a
  * read fails, probes forward (doubling, then bisecting) for the first seq it can read again: a bad
- * page costs the readings on it, not everything after it. Rows are checked before they are kept
- * (the record must carry the row's seq), so a page of garbage that still parses is not forwarded.
+ * page costs the readings of the rows on it, not everything after it. Rows are checked before they
+ * are kept (a row's body must decompress and every record carry its seq), so a page of garbage that
+ * still parses is not forwarded. Rows of an older version (legacy-rows.ts) are salvaged too.
  */
 import { existsSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { decodeRow, type RowReading } from './batch-row.js';
+import { isIntact, LEGACY_ROWS, type LegacyRow, unpackRow } from './legacy-rows.js';
 import { fsyncDir } from './seq-reservation.js';
-import { unpackRow } from './stored-value.js';
 
-export interface SalvagedRow {
+/** A reading salvaged, with its seq. */
+export interface SalvagedRow extends RowReading {
   seq: number;
-  key: string;
-  value: string;
-  ts: number;
-  bytes: number;
 }
+
+/** Where a file keeps readings, and how to take them out of a row of it. */
+interface Table {
+  /** Rows from a seq on, in seq order (arguments: seq, limit). */
+  query: string;
+  /** The row's readings; none when the row is damaged. */
+  readings(row: unknown): SalvagedRow[];
+  /** The seq after the row's last. */
+  after(row: unknown): number;
+}
+
+const TABLES: Table[] = [
+  {
+    query: 'SELECT first, last, body FROM batches WHERE first >= ? ORDER BY first LIMIT ?',
+    readings(row) {
+      const { first, last, body } = row as { first: number; last: number; body: Buffer };
+      try {
+        return decodeRow(first, last, body);
+      } catch {
+        return [];
+      }
+    },
+    after: (row) => (row as { last: number }).last + 1,
+  },
+  {
+    query: LEGACY_ROWS,
+    readings(row) {
+      const r = unpackRow(row as LegacyRow);
+      return isIntact(r) ? [r] : [];
+    },
+    after: (row) => (row as LegacyRow).seq + 1,
+  },
+];
+
+/** Rows read per query. */
+const SCAN_ROWS = 1000;
 
 export interface SalvageResult {
   salvaged: number;
@@ -78,36 +113,11 @@ export function salvage(file: string, seqBound: number, keep: (rows: SalvagedRow
     const metaDepth = meta?.get('depth');
     const anchored = meta === undefined ? null : meta.get('anchored') !== 0;
     const end = Math.max(seqBound, metaNext ?? 0);
-    let from: SalvagedRow['seq'];
-    let query: Database.Statement;
-    try {
-      query = db.prepare('SELECT seq, key, value, ts, bytes FROM readings WHERE seq >= ? ORDER BY seq LIMIT ?');
-      from = 1;
-    } catch {
-      return { salvaged: 0, lost: metaDepth ?? null, nextSeq: metaNext ?? null, anchored };
-    }
-    const readable = (seq: number) => tryRead(() => query.all(seq, 1)) !== undefined;
     let salvaged = 0;
-    while (from < end) {
-      const batch: SalvagedRow[] = [];
-      let failed = false;
-      try {
-        for (const row of query.iterate(from, 10_000) as Iterable<SalvagedRow>) {
-          batch.push(unpackRow(row));
-        }
-      } catch {
-        failed = true;
-      }
-      const good = batch.filter(intact);
-      if (good.length) keep(good);
-      salvaged += good.length;
-      if (batch.length) from = batch[batch.length - 1]!.seq + 1;
-      if (!failed) {
-        if (batch.length < 10_000) break;
-        continue;
-      }
-      // Where the failed read began (nothing read) or stopped, the next page is unreadable: skip past it.
-      if (!batch.length || !readable(from)) from = nextReadable(from, end, readable);
+    for (const table of TABLES) {
+      // No such table in this file (or its schema is unreadable): nothing to read there.
+      const query = tryRead(() => db.prepare(table.query));
+      if (query) salvaged += scan(query, table, end, keep);
     }
     const lost = metaDepth === undefined ? null : Math.max(0, metaDepth - salvaged);
     return { salvaged, lost, nextSeq: metaNext ?? null, anchored };
@@ -118,6 +128,36 @@ export function salvage(file: string, seqBound: number, keep: (rows: SalvagedRow
       /* a damaged file may fail its closing checkpoint: it is set aside anyway */
     }
   }
+}
+
+/** Hand every reading of `table` the damaged file still yields to `keep`; returns how many. */
+function scan(query: Database.Statement, table: Table, end: number, keep: (rows: SalvagedRow[]) => void): number {
+  const readable = (seq: number) => tryRead(() => query.all(seq, 1)) !== undefined;
+  let salvaged = 0;
+  let from = 1;
+  while (from < end) {
+    let rows = 0;
+    let failed = false;
+    const good: SalvagedRow[] = [];
+    try {
+      for (const row of query.iterate(from, SCAN_ROWS)) {
+        rows++;
+        good.push(...table.readings(row));
+        from = table.after(row);
+      }
+    } catch {
+      failed = true;
+    }
+    if (good.length) keep(good);
+    salvaged += good.length;
+    if (!failed) {
+      if (rows < SCAN_ROWS) break;
+      continue;
+    }
+    // Where the failed read began (nothing read) or stopped, the next page is unreadable: skip past it.
+    if (!rows || !readable(from)) from = nextReadable(from, end, readable);
+  }
+  return salvaged;
 }
 
 /** The first seq after `bad` (unreadable) where reading works again, or `end`. */
@@ -141,22 +181,6 @@ function nextReadable(bad: number, end: number, readable: (seq: number) => boole
     else lo = mid;
   }
   return hi;
-}
-
-/** A row as the buffer writes it: its record carries its seq. */
-export function intact(r: SalvagedRow): boolean {
-  if (
-    !Number.isSafeInteger(r.seq) ||
-    typeof r.key !== 'string' ||
-    typeof r.value !== 'string' ||
-    !Number.isFinite(r.ts) ||
-    !Number.isSafeInteger(r.bytes)
-  )
-    return false;
-  const field = `"seq":${r.seq}`;
-  const at = r.value.indexOf(field);
-  const after = r.value[at + field.length];
-  return at >= 0 && (after === ',' || after === '}');
 }
 
 function tryRead<T>(read: () => T): T | undefined {

@@ -5,20 +5,11 @@
  */
 import Database from 'better-sqlite3';
 
-export const OLDEST_TS = 'SELECT ts FROM readings ORDER BY seq LIMIT 1';
 export const QUARANTINE_ROWS =
   'SELECT id, ts, source, reason, detail, payload FROM quarantine ORDER BY id DESC LIMIT ?';
 
-/**
- * Rows per multi-row INSERT. A statement per row cost about 1.4 times the CPU per row of one per
- * 64 rows (each run binds, steps and resets a statement); many more rows gain little and take
- * more parameters than old SQLite builds allow (999).
- */
-const INSERT_ROWS = 64;
-/** Columns of a readings row as insert statements take them: seq, key, value, ts, bytes. */
-const ROW_COLUMNS = 5;
-/** Values of this many rows make a full insertRows() batch. */
-export const INSERT_VALUES = INSERT_ROWS * ROW_COLUMNS;
+/** The table of readings as versions before row batches kept them, a row per reading (legacy-rows.ts). */
+export const LEGACY_TABLE = 'readings';
 
 /** The buffer's SQLite file in the data dir (with its -wal and -shm). */
 export const BUFFER_FILE = 'buffer.sqlite';
@@ -29,17 +20,23 @@ export const PAGE_SIZE = 1024;
 /** The prepared statements of one open buffer file. */
 export interface Statements {
   db: Database.Database;
+  /** A row (see batch-row.ts): first, last, ts, bytes, body. */
   insert: Database.Statement;
-  /** INSERT_ROWS rows at once; see insertRows(). */
-  insertMany: Database.Statement;
   setMeta: Database.Statement;
-  oldestRows: Database.Statement;
-  deleteUpTo: Database.Statement;
-  rangeSize: Database.Statement;
-  deleteRange: Database.Statement;
-  lease: Database.Statement;
-  /** The first row after a seq (seq, ts). */
-  firstAfter: Database.Statement;
+  oldest: Database.Statement;
+  /** The first seq of the row that holds a seq, if a row starts at or below it (MAX(first) is null otherwise). */
+  startOf: Database.Statement;
+  /** The row starting at or below a seq that comes last (it holds the seq if its last is not below it). */
+  holding: Database.Statement;
+  /** Readings and bytes of the rows wholly within from..to (arguments: from, to, to). */
+  wholeSize: Database.Statement;
+  /** Delete the rows wholly within from..to (arguments: from, to, to). */
+  deleteWhole: Database.Statement;
+  deleteRow: Database.Statement;
+  /** Rows from a first seq up to a seq, in seq order. */
+  rowsFrom: Database.Statement;
+  /** The first row from a first seq on that holds a seq above a seq. */
+  firstFrom: Database.Statement;
   quarantine: Database.Statement;
   trimQuarantine: Database.Statement;
   quarantineRows: Database.Statement;
@@ -47,7 +44,9 @@ export interface Statements {
   release: Database.Statement;
   held: Database.Statement;
   lowestSeq: Database.Statement;
+  /** Rows starting below a seq, highest first, up to a number of them. */
   below: Database.Statement;
+  /** Give the row starting at the last argument new first, last, bytes and body. */
   renumber: Database.Statement;
 }
 
@@ -108,56 +107,61 @@ function prepare(db: Database.Database, settings: FileSettings, anchoredIfNew: b
   // from its own seqs: anchored. One transaction, so that a crash while a file is created cannot
   // leave a meta table that looks like such an older one.
   db.transaction(() => {
-    const upgrading = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").get();
+    const upgrading = hasTable(db, 'meta');
     createTables(db);
     db.prepare("INSERT OR IGNORE INTO meta VALUES ('anchored', ?)").run(upgrading || anchoredIfNew ? 1 : 0);
   })();
+  const row = 'first, last, ts, bytes, body';
   return {
     db,
-    insert: db.prepare('INSERT INTO readings (seq, key, value, ts, bytes) VALUES (?, ?, ?, ?, ?)'),
-    insertMany: db.prepare(
-      `INSERT INTO readings (seq, key, value, ts, bytes) VALUES ${Array(INSERT_ROWS).fill('(?, ?, ?, ?, ?)').join(', ')}`,
-    ),
+    insert: db.prepare(`INSERT INTO batches (${row}) VALUES (?, ?, ?, ?, ?)`),
     setMeta: db.prepare('UPDATE meta SET v = ? WHERE k = ?'),
-    oldestRows: db.prepare('SELECT seq, bytes FROM readings ORDER BY seq LIMIT ?'),
-    deleteUpTo: db.prepare('DELETE FROM readings WHERE seq <= ?'),
-    rangeSize: db.prepare('SELECT COUNT(*) AS n, COALESCE(SUM(bytes), 0) AS b FROM readings WHERE seq BETWEEN ? AND ?'),
-    deleteRange: db.prepare('DELETE FROM readings WHERE seq BETWEEN ? AND ?'),
-    lease: db.prepare(
-      'SELECT seq, key, value, ts, bytes FROM readings WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?',
+    oldest: db.prepare(`SELECT ${row} FROM batches ORDER BY first LIMIT 1`),
+    startOf: db.prepare('SELECT MAX(first) AS first FROM batches WHERE first <= ?'),
+    holding: db.prepare(`SELECT ${row} FROM batches WHERE first <= ? ORDER BY first DESC LIMIT 1`),
+    wholeSize: db.prepare(
+      'SELECT COALESCE(SUM(last - first + 1), 0) AS n, COALESCE(SUM(bytes), 0) AS b FROM batches WHERE first BETWEEN ? AND ? AND last <= ?',
     ),
-    firstAfter: db.prepare('SELECT seq, ts FROM readings WHERE seq > ? ORDER BY seq LIMIT 1'),
+    deleteWhole: db.prepare('DELETE FROM batches WHERE first BETWEEN ? AND ? AND last <= ?'),
+    deleteRow: db.prepare('DELETE FROM batches WHERE first = ?'),
+    rowsFrom: db.prepare('SELECT first, last, body FROM batches WHERE first BETWEEN ? AND ? ORDER BY first'),
+    firstFrom: db.prepare(`SELECT ${row} FROM batches WHERE first >= ? AND last > ? ORDER BY first LIMIT 1`),
     quarantine: db.prepare('INSERT INTO quarantine (ts, source, reason, detail, payload) VALUES (?, ?, ?, ?, ?)'),
     trimQuarantine: db.prepare('DELETE FROM quarantine WHERE id <= (SELECT MAX(id) FROM quarantine) - ?'),
     quarantineRows: db.prepare(QUARANTINE_ROWS),
     hold: db.prepare('INSERT OR REPLACE INTO held_messages (source, id, topic, payload) VALUES (?, ?, ?, ?)'),
     release: db.prepare('DELETE FROM held_messages WHERE source = ? AND id = ?'),
     held: db.prepare('SELECT id, topic, payload FROM held_messages WHERE source = ? ORDER BY id'),
-    lowestSeq: db.prepare('SELECT MIN(seq) AS seq FROM readings'),
-    below: db.prepare('SELECT seq, key, value, bytes FROM readings WHERE seq < ? ORDER BY seq DESC LIMIT ?'),
-    renumber: db.prepare('UPDATE readings SET seq = ?, value = ?, bytes = ? WHERE seq = ?'),
+    lowestSeq: db.prepare('SELECT MIN(first) AS seq FROM batches'),
+    below: db.prepare(`SELECT ${row} FROM batches WHERE first < ? ORDER BY first DESC LIMIT ?`),
+    renumber: db.prepare('UPDATE batches SET first = ?, last = ?, bytes = ?, body = ? WHERE first = ?'),
   };
 }
 
-/**
- * Insert the rows in `values`, ROW_COLUMNS values a row (seq, key, value, ts, bytes, seq, ...),
- * and empty it: a whole INSERT_ROWS in one statement, fewer one by one. Callers flush every
- * INSERT_ROWS rows and once at the end.
- */
-export function insertRows(st: Statements, values: unknown[]): void {
-  if (values.length === INSERT_VALUES) st.insertMany.run(values);
-  else for (let at = 0; at < values.length; at += ROW_COLUMNS) st.insert.run(values.slice(at, at + ROW_COLUMNS));
-  values.length = 0;
+/** The ts of the oldest reading in the file (null when it holds none). */
+export function oldestTs(db: Database.Database): number | null {
+  const row = db.prepare('SELECT ts FROM batches ORDER BY first LIMIT 1').get() as { ts: number } | undefined;
+  if (row) return row.ts;
+  // A file of an older version that no gateway of this version has opened yet.
+  if (!hasTable(db, LEGACY_TABLE)) return null;
+  return (
+    (db.prepare(`SELECT ts FROM ${LEGACY_TABLE} ORDER BY seq LIMIT 1`).get() as { ts: number } | undefined)?.ts ?? null
+  );
+}
+
+export function hasTable(db: Database.Database, name: string): boolean {
+  return db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name) !== undefined;
 }
 
 function createTables(db: Database.Database): void {
   db.exec(`
-      CREATE TABLE IF NOT EXISTS readings (
-        seq   INTEGER PRIMARY KEY,
-        key   TEXT NOT NULL,
-        value TEXT NOT NULL,  -- the record's JSON, without its field names (stored-value.ts)
-        ts    INTEGER NOT NULL,
-        bytes INTEGER NOT NULL
+      -- Readings first..last, compressed together (batch-row.ts).
+      CREATE TABLE IF NOT EXISTS batches (
+        first INTEGER PRIMARY KEY,
+        last  INTEGER NOT NULL,
+        ts    INTEGER NOT NULL,  -- the first reading's
+        bytes INTEGER NOT NULL,  -- counted against the cap
+        body  BLOB NOT NULL
       );
       CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v INTEGER NOT NULL) WITHOUT ROWID;
       INSERT OR IGNORE INTO meta VALUES ('next_seq', 1), ('depth', 0), ('bytes', 0);

@@ -4,6 +4,8 @@
  * - One SQLite file in WAL mode; `synchronous=FULL` by default so that a committed transaction
  *   survives a power cut. Callers group many readings per transaction (see ingest.ts), which keeps
  *   fsyncs per second bounded and flash wear low.
+ * - A commit's readings are one row, compressed together (batch-row.ts); an acknowledgement or a
+ *   drop that ends inside a row stores the row's other readings anew.
  * - `seq` comes from a persisted counter, not from rowid allocation, so it is never reused even
  *   when the buffer drains completely and the gateway restarts.
  * - Everything (lease, ack, drop, expiry) is by seq. Wall-clock time is stored for information
@@ -23,6 +25,7 @@
  */
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { decodeRow, encodeRow, ROW_READINGS, type Row, type RowReading } from './batch-row.js';
 import type {
   AppendResult,
   BufferEntry,
@@ -37,21 +40,16 @@ import type {
 import { markClean, takeCleanMark } from './clean-mark.js';
 import { DiskSpace } from './disk-space.js';
 import { isDamage, storageFailure } from './failures.js';
+import { isIntact, LEGACY_ROWS, type LegacyRow, unpackRow } from './legacy-rows.js';
 import { withSeq } from './record-seq.js';
-import { intact, type SalvagedRow, salvage, setAside } from './salvage.js';
-import { BUFFER_FILE, INSERT_VALUES, insertRows, openBufferFile, readMeta, type Statements } from './schema.js';
+import { type SalvagedRow, salvage, setAside } from './salvage.js';
+import { BUFFER_FILE, hasTable, LEGACY_TABLE, openBufferFile, readMeta, type Statements } from './schema.js';
 import { fsyncDir, SeqReservation } from './seq-reservation.js';
-import { packValue, unpackRow } from './stored-value.js';
 
 /** Quarantined payloads are kept for diagnosis, not for replay: a prefix is enough. */
 const QUARANTINE_PAYLOAD_BYTES = 1024;
-/** Fixed per-row overhead counted against maxBytes, so many tiny rows cannot overrun the cap. */
-export const ROW_OVERHEAD = 24;
-
-/** What a row counts against the cap: its key and its value as stored (see stored-value.ts), and the overhead. */
-export function rowBytes(key: string, value: string): number {
-  return Buffer.byteLength(key) + Buffer.byteLength(value) + ROW_OVERHEAD;
-}
+/** Legacy rows moved into row batches per transaction when a file of an older version opens. */
+const UPGRADE_ROWS = 10_000;
 
 /** Warn above this share of the cap. */
 const NEAR_FULL = 0.8;
@@ -80,6 +78,7 @@ interface Handle extends Statements {
   anchorTx: (shift: number, nextSeq: number) => number;
   quarantineTx: (entries: QuarantineEntry[]) => void;
   salvageTx: (rows: SalvagedRow[]) => void;
+  upgradeTx: (rows: LegacyRow[]) => void;
 }
 
 export class SqliteBuffer {
@@ -175,8 +174,30 @@ export class SqliteBuffer {
     this.depth = meta.get('depth')!;
     this.bytes = meta.get('bytes')!;
     this.isAnchored = meta.get('anchored') !== 0;
+    if (hasTable(st.db, LEGACY_TABLE)) this.upgrade();
     // A file opened again (after an I/O error, or salvaged) may hold fewer of the deferred rows.
-    for (const d of this.deferred) Object.assign(d, this.rangeSize(d.from, d.to));
+    for (const d of this.deferred) Object.assign(d, this.measure(d.from, d.to));
+  }
+
+  /**
+   * Move the readings of a file an older version wrote (a row per reading, legacy-rows.ts) into
+   * row batches, oldest first, a bounded transaction at a time (the WAL stays small, and a stop
+   * halfway goes on where it stopped). Once, at the first start of this version.
+   */
+  private upgrade(): void {
+    const t0 = performance.now();
+    const { db } = this.h;
+    const oldest = db.prepare(LEGACY_ROWS);
+    let moved = 0;
+    for (;;) {
+      const rows = oldest.all(0, UPGRADE_ROWS) as LegacyRow[];
+      if (rows.length === 0) break;
+      this.keepCountersOnRollback(() => this.h.upgradeTx(rows));
+      moved += rows.length;
+      this.events.progress?.('upgrade', moved);
+    }
+    db.exec(`DROP TABLE ${LEGACY_TABLE}`);
+    this.events.upgraded?.({ readings: moved, ms: Math.round(performance.now() - t0) });
   }
 
   /** The transactions on a file's statements, which keep the counters here in step with the file. */
@@ -189,7 +210,7 @@ export class SqliteBuffer {
       const result: AppendResult = { stored: 0, droppedOldest: 0, refused: [] };
       // The deferred deletes share this commit's pages (header, root, pointer map, meta row) and
       // its fsync; first, so that their room counts against the cap.
-      for (const d of this.deferred) this.deleteRows(d.from, d.to);
+      for (const d of this.deferred) this.cut(d.from, d.to);
       this.storeQuarantine(quarantine);
       for (const op of session) {
         if (op.hold)
@@ -201,39 +222,27 @@ export class SqliteBuffer {
           );
         if (op.release !== undefined) h.release.run(op.source, op.release);
       }
-      // Rows not yet inserted, flat (see insertRows): many rows per statement.
-      const rows: unknown[] = [];
-      for (const e of entries) {
-        const seq = this.nextSeq;
-        const value = packValue(e.encode(seq));
-        const size = rowBytes(e.key, value);
-        if (this.bytes + size > this.cap) {
-          if (this.opts.whenFull === 'reject-new' || size > this.cap) {
-            result.refused.push(e);
-            continue;
-          }
-          // The oldest rows are deleted from the file: what this batch counted must be in it.
-          insertRows(h, rows);
-          result.droppedOldest += this.makeRoom(size);
-          if (this.bytes + size > this.cap) {
-            result.refused.push(e);
-            continue;
-          }
-        }
-        rows.push(seq, e.key, value, e.ts, size);
-        if (rows.length === INSERT_VALUES) insertRows(h, rows);
-        this.nextSeq = seq + 1;
-        this.depth++;
-        this.bytes += size;
-        result.stored++;
+      // A row per ROW_READINGS; near the cap, smaller ones, as many as fit. Refused: what is left
+      // when not even one more reading fits as a row of its own.
+      let at = 0;
+      while (at < entries.length) {
+        const chunk = entries.slice(at, at + ROW_READINGS);
+        const row = this.fit(
+          chunk.map((e, i) => ({ key: e.key, ts: e.ts, value: e.encode(this.nextSeq + i) })),
+          result,
+        );
+        if (!row) break;
+        this.store(row);
+        result.stored += row.last - row.first + 1;
+        at += row.last - row.first + 1;
       }
-      insertRows(h, rows);
+      result.refused = entries.slice(at);
       this.saveMeta();
       return result;
     }) as Handle['appendTx'];
 
     h.ackTx = db.transaction((from: number, to: number) => {
-      const n = this.deleteRows(from, to);
+      const n = this.cut(from, to);
       this.saveMeta();
       return n;
     }) as Handle['ackTx'];
@@ -242,17 +251,19 @@ export class SqliteBuffer {
     h.anchorTx = db.transaction((shift: number, nextSeq: number) => {
       let renumbered = 0;
       for (let below = Number.MAX_SAFE_INTEGER; shift > 0; ) {
-        const rows = h.below.all(below, 1000) as { seq: number; key: string; value: string; bytes: number }[];
+        const rows = h.below.all(below, 100) as Row[];
         if (rows.length === 0) break;
-        for (const r of rows) {
-          const seq = r.seq + shift;
-          const value = packValue(withSeq(unpackRow(r).value, seq));
-          const size = rowBytes(r.key, value);
-          h.renumber.run(seq, value, size, r.seq);
-          this.bytes += size - r.bytes;
-          renumbered++;
+        for (const row of rows) {
+          const readings = decodeRow(row.first, row.last, row.body).map((r) => ({
+            ...r,
+            value: withSeq(r.value, r.seq + shift),
+          }));
+          const moved = encodeRow(row.first + shift, readings);
+          h.renumber.run(moved.first, moved.last, moved.bytes, moved.body, row.first);
+          this.bytes += moved.bytes - row.bytes;
+          renumbered += readings.length;
         }
-        below = rows[rows.length - 1]!.seq;
+        below = rows[rows.length - 1]!.first;
       }
       this.nextSeq = nextSeq;
       this.isAnchored = true;
@@ -262,18 +273,57 @@ export class SqliteBuffer {
     }) as Handle['anchorTx'];
 
     h.salvageTx = db.transaction((rows: SalvagedRow[]) => {
-      for (const r of rows) {
-        // Stored anew: an older version's row, plain JSON, is packed too.
-        const value = packValue(r.value);
-        const size = rowBytes(r.key, value);
-        h.insert.run(r.seq, r.key, value, r.ts, size);
-        this.depth++;
-        this.bytes += size;
-        this.nextSeq = Math.max(this.nextSeq, r.seq + 1);
-      }
+      this.storeRuns(rows);
       this.saveMeta();
     }) as Handle['salvageTx'];
+
+    h.upgradeTx = db.transaction((rows: LegacyRow[]) => {
+      const readings = rows.map(unpackRow);
+      // A row that does not hold its record is damage: the file is set aside and salvaged.
+      const bad = readings.find((r) => !isIntact(r));
+      if (bad) throw Object.assign(new Error(`row ${bad.seq} does not hold its record`), { code: 'SQLITE_CORRUPT' });
+      this.storeRuns(readings);
+      db.prepare(`DELETE FROM ${LEGACY_TABLE} WHERE seq <= ?`).run(rows[rows.length - 1]!.seq);
+      this.depth -= rows.length;
+      for (const r of rows) this.bytes -= r.bytes;
+      this.saveMeta();
+    }) as Handle['upgradeTx'];
     return h;
+  }
+
+  /** Insert a row and count it. */
+  private store(row: Row): void {
+    this.h.insert.run(row.first, row.last, row.ts, row.bytes, row.body);
+    this.nextSeq = Math.max(this.nextSeq, row.last + 1);
+    this.depth += row.last - row.first + 1;
+    this.bytes += row.bytes;
+  }
+
+  /** Store readings in seq order, each run of consecutive seqs in rows of up to ROW_READINGS. */
+  private storeRuns(readings: SalvagedRow[]): void {
+    for (let at = 0; at < readings.length; ) {
+      let end = at + 1;
+      while (end < readings.length && end - at < ROW_READINGS && readings[end]!.seq === readings[end - 1]!.seq + 1)
+        end++;
+      this.store(encodeRow(readings[at]!.seq, readings.slice(at, end)));
+      at = end;
+    }
+  }
+
+  /**
+   * The row of as many of `readings` (numbered from nextSeq) as fit under the cap, the oldest
+   * readings dropped to make room where the buffer drops; null when not one fits.
+   */
+  private fit(readings: RowReading[], result: AppendResult): Row | null {
+    for (let n = readings.length; ; ) {
+      const row = encodeRow(this.nextSeq, n === readings.length ? readings : readings.slice(0, n));
+      if (this.bytes + row.bytes > this.cap && this.opts.whenFull === 'drop-oldest' && row.bytes <= this.cap)
+        result.droppedOldest += this.makeRoom(row.bytes);
+      if (this.bytes + row.bytes <= this.cap) return row;
+      if (n === 1) return null;
+      // Fewer: as many as the room left holds at this row's bytes per reading.
+      n = Math.max(1, Math.min(n - 1, Math.floor(((this.cap - this.bytes) / row.bytes) * n)));
+    }
   }
 
   private storeQuarantine(entries: QuarantineEntry[]): void {
@@ -291,19 +341,53 @@ export class SqliteBuffer {
     this.h.trimQuarantine.run(this.opts.quarantineMaxRows);
   }
 
-  /** Rows and bytes stored in from..to. Summed in SQLite: cheaper than a JS object per row of a 5000-row batch. */
-  private rangeSize(from: number, to: number): { rows: number; bytes: number } {
-    const { n, b } = this.h.rangeSize.get(from, to) as { n: number; b: number };
-    return { rows: n, bytes: b };
+  /**
+   * The rows that reach past from..to and hold some of it (at most two: one across each end). An
+   * acknowledgement or a drop ends inside a row when a batch sent to Kafka did.
+   */
+  private edgeRows(from: number, to: number): Row[] {
+    const edges: Row[] = [];
+    const head = this.h.holding.get(from) as Row | undefined;
+    if (head && head.first < from && head.last >= from) edges.push(head);
+    const tail = this.h.holding.get(to) as Row | undefined;
+    if (tail && tail.first >= from && tail.last > to) edges.push(tail);
+    return edges;
   }
 
-  /** Delete from..to inside a transaction and count it; returns how many rows went. */
-  private deleteRows(from: number, to: number): number {
-    const { rows, bytes } = this.rangeSize(from, to);
-    this.h.deleteRange.run(from, to);
-    this.bytes -= bytes;
-    this.depth -= rows;
-    return rows;
+  /** Readings in from..to, and the bytes they count (those of a row in part by their share of it). */
+  private measure(from: number, to: number): { rows: number; bytes: number } {
+    const { n, b } = this.h.wholeSize.get(from, to, to) as { n: number; b: number };
+    let rows = n;
+    let bytes = b;
+    for (const row of this.edgeRows(from, to)) {
+      const inside = Math.min(row.last, to) - Math.max(row.first, from) + 1;
+      rows += inside;
+      bytes += Math.round((row.bytes * inside) / (row.last - row.first + 1));
+    }
+    return { rows, bytes };
+  }
+
+  /**
+   * Delete seqs from..to inside a transaction and count it; a row reaching past either end keeps
+   * its readings outside the range, stored anew. Returns how many readings went.
+   */
+  private cut(from: number, to: number): number {
+    let cut = 0;
+    for (const row of this.edgeRows(from, to)) {
+      const readings = decodeRow(row.first, row.last, row.body);
+      this.h.deleteRow.run(row.first);
+      this.depth -= readings.length;
+      this.bytes -= row.bytes;
+      const before = readings.filter((r) => r.seq < from);
+      const after = readings.filter((r) => r.seq > to);
+      for (const kept of [before, after]) if (kept.length) this.store(encodeRow(kept[0]!.seq, kept));
+      cut += readings.length - before.length - after.length;
+    }
+    const { n, b } = this.h.wholeSize.get(from, to, to) as { n: number; b: number };
+    this.h.deleteWhole.run(from, to, to);
+    this.depth -= n;
+    this.bytes -= b;
+    return cut + n;
   }
 
   private saveMeta(): void {
@@ -312,20 +396,16 @@ export class SqliteBuffer {
     this.h.setMeta.run(this.bytes, 'bytes');
   }
 
-  /** Delete the oldest rows until `size` more bytes fit. Returns how many were dropped. */
+  /** Delete the oldest readings until `size` more bytes fit. Returns how many were dropped. */
   private makeRoom(size: number): number {
     let dropped = 0;
     while (this.bytes + size > this.cap && this.depth > 0) {
-      const rows = this.h.oldestRows.all(256) as { seq: number; bytes: number }[];
-      let upTo = 0;
-      for (const r of rows) {
-        this.bytes -= r.bytes;
-        this.depth--;
-        dropped++;
-        upTo = r.seq;
-        if (this.bytes + size <= this.cap) break;
-      }
-      this.h.deleteUpTo.run(upTo);
+      const row = this.h.oldest.get() as Row;
+      const n = row.last - row.first + 1;
+      const over = this.bytes + size - this.cap;
+      // As many of its readings as the bytes over the cap make at the row's bytes per reading.
+      const k = over >= row.bytes ? n : Math.ceil((over / row.bytes) * n);
+      dropped += this.cut(row.first, row.first + k - 1);
     }
     return dropped;
   }
@@ -353,7 +433,7 @@ export class SqliteBuffer {
     const r = salvage(this.file, this.seqs.highWater, (rows) => {
       this.h.salvageTx(rows);
       kept += rows.length;
-      this.events.progress?.(kept);
+      this.events.progress?.('salvage', kept);
     });
     this.nextSeq = Math.max(this.nextSeq, r.nextSeq ?? 0);
     this.h.salvageTx([]);
@@ -467,24 +547,28 @@ export class SqliteBuffer {
     this.guard(() => this.h.quarantineTx(entries));
   }
 
-  /** The next records after `afterSeq` (and up to `upToSeq`), in seq order, up to the limits (at least one record). */
+  /**
+   * The next records after `afterSeq` (and up to `upToSeq`), in seq order, up to `maxRecords` and
+   * `maxBytes` of what Kafka gets (StoredRecord.bytes); at least one record.
+   */
   lease(afterSeq: number, maxRecords: number, maxBytes: number, upToSeq = Number.MAX_SAFE_INTEGER): StoredRecord[] {
-    const rows = this.guard(() => {
+    return this.guard(() => {
       // Acknowledged readings are never leased again, also while their delete is deferred.
       if (this.deferredWithin(afterSeq + 1, upToSeq)) this.withoutFsync(() => this.deleteDeferred());
-      const leased = (this.h.lease.all(afterSeq, upToSeq, maxRecords) as StoredRecord[]).map(unpackRow);
-      // A damaged page can still parse: never forward a row whose record does not carry its seq.
-      const bad = leased.find((r) => !intact(r));
-      if (bad) throw Object.assign(new Error(`row ${bad.seq} does not hold its record`), { code: 'SQLITE_CORRUPT' });
+      const leased: StoredRecord[] = [];
+      let total = 0;
+      const start = (this.h.startOf.get(afterSeq + 1) as { first: number | null }).first ?? afterSeq + 1;
+      for (const row of this.h.rowsFrom.iterate(start, upToSeq) as Iterable<Row>) {
+        if (row.last <= afterSeq) continue;
+        for (const r of decodeRow(row.first, row.last, row.body)) {
+          if (r.seq <= afterSeq) continue;
+          total += r.bytes;
+          if (r.seq > upToSeq || leased.length === maxRecords || (total > maxBytes && leased.length > 0)) return leased;
+          leased.push(r);
+        }
+      }
       return leased;
     });
-    // The limit is on what Kafka gets: the records' JSON, not their stored form.
-    let total = 0;
-    for (let i = 0; i < rows.length; i++) {
-      total += rowBytes(rows[i]!.key, rows[i]!.value);
-      if (total > maxBytes && i > 0) return rows.slice(0, i);
-    }
-    return rows;
   }
 
   /**
@@ -504,7 +588,7 @@ export class SqliteBuffer {
       // A failing disk needs the room now; an overlap would count rows twice; a range of more
       // seqs than may wait is deleted now without counting it here first (the delete counts it).
       if (!this.failing && toSeq - fromSeq < DEFERRED_ACK_ROWS && !this.deferredWithin(fromSeq, toSeq)) {
-        const size = this.rangeSize(fromSeq, toSeq);
+        const size = this.measure(fromSeq, toSeq);
         if (this.depth - this.waiting().depth + size.rows <= DEFERRED_ACK_ROWS) {
           this.deferred.push({ from: fromSeq, to: toSeq, ...size });
           this.reportFill();
@@ -673,12 +757,15 @@ export class SqliteBuffer {
     };
   }
 
-  /** The ts of the oldest row that is no deferred delete. */
+  /** The ts of the oldest reading that is no deferred delete. */
   private oldestWaiting(): number | null {
     for (let after = 0; ; ) {
-      const row = this.h.firstAfter.get(after) as { seq: number; ts: number } | undefined;
-      const d = row && this.deferred.find((x) => x.from <= row.seq && row.seq <= x.to);
-      if (!d) return row?.ts ?? null;
+      const start = (this.h.startOf.get(after + 1) as { first: number | null }).first ?? after + 1;
+      const row = this.h.firstFrom.get(start, after) as Row | undefined;
+      if (!row) return null;
+      const seq = Math.max(row.first, after + 1);
+      const d = this.deferred.find((x) => x.from <= seq && seq <= x.to);
+      if (!d) return seq === row.first ? row.ts : decodeRow(row.first, row.last, row.body)[seq - row.first]!.ts;
       after = d.to;
     }
   }

@@ -3,6 +3,7 @@
  * damaged files are set aside and salvaged with their seqs, and runtime damage is recovered from.
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { closeSync, copyFileSync, existsSync, openSync, readdirSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -12,12 +13,12 @@ import { BUFFER_FILE } from '../buffer/schema.js';
 import { SqliteBuffer } from '../buffer/sqlite-buffer.js';
 import { bufferDefaults as defaults, tempDir } from './support/pipeline-fixture.js';
 
-function entries(n: number, pad = ''): BufferEntry[] {
-  return Array.from({ length: n }, (_, i) => ({
-    key: 'gw/s',
-    ts: 1000 + i,
-    encode: (seq: number) => JSON.stringify({ seq, i, pad }),
-  }));
+/** Readings that do not compress: `pad` bytes of noise each, so that the file has as many pages as readings would fill uncompressed. */
+function entries(n: number, pad = 0): BufferEntry[] {
+  return Array.from({ length: n }, (_, i) => {
+    const noise = randomBytes(pad).toString('base64');
+    return { key: 'gw/s', ts: 1000 + i, encode: (seq: number) => JSON.stringify({ seq, i, noise }) };
+  });
 }
 const seqsOf = (b: SqliteBuffer) => b.lease(0, 1 << 30, 1 << 30).map((r) => r.seq);
 
@@ -97,7 +98,7 @@ function damagedBuffer(
   const dir = tempDir();
   const b0 = SqliteBuffer.open(dir, defaults);
   if (anchored) b0.anchor(0);
-  for (let i = 0; i < n; i += 1000) b0.append(entries(Math.min(1000, n - i), 'x'.repeat(150)));
+  for (let i = 0; i < n; i += 1000) b0.append(entries(Math.min(1000, n - i), 110));
   b0.close();
   damage(join(dir, BUFFER_FILE));
   const reports: SalvageReport[] = [];
@@ -162,7 +163,7 @@ test('damage found while running: lease recovers without a restart, at most a fe
   const reports: SalvageReport[] = [];
   const b = SqliteBuffer.open(dir, { ...defaults }, { salvaged: (r) => reports.push(r) });
   for (let round = 0; round < 5; round++) {
-    for (let i = 0; i < 8; i++) b.append(entries(1000, 'y'.repeat(150)));
+    for (let i = 0; i < 8; i++) b.append(entries(1000, 110));
     b.checkpoint();
     const file = join(dir, BUFFER_FILE);
     const pages = statSync(file).size / 4096;
@@ -183,7 +184,7 @@ test('a salvage cut short (the process stopped mid-way) leaves the damaged file 
   const dir = tempDir();
   const file = join(dir, BUFFER_FILE);
   const b0 = SqliteBuffer.open(dir, defaults);
-  for (let i = 0; i < 3; i++) b0.append(entries(10_000, 'z'.repeat(100)));
+  for (let i = 0; i < 3; i++) b0.append(entries(10_000, 75));
   b0.close();
   smash(file, Math.floor(statSync(file).size / 4096 / 2) * 4096, 4096);
   rmSync(join(dir, 'buffer.clean')); // as after a crash: the integrity check at start finds the damage

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { existsSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -9,9 +10,9 @@ import { RESERVE_FILE } from '../buffer/disk-space.js';
 import { readStats } from '../buffer/read-only.js';
 import { BUFFER_FILE, PAGE_SIZE } from '../buffer/schema.js';
 import { SEQ_FILE } from '../buffer/seq-reservation.js';
-import { rowBytes, SqliteBuffer } from '../buffer/sqlite-buffer.js';
-import { packValue, unpackValue } from '../buffer/stored-value.js';
+import { SqliteBuffer } from '../buffer/sqlite-buffer.js';
 import { encodeRecord, type ReadingRecord, recordKey } from '../ingest/record.js';
+import { bytesInFile, seqsInFile } from './support/buffer-file.js';
 import { bufferDefaults as defaults, tempDir } from './support/pipeline-fixture.js';
 
 function entries(n: number, sensor = 's1', pad = ''): BufferEntry[] {
@@ -20,6 +21,14 @@ function entries(n: number, sensor = 's1', pad = ''): BufferEntry[] {
     ts: 1000 + i,
     encode: (seq: number) => JSON.stringify({ seq, i, pad }),
   }));
+}
+
+/** Readings that do not compress: each about `bytes` bytes in the file. */
+function noise(n: number, bytes: number, sensor = 's1'): BufferEntry[] {
+  return Array.from({ length: n }, (_, i) => {
+    const pad = randomBytes(bytes).toString('base64');
+    return { key: `gw/${sensor}`, ts: 1000 + i, encode: (seq: number) => JSON.stringify({ seq, pad }) };
+  });
 }
 
 test('seq is assigned in order, persists across reopen and is never reused after a full drain', () => {
@@ -67,29 +76,30 @@ test('lease respects record and byte limits but always returns at least one reco
   b.close();
 });
 
-test('ack deletes only the acknowledged range and keeps depth and bytes exact', () => {
-  const b = SqliteBuffer.open(tempDir(), defaults);
-  b.append(entries(10));
+test('ack deletes only the acknowledged range, also inside the row of a commit, and keeps depth and bytes exact', () => {
+  const dir = tempDir();
+  const b = SqliteBuffer.open(dir, defaults);
+  b.append(noise(10, 100));
   const before = b.stats().bytes;
-  const rows = b.lease(0, 4, 1 << 20);
-  assert.equal(b.ack(1, 4), 4);
+  assert.equal(b.ack(4, 6), 3);
+  b.flushAcks();
   const s = b.stats();
-  assert.equal(s.depth, 6);
-  assert.equal(s.bytes, before - rows.reduce((n, r) => n + r.bytes, 0));
-  assert.equal(s.oldestTs, 1004);
+  assert.equal(s.depth, 7);
+  assert.ok(s.bytes < before, 'the readings kept are stored anew, without those acknowledged');
+  assert.equal(s.bytes, bytesInFile(dir));
+  assert.deepEqual(seqsInFile(dir), [1, 2, 3, 7, 8, 9, 10]);
+  assert.equal(b.ack(1, 3), 3);
+  assert.equal(b.stats().oldestTs, 1006);
+  assert.deepEqual(
+    b.lease(0, 100, 1 << 20).map((r) => r.seq),
+    [7, 8, 9, 10],
+  );
   b.close();
 });
 
 test('a small acknowledged range is deleted by the next commit of readings, or at close; a crash before brings it back', () => {
   const dir = tempDir();
-  const rowsInFile = () => {
-    const db = new Database(join(dir, BUFFER_FILE), { readonly: true });
-    try {
-      return (db.prepare('SELECT seq FROM readings ORDER BY seq').all() as { seq: number }[]).map((r) => r.seq);
-    } finally {
-      db.close();
-    }
-  };
+  const rowsInFile = () => seqsInFile(dir);
   let b = SqliteBuffer.open(dir, defaults);
   b.append(entries(10));
   assert.equal(b.ack(1, 10), 10);
@@ -120,9 +130,9 @@ test('a small acknowledged range is deleted by the next commit of readings, or a
 
 test('drop-oldest: at the cap the oldest readings make room and are counted', () => {
   const b = SqliteBuffer.open(tempDir(), { ...defaults, maxBytes: 4096 });
-  const r1 = b.append(entries(20, 's1', 'x'.repeat(100)));
+  const r1 = b.append(noise(20, 120, 's1'));
   assert.equal(r1.droppedOldest, 0);
-  const r2 = b.append(entries(20, 's2', 'y'.repeat(100)));
+  const r2 = b.append(noise(20, 120, 's2'));
   assert.ok(r2.droppedOldest > 0, 'old rows dropped');
   assert.equal(r2.stored, 20, 'every new reading stored');
   const s = b.stats();
@@ -135,9 +145,9 @@ test('drop-oldest: at the cap the oldest readings make room and are counted', ()
 
 test('reject-new: at the cap new readings are refused and nothing old is lost', () => {
   const b = SqliteBuffer.open(tempDir(), { ...defaults, maxBytes: 4096, whenFull: 'reject-new' });
-  b.append(entries(20, 's1', 'x'.repeat(100)));
+  b.append(noise(20, 120, 's1'));
   const depth = b.stats().depth;
-  const r = b.append(entries(20, 's2', 'y'.repeat(100)));
+  const r = b.append(noise(20, 120, 's2'));
   assert.equal(r.droppedOldest, 0);
   assert.equal(r.refused.length + r.stored, 20);
   assert.ok(r.refused.length > 0);
@@ -211,9 +221,9 @@ test('buffer_near_full is raised above 80 % of the cap and cleared when acks mak
       },
     },
   );
-  b.append(entries(10, 's1', 'x'.repeat(100)));
+  b.append(noise(10, 200));
   assert.equal(problems.at(-1), null, 'about 30 %: fine');
-  b.append(entries(45, 's1', 'x'.repeat(100)));
+  b.append(noise(45, 200));
   assert.ok(b.stats().bytes > 8000 && b.stats().bytes <= 10_000);
   assert.match(problems.at(-1) ?? '', /^\d+ % of the cap \(10000 bytes\)$/);
   const rows = b.lease(0, 1000, 1 << 30);
@@ -317,37 +327,67 @@ function readings(n: number): Array<BufferEntry & { record: (seq: number) => Rea
   });
 }
 
-test('records are stored without their field names and leased as ingest wrote them; plain JSON rows of older versions too', () => {
+test('the readings of a commit are one compressed row, leased as ingest wrote them', () => {
   const dir = tempDir();
-  let b = SqliteBuffer.open(dir, defaults);
-  const taken = readings(4);
+  const b = SqliteBuffer.open(dir, defaults);
+  const taken = readings(40);
+  b.append(taken);
   const json = taken.map((t, i) => encodeRecord(t.record(i + 1)));
-  b.append(taken.slice(0, 2));
-  b.close();
-  const db = new Database(join(dir, BUFFER_FILE));
-  for (const r of db.prepare('SELECT seq, value FROM readings').all() as { seq: number; value: string }[]) {
-    assert.doesNotMatch(r.value, /"[A-Za-z]+":/, 'no field name in the file');
-    assert.equal(unpackValue(r.value), json[r.seq - 1]);
-  }
-  // An older version stored the record's JSON itself.
-  db.prepare('UPDATE readings SET value = ? WHERE seq = 2').run(json[1]);
-  db.close();
-  b = SqliteBuffer.open(dir, defaults);
-  b.append(taken.slice(2));
   assert.deepEqual(
     b.lease(0, 100, 1 << 20).map((r) => r.value),
     json,
   );
   const { depth, bytes } = b.stats();
-  assert.deepEqual(
-    { depth, bytes },
-    {
-      depth: 4,
-      bytes: json.reduce((sum, j, i) => sum + rowBytes(taken[i]!.key, packValue(j)), 0),
-    },
-    'the cap counts readings as stored',
-  );
+  assert.equal(depth, 40);
+  assert.equal(bytes, bytesInFile(dir), 'the cap counts readings as stored');
+  assert.ok(bytes * 4 < json.join('').length, `${bytes} bytes stored for ${json.join('').length} of JSON`);
   b.close();
+  const db = new Database(join(dir, BUFFER_FILE), { readonly: true });
+  assert.deepEqual(db.prepare('SELECT first, last FROM batches').all(), [{ first: 1, last: 40 }]);
+  db.close();
+});
+
+test('a file of an older version, a row per reading (plain or packed JSON), is upgraded when opened', () => {
+  const dir = tempDir();
+  const taken = readings(3);
+  const json = taken.map((t, i) => encodeRecord(t.record(i + 1)));
+  // As such a version left it: its tables and counters, and a reading stored without its field names.
+  const db = new Database(join(dir, BUFFER_FILE));
+  db.pragma('journal_mode = WAL');
+  db.exec(`
+    CREATE TABLE readings (seq INTEGER PRIMARY KEY, key TEXT NOT NULL, value TEXT NOT NULL, ts INTEGER NOT NULL, bytes INTEGER NOT NULL);
+    CREATE TABLE meta (k TEXT PRIMARY KEY, v INTEGER NOT NULL) WITHOUT ROWID;
+    INSERT INTO meta VALUES ('next_seq', 4), ('depth', 3), ('bytes', 600), ('anchored', 1);`);
+  const packed =
+    '{\x10"gw",\x11"plc",\x12"t0",\x13"temperature",\x1420.1,\x161700000000000,\x171,\x18"boot",\x19false}';
+  const insert = db.prepare('INSERT INTO readings VALUES (?, ?, ?, ?, 200)');
+  insert.run(1, taken[0]!.key, packed, taken[0]!.ts);
+  for (const i of [1, 2]) insert.run(i + 1, taken[i]!.key, json[i], taken[i]!.ts);
+  db.close();
+
+  const upgraded: Array<{ readings: number }> = [];
+  const b = SqliteBuffer.open(dir, defaults, { upgraded: (r) => upgraded.push(r) });
+  assert.deepEqual(
+    upgraded.map((u) => u.readings),
+    [3],
+  );
+  assert.deepEqual(
+    b.lease(0, 100, 1 << 20).map((r) => [r.seq, r.key, r.value, r.ts]),
+    taken.map((t, i) => [i + 1, t.key, json[i], t.ts]),
+  );
+  const { depth, bytes, nextSeq } = b.stats();
+  assert.deepEqual({ depth, bytes, nextSeq }, { depth: 3, bytes: bytesInFile(dir), nextSeq: 4 });
+  assert.deepEqual(seqsInFile(dir), [1, 2, 3]);
+  b.append(entries(1));
+  b.close();
+  const after = new Database(join(dir, BUFFER_FILE), { readonly: true });
+  assert.equal(
+    after.prepare("SELECT 1 FROM sqlite_master WHERE name = 'readings'").get(),
+    undefined,
+    'the old table is gone',
+  );
+  after.close();
+  assert.equal(readStats(dir).depth, 4);
 });
 
 test('anchor: buffered readings at or below the floor follow it, in order, re-encoded with their new seqs', () => {
@@ -365,15 +405,10 @@ test('anchor: buffered readings at or below the floor follow it, in order, re-en
   rows.forEach((r, i) => {
     assert.equal(r.value, encodeRecord(taken[i + 2]!.record(r.seq)), 'the record as ingest would have written it');
     assert.equal(r.key, taken[i + 2]!.key);
-    assert.equal(r.bytes, rowBytes(r.key, packValue(r.value)));
   });
   const stats = b.stats();
   assert.equal(stats.depth, 4);
-  assert.equal(
-    stats.bytes,
-    rows.reduce((sum, r) => sum + r.bytes, 0),
-    'bytes follow the longer records',
-  );
+  assert.equal(stats.bytes, bytesInFile(dir), 'bytes follow the rows as stored anew');
   assert.equal(stats.nextSeq, 1005);
   assert.ok(stats.seqReserved > 1004, 'the renumbered seqs are reserved');
   b.append(entries(1)); // abandoned open: a crash

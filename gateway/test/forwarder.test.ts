@@ -5,13 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { test } from 'node:test';
-import Database from 'better-sqlite3';
 import type { BufferEntry, StoredRecord } from '../buffer/buffer.js';
-import { BUFFER_FILE } from '../buffer/schema.js';
 import { SqliteBuffer } from '../buffer/sqlite-buffer.js';
 import { Forwarder, type ForwarderOptions } from '../forwarder/forwarder.js';
+import { seqsInFile } from './support/buffer-file.js';
 import { waitFor } from './support/gateway-process.js';
 import { MemoryUplink } from './support/memory-uplink.js';
 import { bufferDefaults, capturedLog, statusOf, tempDir } from './support/pipeline-fixture.js';
@@ -323,16 +321,7 @@ test('once no readings come, what Kafka acknowledged last is deleted from the fi
     r.buffer.append(new Readings(2).take(10));
     r.forwarder.notify();
     await waitFor('sent', () => uplink.log.length === 10, 30_000);
-    // Read as another process (or the next start after a crash) would find the file.
-    const rowsInFile = () => {
-      const db = new Database(join(r.dataDir, BUFFER_FILE), { readonly: true });
-      try {
-        return (db.prepare('SELECT COUNT(*) AS n FROM readings').get() as { n: number }).n;
-      } finally {
-        db.close();
-      }
-    };
-    await waitFor('the acknowledged rows deleted', () => rowsInFile() === 0, 30_000);
+    await waitFor('the acknowledged rows deleted', () => seqsInFile(r.dataDir).length === 0, 30_000);
   } finally {
     await r.forwarder.stop();
     r.buffer.close();

@@ -140,13 +140,12 @@ function prepare(db: Database.Database, settings: FileSettings, anchoredIfNew: b
 
 /** The ts of the oldest reading in the file (null when it holds none). */
 export function oldestTs(db: Database.Database): number | null {
-  const row = db.prepare('SELECT ts FROM batches ORDER BY first LIMIT 1').get() as { ts: number } | undefined;
-  if (row) return row.ts;
-  // A file of an older version that no gateway of this version has opened yet.
-  if (!hasTable(db, LEGACY_TABLE)) return null;
-  return (
-    (db.prepare(`SELECT ts FROM ${LEGACY_TABLE} ORDER BY seq LIMIT 1`).get() as { ts: number } | undefined)?.ts ?? null
-  );
+  const query = (sql: string) => (db.prepare(sql).get() as { ts: number } | undefined)?.ts ?? null;
+  // A file of an older version keeps its readings in LEGACY_TABLE until a gateway of this version
+  // opens it and moves them, oldest first, into batches.
+  const oldest = hasTable(db, 'batches') ? query('SELECT ts FROM batches ORDER BY first LIMIT 1') : null;
+  if (oldest !== null || !hasTable(db, LEGACY_TABLE)) return oldest;
+  return query(`SELECT ts FROM ${LEGACY_TABLE} ORDER BY seq LIMIT 1`);
 }
 
 export function hasTable(db: Database.Database, name: string): boolean {

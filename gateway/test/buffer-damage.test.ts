@@ -11,6 +11,7 @@ import fc from 'fast-check';
 import type { BufferEntry, SalvageReport } from '../buffer/buffer.js';
 import { BUFFER_FILE } from '../buffer/schema.js';
 import { SqliteBuffer } from '../buffer/sqlite-buffer.js';
+import { seqsInFile, writeLegacyFile } from './support/buffer-file.js';
 import { bufferDefaults as defaults, tempDir } from './support/pipeline-fixture.js';
 
 /** Readings that do not compress: `pad` bytes of noise each, so that the file has as many pages as readings would fill uncompressed. */
@@ -146,6 +147,27 @@ test('a buffer not yet anchored stays so when salvaged: its seqs may still be be
   b.lease(0, 1 << 30, 1 << 30);
   assert.equal(reports.length, 1);
   assert.equal(b.anchored, false);
+  b.close();
+});
+
+test('a damaged file of an older version (a row per reading) is salvaged into rows, with its seqs', () => {
+  const dir = tempDir();
+  const file = join(dir, BUFFER_FILE);
+  writeLegacyFile(
+    dir,
+    entries(5000, 110).map((e, i) => ({ seq: i + 1, key: e.key, value: e.encode(i + 1), ts: e.ts })),
+  );
+  smash(file, Math.floor(statSync(file).size / 4096 / 2) * 4096, 2 * 4096);
+  const reports: SalvageReport[] = [];
+  const b = SqliteBuffer.open(dir, defaults, { salvaged: (r) => reports.push(r) });
+  assert.equal(reports.length, 1, 'no clean mark: the check at start found the damage');
+  const [r] = reports;
+  assert.ok(r!.salvaged >= 4900 && r!.salvaged < 5000, `salvaged ${r!.salvaged} of 5000`);
+  assert.equal(r!.salvaged + r!.lost!, 5000);
+  const leased = b.lease(0, 1 << 30, 1 << 30);
+  assert.equal(leased.length, r!.salvaged);
+  for (const row of leased) assert.equal(JSON.parse(row.value).seq, row.seq, 'original seqs');
+  assert.ok(seqsInFile(dir).length === r!.salvaged, 'in rows of the new layout');
   b.close();
 });
 

@@ -12,7 +12,7 @@ import { BUFFER_FILE, PAGE_SIZE } from '../buffer/schema.js';
 import { SEQ_FILE } from '../buffer/seq-reservation.js';
 import { SqliteBuffer } from '../buffer/sqlite-buffer.js';
 import { encodeRecord, type ReadingRecord, recordKey } from '../ingest/record.js';
-import { bytesInFile, seqsInFile } from './support/buffer-file.js';
+import { bytesInFile, seqsInFile, writeLegacyFile } from './support/buffer-file.js';
 import { bufferDefaults as defaults, tempDir } from './support/pipeline-fixture.js';
 
 function entries(n: number, sensor = 's1', pad = ''): BufferEntry[] {
@@ -351,19 +351,18 @@ test('a file of an older version, a row per reading (plain or packed JSON), is u
   const dir = tempDir();
   const taken = readings(3);
   const json = taken.map((t, i) => encodeRecord(t.record(i + 1)));
-  // As such a version left it: its tables and counters, and a reading stored without its field names.
-  const db = new Database(join(dir, BUFFER_FILE));
-  db.pragma('journal_mode = WAL');
-  db.exec(`
-    CREATE TABLE readings (seq INTEGER PRIMARY KEY, key TEXT NOT NULL, value TEXT NOT NULL, ts INTEGER NOT NULL, bytes INTEGER NOT NULL);
-    CREATE TABLE meta (k TEXT PRIMARY KEY, v INTEGER NOT NULL) WITHOUT ROWID;
-    INSERT INTO meta VALUES ('next_seq', 4), ('depth', 3), ('bytes', 600), ('anchored', 1);`);
+  // As such a version left it, one reading stored without its record's field names.
   const packed =
     '{\x10"gw",\x11"plc",\x12"t0",\x13"temperature",\x1420.1,\x161700000000000,\x171,\x18"boot",\x19false}';
-  const insert = db.prepare('INSERT INTO readings VALUES (?, ?, ?, ?, 200)');
-  insert.run(1, taken[0]!.key, packed, taken[0]!.ts);
-  for (const i of [1, 2]) insert.run(i + 1, taken[i]!.key, json[i], taken[i]!.ts);
-  db.close();
+  writeLegacyFile(
+    dir,
+    taken.map((t, i) => ({ seq: i + 1, key: t.key, value: i === 0 ? packed : json[i]!, ts: t.ts })),
+  );
+  assert.deepEqual(
+    readStats(dir),
+    { depth: 3, bytes: 600, oldestTs: taken[0]!.ts, nextSeq: 4 },
+    'read-only stats read it before any gateway upgraded it',
+  );
 
   const upgraded: Array<{ readings: number }> = [];
   const b = SqliteBuffer.open(dir, defaults, { upgraded: (r) => upgraded.push(r) });

@@ -28,3 +28,37 @@ export function bytesInFile(dataDir: string): number {
     (db) => (db.prepare('SELECT COALESCE(SUM(bytes), 0) AS b FROM batches').get() as { b: number }).b,
   );
 }
+
+/** A reading as a legacy row holds it; `value` is the record's JSON, whole or packed. */
+export interface LegacyReading {
+  seq: number;
+  key: string;
+  value: string;
+  ts: number;
+}
+
+/**
+ * A buffer file as a version before row batches left it: a row per reading in `readings`, and the
+ * counters in `meta` (its `bytes` counted 200 a reading here).
+ */
+export function writeLegacyFile(dataDir: string, readings: LegacyReading[]): void {
+  const db = new Database(join(dataDir, BUFFER_FILE));
+  try {
+    db.pragma('journal_mode = WAL');
+    db.exec(`
+      CREATE TABLE readings (seq INTEGER PRIMARY KEY, key TEXT NOT NULL, value TEXT NOT NULL, ts INTEGER NOT NULL, bytes INTEGER NOT NULL);
+      CREATE TABLE meta (k TEXT PRIMARY KEY, v INTEGER NOT NULL) WITHOUT ROWID;`);
+    const next = (readings.at(-1)?.seq ?? 0) + 1;
+    db.prepare("INSERT INTO meta VALUES ('next_seq', ?), ('depth', ?), ('bytes', ?), ('anchored', 1)").run(
+      next,
+      readings.length,
+      readings.length * 200,
+    );
+    const insert = db.prepare('INSERT INTO readings VALUES (?, ?, ?, ?, 200)');
+    db.transaction(() => {
+      for (const r of readings) insert.run(r.seq, r.key, r.value, r.ts);
+    })();
+  } finally {
+    db.close();
+  }
+}

@@ -1,6 +1,7 @@
 /** The buffer on a file system that really fills (a small tmpfs): refuse, keep acking, resume. */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, statfsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,12 +24,14 @@ after(() => {
 });
 
 const defaults: BufferOptions = { ...bufferDefaults, reserveBytes: 0 };
+/** Readings that do not compress (readings are stored compressed): about 200 bytes each in the file. */
 const entries = (n: number): BufferEntry[] =>
-  Array.from({ length: n }, (_, i) => ({
-    key: 'gw/s',
-    ts: i,
-    encode: (seq: number) => JSON.stringify({ seq, pad: 'p'.repeat(200) }),
-  }));
+  Array.from({ length: n }, (_, i) => {
+    const pad = randomBytes(150).toString('base64');
+    return { key: 'gw/s', ts: i, encode: (seq: number) => JSON.stringify({ seq, pad }) };
+  });
+/** A name of 64 random characters: what makes a reading through ingest not compress. */
+const noiseName = (length: number) => randomBytes(length).toString('base64url').slice(0, length);
 
 test('a full file system refuses commits whole, acks still work, intake resumes once room returns', () => {
   const dir = join(mount, 'a');
@@ -83,11 +86,12 @@ test('ingest on a full disk: every waiting driver hears it; input that cannot be
   const ingest = new Ingest(buffer, status, clock, { gateway: 'gw1', commitIntervalMs: 0 }, () => undefined);
   const serial = ingest.sinkFor('serial', false);
   const mqtt = ingest.sinkFor('mqtt', true);
-  const reading = { sensor: 's', metric: 'm', value: 1, unit: 'p'.repeat(200) };
+  const reading = () => ({ sensor: noiseName(64), metric: noiseName(64), value: Math.random(), unit: noiseName(32) });
+  const readings = (n: number) => Array.from({ length: n }, reading);
   // Fill the disk through ingest itself, in ever smaller commits until not even one reading fits.
   for (let size = 100; size >= 1; size = Math.floor(size / 10)) {
     for (let i = 0; i < 1000; i++) {
-      const done = Promise.all([serial.submit(Array(size).fill(reading)), mqtt.submit(Array(size).fill(reading))]);
+      const done = Promise.all([serial.submit(readings(size)), mqtt.submit(readings(size))]);
       if (
         await done.then(
           () => false,
@@ -105,10 +109,7 @@ test('ingest on a full disk: every waiting driver hears it; input that cannot be
     );
   const before = await dropped();
   assert.ok(before > 0, 'the serial readings of the failed commit were counted');
-  const results = await Promise.allSettled([
-    serial.submit([reading, reading]),
-    mqtt.submit([reading, reading, reading]),
-  ]);
+  const results = await Promise.allSettled([serial.submit(readings(2)), mqtt.submit(readings(3))]);
   assert.deepEqual(
     results.map((r) => r.status),
     ['rejected', 'rejected'],

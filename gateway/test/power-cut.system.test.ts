@@ -47,7 +47,12 @@ describe('power cuts', { concurrency: false }, () => {
 
   test('synchronous FULL: three cuts (random moment, inside a WAL write, inside a checkpoint) lose no acknowledged reading', async () => {
     const dataDir = join(fs.mountpoint, 'full');
-    const { g, topic, prefix } = await rig.newGateway({ dataDir, buffer: { synchronous: 'FULL' } });
+    // A cap of 4 MiB bounds the WAL at 256 KiB between checkpoints (a sixteenth of the cap): the
+    // readings below, stored compressed, make several.
+    const { g, topic, prefix } = await rig.newGateway({
+      dataDir,
+      buffer: { synchronous: 'FULL', maxBytes: 4 * 1024 * 1024 },
+    });
     await rig.kafka.stop();
     const pub = await rig.publisher(prefix, 10);
     const file = join(fs.backing, 'full', 'buffer.sqlite');

@@ -164,7 +164,8 @@ export function storeAndForwardSuite(kafkaVersion: string): void {
     });
 
     test('buffer at its cap with Kafka down: the policy applies, drops are counted, the gateway runs on', async () => {
-      const cap = 64 * 1024;
+      // 2,000 readings, stored compressed (about 20 bytes each): more than twice the cap.
+      const cap = 16 * 1024;
       const oldest = await rig.newGateway({ buffer: { maxBytes: cap, whenFull: 'drop-oldest' } });
       const newest = await rig.newGateway({ buffer: { maxBytes: cap, whenFull: 'reject-new' } });
       await oldest.g.start();

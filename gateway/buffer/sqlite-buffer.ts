@@ -579,9 +579,9 @@ export class SqliteBuffer {
    * own: it waits for the next commit of readings, whose transaction deletes it (see appendTx),
    * or for flushAcks() when none comes. A commit touches the same pages a delete does (the
    * header, the b-tree's root, the pointer map, the meta row): commits of 50 readings, each
-   * acknowledged before the next, wrote 439 bytes per reading instead of 668. A crash or power
-   * cut before that commit only brings the rows back, to be sent again under their seqs
-   * (exactly-once deletes them unsent on connect).
+   * acknowledged before the next, wrote 124 bytes per reading instead of 167 (the bench's buffer
+   * phase, "as a queue"). A crash or power cut before that commit only brings the rows back, to
+   * be sent again under their seqs (exactly-once deletes them unsent on connect).
    */
   ack(fromSeq: number, toSeq: number): number {
     return this.guard(() => {

@@ -14,7 +14,7 @@ import { after, before, test } from 'node:test';
 import { Kafka, logLevel } from 'kafkajs';
 import { KAFKA_VERSIONS, type KafkaBroker, startKafka } from '../../deploy/kafka/launcher.js';
 import { type Broker, startBroker } from '../../drivers/test/support/mosquitto.js';
-import { LIBFAKETIME, libfaketime } from './support/faketime.js';
+import { libfaketime } from './support/faketime.js';
 import { type GatewayProcess, gatewayProcess, waitFor } from './support/gateway-process.js';
 import { readTopic } from './support/kafka-reader.js';
 import { publisher as openPublisher, type Publisher } from './support/publisher.js';
@@ -28,12 +28,13 @@ let mosquitto: Broker;
 let gw: GatewayProcess;
 let pub: Publisher | undefined;
 let clockFile: string;
+let preload: string;
 
 /** The wall clock the gateway sees from now on (libfaketime re-reads the file at every call). */
 const setClock = (spec: string) => writeFileSync(clockFile, `${spec}\n`);
 
 before(async () => {
-  libfaketime();
+  preload = libfaketime();
   [kafka, mosquitto] = await Promise.all([startKafka({ version: KAFKA_VERSIONS.latest }), startBroker()]);
   // Record timestamps are the gateway's wall clock at send time. Years back, the broker's
   // retention would delete them at once; days ahead, it refuses them (log.message.timestamp.
@@ -63,7 +64,7 @@ after(async () => {
 });
 
 const env = () => ({
-  LD_PRELOAD: LIBFAKETIME,
+  LD_PRELOAD: preload,
   FAKETIME_TIMESTAMP_FILE: clockFile,
   FAKETIME_NO_CACHE: '1',
   // An NTP step moves the wall clock only: CLOCK_MONOTONIC goes on undisturbed.

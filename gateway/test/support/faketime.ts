@@ -3,13 +3,19 @@
  * Preloaded, not through the `faketime` command: that command forks the program it runs, so a
  * SIGKILL meant for the gateway killed only the wrapper and left the gateway running.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 
-/** The multi-threaded variant: Node runs threads of its own. */
-export const LIBFAKETIME = '/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1';
+/** The multi-threaded variant (Node runs threads of its own), in the library dir of this machine's architecture. */
+const NAME = 'libfaketimeMT.so.1';
 
-/** Fails with the package to install when libfaketime is missing. */
+/** Its path; fails with the package to install when libfaketime is missing. */
 export function libfaketime(): string {
-  if (!existsSync(LIBFAKETIME)) throw new Error(`${LIBFAKETIME} is missing (Debian package faketime)`);
-  return LIBFAKETIME;
+  // Debian puts it under /usr/lib/<multiarch triplet>/faketime: x86_64-linux-gnu, aarch64-linux-gnu, …
+  const found = readdirSync('/usr/lib')
+    .filter((d) => d.endsWith('-linux-gnu') || d.endsWith('-linux-gnueabihf'))
+    .map((d) => join('/usr/lib', d, 'faketime', NAME))
+    .find((f) => existsSync(f));
+  if (!found) throw new Error(`${NAME} is missing under /usr/lib/*/faketime (Debian package faketime)`);
+  return found;
 }

@@ -48,8 +48,11 @@ import { fsyncDir, SeqReservation } from './seq-reservation.js';
 
 /** Quarantined payloads are kept for diagnosis, not for replay: a prefix is enough. */
 const QUARANTINE_PAYLOAD_BYTES = 1024;
-/** Legacy rows moved into row batches per transaction when a file of an older version opens. */
-const UPGRADE_ROWS = 10_000;
+/**
+ * Legacy rows moved into row batches per transaction when a file of an older version opens: the
+ * WAL of one (about 200 KiB) fits the reserve of a full disk, even a small one's.
+ */
+const UPGRADE_ROWS = 1000;
 
 /** Warn above this share of the cap. */
 const NEAR_FULL = 0.8;
@@ -78,7 +81,7 @@ interface Handle extends Statements {
   anchorTx: (shift: number, nextSeq: number) => number;
   quarantineTx: (entries: QuarantineEntry[]) => void;
   salvageTx: (rows: SalvagedRow[]) => void;
-  upgradeTx: (rows: LegacyRow[]) => void;
+  upgradeTx: (rows: LegacyRow[], last: boolean) => void;
 }
 
 export class SqliteBuffer {
@@ -120,7 +123,21 @@ export class SqliteBuffer {
     this.seqs = new SeqReservation(dataDir);
     this.space = new DiskSpace(dataDir, opts.reserveBytes ?? 0, opts.maxBytes);
     const cleanSeq = takeCleanMark(dataDir);
-    this.openChecked(cleanSeq !== null);
+    try {
+      this.openChecked(cleanSeq !== null);
+    } catch (err) {
+      // A disk full to the last block: SQLite cannot create the -shm file it needs to open the
+      // WAL, nor write the WAL of an upgrade (which frees room: readings shrink about tenfold).
+      // The reserve is there for such a moment; without it the gateway cannot start.
+      if (!storageFailure(err) || !this.space.hasReserve) throw err;
+      try {
+        if (this.h?.db.open) this.h.db.close();
+      } catch {
+        /* a file failing to open */
+      }
+      this.space.releaseReserve();
+      this.openChecked(cleanSeq !== null);
+    }
     // After a clean close the counter in the file is exact and seqs stay dense. After anything
     // else it may have been rolled back (a lost file, a power cut under synchronous NORMAL):
     // continue above every seq that may have been handed out.
@@ -182,21 +199,20 @@ export class SqliteBuffer {
   /**
    * Move the readings of a file an older version wrote (a row per reading, legacy-rows.ts) into
    * row batches, oldest first, a bounded transaction at a time (the WAL stays small, and a stop
-   * halfway goes on where it stopped). Once, at the first start of this version.
+   * halfway goes on where it stopped); the last one drops the old table. Once, at the first start
+   * of this version.
    */
   private upgrade(): void {
     const t0 = performance.now();
-    const { db } = this.h;
-    const oldest = db.prepare(LEGACY_ROWS);
+    const oldest = this.h.db.prepare(LEGACY_ROWS);
     let moved = 0;
-    for (;;) {
+    for (let last = false; !last; ) {
       const rows = oldest.all(0, UPGRADE_ROWS) as LegacyRow[];
-      if (rows.length === 0) break;
-      this.keepCountersOnRollback(() => this.h.upgradeTx(rows));
+      last = rows.length < UPGRADE_ROWS;
+      this.keepCountersOnRollback(() => this.h.upgradeTx(rows, last));
       moved += rows.length;
       this.events.progress?.('upgrade', moved);
     }
-    db.exec(`DROP TABLE ${LEGACY_TABLE}`);
     this.events.upgraded?.({ readings: moved, ms: Math.round(performance.now() - t0) });
   }
 
@@ -277,13 +293,14 @@ export class SqliteBuffer {
       this.saveMeta();
     }) as Handle['salvageTx'];
 
-    h.upgradeTx = db.transaction((rows: LegacyRow[]) => {
+    h.upgradeTx = db.transaction((rows: LegacyRow[], last: boolean) => {
       const readings = rows.map(unpackRow);
       // A row that does not hold its record is damage: the file is set aside and salvaged.
       const bad = readings.find((r) => !isIntact(r));
       if (bad) throw Object.assign(new Error(`row ${bad.seq} does not hold its record`), { code: 'SQLITE_CORRUPT' });
       this.storeRuns(readings);
-      db.prepare(`DELETE FROM ${LEGACY_TABLE} WHERE seq <= ?`).run(rows[rows.length - 1]!.seq);
+      if (rows.length) db.prepare(`DELETE FROM ${LEGACY_TABLE} WHERE seq <= ?`).run(rows[rows.length - 1]!.seq);
+      if (last) db.exec(`DROP TABLE ${LEGACY_TABLE}`);
       this.depth -= rows.length;
       for (const r of rows) this.bytes -= r.bytes;
       this.saveMeta();

@@ -2,15 +2,18 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, statfsSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, statfsSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { BufferEntry, BufferOptions } from '../buffer/buffer.js';
+import { RESERVE_FILE } from '../buffer/disk-space.js';
 import { storageFailure } from '../buffer/failures.js';
 import { SqliteBuffer } from '../buffer/sqlite-buffer.js';
 import { Ingest } from '../ingest/ingest.js';
+import { encodeRecord } from '../ingest/record.js';
 import { Status } from '../status/status.js';
+import { writeLegacyFile } from './support/buffer-file.js';
 import { bufferDefaults } from './support/pipeline-fixture.js';
 
 let mount: string;
@@ -123,3 +126,95 @@ test('ingest on a full disk: every waiting driver hears it; input that cannot be
   assert.ok(status.hasProblem('disk_full'));
   buffer.close();
 });
+
+test('on a disk full to the last block the buffer opens with its reserve, also upgrading an older file; without a reserve the start fails and loses nothing', () => {
+  const disk = mkdtempSync(join(tmpdir(), 'sg-upgrade-'));
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=16m', 'tmpfs', disk]);
+  const fillers: string[] = [];
+  try {
+    // Readings as ingest encodes them: stored whole by the older version, about a tenth as rows.
+    const legacy = Array.from({ length: 3000 }, (_, i) => ({
+      seq: i + 1,
+      key: `gw/s${i % 10}`,
+      ts: 1_700_000_000_000 + i,
+      value: encodeRecord({
+        gateway: 'gw',
+        source: 'plant',
+        sensor: `s${i % 10}`,
+        metric: 'temp',
+        value: 20 + (i % 70) / 10,
+        ts: 1_700_000_000_000 + i,
+        seq: i + 1,
+        bootId: 'boot',
+        clockSynced: true,
+      }),
+    }));
+    const dataDir = (name: string): string => {
+      const dir = join(disk, name);
+      mkdirSync(dir);
+      SqliteBuffer.open(dir, defaults).close(); // lays down the reserve file
+      return dir;
+    };
+    /** A data dir as the older version left it (with its reserve file, if `reserve`). */
+    const olderDataDir = (name: string, reserve: boolean): string => {
+      const dir = dataDir(name);
+      for (const f of readdirSync(dir)) if (f.startsWith('buffer.sqlite') || f === 'buffer.clean') rmSync(join(dir, f));
+      if (!reserve) rmSync(join(dir, RESERVE_FILE));
+      writeLegacyFile(dir, legacy);
+      return dir;
+    };
+    const current = dataDir('current');
+    const b0 = SqliteBuffer.open(current, defaults);
+    b0.append(entries(500));
+    b0.close();
+    const older = olderDataDir('older', true);
+    const bare = olderDataDir('bare', false);
+
+    // Each start on a disk filled again: one giving up its reserve must not make room for the next.
+    fillers.push(fill(disk));
+    assert.throws(
+      () => SqliteBuffer.open(bare, defaults),
+      (err) => storageFailure(err) !== null,
+      'without a reserve there is no room even for SQLite to open the file',
+    );
+    fillers.push(fill(disk));
+    const b1 = SqliteBuffer.open(current, defaults);
+    assert.equal(b1.lease(0, 1 << 30, 1 << 30).length, 500, 'a restart on a full disk');
+    b1.close();
+    fillers.push(fill(disk));
+    const upgraded: number[] = [];
+    const b2 = SqliteBuffer.open(older, defaults, { upgraded: (r) => upgraded.push(r.readings) });
+    assert.deepEqual(upgraded, [3000]);
+    assert.deepEqual(
+      b2.lease(0, 1 << 30, 1 << 30).map((r) => r.value),
+      legacy.map((r) => r.value),
+    );
+    b2.close();
+
+    for (const f of fillers.splice(0)) rmSync(f);
+    const b3 = SqliteBuffer.open(bare, defaults);
+    assert.equal(b3.lease(0, 1 << 30, 1 << 30).length, 3000, 'the failed start lost nothing');
+    b3.close();
+  } finally {
+    execFileSync('umount', ['-l', disk]);
+    rmSync(disk, { recursive: true, force: true });
+  }
+});
+
+let fillers = 0;
+/** Fill a file system to the last block with a new file; returns its path. */
+function fill(mountpoint: string): string {
+  const file = join(mountpoint, `filler-${++fillers}`);
+  const fd = openSync(file, 'w');
+  const block = Buffer.alloc(4096, 1);
+  try {
+    for (;;) writeSync(fd, block);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
+  } finally {
+    closeSync(fd);
+  }
+  const fs = statfsSync(mountpoint);
+  assert.ok(fs.bavail * fs.bsize < 4096, 'the disk is full');
+  return file;
+}

@@ -21,8 +21,11 @@ export interface LegacyRow {
   bytes: number;
 }
 
+/** The table older versions kept readings in. */
+export const LEGACY_TABLE = 'readings';
+
 /** Its rows from a seq on, in seq order (arguments: seq, limit). */
-export const LEGACY_ROWS = 'SELECT seq, key, value, ts, bytes FROM readings WHERE seq >= ? ORDER BY seq LIMIT ?';
+export const LEGACY_ROWS = `SELECT seq, key, value, ts, bytes FROM ${LEGACY_TABLE} WHERE seq >= ? ORDER BY seq LIMIT ?`;
 
 /** The field names of a readings record, in the order the record writes them (ingest/record.ts). */
 const FIELDS = ['gateway', 'source', 'sensor', 'metric', 'value', 'unit', 'ts', 'seq', 'bootId', 'clockSynced'].map(

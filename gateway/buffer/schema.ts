@@ -4,12 +4,10 @@
  * is sqlite-buffer.ts.
  */
 import Database from 'better-sqlite3';
+import { LEGACY_TABLE } from './legacy-rows.js';
 
 export const QUARANTINE_ROWS =
   'SELECT id, ts, source, reason, detail, payload FROM quarantine ORDER BY id DESC LIMIT ?';
-
-/** The table of readings as versions before row batches kept them, a row per reading (legacy-rows.ts). */
-export const LEGACY_TABLE = 'readings';
 
 /** The buffer's SQLite file in the data dir (with its -wal and -shm). */
 export const BUFFER_FILE = 'buffer.sqlite';

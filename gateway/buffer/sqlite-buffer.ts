@@ -40,10 +40,10 @@ import type {
 import { markClean, takeCleanMark } from './clean-mark.js';
 import { DiskSpace } from './disk-space.js';
 import { isDamage, storageFailure } from './failures.js';
-import { isIntact, LEGACY_ROWS, type LegacyRow, unpackRow } from './legacy-rows.js';
+import { isIntact, LEGACY_ROWS, LEGACY_TABLE, type LegacyRow, unpackRow } from './legacy-rows.js';
 import { withSeq } from './record-seq.js';
 import { type SalvagedRow, salvage, setAside } from './salvage.js';
-import { BUFFER_FILE, hasTable, LEGACY_TABLE, openBufferFile, readMeta, type Statements } from './schema.js';
+import { BUFFER_FILE, hasTable, openBufferFile, readMeta, type Statements } from './schema.js';
 import { fsyncDir, SeqReservation } from './seq-reservation.js';
 
 /** Quarantined payloads are kept for diagnosis, not for replay: a prefix is enough. */

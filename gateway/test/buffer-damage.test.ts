@@ -3,24 +3,17 @@
  * damaged files are set aside and salvaged with their seqs, and runtime damage is recovered from.
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { closeSync, copyFileSync, existsSync, openSync, readdirSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import type { BufferEntry, SalvageReport } from '../buffer/buffer.js';
+import type { SalvageReport } from '../buffer/buffer.js';
 import { BUFFER_FILE } from '../buffer/schema.js';
 import { SqliteBuffer } from '../buffer/sqlite-buffer.js';
-import { seqsInFile, writeLegacyFile } from './support/buffer-file.js';
+import { incompressible, seqsInFile, writeLegacyFile } from './support/buffer-file.js';
 import { bufferDefaults as defaults, tempDir } from './support/pipeline-fixture.js';
 
-/** Readings that do not compress: `pad` bytes of noise each, so that the file has as many pages as readings would fill uncompressed. */
-function entries(n: number, pad = 0): BufferEntry[] {
-  return Array.from({ length: n }, (_, i) => {
-    const noise = randomBytes(pad).toString('base64');
-    return { key: 'gw/s', ts: 1000 + i, encode: (seq: number) => JSON.stringify({ seq, i, noise }) };
-  });
-}
+const entries = (n: number, pad = 0) => incompressible(n, pad);
 const seqsOf = (b: SqliteBuffer) => b.lease(0, 1 << 30, 1 << 30).map((r) => r.seq);
 
 /** Overwrite `length` bytes at `offset` of a file with garbage. */

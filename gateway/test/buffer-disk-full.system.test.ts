@@ -6,14 +6,14 @@ import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, statf
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import type { BufferEntry, BufferOptions } from '../buffer/buffer.js';
+import type { BufferOptions } from '../buffer/buffer.js';
 import { RESERVE_FILE } from '../buffer/disk-space.js';
 import { storageFailure } from '../buffer/failures.js';
 import { SqliteBuffer } from '../buffer/sqlite-buffer.js';
 import { Ingest } from '../ingest/ingest.js';
 import { encodeRecord } from '../ingest/record.js';
 import { Status } from '../status/status.js';
-import { writeLegacyFile } from './support/buffer-file.js';
+import { incompressible, writeLegacyFile } from './support/buffer-file.js';
 import { bufferDefaults } from './support/pipeline-fixture.js';
 
 let mount: string;
@@ -27,12 +27,8 @@ after(() => {
 });
 
 const defaults: BufferOptions = { ...bufferDefaults, reserveBytes: 0 };
-/** Readings that do not compress (readings are stored compressed): about 200 bytes each in the file. */
-const entries = (n: number): BufferEntry[] =>
-  Array.from({ length: n }, (_, i) => {
-    const pad = randomBytes(150).toString('base64');
-    return { key: 'gw/s', ts: i, encode: (seq: number) => JSON.stringify({ seq, pad }) };
-  });
+/** About 200 bytes each in the file. */
+const entries = (n: number) => incompressible(n, 150);
 /** A name of 64 random characters: what makes a reading through ingest not compress. */
 const noiseName = (length: number) => randomBytes(length).toString('base64url').slice(0, length);
 

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { existsSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -12,7 +11,7 @@ import { BUFFER_FILE, PAGE_SIZE } from '../buffer/schema.js';
 import { SEQ_FILE } from '../buffer/seq-reservation.js';
 import { SqliteBuffer } from '../buffer/sqlite-buffer.js';
 import { encodeRecord, type ReadingRecord, recordKey } from '../ingest/record.js';
-import { bytesInFile, seqsInFile, writeLegacyFile } from './support/buffer-file.js';
+import { bytesInFile, incompressible, seqsInFile, writeLegacyFile } from './support/buffer-file.js';
 import { bufferDefaults as defaults, tempDir } from './support/pipeline-fixture.js';
 
 function entries(n: number, sensor = 's1', pad = ''): BufferEntry[] {
@@ -23,13 +22,7 @@ function entries(n: number, sensor = 's1', pad = ''): BufferEntry[] {
   }));
 }
 
-/** Readings that do not compress: each about `bytes` bytes in the file. */
-function noise(n: number, bytes: number, sensor = 's1'): BufferEntry[] {
-  return Array.from({ length: n }, (_, i) => {
-    const pad = randomBytes(bytes).toString('base64');
-    return { key: `gw/${sensor}`, ts: 1000 + i, encode: (seq: number) => JSON.stringify({ seq, pad }) };
-  });
-}
+const noise = (n: number, bytes: number, sensor = 's1') => incompressible(n, bytes, sensor);
 
 test('seq is assigned in order, persists across reopen and is never reused after a full drain', () => {
   const dir = tempDir();

@@ -1,6 +1,8 @@
 /** A buffer file as another process (or the next start after a crash) finds it: read-only, without the buffer's code. */
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import type { BufferEntry } from '../../buffer/buffer.js';
 import { BUFFER_FILE } from '../../buffer/schema.js';
 
 function query<T>(dataDir: string, read: (db: Database.Database) => T): T {
@@ -61,4 +63,15 @@ export function writeLegacyFile(dataDir: string, readings: LegacyReading[]): voi
   } finally {
     db.close();
   }
+}
+
+/**
+ * Readings that do not compress: `bytes` bytes of noise each, so that they take about as much room
+ * in the file as uncompressed readings would (readings are stored compressed).
+ */
+export function incompressible(n: number, bytes: number, sensor = 's'): BufferEntry[] {
+  return Array.from({ length: n }, (_, i) => {
+    const pad = randomBytes(bytes).toString('base64');
+    return { key: `gw/${sensor}`, ts: 1000 + i, encode: (seq: number) => JSON.stringify({ seq, pad }) };
+  });
 }

@@ -11,6 +11,7 @@ import kafkajs, { type Admin, type ITopicConfig, Kafka, logLevel, type SASLOptio
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import './kafkajs-idle-fix.js';
+import './kafkajs-record-encoder.js';
 import { lz4Codec } from './lz4-codec.js';
 
 // kafkajs is CommonJS and its codec registry is not visible to ESM named imports.

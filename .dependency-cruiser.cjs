@@ -45,6 +45,14 @@ module.exports = {
       to: { path: top('firmware-sim') },
     },
     {
+      name: 'kafkajs-through-its-fixes',
+      severity: 'error',
+      comment:
+        'The gateway loads kafkajs through gateway/uplink/kafkajs.ts, which replaces parts of it before it loads (those fixes and their tests reach into it). deploy/ loads it only for admin calls, when first needed.',
+      from: { pathNot: '^dist/(gateway/uplink/kafkajs[^/]*\\.js|gateway/test/kafkajs-[^/]*\\.test\\.js|deploy/)' },
+      to: { path: 'node_modules/kafkajs/' },
+    },
+    {
       name: 'production-not-on-tests',
       severity: 'error',
       comment: 'Production code never imports test code.',

@@ -7,7 +7,6 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Kafka, logLevel } from 'kafkajs';
 import { waitForTcp } from '../net.js';
 import { fileTail, type Jvm, killJvm, runJava, startJvm, stopJvm, tailLines } from './jvm.js';
 import { type LoggingBackend, loggingConfig } from './properties.js';
@@ -206,6 +205,9 @@ export class LocalKafkaBroker implements KafkaBroker {
           : undefined;
       return waitForTcp(this.port, '127.0.0.1', deadline - Date.now(), exited);
     }
+    // Loaded here, not at the top: a process that runs a gateway too (the tests, `demo`) must let the
+    // gateway load kafkajs first, with the fixes it installs before kafkajs loads.
+    const { Kafka, logLevel } = await import('kafkajs');
     const kafka = new Kafka({
       clientId: 'sensorgate-kafka-launcher',
       brokers: this.brokers,

@@ -8,7 +8,6 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Kafka, logLevel } from 'kafkajs';
 import { freePort, onFreePorts } from '../net.js';
 import { kafkaClusterId, LocalKafkaBroker } from './broker.js';
 import { KAFKA_VERSIONS, kafkaInstall, resolveKafkaVersion } from './fetch.js';
@@ -120,6 +119,9 @@ async function startOnce(opts: StartClusterOptions, log: (msg: string) => void):
     return b;
   };
   const partitionMeta = async (topic: string, partition: number) => {
+    // Loaded here, not at the top: a process that runs a gateway too (the tests, `demo`) must let the
+    // gateway load kafkajs first, with the fixes it installs before kafkajs loads.
+    const { Kafka, logLevel } = await import('kafkajs');
     const admin = new Kafka({
       clientId: 'sensorgate-kafka-cluster',
       brokers: bootstrap,

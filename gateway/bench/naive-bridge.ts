@@ -6,10 +6,11 @@
  *   node dist/gateway/bench/naive-bridge.js '{"mqttUrl":…,"prefix":…,"brokers":[…],"topic":…,"gateway":…}'
  * Prints {"event":"ready"} once subscribed; SIGTERM ends it.
  */
-import { Partitioners } from 'kafkajs';
+
 import mqtt from 'mqtt';
 import { compileTopicPattern, decodePayload } from '../../drivers/mqtt/payload.js';
 import { encodeRecord, recordHeaders, recordKey } from '../ingest/record.js';
+import { Partitioners } from '../uplink/kafkajs.js';
 import { benchKafka } from './peers.js';
 
 export interface NaiveBridgeOptions {

@@ -3,10 +3,11 @@
  * (a duplicate heartbeat is harmless), acks=all, no kafkajs-internal patience (the heartbeat
  * simply tries again at its next tick), so a status can never hold up or reorder readings.
  */
-import { type Kafka, Partitioners, type Producer } from 'kafkajs';
+
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import { ensureTopics, kafkaClient } from '../uplink/kafka-client.js';
+import { type Kafka, Partitioners, type Producer } from '../uplink/kafkajs.js';
 import type { StatusPublisher } from './heartbeat.js';
 
 export const STATUS_HEADERS = { 'sg-schema': 'status/1', 'content-type': 'application/json' };

@@ -10,8 +10,8 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import { Kafka, logLevel, type Producer } from 'kafkajs';
 import { type KafkaBroker, startKafka } from '../../deploy/kafka/launcher.js';
+import { Kafka, logLevel, type Producer } from '../uplink/kafkajs.js';
 import { type Browser, launchBrowser } from './support/browser.js';
 import { type FleetProcess, fleetProcess } from './support/fleet-process.js';
 import { waitFor } from './support/gateway-process.js';

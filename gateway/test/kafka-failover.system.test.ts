@@ -11,11 +11,11 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { Kafka, logLevel } from 'kafkajs';
 import { pino } from 'pino';
 import { type KafkaCluster, startKafkaCluster } from '../../deploy/kafka/cluster.js';
 import { type Broker, startBroker } from '../../drivers/test/support/mosquitto.js';
 import { KafkaUplink, TransactionalKafkaUplink } from '../uplink/kafka-uplink.js';
+import { Kafka, logLevel } from '../uplink/kafkajs.js';
 import { PlatformaticUplink } from '../uplink/platformatic-uplink.js';
 import { delivered, missing, mqttGateway } from './support/delivery-check.js';
 import { type GatewayProcess, waitFor } from './support/gateway-process.js';

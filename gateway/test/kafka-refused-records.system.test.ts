@@ -8,12 +8,12 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, test } from 'node:test';
-import { Kafka, logLevel } from 'kafkajs';
 import { type KafkaBroker, startKafka } from '../../deploy/kafka/launcher.js';
 import { SqliteBuffer } from '../buffer/sqlite-buffer.js';
 import { validateConfig } from '../config/config.js';
 import { Forwarder } from '../forwarder/forwarder.js';
 import { KafkaUplink } from '../uplink/kafka-uplink.js';
+import { Kafka, logLevel } from '../uplink/kafkajs.js';
 import { waitFor } from './support/gateway-process.js';
 import { bySensor, readTopic } from './support/kafka-reader.js';
 import { bufferDefaults, capturedLog, forwarderOptions, statusOf, tempDir } from './support/pipeline-fixture.js';

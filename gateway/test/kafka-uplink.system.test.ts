@@ -1,11 +1,11 @@
 /** KafkaUplink (kafkajs) against real brokers of both supported Kafka lines, plus the forwarder's isolation of oversize records. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Kafka, logLevel } from 'kafkajs';
 import { pino } from 'pino';
 import { SqliteBuffer } from '../buffer/sqlite-buffer.js';
 import { Forwarder } from '../forwarder/forwarder.js';
 import { KafkaUplink, TransactionalKafkaUplink } from '../uplink/kafka-uplink.js';
+import { Kafka, logLevel } from '../uplink/kafkajs.js';
 import { waitFor } from './support/gateway-process.js';
 import { readTopic } from './support/kafka-reader.js';
 import { bufferDefaults, forwarderOptions, statusOf, tempDir } from './support/pipeline-fixture.js';

@@ -5,11 +5,11 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { Kafka, logLevel } from 'kafkajs';
 import type { KafkaCluster } from '../../deploy/kafka/cluster.js';
 import { KAFKA_VERSIONS, type KafkaBroker, startKafka } from '../../deploy/kafka/launcher.js';
 import type { StoredRecord } from '../buffer/buffer.js';
 import { validateConfig } from '../config/config.js';
+import { Kafka, logLevel } from '../uplink/kafkajs.js';
 import { type Uplink, UplinkError } from '../uplink/uplink.js';
 import { waitFor } from './support/gateway-process.js';
 import { readTopic } from './support/kafka-reader.js';

@@ -7,11 +7,9 @@
  */
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
-import kafkajs, { type Admin, type ITopicConfig, Kafka, logLevel, type SASLOptions } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
-import './kafkajs-idle-fix.js';
-import './kafkajs-record-encoder.js';
+import kafkajs, { type Admin, type ITopicConfig, Kafka, logLevel, type SASLOptions } from './kafkajs.js';
 import { lz4Codec } from './lz4-codec.js';
 
 // kafkajs is CommonJS and its codec registry is not visible to ESM named imports.

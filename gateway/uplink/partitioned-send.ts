@@ -5,8 +5,9 @@
  * chosen here, with murmur2 as the Java client does, so a key lands on the same partition
  * whichever client produced it.
  */
-import { Partitioners, type PartitionMetadata } from 'kafkajs';
+
 import type { StoredRecord } from '../buffer/buffer.js';
+import { Partitioners, type PartitionMetadata } from './kafkajs.js';
 import { type Refusal, uplinkError } from './uplink.js';
 
 /** Broker verdicts on the records themselves: resending the same records can never succeed. */

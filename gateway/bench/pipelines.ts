@@ -353,6 +353,9 @@ export async function measureBurst(b: Bench, bridge: Bridge, n: number): Promise
   };
   await untilInKafka(bridge, WARMUP_READINGS, WARMUP_READINGS + n, bridge.name, sample);
   const { figures } = meter.finish(bridge.name, n, t0);
+  // A fast burst can end between two samples: one more, so the timeline always ends with all of it.
+  nextSample = 0;
+  await sample();
   const published = await publisher.next('done', 30_000);
   const commits1 = (await bridge.metrics?.())?.get('sensorgate_buffer_commits_total');
   const durable = samples.find((s) => s.ingested >= n);

@@ -7,8 +7,8 @@
  * kafkajs takes this function when its producer module loads, so the replacement has to be in
  * place first: import kafkajs through ./kafkajs.js, which installs it.
  */
-import { createRequire } from 'node:module';
 import type { Message, PartitionerArgs, PartitionMetadata } from 'kafkajs';
+import { swapKafkajsModule } from './kafkajs-module-swap.js';
 
 interface GroupInput {
   topic: string;
@@ -36,13 +36,4 @@ export function groupMessagesPerPartition({
   return groups;
 }
 
-const require = createRequire(import.meta.url);
-if (require.cache[require.resolve(SEND_MODULE)]) {
-  throw new Error(
-    'kafkajs was loaded before its partition grouping was replaced: import it through gateway/uplink/kafkajs.ts',
-  );
-}
-require(GROUPING_MODULE);
-const cached = require.cache[require.resolve(GROUPING_MODULE)];
-if (!cached) throw new Error(`${GROUPING_MODULE} did not load as a CommonJS module`);
-cached.exports = groupMessagesPerPartition;
+swapKafkajsModule(GROUPING_MODULE, groupMessagesPerPartition, SEND_MODULE);

@@ -15,7 +15,7 @@
  *   value varint-bytes each. varint/varlong are zigzag LEB128; a null key, value or header value
  *   is length -1.
  */
-import { createRequire } from 'node:module';
+import { swapKafkajsModule } from './kafkajs-module-swap.js';
 
 type Bytes = Buffer | string | null | undefined;
 
@@ -120,12 +120,5 @@ export function encodeRecord({
   return { buf, buffer: buf };
 }
 
-const require = createRequire(import.meta.url);
-if (require.cache[require.resolve(PRODUCE_MODULE)]) {
-  // Too late: the produce request already holds the original encoder.
-  throw new Error('kafkajs-record-encoder must be imported before kafkajs sends anything');
-}
-require(RECORD_MODULE);
-const cached = require.cache[require.resolve(RECORD_MODULE)];
-if (!cached) throw new Error(`${RECORD_MODULE} did not load as a CommonJS module`);
-cached.exports = encodeRecord;
+// The produce request (every version shares v3's) takes the record encoder when it loads.
+swapKafkajsModule(RECORD_MODULE, encodeRecord, PRODUCE_MODULE);

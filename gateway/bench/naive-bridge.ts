@@ -6,7 +6,6 @@
  *   node dist/gateway/bench/naive-bridge.js '{"mqttUrl":…,"prefix":…,"brokers":[…],"topic":…,"gateway":…}'
  * Prints {"event":"ready"} once subscribed; SIGTERM ends it.
  */
-
 import mqtt from 'mqtt';
 import { compileTopicPattern, decodePayload } from '../../drivers/mqtt/payload.js';
 import { encodeRecord, recordHeaders, recordKey } from '../ingest/record.js';

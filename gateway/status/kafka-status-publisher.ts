@@ -3,7 +3,6 @@
  * (a duplicate heartbeat is harmless), acks=all, no kafkajs-internal patience (the heartbeat
  * simply tries again at its next tick), so a status can never hold up or reorder readings.
  */
-
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import { ensureTopics, kafkaClient } from '../uplink/kafka-client.js';

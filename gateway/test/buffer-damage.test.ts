@@ -13,7 +13,6 @@ import { SqliteBuffer } from '../buffer/sqlite-buffer.js';
 import { incompressible, seqsInFile, writeLegacyFile } from './support/buffer-file.js';
 import { bufferDefaults as defaults, tempDir } from './support/pipeline-fixture.js';
 
-const entries = (n: number, pad = 0) => incompressible(n, pad);
 const seqsOf = (b: SqliteBuffer) => b.lease(0, 1 << 30, 1 << 30).map((r) => r.seq);
 
 /** Overwrite `length` bytes at `offset` of a file with garbage. */
@@ -38,7 +37,7 @@ test('model: seqs are never handed out twice, whatever happens to the buffer fil
         for (const [n, ev] of runs) {
           const b = SqliteBuffer.open(dir, defaults);
           const before = new Set(seqsOf(b));
-          b.append(entries(n));
+          b.append(incompressible(n, 0));
           for (const seq of seqsOf(b)) {
             if (before.has(seq)) continue;
             assert.ok(!handedOut.has(seq), `seq ${seq} handed out twice`);
@@ -71,11 +70,11 @@ test('model: seqs are never handed out twice, whatever happens to the buffer fil
 test('a clean close keeps seqs dense; a crash continues above the high-water mark', () => {
   const dir = tempDir();
   let b = SqliteBuffer.open(dir, defaults);
-  b.append(entries(3));
+  b.append(incompressible(3, 0));
   b.close();
   b = SqliteBuffer.open(dir, defaults);
   assert.equal(b.stats().nextSeq, 4, 'dense after a clean close');
-  b.append(entries(1));
+  b.append(incompressible(1, 0));
   b.checkpoint(); // no close: a crash
   b = SqliteBuffer.open(dir, defaults);
   assert.ok(b.stats().nextSeq > 5, 'after a crash, above every seq that may have been reserved');
@@ -92,7 +91,7 @@ function damagedBuffer(
   const dir = tempDir();
   const b0 = SqliteBuffer.open(dir, defaults);
   if (anchored) b0.anchor(0);
-  for (let i = 0; i < n; i += 1000) b0.append(entries(Math.min(1000, n - i), 110));
+  for (let i = 0; i < n; i += 1000) b0.append(incompressible(Math.min(1000, n - i), 110));
   b0.close();
   damage(join(dir, BUFFER_FILE));
   const reports: SalvageReport[] = [];
@@ -117,7 +116,7 @@ test('mid-file damage: the file is set aside, readable readings are salvaged wit
   assert.ok(seqs.every((s) => s >= 1 && s <= 6000));
   assert.equal(b.stats().depth, r!.salvaged);
   assert.equal(b.anchored, true, 'its seqs are kept: still anchored');
-  b.append(entries(1));
+  b.append(incompressible(1, 0));
   assert.ok(seqsOf(b).at(-1)! > 6000, 'new readings continue above the old seqs');
   assert.equal(
     readdirSync(dir).filter(
@@ -148,7 +147,7 @@ test('a damaged file of an older version (a row per reading) is salvaged into ro
   const file = join(dir, BUFFER_FILE);
   writeLegacyFile(
     dir,
-    entries(5000, 110).map((e, i) => ({ seq: i + 1, key: e.key, value: e.encode(i + 1), ts: e.ts })),
+    incompressible(5000, 110).map((e, i) => ({ seq: i + 1, key: e.key, value: e.encode(i + 1), ts: e.ts })),
   );
   smash(file, Math.floor(statSync(file).size / 4096 / 2) * 4096, 2 * 4096);
   const reports: SalvageReport[] = [];
@@ -168,7 +167,7 @@ test('header damage: the gateway starts empty above every old seq', () => {
   const { b, reports } = damagedBuffer(3000, (file) => smash(file, 0, 100));
   assert.equal(reports.length, 1);
   assert.equal(reports[0]!.lost, null, 'the damaged file cannot say what it held');
-  b.append(entries(1));
+  b.append(incompressible(1, 0));
   assert.ok(seqsOf(b)[0]! > 3000);
   b.close();
 });
@@ -178,7 +177,7 @@ test('damage found while running: lease recovers without a restart, at most a fe
   const reports: SalvageReport[] = [];
   const b = SqliteBuffer.open(dir, { ...defaults }, { salvaged: (r) => reports.push(r) });
   for (let round = 0; round < 5; round++) {
-    for (let i = 0; i < 8; i++) b.append(entries(1000, 110));
+    for (let i = 0; i < 8; i++) b.append(incompressible(1000, 110));
     b.checkpoint();
     const file = join(dir, BUFFER_FILE);
     const pages = statSync(file).size / 4096;
@@ -199,7 +198,7 @@ test('a salvage cut short (the process stopped mid-way) leaves the damaged file 
   const dir = tempDir();
   const file = join(dir, BUFFER_FILE);
   const b0 = SqliteBuffer.open(dir, defaults);
-  for (let i = 0; i < 3; i++) b0.append(entries(10_000, 75));
+  for (let i = 0; i < 3; i++) b0.append(incompressible(10_000, 75));
   b0.close();
   smash(file, Math.floor(statSync(file).size / 4096 / 2) * 4096, 4096);
   rmSync(join(dir, 'buffer.clean')); // as after a crash: the integrity check at start finds the damage

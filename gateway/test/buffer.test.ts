@@ -22,8 +22,6 @@ function entries(n: number, sensor = 's1', pad = ''): BufferEntry[] {
   }));
 }
 
-const noise = (n: number, bytes: number, sensor = 's1') => incompressible(n, bytes, sensor);
-
 test('seq is assigned in order, persists across reopen and is never reused after a full drain', () => {
   const dir = tempDir();
   let b = SqliteBuffer.open(dir, defaults);
@@ -72,7 +70,7 @@ test('lease respects record and byte limits but always returns at least one reco
 test('ack deletes only the acknowledged range, also inside the row of a commit, and keeps depth and bytes exact', () => {
   const dir = tempDir();
   const b = SqliteBuffer.open(dir, defaults);
-  b.append(noise(10, 100));
+  b.append(incompressible(10, 100, 's1'));
   const before = b.stats().bytes;
   assert.equal(b.ack(4, 6), 3);
   b.flushAcks();
@@ -123,9 +121,9 @@ test('a small acknowledged range is deleted by the next commit of readings, or a
 
 test('drop-oldest: at the cap the oldest readings make room and are counted', () => {
   const b = SqliteBuffer.open(tempDir(), { ...defaults, maxBytes: 4096 });
-  const r1 = b.append(noise(20, 120, 's1'));
+  const r1 = b.append(incompressible(20, 120, 's1'));
   assert.equal(r1.droppedOldest, 0);
-  const r2 = b.append(noise(20, 120, 's2'));
+  const r2 = b.append(incompressible(20, 120, 's2'));
   assert.ok(r2.droppedOldest > 0, 'old rows dropped');
   assert.equal(r2.stored, 20, 'every new reading stored');
   const s = b.stats();
@@ -138,9 +136,9 @@ test('drop-oldest: at the cap the oldest readings make room and are counted', ()
 
 test('reject-new: at the cap new readings are refused and nothing old is lost', () => {
   const b = SqliteBuffer.open(tempDir(), { ...defaults, maxBytes: 4096, whenFull: 'reject-new' });
-  b.append(noise(20, 120, 's1'));
+  b.append(incompressible(20, 120, 's1'));
   const depth = b.stats().depth;
-  const r = b.append(noise(20, 120, 's2'));
+  const r = b.append(incompressible(20, 120, 's2'));
   assert.equal(r.droppedOldest, 0);
   assert.equal(r.refused.length + r.stored, 20);
   assert.ok(r.refused.length > 0);
@@ -214,9 +212,9 @@ test('buffer_near_full is raised above 80 % of the cap and cleared when acks mak
       },
     },
   );
-  b.append(noise(10, 200));
+  b.append(incompressible(10, 200, 's1'));
   assert.equal(problems.at(-1), null, 'about 30 %: fine');
-  b.append(noise(45, 200));
+  b.append(incompressible(45, 200, 's1'));
   assert.ok(b.stats().bytes > 8000 && b.stats().bytes <= 10_000);
   assert.match(problems.at(-1) ?? '', /^\d+ % of the cap \(10000 bytes\)$/);
   const rows = b.lease(0, 1000, 1 << 30);

@@ -31,6 +31,7 @@ import {
   kafkaClient,
   partitionCount,
 } from './kafka-client.js';
+import type { RecordInput } from './kafkajs-record-encoder.js';
 import { PartitionedSender } from './partitioned-send.js';
 import { statusSeqFloor } from './status-seq-floor.js';
 import { type Connected, type Refusal, type Uplink, UplinkError, uplinkError } from './uplink.js';
@@ -119,14 +120,17 @@ abstract class KafkaUplinkBase implements Uplink {
         acks: -1,
         timeout: 30_000,
         compression: compressionType(this.cfg),
-        messages: list.map((r): Message => {
-          const headers = recordHeaders(this.gatewayId, r.seq);
-          // kafkajs copies each message into {...message, offsetDelta, timestampDelta} to encode it.
-          // Created with both already, the copy is a clone of the same shape (15 ns here); without
-          // them V8 builds it property by property, about 950 ns a reading.
-          const message = { key: r.key, value: r.value, partition, headers, offsetDelta: 0, timestampDelta: 0 };
-          return message;
-        }),
+        // kafkajs copies each message into {...message, offsetDelta, timestampDelta} to encode it.
+        // Created with both already, the copy is a clone of the same shape (15 ns here); without
+        // them V8 builds it property by property, about 950 ns a reading.
+        messages: list.map((r): Message & Pick<RecordInput, 'offsetDelta' | 'timestampDelta'> => ({
+          key: r.key,
+          value: r.value,
+          partition,
+          headers: recordHeaders(this.gatewayId, r.seq),
+          offsetDelta: 0,
+          timestampDelta: 0,
+        })),
       });
       acknowledged(meta, this.cfg.topic, partition);
     }, records);

@@ -5,7 +5,6 @@
  * chosen here, with murmur2 as the Java client does, so a key lands on the same partition
  * whichever client produced it.
  */
-
 import type { StoredRecord } from '../buffer/buffer.js';
 import { Partitioners, type PartitionMetadata } from './kafkajs.js';
 import { type Refusal, uplinkError } from './uplink.js';

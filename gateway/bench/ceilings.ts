@@ -2,14 +2,15 @@
  * The ceilings the gateway is compared with, both C tools on the same broker and mosquitto:
  * - Kafka: kcat producing the records the gateway would produce (same keys and JSON values,
  *   gzip, acks=all, idempotent), read from a file;
- * - MQTT: the bare pipe mosquitto_pub -> mosquitto -> mosquitto_sub at QoS 1, one publisher per
- *   sensor, the same payloads.
+ * - MQTT: the bare pipe publisher -> mosquitto -> mosquitto_sub at QoS 1, the same payloads, fed
+ *   two ways: by the bench's own publisher, as the gateway is (the ceiling its ratio is taken
+ *   against), and by mosquitto_pub, one per sensor (what C publishers reach).
  */
 import { once } from 'node:events';
 import { closeSync, createWriteStream, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { type Bench, names, type PipelineResult } from './pipelines.js';
+import { type Bench, names, type PipelineResult, startPublisher } from './pipelines.js';
 import { exited, expectSuccess, spawnTracked } from './proc.js';
 import { kafkaLineOf, METRIC, payloadOf, SENSORS, sensorOf } from './workload.js';
 
@@ -80,20 +81,12 @@ export async function kcatCeiling(b: Bench, n: number): Promise<PipelineResult> 
   return { name: 'kcat', readings: n, startedAt: t0, endedAt: t1, seconds, readingsPerSecond: n / seconds };
 }
 
-export async function mqttPipeCeiling(b: Bench, n: number): Promise<PipelineResult> {
-  const { prefix } = names(b, 'pipe');
-  const perSensor = Math.ceil(n / SENSORS);
-  if (perSensor > MOSQUITTO_PUB_MAX_LINES)
-    throw new Error(`bare MQTT pipe: ${perSensor} lines per mosquitto_pub exceeds ${MOSQUITTO_PUB_MAX_LINES}`);
+/**
+ * A mosquitto_sub at QoS 1 on `prefix/#`, already subscribed when this resolves; `done` resolves
+ * when it has received `n` messages.
+ */
+async function pipeSubscriber(b: Bench, prefix: string, n: number): Promise<{ done: Promise<void> }> {
   const { host, port } = b.mosquitto;
-  const files: string[] = [];
-  const now = Date.now();
-  for (let s = 0; s < SENSORS; s++) {
-    const file = join(b.workDir, `pipe-${s}.txt`);
-    const count = Math.floor(n / SENSORS) + (s < n % SENSORS ? 1 : 0);
-    await writeLines(file, count, (i) => `${payloadOf(i * SENSORS + s, now)}\n`);
-    files.push(file);
-  }
   // A retained message under the subscription tells when mosquitto_sub is subscribed: it is
   // delivered at once on subscribe, as the first of the n + 1 messages the subscriber waits for.
   await expectSuccess(
@@ -109,12 +102,30 @@ export async function mqttPipeCeiling(b: Bench, n: number): Promise<PipelineResu
     ['-h', host, '-p', String(port), '-q', '1', '-t', `${prefix}/#`, '-C', String(n + 1)],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
-  const subDone = expectSuccess('mosquitto_sub', sub);
+  const done = expectSuccess('mosquitto_sub', sub);
   const lines = createInterface({ input: sub.stdout! });
   await Promise.race([once(lines, 'line'), exited(sub)]);
   lines.close();
   sub.stdout!.resume();
+  return { done };
+}
 
+/** The bare pipe fed by C publishers: mosquitto_pub -l per sensor, reading prepared files. */
+export async function mqttPipeCeiling(b: Bench, n: number): Promise<PipelineResult> {
+  const { prefix } = names(b, 'pipe');
+  const perSensor = Math.ceil(n / SENSORS);
+  if (perSensor > MOSQUITTO_PUB_MAX_LINES)
+    throw new Error(`bare MQTT pipe: ${perSensor} lines per mosquitto_pub exceeds ${MOSQUITTO_PUB_MAX_LINES}`);
+  const { host, port } = b.mosquitto;
+  const files: string[] = [];
+  const now = Date.now();
+  for (let s = 0; s < SENSORS; s++) {
+    const file = join(b.workDir, `pipe-${s}.txt`);
+    const count = Math.floor(n / SENSORS) + (s < n % SENSORS ? 1 : 0);
+    await writeLines(file, count, (i) => `${payloadOf(i * SENSORS + s, now)}\n`);
+    files.push(file);
+  }
+  const sub = await pipeSubscriber(b, prefix, n);
   const t0 = Date.now();
   const pubs = files.map((file, s) => {
     const fd = openSync(file, 'r');
@@ -131,9 +142,34 @@ export async function mqttPipeCeiling(b: Bench, n: number): Promise<PipelineResu
       closeSync(fd);
     }
   });
-  await subDone;
+  await sub.done;
   const t1 = Date.now();
   await Promise.all(pubs);
   const seconds = (t1 - t0) / 1000;
   return { name: 'mqtt-pipe', readings: n, startedAt: t0, endedAt: t1, seconds, readingsPerSecond: n / seconds };
+}
+
+/**
+ * The bare pipe fed as the gateway is: the bench's publisher (gateway/bench/publisher.ts), the
+ * same process and options that feed every MQTT pipeline's burst. Only the subscriber differs
+ * from the gateway's run, so the ratio of the two is what the gateway costs MQTT.
+ */
+export async function mqttPipeSameFeed(b: Bench, n: number): Promise<PipelineResult> {
+  const { prefix } = names(b, 'pipe-same-feed');
+  const sub = await pipeSubscriber(b, prefix, n);
+  const publisher = startPublisher(b, { prefix, count: n, rate: 0 });
+  const t0 = Number((await publisher.next('start', 30_000)).t);
+  await sub.done;
+  const t1 = Date.now();
+  const published = await publisher.next('done', 30_000);
+  const seconds = (t1 - t0) / 1000;
+  return {
+    name: 'mqtt-pipe-same-feed',
+    readings: n,
+    startedAt: t0,
+    endedAt: t1,
+    seconds,
+    readingsPerSecond: n / seconds,
+    publisherCpuSecondsPerMillion: (Number(published.cpuS) / n) * 1e6,
+  };
 }

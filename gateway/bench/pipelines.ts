@@ -77,13 +77,16 @@ export interface GatewayTimeline {
   samples: Array<{ t: number; ingested: number; sent: number; depth: number }>;
 }
 
-/** A running MQTT -> Kafka process, reading `<prefix>/#` and writing `topic`. */
+/**
+ * A running MQTT -> Kafka process, reading `<prefix>/#` and writing `topic`; or the bare MQTT
+ * subscriber, the floor under them, which writes nothing (its topic is '').
+ */
 export interface Bridge {
   name: string;
   child: ChildProcess;
   prefix: string;
   topic: string;
-  /** Readings of this bridge that Kafka holds so far (the topic is fresh). */
+  /** Readings of this bridge that Kafka holds so far (the topic is fresh); the bare subscriber's: received. */
   inKafka(): Promise<number>;
   /** Its records are written in transactions: read them as exactly-once consumers do (read_committed). */
   transactional?: boolean;
@@ -241,6 +244,28 @@ export async function launchNaiveBridge(b: Bench, name: string): Promise<Bridge>
     prefix,
     topic,
     inKafka: () => b.probe.total(topic),
+    stop: async () => {
+      await stopChild(child, 10_000);
+    },
+  };
+}
+
+/** mqtt.js alone (gateway/bench/bare-subscriber.ts), with the gateway's Node flags: the floor under its steady figures. */
+export async function launchBareSubscriber(b: Bench, name: string): Promise<Bridge> {
+  const { prefix } = names(b, name);
+  const child = spawnTracked(
+    process.execPath,
+    [...cliNodeFlags(), here('./bare-subscriber.js'), JSON.stringify({ url: b.mosquitto.url, prefix })],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const events = new ChildEvents('bare subscriber', child);
+  await events.next('ready', 30_000);
+  return {
+    name,
+    child,
+    prefix,
+    topic: '',
+    inKafka: async () => Number(events.latest('count')?.n ?? 0),
     stop: async () => {
       await stopChild(child, 10_000);
     },
@@ -454,7 +479,7 @@ export async function measureSteady(
     const sorted = secondHalf.map((s) => s[field]).sort((x, y) => x - y);
     return sorted[Math.floor(sorted.length / 2)] ?? mem[field];
   };
-  const latencyMs = await kafkaLatencies(b.kafka.brokers, bridge.topic, METRIC);
+  const latencyMs = bridge.topic ? await kafkaLatencies(b.kafka.brokers, bridge.topic, METRIC) : undefined;
   return {
     ...figures,
     ratePerSecond: rate,

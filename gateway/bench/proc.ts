@@ -144,6 +144,11 @@ export class ChildEvents {
     });
   }
 
+  /** The last object the child printed for `event`, if any yet. */
+  latest(event: string): Record<string, unknown> | undefined {
+    return this.seen.get(event);
+  }
+
   /** The event's object, once the child has printed it; rejects if the child exits or time runs out first. */
   next(event: string, timeoutMs: number): Promise<Record<string, unknown>> {
     const had = this.seen.get(event);

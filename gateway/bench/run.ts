@@ -13,12 +13,13 @@ import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { benchBacklog } from './backlog-bench.js';
 import { type BufferBenchResult, benchBuffer } from './buffer-bench.js';
-import { kcatCeiling, mqttPipeCeiling } from './ceilings.js';
+import { kcatCeiling, mqttPipeCeiling, mqttPipeSameFeed } from './ceilings.js';
 import { benchDelivery } from './delivery-bench.js';
 import { benchFleet } from './fleet-bench.js';
 import { type BenchKafka, KafkaProbe, startBenchKafka, startBenchMosquitto } from './peers.js';
 import {
   type Bench,
+  launchBareSubscriber,
   launchGateway,
   launchNaiveBridge,
   measureBurst,
@@ -230,7 +231,7 @@ async function startBench(results: BenchResults, kafka: BenchKafka, workDir: str
   return { runId: `r${Date.now().toString(36)}`, workDir, kafka, mosquitto, probe };
 }
 
-/** The gateway (with each Kafka client) and the naive bridge on the same burst, beside the two ceilings (kcat, a bare MQTT pipe). */
+/** The gateway (with each Kafka client) and the naive bridge on the same burst, beside the ceilings (kcat, a bare MQTT pipe fed two ways). */
 async function runPipelines(bench: Bench, results: BenchResults): Promise<void> {
   phase(`gateway: ${sizes.gateway.toLocaleString('en-US')} readings MQTT -> sensorgate run -> Kafka`);
   results.pipelines.gateway = await attempt('gateway', () =>
@@ -248,7 +249,11 @@ async function runPipelines(bench: Bench, results: BenchResults): Promise<void> 
   );
   phase(`kcat: ${sizes.kcat.toLocaleString('en-US')} records from a file`);
   results.pipelines.kcat = await attempt('kcat', () => kcatCeiling(bench, sizes.kcat));
-  phase(`bare MQTT pipe: ${sizes.mqttPipe.toLocaleString('en-US')} messages mosquitto_pub -> mosquitto_sub`);
+  phase(`bare MQTT pipe: ${sizes.mqttPipe.toLocaleString('en-US')} messages, the bench's publisher -> mosquitto_sub`);
+  results.pipelines.mqttPipeSameFeed = await attempt('MQTT pipe (same feed)', () =>
+    mqttPipeSameFeed(bench, sizes.mqttPipe),
+  );
+  phase(`bare MQTT pipe: ${sizes.mqttPipe.toLocaleString('en-US')} messages, mosquitto_pub -> mosquitto_sub`);
   results.pipelines.mqttPipe = await attempt('MQTT pipe', () => mqttPipeCeiling(bench, sizes.mqttPipe));
 }
 
@@ -292,6 +297,14 @@ async function runSteady(bench: Bench, results: BenchResults): Promise<void> {
     ),
   );
   if (!failed(results.steady)) results.steady.baselines = await nodeBaselines();
+  phase(
+    `steady floor: mqtt.js alone, subscribed at QoS 1, at ${sizes.steadyRate} readings/s for ${sizes.steadySeconds} s`,
+  );
+  results.steadyFloor = await attempt('steady floor', () =>
+    measured(launchBareSubscriber(bench, 'steady-floor'), (sub) =>
+      measureSteady(bench, sub, sizes.steadyRate, sizes.steadySeconds),
+    ),
+  );
   // Latency at half the burst's rate: loaded, but with room to keep up.
   const burst = ok(results.pipelines.gateway);
   if (!burst) return note('half-rate steady: skipped, it needs the pipelines phase for the burst rate');

@@ -738,6 +738,11 @@ export class SqliteBuffer {
     return this.isAnchored;
   }
 
+  /** The seq of the newest reading stored (0: none yet), from memory: cheap enough to ask at every commit. */
+  get lastSeq(): number {
+    return this.nextSeq - 1;
+  }
+
   /**
    * Anchor a buffer that started afresh: `floor` is the highest seq Kafka may hold of this
    * gateway (0: none). Readings buffered at or below it are renumbered to follow it, in order,

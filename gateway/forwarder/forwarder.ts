@@ -74,6 +74,11 @@ function bounded<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   return withDeadline(p, ms, () => new UplinkError(`${what} timed out after ${ms} ms`));
 }
 
+/** What a batch counts against batchMaxBytes. */
+function batchBytes(batch: StoredRecord[]): number {
+  return batch.reduce((n, r) => n + r.bytes, 0);
+}
+
 export class Forwarder {
   /**
    * Highest seq acknowledged by Kafka in this process; the buffer holds only what is above it
@@ -89,6 +94,8 @@ export class Forwarder {
   private interrupt: (() => void) | undefined;
   /** Ends an idle wait when new readings arrive (never a backoff wait). */
   private wakeUp: (() => void) | undefined;
+  /** While a small batch lingers: whether it would still be small with what is stored now. */
+  private stillSmall: (() => boolean) | undefined;
   /**
    * Monotonic times (performance.now(), immune to wall-clock steps): the last word from Kafka
    * (connect, acknowledgement, an answered check); the last sign that nothing waits for it (that,
@@ -120,8 +127,12 @@ export class Forwarder {
     this.watchdog.unref();
   }
 
-  /** New readings are in the buffer. */
+  /**
+   * New readings are in the buffer. A lingering batch is looked at again only once they make it
+   * worth sending: leasing it anew at every commit (ten a second) cost more than the send.
+   */
   notify(): void {
+    if (this.stillSmall?.()) return;
     this.wakeUp?.();
   }
 
@@ -174,7 +185,18 @@ export class Forwarder {
         this.idle = false;
         const linger = this.lingerFor(batch, lane);
         if (linger > 0) {
-          await this.sleep(linger, true);
+          // Only the live lane in seq order lingers: its batch is everything after the cursor.
+          // Bytes are estimated at the waiting batch's average.
+          const perRecord = batchBytes(batch) / batch.length;
+          this.stillSmall = () => {
+            const records = this.buffer.lastSeq - this.cursor;
+            return this.small(records, records * perRecord);
+          };
+          try {
+            await this.sleep(linger, true);
+          } finally {
+            this.stillSmall = undefined;
+          }
           continue;
         }
         this.sending = true;
@@ -227,13 +249,16 @@ export class Forwarder {
    * waits, and only until sends begin lingerMs apart: a reading after a quiet spell goes at once.
    * A tenth of the limits is enough to share a send's fixed cost, so a faster stream waits less
    * (at 8,000 readings/s about 60 ms) and a burst or a backlog not at all: the linger never caps
-   * throughput. The wait ends early when new readings are stored, to look again.
+   * throughput. The wait ends early when new readings make the batch big enough (see notify()).
    */
   private lingerFor(batch: StoredRecord[], lane: Lane): number {
-    const { batchMaxRecords, batchMaxBytes, lingerMs } = this.opts;
-    if (lane !== 'live' || this.backlog || batch.length * 10 >= batchMaxRecords) return 0;
-    if (batch.reduce((n, r) => n + r.bytes, 0) * 10 >= batchMaxBytes) return 0;
-    return this.sentAt + lingerMs - performance.now();
+    if (lane !== 'live' || this.backlog || !this.small(batch.length, batchBytes(batch))) return 0;
+    return this.sentAt + this.opts.lingerMs - performance.now();
+  }
+
+  /** Under a tenth of both batch limits: too small to be worth a send of its own. */
+  private small(records: number, bytes: number): boolean {
+    return records * 10 < this.opts.batchMaxRecords && bytes * 10 < this.opts.batchMaxBytes;
   }
 
   /** Send a batch; records Kafka refuses for themselves are quarantined, the rest is acknowledged. */

@@ -301,7 +301,18 @@ test('lingerMs: a small batch waits for more; a reading after a quiet spell and 
     r.buffer.append(readings.take(2 * fast.batchMaxRecords));
     r.forwarder.notify();
     await waitFor('two full batches sent', () => uplink.log.length === 1 + 2 * fast.batchMaxRecords, 30_000);
-    // Under a tenth of batchMaxRecords: small.
+    // Under a tenth of batchMaxRecords: small. While it waits, readings that make it a tenth end the wait.
+    const tenth = fast.batchMaxRecords / 10;
+    r.buffer.append(readings.take(tenth - 1));
+    r.forwarder.notify();
+    await new Promise((resolve) => setTimeout(resolve, 200)); // time to lease them and begin the wait
+    r.buffer.append(readings.take(1));
+    r.forwarder.notify();
+    await waitFor(
+      'the batch sent once a tenth',
+      () => uplink.log.length === 1 + 2 * fast.batchMaxRecords + tenth,
+      30_000,
+    );
     r.buffer.append(readings.take(3));
     r.forwarder.notify();
   } finally {
@@ -309,7 +320,7 @@ test('lingerMs: a small batch waits for more; a reading after a quiet spell and 
   }
   assert.equal(r.buffer.stats().depth, 3, 'the small batch was still waiting for more');
   r.buffer.close();
-  assertDelivered(uplink.log, 1 + 2 * fast.batchMaxRecords);
+  assertDelivered(uplink.log, 1 + 2 * fast.batchMaxRecords + fast.batchMaxRecords / 10);
 });
 
 test('once no readings come, what Kafka acknowledged last is deleted from the file, not left for the next commit', async () => {

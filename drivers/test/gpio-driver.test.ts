@@ -41,15 +41,21 @@ describe('gpio driver on the simulated chip', () => {
     driver = new GpioDriver(options(chip, { id: 'button', mode: 'edges' }));
     const sink = new RecordingSink();
     await driver.start(sink);
+    // The contact moves between these two readings of the clock (a loaded machine may pause the
+    // test anywhere, so not just after the first).
     const before = Date.now();
     chip.bounce(17, 1, { bounces: 5, spanMs: 6 });
+    const after = Date.now();
     await until('press', () => sink.readings.length === 1);
     const { ts, ...reading } = sink.readings[0]!;
     assert.deepEqual(reading, { sensor: 'button', metric: 'edge', value: 1 });
     // Dated when the contact first moved, not when the debounce let it through: that is at least
     // 26 ms later (6 ms of bouncing, then 20 ms of quiet). The margin is for a loaded machine:
     // the driver turns the edge's monotonic time into wall-clock time when it delivers it.
-    assert.ok(ts! >= before - 5 && ts! <= before + 15, `ts ${ts} is ${ts! - before} ms after the contact moved`);
+    assert.ok(
+      ts! >= before - 5 && ts! <= after + 15,
+      `ts ${ts} is ${ts! - before} ms after the clock was read before the contact moved, ${ts! - after} ms after it was read after`,
+    );
     chip.bounce(17, 0, { bounces: 3, spanMs: 4 });
     await until('release', () => sink.readings.length === 2);
     // A glitch shorter than the debounce time is nothing.

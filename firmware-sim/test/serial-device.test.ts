@@ -114,7 +114,9 @@ describe('simulated serial devices on a pseudo-terminal, read by the serial driv
       const injected = dev.stats.injected;
       assert.ok(injected.garbage! > 0 && injected.bad_checksum! > 0 && injected.spike! > 0, JSON.stringify(injected));
       assert.deepEqual(sink.reasons(), { garbage: injected.garbage, bad_checksum: injected.bad_checksum });
-      assert.ok(longestRun(sink.readings, 'vib_rms') >= 20, 'values frozen for the 400 ms the sensor was stuck');
+      // 400 ms stuck at a frame every 20 ms: 20 equal values, fewer when a loaded machine delays
+      // the device's timer (it skips the frames it is late for). Half of them never come by chance.
+      assert.ok(longestRun(sink.readings, 'vib_rms') >= 10, 'values frozen for the 400 ms the sensor was stuck');
       const outliers = sink.readings.filter(
         (r) => r.value > 5 * median(sink.readings.filter((x) => x.metric === r.metric).map((x) => x.value)),
       ).length;

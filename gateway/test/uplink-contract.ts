@@ -199,7 +199,17 @@ export function uplinkFailoverContract(name: string, factory: UplinkFactory, clu
   test(`${name}: a partition leader SIGKILLed mid-stream: every record of every resolved send is in Kafka`, async () => {
     const t = `failover-contract-${name}`;
     const up = factory(cluster().brokers, t);
-    await up.connect();
+    // connect() creates the topic; on a loaded machine the broker asked next for its metadata may
+    // not know it yet ("does not host this topic-partition"). The forwarder retries a failed
+    // connect; so does this setup step. The promise under test is about the sends below.
+    await waitFor(
+      'the first connect',
+      async () => {
+        await up.connect();
+        return true;
+      },
+      60_000,
+    );
     const acknowledged: number[] = [];
     let next = 1;
     let running = true;

@@ -432,6 +432,12 @@ export interface SteadyResult extends PipelineResult {
 export interface SteadyOptions {
   /** Count the gateway's fsyncs in the second half, then in a burst of this many readings. */
   fsyncBurst?: number;
+  /**
+   * First publish at the rate for this long, outside every figure but peak memory. A fresh
+   * process spends its first second compiling and opening the producer's connections; a gateway
+   * that runs for months does not.
+   */
+  warmupSeconds?: number;
 }
 
 /** Settling time before the CPU window: the first readings warm the JIT and connect the producer's batches. */
@@ -448,6 +454,11 @@ export async function measureSteady(
   const pid = bridge.child.pid!;
   const n = rate * seconds;
   const halfMs = (seconds * 1000) / 2;
+  const warm = Math.round(rate * (o.warmupSeconds ?? 0));
+  if (warm > 0) {
+    await startPublisher(b, { prefix: bridge.prefix, count: warm, rate, metric: WARMUP_METRIC }).next('done', 120_000);
+    await untilInKafka(bridge, 0, warm, `${bridge.name} warm-up`);
+  }
   const meter = runMeter(b, pid);
   const written0 = writeBytes(pid);
   const publisher = startPublisher(b, { prefix: bridge.prefix, count: n, rate });
@@ -469,7 +480,7 @@ export async function measureSteady(
     const { rssBytes, rssAnonBytes, rssFileBytes } = memory(pid);
     rssSamples.push({ t, rssBytes, rssAnonBytes, rssFileBytes });
   };
-  await untilInKafka(bridge, 0, n, `${bridge.name} at ${rate}/s`, sample);
+  await untilInKafka(bridge, warm, warm + n, `${bridge.name} at ${rate}/s`, sample);
   const fsyncs = await (await trace)?.stop();
   const writeBytesPerReading = (writeBytes(pid) - written0) / n;
   const { figures, mem } = meter.finish(bridge.name, n, t0);
@@ -492,7 +503,7 @@ export async function measureSteady(
     writeBytesPerReading,
     fsyncs,
     latencyMs,
-    burst: o.fsyncBurst ? await fsyncsInBurst(b, bridge, n, o.fsyncBurst) : undefined,
+    burst: o.fsyncBurst ? await fsyncsInBurst(b, bridge, warm + n, o.fsyncBurst) : undefined,
   };
 }
 

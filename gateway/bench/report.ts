@@ -536,7 +536,7 @@ export function formatReport(r: BenchResults, resultsFile: string): string {
     else {
       const h = r.halfRate;
       out.push(
-        `4b. Gateway at half the burst rate, ${int(h.ratePerSecond)} readings/s for ${int(h.readings / h.ratePerSecond)} s (fresh process)`,
+        `4b. Gateway at half the burst rate, ${int(h.ratePerSecond)} readings/s for ${int(h.readings / h.ratePerSecond)} s (fresh process, after a warm-up at that rate)`,
       );
       out.push(
         table(

@@ -86,6 +86,11 @@ const SIZES = {
 const COMMIT_SIZES = [200, 1000, 5000];
 /** Where the buffer target is evaluated when this run has no gateway burst to take the commit size from. */
 const DEFAULT_COMMIT_SIZE = 1000;
+/**
+ * Seconds at half the burst rate before its latency counts. The first second of a fresh process
+ * took p99 from about 95 to about 300 ms on a slow 2-core VM: compiling, not load (docs/bench.md).
+ */
+const HALF_RATE_WARMUP_S = 2;
 const PHASES = ['buffer', 'pipelines', 'delivery', 'qos', 'steady', 'backlog', 'fleet'] as const;
 /** kafka.drain modes the backlog phase runs, each with a fresh gateway. */
 const DRAIN_MODES = ['in-order', 'live-first'] as const;
@@ -309,9 +314,13 @@ async function runSteady(bench: Bench, results: BenchResults): Promise<void> {
   const burst = ok(results.pipelines.gateway);
   if (!burst) return note('half-rate steady: skipped, it needs the pipelines phase for the burst rate');
   const rate = Math.round(burst.readingsPerSecond / 2);
-  phase(`steady at half the burst rate: a fresh gateway at ${rate} readings/s for ${sizes.halfRateSeconds} s`);
+  phase(
+    `steady at half the burst rate: a fresh gateway at ${rate} readings/s, ${HALF_RATE_WARMUP_S} s of warm-up, then ${sizes.halfRateSeconds} s`,
+  );
   results.halfRate = await attempt('half-rate steady', () =>
-    measured(launchGateway(bench, 'half-rate'), (gw) => measureSteady(bench, gw, rate, sizes.halfRateSeconds)),
+    measured(launchGateway(bench, 'half-rate'), (gw) =>
+      measureSteady(bench, gw, rate, sizes.halfRateSeconds, { warmupSeconds: HALF_RATE_WARMUP_S }),
+    ),
   );
 }
 

@@ -10,7 +10,7 @@
  */
 
 import { z } from 'zod';
-import { nameSchema as name } from '../drivers/names.js';
+import { nameSchema as name } from '../drivers/name-schema.js';
 import { MACHINE_METRICS } from './models/machine.js';
 import type { MetricInfo } from './models/model.js';
 import { PUMP_METRICS } from './models/pump-flow.js';

@@ -18,7 +18,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { z } from 'zod';
-import { nameSchema } from '../../drivers/names.js';
+import { nameSchema } from '../../drivers/name-schema.js';
 import {
   DeployConfigError,
   type DevicePayload,

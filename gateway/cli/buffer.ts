@@ -22,7 +22,7 @@ export function registerBuffer(program: Command): void {
     .addOption(configOption())
     .action(
       action('buffer stats', async (opts: { config: string }) => {
-        const cfg = configOrExit(opts.config);
+        const cfg = await configOrExit(opts.config);
         process.stdout.write(`${JSON.stringify(readStats(cfg.gateway.dataDir))}\n`);
       }),
     );
@@ -35,7 +35,7 @@ export function registerBuffer(program: Command): void {
     .action(
       action('buffer quarantine', async (opts: { config: string; limit: string }) => {
         const limit = rowLimit(opts.limit);
-        const cfg = configOrExit(opts.config);
+        const cfg = await configOrExit(opts.config);
         for (const q of readQuarantined(cfg.gateway.dataDir, limit)) {
           process.stdout.write(`${JSON.stringify({ ...q, payload: q.payload?.toString('utf8') ?? null })}\n`);
         }

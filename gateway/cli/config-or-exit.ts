@@ -1,6 +1,12 @@
-/** How the commands that run on a gateway config (run, check, buffer) take and read it. */
+/**
+ * How the commands that run on a gateway config (run, check, buffer) take and read it. The config
+ * is validated in a worker thread (gateway/config/load-in-worker.ts), so that the daemon does not
+ * keep the validator loaded; registering these commands loads none of it.
+ */
 import { Option } from 'commander';
-import { type Config, ConfigError, loadConfig } from '../config/config.js';
+import { ConfigError } from '../config/config-error.js';
+import { loadConfigInWorker } from '../config/load-in-worker.js';
+import type { Config } from '../config/schema.js';
 import { exitWithProblems } from './exit.js';
 
 /** `-c, --config <file>`, required. */
@@ -12,9 +18,9 @@ export function configOption(): Option {
 }
 
 /** The gateway config in `file`, or its problems printed, one line each, and exit 2. */
-export function configOrExit(file: string): Readonly<Config> {
+export async function configOrExit(file: string): Promise<Readonly<Config>> {
   try {
-    return loadConfig(file);
+    return await loadConfigInWorker(file);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     exitWithProblems('config', err.problems);

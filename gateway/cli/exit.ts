@@ -3,7 +3,7 @@
  * an inventory, flags) is one line per problem on stderr and exit code 2; anything else is one line
  * naming the command and exit code 1.
  */
-import { ConfigError } from '../config/config.js';
+import { ConfigError } from '../config/config-error.js';
 
 /** Exit code for input a command refuses. */
 const EXIT_CONFIG = 2;

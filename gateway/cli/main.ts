@@ -37,7 +37,8 @@ Docs: README.md; docs/reference/ (cli, config, wire formats, Kafka records, stat
       docs/drivers.md, status.md, kafka.md, durability.md, deploy.md, simulator.md, bench.md`,
   );
 
-// What runs on a device, loaded with the program.
+// What runs on a device, loaded with the program: not the config's validator, which these
+// commands load in a worker or when they run (see config-or-exit.ts).
 registerRun(program);
 registerCheck(program);
 registerConfigSchema(program);

@@ -1,7 +1,5 @@
 /** `sensorgate run` (docs/reference/cli.md): the gateway daemon, until SIGTERM or SIGINT. */
 import type { Command } from 'commander';
-import { Gateway } from '../gateway.js';
-import { createLogger } from '../lib/log.js';
 import { configOption, configOrExit } from './config-or-exit.js';
 
 export function registerRun(program: Command): void {
@@ -10,7 +8,10 @@ export function registerRun(program: Command): void {
     .description('run the gateway daemon until SIGTERM/SIGINT; invalid config exits 2')
     .addOption(configOption())
     .action(async (opts: { config: string }) => {
-      const cfg = configOrExit(opts.config);
+      const cfg = await configOrExit(opts.config);
+      // The gateway's modules load once the config's worker is gone: loaded before, they and
+      // the worker's validator would be resident at once, and that peak is the daemon's VmHWM.
+      const [{ Gateway }, { createLogger }] = await Promise.all([import('../gateway.js'), import('../lib/log.js')]);
       // What the daemon creates (the buffer and its journal, set-aside damaged copies) holds
       // readings and is nobody else's business: owner only, as systemd's UMask=0077 gives it too.
       process.umask(0o077);

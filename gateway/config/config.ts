@@ -3,13 +3,16 @@
  * overlaid with SENSORGATE_* environment variables, validated once with zod, then frozen.
  */
 import { z } from 'zod';
+import { deepFreeze } from '../lib/deep-freeze.js';
+import { ConfigError } from './config-error.js';
 import { applyEnv } from './env.js';
-import { ConfigError, problemLines } from './problems.js';
+import { problemLines } from './problems.js';
 import { type Config, configSchema, SECRET_KEYS } from './schema.js';
 import { readYamlMapping } from './yaml-mapping.js';
 
+export { ConfigError } from './config-error.js';
 export { applyEnv } from './env.js';
-export { ConfigError, formatPath, type ProblemContext, problemLines } from './problems.js';
+export { formatPath, type ProblemContext, problemLines } from './problems.js';
 export {
   byteSize,
   type Config,
@@ -93,12 +96,4 @@ export function kafkaForCommand(
   if (parsed.success) return { ...kafka, [topicKey]: parsed.data };
   problems.push(`--topic: ${parsed.error.issues[0]!.message}`);
   return kafka;
-}
-
-function deepFreeze<T>(o: T): T {
-  if (o && typeof o === 'object') {
-    for (const v of Object.values(o)) deepFreeze(v);
-    Object.freeze(o);
-  }
-  return o;
 }

@@ -7,14 +7,6 @@ import type { z } from 'zod';
 import { SECRET_KEYS } from './schema.js';
 import { type Obj, type SchemaNode, unwrap } from './schema-walk.js';
 
-/** Config problems, one readable line each, naming the key path. */
-export class ConfigError extends Error {
-  constructor(readonly problems: string[]) {
-    super(problems.join('\n'));
-    this.name = 'ConfigError';
-  }
-}
-
 export function formatPath(path: readonly PropertyKey[]): string {
   let out = '';
   for (const p of path) out += typeof p === 'number' ? `[${p}]` : (out ? '.' : '') + String(p);

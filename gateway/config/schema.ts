@@ -4,7 +4,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { MAX_UNIT_LENGTH, nameSchema as name } from '../../drivers/names.js';
+import { nameSchema as name } from '../../drivers/name-schema.js';
+import { MAX_UNIT_LENGTH } from '../../drivers/names.js';
 import { listenProblem } from '../web/auth.js';
 
 const hostPort = z.string().regex(/^[^\s:]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/, { message: 'must be HOST:PORT' });

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, loadConfig, validateConfig } from '../config/config.js';
+import { loadConfigInWorker } from '../config/load-in-worker.js';
 
 const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'sg-config-'));
@@ -111,6 +112,40 @@ test('SENSORGATE_* variables override file values, by path', () => {
     (e: ConfigError) => e.problems[0]!.startsWith('buffer.maxBytes: '),
   );
 });
+
+test('a config loaded in a worker thread is the one loadConfig gives, frozen; a refused one the same problems', async () => {
+  const good = join(dir, 'worker-good.yaml');
+  writeFileSync(good, JSON.stringify(minimal));
+  process.env.SENSORGATE_KAFKA_TOPIC = 'plant.readings';
+  try {
+    const cfg = await loadConfigInWorker(good);
+    assert.deepEqual(cfg, loadConfig(good));
+    assert.equal(cfg.kafka.topic, 'plant.readings', 'the variables of this process apply');
+    assert.ok(Object.isFrozen(cfg) && Object.isFrozen(cfg.sources[0]), 'frozen as loadConfig freezes it');
+  } finally {
+    delete process.env.SENSORGATE_KAFKA_TOPIC;
+  }
+  const bad = join(dir, 'worker-bad.yaml');
+  writeFileSync(bad, JSON.stringify({ ...minimal, kafka: { brokers: ['x'] } }));
+  for (const file of [bad, join(dir, 'worker-missing.yaml')]) {
+    const refused = await loadConfigInWorker(file).then(
+      () => assert.fail(`${file} was accepted`),
+      (err: Error) => err,
+    );
+    assert.ok(refused instanceof ConfigError, refused.message);
+    assert.deepEqual(refused.problems, problemsOfFile(file));
+  }
+});
+
+function problemsOfFile(file: string): string[] {
+  try {
+    loadConfig(file);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  return [];
+}
 
 test('sensorgate check and run exit 2 with readable lines on an invalid config', () => {
   const file = join(dir, 'bad.yaml');

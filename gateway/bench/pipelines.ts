@@ -519,9 +519,13 @@ async function fsyncsInBurst(b: Bench, bridge: Bridge, before: number, n: number
   return { readings: n, seconds, readingsPerSecond: n / seconds, fsyncs };
 }
 
-/** The newest .cpuprofile Node wrote into `dir` (the gateway writes it as it exits). */
+/**
+ * The newest main-thread .cpuprofile Node wrote into `dir` (the gateway writes it as it exits).
+ * Node names them CPU.<date>.<time>.<pid>.<thread id>.<n>.cpuprofile; the main thread is 0, and
+ * the worker that loads the config writes one of its own.
+ */
 export async function profileIn(dir: string): Promise<string | undefined> {
-  const files = (await readdir(dir).catch(() => [])).filter((f) => f.endsWith('.cpuprofile')).sort();
+  const files = (await readdir(dir).catch(() => [])).filter((f) => /\.0\.\d+\.cpuprofile$/.test(f)).sort();
   return files.length ? join(dir, files[files.length - 1]!) : undefined;
 }
 

@@ -16,6 +16,8 @@
  * that commit. A PUBREL redelivered after a crash therefore finds either the held message (taken
  * in now) or nothing (taken in already: mqtt.js just completes it): each message once.
  */
+// First: it must load before mqtt-packet, which mqtt loads.
+import './quiet-codec-trace.js';
 import { readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import mqtt, { type IClientOptions, type IPublishPacket, type IStore, type MqttClient, type Packet } from 'mqtt';

@@ -18,15 +18,18 @@ const minimal = {
   sources: [{ id: 'plant-mqtt', driver: 'mqtt', url: 'mqtt://127.0.0.1:1883', topics: ['plant/+/+'] }],
 };
 
-function problems(raw: unknown): string[] {
+/** The problems `load` throws a ConfigError with (none: it loaded). */
+function problemsOf(load: () => unknown): string[] {
   try {
-    validateConfig(raw);
+    load();
   } catch (err) {
     if (err instanceof ConfigError) return err.problems;
     throw err;
   }
   return [];
 }
+
+const problems = (raw: unknown) => problemsOf(() => validateConfig(raw));
 
 test('defaults follow the contract', () => {
   const c = validateConfig(minimal);
@@ -133,19 +136,12 @@ test('a config loaded in a worker thread is the one loadConfig gives, frozen; a 
       (err: Error) => err,
     );
     assert.ok(refused instanceof ConfigError, refused.message);
-    assert.deepEqual(refused.problems, problemsOfFile(file));
+    assert.deepEqual(
+      refused.problems,
+      problemsOf(() => loadConfig(file)),
+    );
   }
 });
-
-function problemsOfFile(file: string): string[] {
-  try {
-    loadConfig(file);
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems;
-    throw err;
-  }
-  return [];
-}
 
 test('sensorgate check and run exit 2 with readable lines on an invalid config', () => {
   const file = join(dir, 'bad.yaml');

@@ -183,11 +183,12 @@ export class Forwarder {
           continue;
         }
         this.idle = false;
-        const linger = this.lingerFor(batch, lane);
+        const bytes = batchBytes(batch);
+        const linger = this.lingerFor(batch.length, bytes, lane);
         if (linger > 0) {
           // Only the live lane in seq order lingers: its batch is everything after the cursor.
           // Bytes are estimated at the waiting batch's average.
-          const perRecord = batchBytes(batch) / batch.length;
+          const perRecord = bytes / batch.length;
           this.stillSmall = () => {
             const records = this.buffer.lastSeq - this.cursor;
             return this.small(records, records * perRecord);
@@ -251,8 +252,8 @@ export class Forwarder {
    * (at 8,000 readings/s about 60 ms) and a burst or a backlog not at all: the linger never caps
    * throughput. The wait ends early when new readings make the batch big enough (see notify()).
    */
-  private lingerFor(batch: StoredRecord[], lane: Lane): number {
-    if (lane !== 'live' || this.backlog || !this.small(batch.length, batchBytes(batch))) return 0;
+  private lingerFor(records: number, bytes: number, lane: Lane): number {
+    if (lane !== 'live' || this.backlog || !this.small(records, bytes)) return 0;
     return this.sentAt + this.opts.lingerMs - performance.now();
   }
 

@@ -16,25 +16,23 @@ const root = fileURLToPath(new URL('../../../', import.meta.url));
  * of the files in `lazyFrom`; relative to the root.
  */
 async function reachable(entry: string, lazyFrom: string[] = []): Promise<Set<string>> {
-  const cwd = process.cwd();
-  process.chdir(root);
-  try {
-    const result = await cruise([entry], { doNotFollow: { path: 'node_modules' }, exclude: { path: '\\.map$' } });
-    if (typeof result.output === 'string') throw new Error('dependency-cruiser returned a report, not modules');
-    const deps = new Map(result.output.modules.map((m) => [m.source, m.dependencies]));
-    const seen = new Set([entry]);
-    const queue = [entry];
-    for (let file = queue.pop(); file !== undefined; file = queue.pop()) {
-      for (const d of deps.get(file) ?? []) {
-        if ((d.dynamic && !lazyFrom.includes(file)) || seen.has(d.resolved)) continue;
-        seen.add(d.resolved);
-        queue.push(d.resolved);
-      }
+  const result = await cruise([entry], {
+    baseDir: root,
+    doNotFollow: { path: 'node_modules' },
+    exclude: { path: '\\.map$' },
+  });
+  if (typeof result.output === 'string') throw new Error('dependency-cruiser returned a report, not modules');
+  const deps = new Map(result.output.modules.map((m) => [m.source, m.dependencies]));
+  const seen = new Set([entry]);
+  const queue = [entry];
+  for (let file = queue.pop(); file !== undefined; file = queue.pop()) {
+    for (const d of deps.get(file) ?? []) {
+      if ((d.dynamic && !lazyFrom.includes(file)) || seen.has(d.resolved)) continue;
+      seen.add(d.resolved);
+      queue.push(d.resolved);
     }
-    return seen;
-  } finally {
-    process.chdir(cwd);
   }
+  return seen;
 }
 
 const VALIDATOR = /^node_modules\/(zod|yaml)\/|^dist\/gateway\/config\/(config|schema|problems|yaml-mapping)\.js$/;

@@ -32,7 +32,14 @@ export function parseYamlMapping(text: string, source: string): YamlMapping | Ya
       }),
     };
   }
-  const mapping: unknown = doc.toJS() ?? {};
+  let mapping: unknown;
+  try {
+    mapping = doc.toJS() ?? {};
+  } catch (err) {
+    // yaml refuses here what parses but would not fit in memory: aliases nested to expand
+    // exponentially ("billion laughs").
+    return { problems: [`${source}: not valid YAML: ${(err as Error).message}`] };
+  }
   if (typeof mapping !== 'object' || mapping === null || Array.isArray(mapping))
     return { problems: [`${source}: the top level must be a mapping`] };
   return { doc, mapping: mapping as Record<string, unknown> };

@@ -163,6 +163,15 @@ test('sensorgate check and run exit 2 with readable lines on an invalid config',
   const r = spawnSync(process.execPath, [CLI, 'check', '--config', yamlBroken], { encoding: 'utf8' });
   assert.equal(r.status, 2);
   assert.match(r.stderr, /broken\.yaml:2:1: not valid YAML: .*; line 2: ""/);
+  // Parses, but its aliases would expand to a million strings: refused as YAML, not a crash.
+  const bomb = join(dir, 'alias-bomb.yaml');
+  const levels = ['a: &a [x, x, x, x, x, x, x, x, x, x]'];
+  for (const [prev, name] of ['ab', 'bc', 'cd', 'de', 'ef'])
+    levels.push(`${name}: &${name} [${Array(10).fill(`*${prev}`).join(', ')}]`);
+  writeFileSync(bomb, `${levels.join('\n')}\n`);
+  const exploded = spawnSync(process.execPath, [CLI, 'check', '--config', bomb], { encoding: 'utf8' });
+  assert.equal(exploded.status, 2, exploded.stderr);
+  assert.match(exploded.stderr, /^config: .*alias-bomb\.yaml: not valid YAML: Excessive alias count/);
   const missing = spawnSync(process.execPath, [CLI, 'check', '--config', join(dir, 'nope.yaml')], { encoding: 'utf8' });
   assert.equal(missing.status, 2);
   assert.match(missing.stderr, /cannot read \(ENOENT\)/);

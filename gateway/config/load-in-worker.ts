@@ -17,11 +17,15 @@ export type WorkerAnswer = { config: Config } | { problems: string[] };
 
 /**
  * The config in `file` with the SENSORGATE_* variables of this process applied, as loadConfig()
- * gives it; a ConfigError when it is refused.
+ * gives it; a ConfigError when it is refused. Any other failure of the `loader` module (a bug:
+ * it throws, or exits without answering) rejects with that failure.
  */
-export function loadConfigInWorker(file: string): Promise<Readonly<Config>> {
+export function loadConfigInWorker(
+  file: string,
+  loader = new URL('./load-worker.js', import.meta.url),
+): Promise<Readonly<Config>> {
   return new Promise((resolve, reject) => {
-    const worker = new Worker(new URL('./load-worker.js', import.meta.url), { workerData: file });
+    const worker = new Worker(loader, { workerData: file });
     worker.once('message', (answer: WorkerAnswer) => {
       if ('config' in answer) resolve(deepFreeze(answer.config));
       else reject(new ConfigError(answer.problems));

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ConfigError, loadConfig, validateConfig } from '../config/config.js';
 import { loadConfigInWorker } from '../config/load-in-worker.js';
 
@@ -19,6 +19,13 @@ const minimal = {
 };
 
 /** The problems `load` throws a ConfigError with (none: it loaded). */
+/** A worker module in the test's directory: `code` in place of the config loader. */
+function loaderThat(name: string, code: string): URL {
+  const file = join(dir, `${name}.mjs`);
+  writeFileSync(file, code);
+  return pathToFileURL(file);
+}
+
 function problemsOf(load: () => unknown): string[] {
   try {
     load();
@@ -141,6 +148,17 @@ test('a config loaded in a worker thread is the one loadConfig gives, frozen; a 
       problemsOf(() => loadConfig(file)),
     );
   }
+});
+
+test('a config loader that fails other than by refusing the config rejects with that failure, never hangs', async () => {
+  const file = join(dir, 'worker-good.yaml');
+  await assert.rejects(loadConfigInWorker(file, loaderThat('throws', "throw new TypeError('a bug');")), {
+    name: 'TypeError',
+    message: 'a bug',
+  });
+  await assert.rejects(loadConfigInWorker(file, loaderThat('exits', 'process.exit(3);')), {
+    message: 'the config loader exited (code 3) without an answer',
+  });
 });
 
 test('sensorgate check and run exit 2 with readable lines on an invalid config', () => {

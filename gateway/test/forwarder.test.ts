@@ -323,6 +323,36 @@ test('lingerMs: a small batch waits for more; a reading after a quiet spell and 
   assertDelivered(uplink.log, 1 + 2 * fast.batchMaxRecords + fast.batchMaxRecords / 10);
 });
 
+test('lingerMs: readings that make a waiting batch a tenth of batchMaxBytes end the wait, as a tenth of batchMaxRecords does', async () => {
+  const uplink = new MemoryUplink();
+  // A tenth of the bytes is 1,200: two readings padded by 400 (about 475 bytes each) are small,
+  // three are not, while three readings are still under a tenth of batchMaxRecords (4).
+  const r = rig(uplink, { lingerMs: 600_000, batchMaxBytes: 12_000 });
+  const readings = new Readings(2);
+  r.forwarder.start();
+  try {
+    await waitFor('anchored', () => r.buffer.anchored, 30_000);
+    r.buffer.append(readings.take(1));
+    r.forwarder.notify();
+    await waitFor('the first reading sent', () => uplink.log.length === 1, 30_000);
+    r.buffer.append(readings.take(2, 400));
+    r.forwarder.notify();
+    await new Promise((resolve) => setTimeout(resolve, 200)); // time to lease them and begin the wait
+    assert.equal(uplink.log.length, 1, 'two large readings are still a small batch: it waits');
+    r.buffer.append(readings.take(1, 400));
+    r.forwarder.notify();
+    await waitFor('the batch sent once a tenth of the bytes', () => uplink.log.length === 4, 30_000);
+  } finally {
+    await r.forwarder.stop();
+    r.buffer.close();
+  }
+  assert.ok(
+    uplink.log.slice(1).every((rec) => rec.bytes * 2 * 10 < 12_000 && rec.bytes * 3 * 10 > 12_000),
+    'the padded readings weigh what the comment says',
+  );
+  assertDelivered(uplink.log, 4);
+});
+
 test('once no readings come, what Kafka acknowledged last is deleted from the file, not left for the next commit', async () => {
   const uplink = new MemoryUplink();
   const r = rig(uplink);

@@ -14,9 +14,14 @@ import { closeSerialPort, openSerialPort, type SerialLineSettings } from '../dri
 
 /**
  * bad_crc: a corrupted reply (RTU: a broken checksum; TCP, which has none: a length that does
- * not match the data); silent: never reply (the master times out); busy: exception 6.
+ * not match the data); silent: never reply (the master times out); busy: exception 6;
+ * stray_byte: a good reply followed by one byte more (noise after the frame, or a serial-to-TCP
+ * bridge that pads), which a master must not take as the start of its next reply.
  */
-export type SlaveFault = 'bad_crc' | 'silent' | 'busy';
+export type SlaveFault = 'bad_crc' | 'silent' | 'busy' | 'stray_byte';
+
+/** The byte a stray_byte fault sends after the reply. */
+const STRAY = Buffer.from([0x00]);
 
 const REQUEST_BYTES = 8;
 
@@ -42,10 +47,11 @@ export interface ModbusSlaveOptions extends Partial<Omit<SerialLineSettings, 'pa
   unitId: number;
 }
 
-/** A reply: the PDU from the function code on, and whether the fault asked for it to be corrupted. */
+/** A reply: the PDU from the function code on, and whether the fault asked for it to be corrupted or trailed by a stray byte. */
 interface Reply {
   pdu: number[];
   corrupt: boolean;
+  stray: boolean;
 }
 
 /** Register tables, faults and the answer to a request: what both transports share. */
@@ -92,7 +98,7 @@ export abstract class RegisterSlave {
 
   /** The reply to a request for `count` registers from `address`; undefined: stay silent. */
   protected respond(fc: number, address: number, count: number): Reply | undefined {
-    const exception = (code: number): Reply => ({ pdu: [fc | EXCEPTION_FLAG, code], corrupt: false });
+    const exception = (code: number): Reply => ({ pdu: [fc | EXCEPTION_FLAG, code], corrupt: false, stray: false });
     const table = (Object.keys(READ_FUNCTION) as RegisterTable[]).find((t) => READ_FUNCTION[t] === fc);
     if (!table) return exception(EXCEPTION.illegalFunction);
     const key = `${table}:${address}`;
@@ -105,7 +111,8 @@ export abstract class RegisterSlave {
       if (w === undefined) return exception(EXCEPTION.illegalDataAddress);
       words.push(w);
     }
-    return { pdu: [fc, count * 2, ...words.flatMap((w) => [w >> 8, w & 0xff])], corrupt: fault === 'bad_crc' };
+    const pdu = [fc, count * 2, ...words.flatMap((w) => [w >> 8, w & 0xff])];
+    return { pdu, corrupt: fault === 'bad_crc', stray: fault === 'stray_byte' };
   }
 }
 
@@ -146,7 +153,7 @@ export class ModbusSlave extends RegisterSlave {
       if (!reply) continue;
       const frame = withCrc([this.unitId, ...reply.pdu]);
       if (reply.corrupt) frame[frame.length - 1] ^= 0x5a;
-      this.port?.write(frame);
+      this.port?.write(reply.stray ? Buffer.concat([frame, STRAY]) : frame);
     }
   }
 }
@@ -228,7 +235,9 @@ export class ModbusTcpSlave extends RegisterSlave {
         frame.writeUInt16BE(reply.pdu.length + 1 + (reply.corrupt ? 1 : 0), 4);
         frame[6] = this.unitId;
         Buffer.from(reply.pdu).copy(frame, MBAP_BYTES);
-        socket.write(reply.corrupt ? Buffer.concat([frame, Buffer.from([0x5a])]) : frame);
+        // bad_crc: a byte the length counts (the PDU no longer parses); stray_byte: one it does not.
+        const tail = reply.corrupt ? Buffer.from([0x5a]) : reply.stray ? STRAY : undefined;
+        socket.write(tail ? Buffer.concat([frame, tail]) : frame);
       }
     });
   }

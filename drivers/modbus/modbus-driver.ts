@@ -98,8 +98,9 @@ function tcpLink(o: ModbusSourceOptions & { host: string }): Link {
     // A dropped TCP connection closes the client, which the driver hears of.
     watch: async () => () => undefined,
     failure: (err) => `cannot connect to ${where}: ${(err as NodeJS.ErrnoException).code ?? err.message}`,
-    // TCP replies are matched by transaction id: nothing stale to discard.
-    beforeRequest: () => undefined,
+    // A reply matched by transaction id can still be misread: the port frames replies by the
+    // length in their header, reading it from whatever bytes it still holds.
+    beforeRequest: discardStaleBytes,
   };
 }
 
@@ -272,14 +273,21 @@ export class ModbusDriver extends ReopeningDriver {
 }
 
 /**
- * Bytes waiting before a request is sent can only be the late tail of an earlier reply (a slave
- * speaks only when asked). modbus-serial's buffered port would prepend them to the next reply and
- * misparse it, so they are dropped. It keeps them in a private field: guarded, so a library
- * update that renames it costs only this cleanup, never a crash.
+ * Bytes waiting before a request is sent can only be the tail of an earlier reply: one cut short
+ * or padded, or late (a slave speaks only when asked). modbus-serial's ports would prepend them
+ * to the next reply and misparse it; over TCP, whose port reads each reply's length from the
+ * first bytes it holds, every reply after it, until the connection closed. So they are dropped.
+ * The ports keep them in private fields (RTU's buffered port `_buffer`, TCP's `_clientRcvData`):
+ * guarded, so a library update that renames them costs only this cleanup, never a crash (and
+ * the stray-byte test over TCP would fail).
  */
 function discardStaleBytes(client: Client): void {
-  const port = (client as unknown as { _port?: { _buffer?: unknown } })._port;
-  if (port && Buffer.isBuffer(port._buffer) && port._buffer.length > 0) port._buffer = Buffer.alloc(0);
+  const port = (client as unknown as { _port?: Record<'_buffer' | '_clientRcvData', unknown> })._port;
+  if (!port) return;
+  for (const field of ['_buffer', '_clientRcvData'] as const) {
+    const held = port[field];
+    if (Buffer.isBuffer(held) && held.length > 0) port[field] = Buffer.alloc(0);
+  }
 }
 
 function close(client: Client): Promise<void> {

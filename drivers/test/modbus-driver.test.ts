@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { crc16, ModbusSlave } from '../../firmware-sim/modbus-slave.js';
 import { ModbusDriver, type ModbusRegister, type ModbusSourceOptions } from '../modbus/modbus-driver.js';
 import { driverContract } from './driver-contract.js';
-import { last, line, modbusOptions, reg, tankLevel } from './support/modbus-fixture.js';
+import { assertStrayBytesIgnored, last, line, modbusOptions, reg, tankLevel } from './support/modbus-fixture.js';
 import { type PtyPair, ptyPair, repoint } from './support/pty-pair.js';
 import { RecordingSink, until } from './support/recording-sink.js';
 
@@ -138,6 +138,9 @@ describe('modbus driver on a pseudo-terminal', () => {
       await driver.stop();
     }
   });
+
+  test('a stray byte after a reply does not put the master out of step: the next replies are read as before', () =>
+    assertStrayBytesIgnored(slave, (registers) => options(pair.a, registers)));
 
   test('a device node replaced by another device (an adapter re-enumerated) is reopened', async () => {
     const other = await ptyPair();

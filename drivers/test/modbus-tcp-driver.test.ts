@@ -9,7 +9,7 @@ import { freePort } from '../../deploy/net.js';
 import { ModbusTcpSlave } from '../../firmware-sim/modbus-slave.js';
 import { ModbusDriver, type ModbusRegister, type ModbusSourceOptions } from '../modbus/modbus-driver.js';
 import { driverContract } from './driver-contract.js';
-import { last, modbusOptions, reg, tankLevel } from './support/modbus-fixture.js';
+import { assertStrayBytesIgnored, last, modbusOptions, reg, tankLevel } from './support/modbus-fixture.js';
 import { RecordingSink, until } from './support/recording-sink.js';
 
 const options = (port: number, registers: ModbusRegister[], over: Partial<ModbusSourceOptions> = {}) =>
@@ -71,6 +71,9 @@ describe('modbus driver over TCP', () => {
       await driver.stop();
     }
   });
+
+  test('a stray byte after a reply does not put the master out of step: the next replies are read as before', () =>
+    assertStrayBytesIgnored(slave, (registers) => options(slave.port, registers)));
 
   test('the slave stopped: down, saying where; started again: up with readings, on its own', async () => {
     slave.set('holding', 0, 100);

@@ -44,6 +44,8 @@ export type RejectReason =
   | 'internal_error'
   /** Sparkplug B: a data message names a metric by an alias no birth certificate has defined. */
   | 'unknown_alias'
+  /** Sparkplug B: a birth gave one alias to two metrics; data naming it by that alias cannot be resolved. */
+  | 'ambiguous_alias'
   /** Sparkplug B: an edge node's sequence number skipped (messages were lost on the way). */
   | 'sequence_gap';
 
@@ -52,6 +54,12 @@ export interface Rejection {
   detail: string;
   /** The offending input (the gateway keeps a bounded prefix of it in quarantine). */
   payload?: Uint8Array | string;
+  /**
+   * How many refused readings this stands for (default 1). A message that many readings of one
+   * reason fail in (a Sparkplug payload of thousands of metrics) is counted in full but kept in
+   * quarantine once, so it cannot crowd out everyone else's evidence.
+   */
+  count?: number;
 }
 
 export type DriverState = 'starting' | 'up' | 'down' | 'stopped';

@@ -52,10 +52,11 @@ interface Known {
   datatype?: number;
   unit?: string;
 }
-/** The metrics a birth defined, by alias and by name. */
+/** The metrics a birth defined, by alias and by name; aliases it gave to more than one metric. */
 interface Scope {
   byAlias: Map<number, Known>;
   byName: Map<string, Known>;
+  ambiguous: Map<number, string[]>;
 }
 interface Entity {
   sensor: string;
@@ -194,6 +195,12 @@ export class SparkplugSession {
     }
     if (birth) {
       entity.scope = learn(p.metrics);
+      for (const [alias, names] of entity.scope.ambiguous)
+        out.rejections.push({
+          reason: 'ambiguous_alias',
+          detail: `${sensor}: ${t.type} gives alias ${alias} to ${names.length} metrics (${names.slice(0, 3).join(', ').slice(0, 200)}): data by that alias are refused until a birth that does not`,
+          payload: bytes,
+        });
       if (t.type === 'NBIRTH') {
         // A new session of the edge node: its devices' definitions are void until they are born again.
         for (const d of node.devices.values()) d.scope = undefined;
@@ -205,10 +212,20 @@ export class SparkplugSession {
       // Data from something marked dead: it is evidently alive (e.g. a death delivered late).
       out.presenceChanged = this.mark(entity, true, t.type) || out.presenceChanged;
     }
+    const refused = new Map<Rejection['reason'], Rejection>();
     for (const m of p.metrics) {
       const r = resolve(entity.scope, m, sensor, p.timestamp);
-      if ('reason' in r) out.rejections.push({ ...r, payload: bytes });
-      else out.readings.push(r);
+      if (!('reason' in r)) out.readings.push(r);
+      else {
+        // One quarantine entry per reason and message: its first detail, and how many.
+        const seen = refused.get(r.reason);
+        if (seen) seen.count = (seen.count ?? 1) + 1;
+        else refused.set(r.reason, { ...r, payload: bytes });
+      }
+    }
+    for (const r of refused.values()) {
+      if (r.count) r.detail += ` (and ${r.count - 1} more metrics of this message)`;
+      out.rejections.push(r);
     }
     // Aliases without a birth: this source started (or restarted) after the births went by.
     // Asking for them again is what Sparkplug host applications do; only the births resolve the rest.
@@ -264,13 +281,24 @@ function view(e: Entity): Presence {
   return { sensor: e.sensor, online: e.online, why: e.why, since: e.since };
 }
 
+/**
+ * What a birth defines. An alias given to two metrics cannot resolve data: guessing one would file
+ * a temperature as a pressure, so it resolves to neither.
+ */
 function learn(metrics: readonly WireMetric[]): Scope {
-  const scope: Scope = { byAlias: new Map(), byName: new Map() };
+  const scope: Scope = { byAlias: new Map(), byName: new Map(), ambiguous: new Map() };
   for (const m of metrics) {
     if (m.name === undefined) continue;
     const known: Known = { name: m.name, datatype: m.datatype, unit: m.unit };
     scope.byName.set(m.name, known);
-    if (m.alias !== undefined) scope.byAlias.set(m.alias, known);
+    if (m.alias === undefined) continue;
+    const names = scope.ambiguous.get(m.alias);
+    const taken = scope.byAlias.get(m.alias);
+    if (names) names.push(m.name);
+    else if (taken && taken.name !== m.name) {
+      scope.ambiguous.set(m.alias, [taken.name, m.name]);
+      scope.byAlias.delete(m.alias);
+    } else scope.byAlias.set(m.alias, known);
   }
   return scope;
 }
@@ -287,6 +315,11 @@ function resolve(
   if (m.name !== undefined) known = scope?.byName.get(m.name) ?? { name: m.name };
   else if (m.alias !== undefined) {
     known = scope?.byAlias.get(m.alias);
+    if (!known && scope?.ambiguous.has(m.alias))
+      return {
+        reason: 'ambiguous_alias',
+        detail: `${sensor}: alias ${m.alias} names more than one metric in the birth certificate`,
+      };
     if (!known)
       return { reason: 'unknown_alias', detail: `${sensor}: alias ${m.alias} was defined by no birth certificate` };
   } else return { reason: 'missing_field', detail: `${sensor}: a metric with neither name nor alias` };

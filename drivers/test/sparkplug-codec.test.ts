@@ -157,6 +157,85 @@ test('an alias without a birth is quarantined as unknown_alias; a rebirth with n
   );
 });
 
+test('a message of thousands of refused metrics is counted in full but quarantined once per reason', () => {
+  const s = session();
+  s.receive('spBv1.0/plant/NBIRTH/edge-1', msg(0, [{ name: 'x', alias: 1, type: 'Int32', value: 1 }]));
+  const good = msg(1, [
+    { alias: 1, type: 'Int32', value: 2 },
+    ...Array.from({ length: 2000 }, (_, i) => ({ alias: 100 + i, type: 'Int32' as const, value: i })),
+  ]);
+  // 1,000 empty metrics (field 2, length 0): neither name nor alias.
+  const bytes = Buffer.concat([good, Buffer.from(new Array(1000).fill([0x12, 0x00]).flat())]);
+  const out = s.receive('spBv1.0/plant/NDATA/edge-1', bytes);
+  assert.deepEqual(
+    out.readings.map((r) => [r.metric, r.value]),
+    [['x', 2]],
+  );
+  assert.deepEqual(
+    out.rejections.map((r) => [r.reason, r.count]),
+    [
+      ['unknown_alias', 2000],
+      ['missing_field', 1000],
+    ],
+  );
+  assert.match(
+    out.rejections[0]!.detail,
+    /alias 100 was defined by no birth certificate \(and 1999 more metrics of this message\)/,
+  );
+  assert.ok(out.rejections.every((r) => r.payload === bytes));
+  // One refused metric is one rejection, as before.
+  const one = s.receive('spBv1.0/plant/NDATA/edge-1', msg(2, [{ alias: 5, type: 'Int32', value: 1 }]));
+  assert.deepEqual(
+    one.rejections.map((r) => [r.reason, r.count, r.detail]),
+    [['unknown_alias', undefined, 'edge-1: alias 5 was defined by no birth certificate']],
+  );
+});
+
+test('a birth that gives one alias to two metrics: refused as ambiguous_alias, and data by that alias resolve to neither', () => {
+  const s = session();
+  const birth = s.receive(
+    'spBv1.0/plant/NBIRTH/edge-1',
+    msg(0, [
+      { name: 'Boiler/Temp', alias: 7, type: 'Double', value: 80, unit: 'C' },
+      { name: 'Boiler/Pressure', alias: 7, type: 'Double', value: 2, unit: 'bar' },
+      { name: 'Boiler/Level', alias: 8, type: 'Double', value: 0.5 },
+    ]),
+  );
+  assert.deepEqual(
+    birth.readings.map((r) => r.metric),
+    ['Boiler.Temp', 'Boiler.Pressure', 'Boiler.Level'],
+    "the birth's own values are named, so they are taken",
+  );
+  assert.deepEqual(reasons(birth), ['ambiguous_alias']);
+  assert.match(birth.rejections[0]!.detail, /gives alias 7 to 2 metrics \(Boiler\/Temp, Boiler\/Pressure\)/);
+  const data = s.receive(
+    'spBv1.0/plant/NDATA/edge-1',
+    msg(1, [
+      { alias: 7, type: 'Double', value: 95.5 },
+      { alias: 8, type: 'Double', value: 0.6 },
+    ]),
+  );
+  assert.deepEqual(
+    data.readings.map((r) => [r.metric, r.value]),
+    [['Boiler.Level', 0.6]],
+  );
+  assert.deepEqual(reasons(data), ['ambiguous_alias']);
+  assert.equal(data.rebirth, undefined, 'a rebirth would only repeat the same birth');
+  // The same name twice under one alias is a repeated metric, not an ambiguity.
+  const again = s.receive(
+    'spBv1.0/plant/NBIRTH/edge-1',
+    msg(0, [
+      { name: 'Boiler/Temp', alias: 7, type: 'Double', value: 80 },
+      { name: 'Boiler/Temp', alias: 7, type: 'Double', value: 81 },
+    ]),
+  );
+  assert.deepEqual(reasons(again), []);
+  assert.equal(
+    s.receive('spBv1.0/plant/NDATA/edge-1', msg(1, [{ alias: 7, type: 'Double', value: 82 }])).readings[0]!.metric,
+    'Boiler.Temp',
+  );
+});
+
 test('data with unknown aliases ask the edge node for its births, at most once per interval', () => {
   let now = T0;
   const s = new SparkplugSession({ maxPayloadBytes: 65536, now: () => now });
@@ -230,7 +309,9 @@ test('deaths mark edge nodes and devices offline without readings; a stale death
 
 test('what cannot be a reading is refused with a reason: bytes, sizes, names, values', () => {
   const s = session();
-  const one = (topic: string, bytes: Uint8Array) => reasons(s.receive(topic, bytes));
+  // Each reason with how many metrics it stands for (one entry per reason and message).
+  const one = (topic: string, bytes: Uint8Array) =>
+    s.receive(topic, bytes).rejections.flatMap((r) => new Array<string>(r.count ?? 1).fill(r.reason));
   assert.deepEqual(one('spBv1.0/g/NDATA/n', Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f])), ['garbage']);
   assert.deepEqual(one('spBv1.0/g/NDATA/n', Buffer.alloc(70_000)), ['too_large']);
   assert.deepEqual(one('plant/a/b', msg(0, [])), ['missing_field']);

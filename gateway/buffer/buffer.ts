@@ -59,6 +59,8 @@ export interface QuarantineEntry {
   reason: string;
   detail: string;
   payload?: Uint8Array | string;
+  /** Refused readings it stands for (see Rejection.count); counted, not stored. */
+  count?: number;
 }
 
 /** A source's held messages (see HeldMessage in drivers/driver.ts): to hold, or to forget. */

@@ -194,7 +194,7 @@ export class Ingest {
       perSource.set(src, c);
     });
     for (const [src, c] of perSource) this.status.ingested(src, c.n, c.ts);
-    for (const q of p.quarantine) this.status.rejected(q.source, q.reason);
+    for (const q of p.quarantine) this.status.rejected(q.source, q.reason, q.count);
     this.status.dropped('drop_oldest', result.droppedOldest);
     this.status.dropped('reject_new', refused.size);
     p.settle.resolve();

@@ -276,12 +276,12 @@ export class Status {
     this.salvagedTotal.inc(n);
   }
 
-  rejected(source: string, reason: string): void {
-    this.rejectedTotal.inc({ source, reason });
+  rejected(source: string, reason: string, n = 1): void {
+    this.rejectedTotal.inc({ source, reason }, n);
     const s = this.sources.get(source)?.status;
     if (s) {
-      s.rejected++;
-      s.rejectedByReason[reason] = (s.rejectedByReason[reason] ?? 0) + 1;
+      s.rejected += n;
+      s.rejectedByReason[reason] = (s.rejectedByReason[reason] ?? 0) + n;
     }
   }
 

@@ -114,6 +114,29 @@ test('rejections are quarantined and counted by reason; invalid readings from a 
   buffer.close();
 });
 
+test('a rejection standing for many refused readings is counted as that many and quarantined once', async () => {
+  const { buffer, status, ingest } = setup(0);
+  await ingest.sinkFor('src').submit(
+    [],
+    [
+      {
+        reason: 'unknown_alias',
+        detail: 'n: alias 1 (and 2999 more metrics of this message)',
+        payload: 'x',
+        count: 3000,
+      },
+    ],
+  );
+  assert.match(
+    await status.registry.getSingleMetricAsString('sensorgate_readings_rejected_total'),
+    /reason="unknown_alias"[^\n]*\} 3000/,
+  );
+  const source = status.snapshot().sources.find((s) => s.id === 'src')!;
+  assert.deepEqual([source.rejected, source.rejectedByReason.unknown_alias], [3000, 3000]);
+  assert.equal(buffer.quarantined(10).length, 1);
+  buffer.close();
+});
+
 test('when the buffer write fails, every waiting driver hears it (so none acknowledges)', async () => {
   const { buffer, ingest } = setup(0);
   buffer.close();

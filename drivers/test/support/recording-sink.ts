@@ -35,10 +35,10 @@ export class RecordingSink implements DriverSink {
     return this.states.at(-1)?.state;
   }
 
-  /** Rejection counts by reason. */
+  /** Refused readings by reason, as the gateway counts them (a rejection may stand for several). */
   reasons(): Record<string, number> {
     const counts: Record<string, number> = {};
-    for (const r of this.rejections) counts[r.reason] = (counts[r.reason] ?? 0) + 1;
+    for (const r of this.rejections) counts[r.reason] = (counts[r.reason] ?? 0) + (r.count ?? 1);
     return counts;
   }
 }

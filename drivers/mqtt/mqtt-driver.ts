@@ -182,6 +182,7 @@ export class MqttDriver implements Driver {
     return (topic, payload) => {
       if (limit && !limit.take()) {
         // Refused, yet acknowledged once the refusal is counted: a flood must not pile up at the broker.
+        sparkplug?.refused(topic);
         return {
           readings: [],
           rejections: [{ reason: 'rate_limited', detail: `${topic}: over ${o.maxRatePerS} messages/s` }],

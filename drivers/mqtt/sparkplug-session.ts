@@ -68,6 +68,8 @@ interface Entity {
 interface EdgeNode extends Entity {
   /** The sequence number expected next; unknown until a message with one arrives. */
   nextSeq?: number;
+  /** Messages this gateway refused unread since (too large, rate limited): not lost on the way. */
+  unread: number;
   /** The birth/death sequence of the current session: a death with another one is stale. */
   bdSeq?: number;
   /** When this source last asked the edge node for its births. */
@@ -76,6 +78,8 @@ interface EdgeNode extends Entity {
 }
 
 const SEQ_MODULO = 256;
+/** The messages that carry an edge node's sequence number (commands and its death do not). */
+const SEQUENCED = new Set(['NBIRTH', 'NDATA', 'DBIRTH', 'DDATA', 'DDEATH']);
 /** At most one rebirth request per edge node in this time: its births take a moment to arrive. */
 export const REBIRTH_INTERVAL_MS = 10_000;
 const DEFAULT_MAX_ENTRIES = 10_000;
@@ -98,8 +102,10 @@ export class SparkplugSession {
       ...none(),
       rejections: [{ reason, detail, payload: bytes }],
     });
-    if (bytes.length > this.o.maxPayloadBytes)
+    if (bytes.length > this.o.maxPayloadBytes) {
+      this.refused(topic);
       return refuse('too_large', `${topic}: payload of ${bytes.length} bytes exceeds ${this.o.maxPayloadBytes}`);
+    }
     const t = parseTopic(topic);
     if (t === undefined) return refuse('missing_field', `not a Sparkplug B topic: ${topic.slice(0, 200)}`);
     // Host application state and commands to edge nodes carry no readings.
@@ -122,6 +128,17 @@ export class SparkplugSession {
       // Not expected; a bug here must cost one message, not the source.
       return refuse('garbage', `${topic}: ${(err as Error).message.slice(0, 120)}`);
     }
+  }
+
+  /**
+   * A message on `topic` was refused before it was read (too large, over the rate limit). It used
+   * up a sequence number, which the next message must not count as lost between edge node and broker.
+   */
+  refused(topic: string): void {
+    const t = parseTopic(topic);
+    if (t === undefined || t === 'state' || !SEQUENCED.has(t.type)) return;
+    const node = this.nodes.get(`${t.group}/${t.node}`);
+    if (node) node.unread++;
   }
 
   /** The NCMD that asks an edge node for its births (see SparkplugOutcome.rebirth). */
@@ -162,7 +179,14 @@ export class SparkplugSession {
     if (!node) {
       if (!birth && t.type !== 'NDATA' && t.type !== 'DDATA') return out; // a death of something never seen
       if (!this.admit(out, t, bytes)) return out;
-      node = { sensor: sensorName(t.node), online: true, why: t.type, since: this.now(), devices: new Map() };
+      node = {
+        sensor: sensorName(t.node),
+        online: true,
+        why: t.type,
+        since: this.now(),
+        unread: 0,
+        devices: new Map(),
+      };
       this.nodes.set(key, node);
       out.presenceChanged = true;
     }
@@ -243,13 +267,16 @@ export class SparkplugSession {
     if (p.seq === undefined) return;
     const seq = p.seq % SEQ_MODULO;
     const expected = node.nextSeq;
+    const unread = node.unread;
     node.nextSeq = (seq + 1) % SEQ_MODULO;
+    node.unread = 0;
     // A birth of the edge node starts its sequence afresh.
     if (t.type === 'NBIRTH' || expected === undefined || seq === expected) return;
-    const lost = (seq - expected + SEQ_MODULO) % SEQ_MODULO;
+    const lost = ((seq - expected + SEQ_MODULO) % SEQ_MODULO) - unread;
+    if (lost <= 0) return;
     out.rejections.push({
       reason: 'sequence_gap',
-      detail: `${sensor}: ${t.type} seq ${seq}, expected ${expected}: ${lost} message(s) missing`,
+      detail: `${sensor}: ${t.type} seq ${seq}, expected ${(expected + unread) % SEQ_MODULO}: ${lost} message(s) missing`,
     });
   }
 

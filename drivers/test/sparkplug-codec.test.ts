@@ -265,6 +265,27 @@ test('sequence gaps are counted; readings of the message still count', () => {
   assert.deepEqual(reasons(s.receive('spBv1.0/g/NDATA/n', msg(0, [{ alias: 1, type: 'Int32', value: 5 }]))), []);
 });
 
+test('messages the gateway refused unread (too large, rate limited) are not counted again as a sequence gap', () => {
+  const s = new SparkplugSession({ maxPayloadBytes: 200, now: () => T0 });
+  const data = (seq: number, metrics = 1) =>
+    s.receive(
+      'spBv1.0/g/NDATA/n',
+      msg(
+        seq,
+        Array.from({ length: metrics }, () => ({ alias: 1, type: 'Int32' as const, value: 1 })),
+      ),
+    );
+  s.receive('spBv1.0/g/NBIRTH/n', msg(0, [{ name: 'x', alias: 1, type: 'Int32', value: 1 }]));
+  assert.deepEqual(reasons(data(1, 50)), ['too_large']);
+  s.refused('spBv1.0/g/DDATA/n/pump'); // over the source's rate limit, on a device of the same edge node
+  assert.deepEqual(reasons(data(3)), [], 'seq 1 and 2 were refused here, not lost');
+  // A real loss after a refusal still counts, as many as were lost.
+  assert.deepEqual(reasons(data(4, 50)), ['too_large']);
+  const gap = data(8);
+  assert.deepEqual(reasons(gap), ['sequence_gap']);
+  assert.match(gap.rejections[0]!.detail, /seq 8, expected 5: 3 message\(s\) missing/);
+});
+
 test('deaths mark edge nodes and devices offline without readings; a stale death is ignored; births bring them back', () => {
   const s = session();
   s.receive(

@@ -194,6 +194,30 @@ describe('mqtt sparkplug-b source', () => {
     }
   });
 
+  test('messages over the rate limit are refused as rate_limited, and not counted again as a sequence gap', async () => {
+    const driver = new MqttDriver(options(broker.url, { maxRatePerS: 1, maxBurst: 3 }));
+    const sink = new RecordingSink();
+    const node = edgeNode(broker.url, 'edge-4');
+    await driver.start(sink);
+    try {
+      await until('up', () => sink.lastState === 'up');
+      await node.connect(); // NBIRTH and two DBIRTHs: the burst
+      await until('the births', () => sink.readings.some((r) => r.sensor === 'edge-4.pump'));
+      for (let i = 0; i < 20; i++) await node.data('pump', { flow: i });
+      await until('refusals', () => (sink.reasons().rate_limited ?? 0) >= 10);
+      const taken = sink.readings.length;
+      await until(
+        'data taken again once the rate allows',
+        () => sink.readings.length > taken,
+        () => node.data('pump', { flow: 99 }),
+      );
+      assert.equal(sink.reasons().sequence_gap, undefined, JSON.stringify(sink.reasons()));
+    } finally {
+      await node.close();
+      await driver.stop();
+    }
+  });
+
   test('with rebirthRequests: false the source only listens', async () => {
     const node = edgeNode(broker.url, 'edge-3');
     await node.connect();

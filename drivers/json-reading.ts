@@ -29,14 +29,10 @@ export function reject(reason: Rejection['reason'], detail: string, payload?: Ui
   return { ok: false, rejection: { reason, detail, payload } };
 }
 
-/** Epoch ms from a number or an ISO 8601 string; undefined when unusable. */
+/** Epoch ms from a number or an ISO 8601 string; undefined when unusable (also before 1970, either way). */
 export function parseTimestamp(ts: unknown): number | undefined {
-  if (typeof ts === 'number') return Number.isSafeInteger(ts) && ts >= 0 ? ts : undefined;
-  if (typeof ts === 'string' && /^\d{4}-\d{2}-\d{2}T/.test(ts)) {
-    const ms = Date.parse(ts);
-    return Number.isFinite(ms) ? ms : undefined;
-  }
-  return undefined;
+  const ms = typeof ts === 'string' && /^\d{4}-\d{2}-\d{2}T/.test(ts) ? Date.parse(ts) : ts;
+  return typeof ms === 'number' && Number.isSafeInteger(ms) && ms >= 0 ? ms : undefined;
 }
 
 /** A short description of a parsed value for a rejection's detail: never recurses into it. */

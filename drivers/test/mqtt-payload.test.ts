@@ -40,6 +40,8 @@ test('everything else is rejected with a reason', () => {
   assert.equal(reason('{"value": 1, "sensor": "a b"}'), 'bad_name');
   assert.equal(reason('{"value": 1, "ts": "yesterday"}'), 'bad_timestamp');
   assert.equal(reason('{"value": 1, "ts": -5}'), 'bad_timestamp');
+  // Before 1970 as an ISO string too, as the number would be.
+  assert.equal(reason('{"value": 1, "ts": "1969-12-31T23:59:59.999Z"}'), 'bad_timestamp');
   assert.equal(reason(`{"value": 1, "unit": "${'u'.repeat(100)}"}`), 'bad_unit');
   assert.equal(reason(Buffer.alloc(1024 * 1024, 0x31), 65536), 'too_large');
   assert.equal(reason(''), 'not_a_number');

@@ -22,10 +22,16 @@ const rec = (key: string | null, value: unknown) =>
     value === null ? null : Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)),
   );
 
-test('a valid status is taken whole, fields unknown to this version included', () => {
-  const r = rec('gw-1', { ...valid, fromTheFuture: { x: 1 } });
+test('a valid status is kept without the fields unknown to this version, at every level', () => {
+  const r = rec('gw-1', {
+    ...valid,
+    fromTheFuture: { x: 1 },
+    buffer: { ...valid.buffer, extra: [{}, {}] },
+    sources: [{ ...valid.sources[0], extra: 'y' }],
+  });
   assert.equal(r.kind, 'status');
-  assert.deepEqual(r.kind === 'status' && (r.status as Record<string, unknown>).fromTheFuture, { x: 1 });
+  assert.deepEqual(r.kind === 'status' && r.status, valid);
+  assert.equal(r.kind === 'status' && r.bytes, JSON.stringify(valid).length);
 });
 
 test('anything else is refused with a reason', () => {

@@ -40,7 +40,7 @@ export interface History {
 
 interface Entry {
   status: StatusView;
-  /** Size of the status as received, counted against the store's byte budget. */
+  /** Size of the status as kept (its JSON), counted against the store's byte budget. */
   bytes: number;
   lastSeenTs: number;
   state: GatewayState;

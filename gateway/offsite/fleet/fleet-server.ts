@@ -28,6 +28,8 @@ export interface FleetOptions {
   feed?: StatusFeed;
   /** Gateways tracked at most (default 10,000); statuses of further gateways are refused and counted. */
   maxGateways?: number;
+  /** Bytes of status JSON kept at most, all gateways together (default MAX_STORE_BYTES; tests set less). */
+  maxBytes?: number;
 }
 
 export const DEFAULT_MAX_GATEWAYS = 10_000;
@@ -35,7 +37,7 @@ export const DEFAULT_MAX_GATEWAYS = 10_000;
  * Status JSON kept at most, all gateways together. A real status is a few KB, so the gateway cap
  * binds first; this bounds a flood of large forged statuses (each may be up to MAX_STATUS_BYTES).
  */
-const MAX_STORE_BYTES = 256 * 1024 * 1024;
+export const MAX_STORE_BYTES = 256 * 1024 * 1024;
 /** Rejected records are logged at warn this many times, then at debug (a flood must not fill the disk). */
 const LOUD_REJECTIONS = 20;
 /** How often the feed's health is looked at (and the page's view of the gateways adjusted). */
@@ -75,7 +77,7 @@ export class FleetServer {
 
   constructor(private readonly o: FleetOptions) {
     this.maxGateways = o.maxGateways ?? DEFAULT_MAX_GATEWAYS;
-    this.store = new ViewStore({ maxGateways: this.maxGateways, maxBytes: MAX_STORE_BYTES });
+    this.store = new ViewStore({ maxGateways: this.maxGateways, maxBytes: o.maxBytes ?? MAX_STORE_BYTES });
     this.hub = new EventHub(this.store, {
       // Often enough that "offline" reaches the page well within 3 heartbeat intervals.
       tickMs: 250,
@@ -243,7 +245,8 @@ export class FleetServer {
     switch (rec.kind) {
       case 'status': {
         // Live: heard now. Replayed at start: heard when it was written (never in the future).
-        if (this.store.put(rec.id, rec.status, r.live ? now : Math.min(r.ts, now), now, r.value?.length ?? 0)) {
+        // Charged by what is kept, not by the record: the record may carry fields that were dropped.
+        if (this.store.put(rec.id, rec.status, r.live ? now : Math.min(r.ts, now), now, rec.bytes)) {
           this.records.inc({ result: 'accepted' });
           return;
         }

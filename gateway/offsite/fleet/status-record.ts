@@ -1,8 +1,9 @@
 /**
  * A record of the status topic, read defensively: anyone who can produce to the topic can put
  * anything there, so a record is checked against the status document's schema and refused with a
- * reason otherwise. The schema validates; the record's own object is kept, so fields a newer
- * gateway adds pass through to /api/gateways.
+ * reason otherwise. Only the fields the schema knows are kept: a field unknown to this version
+ * costs the sender nothing but could cost the fleet many times its size in memory (a few hundred
+ * KB of `[{},{},…]` is tens of MB of heap), so it is dropped.
  */
 import { type StatusView, statusSchema } from '../../status/status-document.js';
 
@@ -10,7 +11,13 @@ import { type StatusView, statusSchema } from '../../status/status-document.js';
 export const MAX_STATUS_BYTES = 256 * 1024;
 
 export type StatusRecord =
-  | { kind: 'status'; id: string; status: StatusView }
+  | {
+      kind: 'status';
+      id: string;
+      status: StatusView;
+      /** Size of the status as kept (its JSON in UTF-8): what the fleet charges against its budget. */
+      bytes: number;
+    }
   | { kind: 'tombstone'; id: string }
   | {
       kind: 'rejected';
@@ -46,6 +53,6 @@ export function parseStatusRecord(key: Buffer | null, value: Buffer | null): Sta
       reason: 'key_mismatch',
       detail: `key ${id} carries the status of ${parsed.data.gateway}`,
     };
-  // Validated, and the schema transforms nothing: the original keeps every field, known or not.
-  return { kind: 'status', id, status: json as StatusView };
+  // The parsed copy holds the known fields only (zod strips the rest at every level).
+  return { kind: 'status', id, status: parsed.data, bytes: Buffer.byteLength(JSON.stringify(parsed.data)) };
 }

@@ -208,19 +208,22 @@ test('ViewStore: while the observer cannot hear, gateways are unknown, not offli
   assert.equal(stateOf(store, 'alive', T0 + 123_000), 'offline', 'still silent after the grace: offline now');
 });
 
-test('ViewStore: at most maxGateways and maxBytes; refused puts keep nothing; a removal frees a place', () => {
+test('ViewStore: at most maxGateways and maxBytes for new gateways; a known one is always heard; a removal frees a place', () => {
   const store = new ViewStore({ maxGateways: 2, maxBytes: 1000 });
-  assert.equal(store.put('a', status('a'), T0, T0, 300), true);
-  assert.equal(store.put('b', status('b'), T0, T0, 300), true);
-  assert.equal(store.put('c', status('c'), T0, T0, 300), false, 'over the gateway cap');
+  assert.equal(store.put('a', status('a'), T0, T0, 300), 'kept');
+  assert.equal(store.put('b', status('b'), T0, T0, 300), 'kept');
+  assert.equal(store.put('c', status('c'), T0, T0, 300), 'refused', 'over the gateway cap');
   assert.equal(store.size, 2);
-  assert.equal(store.put('a', status('a'), T0, T0, 800), false, 'a status that would exceed the byte budget');
+  assert.equal(store.put('a', status('a', { version: '2' }), T0 + 5000, T0 + 5000, 800), 'heard', 'no room to grow');
   assert.equal(store.totalBytes, 600);
-  assert.equal(store.put('a', status('a', { version: '2' }), T0, T0, 200), true, 'shrinking is always fine');
+  const a = (JSON.parse(store.listJson()) as ViewEntry[]).find((e) => e.gateway === 'a')!;
+  assert.deepEqual([a.version, a.lastSeenTs, a.state], ['1.0.0', T0 + 5000, 'online'], 'last status, heard now');
+  assert.equal(store.put('a', status('a', { version: '2' }), T0, T0, 200), 'kept', 'shrinking is always fine');
   assert.equal(store.totalBytes, 500);
   store.remove('b');
   assert.equal(store.totalBytes, 200);
-  assert.equal(store.put('c', status('c'), T0, T0, 300), true);
+  assert.equal(store.put('c', status('c'), T0, T0, 300), 'kept');
+  assert.equal(store.put('d', status('d'), T0, T0, 10), 'refused', 'over the gateway cap again');
   assert.deepEqual(
     (JSON.parse(store.listJson()) as ViewEntry[]).map((e) => e.gateway),
     ['a', 'c'],

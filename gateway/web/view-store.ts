@@ -64,6 +64,9 @@ export interface TickResult {
   removed: string[];
 }
 
+/** kept: the status replaced the last one. heard: a known gateway, its last status kept (no room). refused: nothing kept. */
+export type PutResult = 'kept' | 'heard' | 'refused';
+
 export interface ViewStoreLimits {
   /** Gateways tracked at most; statuses of further gateways are refused. */
   maxGateways?: number;
@@ -111,13 +114,24 @@ export class ViewStore {
 
   /**
    * A status heard at `seenTs` (receive time, or the record's time when replaying the topic).
-   * Returns false, keeping nothing, when a new gateway would exceed the store's limits.
+   * The limits stop new gateways only: a new gateway that would exceed them is refused, keeping
+   * nothing. A known gateway is always heard (its lastSeenTs moves on, so it stays online); its
+   * status replaces the old one if the byte budget has room for it, else it keeps its last one.
+   * Letting known gateways grow past the budget would not bound it: every tracked gateway could
+   * grow to the largest record.
    */
-  put(id: string, status: StatusView, seenTs: number, now = Date.now(), bytes = 0): boolean {
+  put(id: string, status: StatusView, seenTs: number, now = Date.now(), bytes = 0): PutResult {
     let e = this.entries.get(id);
     const growth = bytes - (e?.bytes ?? 0);
-    if (!e && this.entries.size >= (this.limits.maxGateways ?? Infinity)) return false;
-    if (growth > 0 && this.bytes + growth > (this.limits.maxBytes ?? Infinity)) return false;
+    const fits = growth <= 0 || this.bytes + growth <= (this.limits.maxBytes ?? Infinity);
+    if (e && !fits) {
+      e.lastSeenTs = Math.max(e.lastSeenTs, seenTs);
+      e.state = this.judge(e, now);
+      e.json = undefined;
+      this.dirty.add(id);
+      return 'heard';
+    }
+    if (!e && (!fits || this.entries.size >= (this.limits.maxGateways ?? Infinity))) return 'refused';
     if (!e) {
       e = {
         status,
@@ -138,7 +152,7 @@ export class ViewStore {
     record(e.history, status, seenTs, now);
     this.removed.delete(id);
     this.dirty.add(id);
-    return true;
+    return 'kept';
   }
 
   remove(id: string): void {

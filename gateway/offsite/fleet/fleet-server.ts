@@ -53,6 +53,8 @@ export class FleetServer {
   private ready = false;
   private rejected = 0;
   private refused = 0;
+  /** Statuses of known gateways heard but not kept: the byte budget had no room for them. */
+  private notKept = 0;
   private lastRejection: string | null = null;
   private server: Server | undefined;
   private feed: StatusFeed | undefined;
@@ -63,9 +65,10 @@ export class FleetServer {
   private readonly startedAt = performance.now();
   private readonly hub: EventHub;
   private readonly maxGateways: number;
+  private readonly maxBytes: number;
   private readonly records = new Counter({
     name: 'sensorgate_fleet_status_records_total',
-    help: 'Status records read, by outcome (accepted, tombstone, refused for capacity, or the reason they were rejected)',
+    help: 'Status records read, by outcome (accepted, tombstone, refused for capacity, a known gateway heard but its status not kept, or the reason they were rejected)',
     labelNames: ['result'],
     registers: [this.registry],
   });
@@ -77,7 +80,8 @@ export class FleetServer {
 
   constructor(private readonly o: FleetOptions) {
     this.maxGateways = o.maxGateways ?? DEFAULT_MAX_GATEWAYS;
-    this.store = new ViewStore({ maxGateways: this.maxGateways, maxBytes: o.maxBytes ?? MAX_STORE_BYTES });
+    this.maxBytes = o.maxBytes ?? MAX_STORE_BYTES;
+    this.store = new ViewStore({ maxGateways: this.maxGateways, maxBytes: this.maxBytes });
     this.hub = new EventHub(this.store, {
       // Often enough that "offline" reaches the page well within 3 heartbeat intervals.
       tickMs: 250,
@@ -90,6 +94,7 @@ export class FleetServer {
         rejectedRecords: this.rejected,
         lastRejection: this.lastRejection,
         refusedRecords: this.refused,
+        notKeptRecords: this.notKept,
         maxGateways: this.maxGateways,
       }),
     });
@@ -125,6 +130,7 @@ export class FleetServer {
       'accepted',
       'tombstone',
       'refused_capacity',
+      'not_kept',
       'no_key',
       'too_large',
       'invalid_json',
@@ -211,6 +217,7 @@ export class FleetServer {
       gateways: { tracked: this.store.size, max: this.maxGateways, refusedRecords: this.refused },
       rejectedRecords: this.rejected,
       lastRejection: this.lastRejection,
+      notKeptRecords: this.notKept,
     };
   }
 
@@ -246,15 +253,25 @@ export class FleetServer {
       case 'status': {
         // Live: heard now. Replayed at start: heard when it was written (never in the future).
         // Charged by what is kept, not by the record: the record may carry fields that were dropped.
-        if (this.store.put(rec.id, rec.status, r.live ? now : Math.min(r.ts, now), now, rec.bytes)) {
+        const put = this.store.put(rec.id, rec.status, r.live ? now : Math.min(r.ts, now), now, rec.bytes);
+        if (put === 'kept') {
           this.records.inc({ result: 'accepted' });
+          return;
+        }
+        if (put === 'heard') {
+          this.records.inc({ result: 'not_kept' });
+          if (this.notKept++ === 0)
+            this.o.log.warn(
+              { maxBytes: this.maxBytes, gateway: rec.id.slice(0, 100) },
+              'fleet status memory full: known gateways that grow keep their last status (still heard, still online)',
+            );
           return;
         }
         this.records.inc({ result: 'refused_capacity' });
         if (this.refused++ === 0)
           this.o.log.warn(
-            { maxGateways: this.maxGateways, gateway: rec.id.slice(0, 100) },
-            'fleet at capacity: statuses of further gateways are refused (--max-gateways)',
+            { maxGateways: this.maxGateways, maxBytes: this.maxBytes, gateway: rec.id.slice(0, 100) },
+            'fleet at capacity: statuses of further gateways are refused (--max-gateways, or the status memory budget)',
           );
         return;
       }

@@ -14,6 +14,7 @@ interface Meta {
   /** The fleet server's own Kafka: while it cannot read the topic, silence proves nothing. */
   kafka?: { connected: boolean; lastError: string | null };
   refusedRecords?: number;
+  notKeptRecords?: number;
   maxGateways?: number;
   topic?: string;
   brokers?: string;
@@ -111,6 +112,10 @@ function renderFoot(): void {
     if (meta.refusedRecords)
       parts.push(
         `Tracking at most ${meta.maxGateways ?? '?'} gateways: ${meta.refusedRecords} statuses of further gateways refused.`,
+      );
+    if (meta.notKeptRecords)
+      parts.push(
+        `Status memory full: ${meta.notKeptRecords} statuses of known gateways not kept (they stay online, showing their last figures).`,
       );
     if (meta.rejectedRecords)
       parts.push(`${meta.rejectedRecords} invalid status records ignored (last: ${meta.lastRejection ?? '?'}).`);

@@ -6,6 +6,7 @@
  * Browser code imports these types too: nothing here may use Node.
  */
 import { z } from 'zod';
+import { MAX_PROBLEMS } from './problem-limit.js';
 
 const num = z.number();
 const text = (max: number) => z.string().max(max);
@@ -92,7 +93,7 @@ export const gatewayStatusSchema = z.object({
   rates: z.object({ ingestPerS: num, sendPerS: num }),
   sources: z.array(sourceStatus).max(1000),
   /** What is wrong now; empty when nothing is. */
-  problems: z.array(problem).max(100),
+  problems: z.array(problem).max(MAX_PROBLEMS),
   host: hostFacts,
 });
 

@@ -7,6 +7,7 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
 import type { DriverState } from '../../drivers/driver.js';
 import type { LiveBufferStats } from '../buffer/buffer.js';
 import { hostFacts } from './host.js';
+import { MAX_PROBLEMS } from './problem-limit.js';
 import type { GatewayStatus, Problem, SourceStatus } from './status-document.js';
 
 /**
@@ -19,6 +20,7 @@ import type { GatewayStatus, Problem, SourceStatus } from './status-document.js'
  *  buffer_io_error   readings cannot be stored (the buffer's disk reports I/O errors)
  *  buffer_near_full  over 80 % of the buffer's cap
  *  clock_unsynced    the wall clock is not synchronised (readings carry clockSynced: false)
+ *  more_problems     the list is full (MAX_PROBLEMS): how many more problems there are, by code
  */
 export type ProblemCode =
   | 'uplink_down'
@@ -29,6 +31,7 @@ export type ProblemCode =
   | 'buffer_io_error'
   | 'buffer_near_full'
   | 'clock_unsynced'
+  | 'more_problems'
   | (string & {});
 
 export interface StatusOptions {
@@ -431,9 +434,34 @@ export class Status {
         rejectedByReason: { ...s.rejectedByReason },
         ratePerS: rate.perSecond(),
       })),
-      problems: [...this.problems.values()].map((p) => ({ ...p })),
+      problems: this.problemList(),
       host: hostFacts(this.opts.dataDir),
     };
+  }
+
+  /**
+   * The problems as the status lists them. Readers refuse a status with more than MAX_PROBLEMS,
+   * and a gateway with hundreds of sources down must still be heard: gateway-wide problems come
+   * first, then one per subject, and beyond the cap the rest are one `more_problems` entry.
+   */
+  private problemList(): Problem[] {
+    const keys = [...this.problems.keys()];
+    const ordered = [...keys.filter((k) => !k.includes(':')), ...keys.filter((k) => k.includes(':'))].map((k) => ({
+      ...this.problems.get(k)!,
+    }));
+    if (ordered.length <= MAX_PROBLEMS) return ordered;
+    const rest = ordered.slice(MAX_PROBLEMS - 1);
+    const byCode = new Map<string, number>();
+    for (const p of rest) byCode.set(p.code, (byCode.get(p.code) ?? 0) + 1);
+    const counts = [...byCode].map(([code, n]) => `${n} ${code}`).join(', ');
+    return [
+      ...ordered.slice(0, MAX_PROBLEMS - 1),
+      {
+        code: 'more_problems',
+        detail: `${rest.length} more problems not listed: ${counts}`.slice(0, 2000),
+        since: Math.min(...rest.map((p) => p.since)),
+      },
+    ];
   }
 
   private changed(): void {

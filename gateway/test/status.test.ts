@@ -11,7 +11,10 @@ import { after, test } from 'node:test';
 import { freePort } from '../../deploy/net.js';
 import { SqliteBuffer } from '../buffer/sqlite-buffer.js';
 import { ConfigError, validateConfig } from '../config/config.js';
+import { parseStatusRecord } from '../offsite/fleet/status-record.js';
+import { MAX_PROBLEMS } from '../status/problem-limit.js';
 import { RateWindow, Status } from '../status/status.js';
+import { type GatewayStatus, statusSchema } from '../status/status-document.js';
 import { close } from '../web/http.js';
 import { startStatusServer } from '../web/status-server.js';
 import { bufferDefaults } from './support/pipeline-fixture.js';
@@ -407,4 +410,31 @@ test('/readyz: 503 with the problems until a source is up, then 200', async () =
   assert.deepEqual(JSON.parse(up.body), { ready: true, problems: [] });
   status.problem('disk_full', 'no space left on device');
   assert.equal((await get(port, '/readyz')).status, 503, 'a full disk cannot take readings in');
+});
+
+test('150 sources down: the status lists 99 problems and one more_problems counting the rest, and readers accept it', async () => {
+  const { status } = setup();
+  const N = 150;
+  for (let i = 0; i < N; i++) status.addSource(`meter-${i}`, 'modbus');
+  for (let i = 0; i < N; i++) status.sourceState(`meter-${i}`, 'down', 'tcp 10.0.0.9:502: connect ETIMEDOUT');
+  status.uplinkState(false, 'connect ECONNREFUSED'); // raised last, listed first: gateway-wide problems are never cut
+  const doc = status.snapshot();
+  assert.equal(doc.problems.length, MAX_PROBLEMS);
+  assert.equal(doc.problems[0]!.code, 'uplink_down');
+  assert.equal(doc.problems.filter((p) => p.code === 'source_down').length, 98);
+  assert.deepEqual(doc.problems.at(-1)!, {
+    code: 'more_problems',
+    detail: '52 more problems not listed: 52 source_down',
+    since: doc.problems.at(-1)!.since,
+  });
+  assert.equal(statusSchema.safeParse(doc).success, true, 'valid to the readers');
+  const rec = parseStatusRecord(Buffer.from('gw-status'), Buffer.from(JSON.stringify(doc)));
+  assert.equal(rec.kind, 'status', 'the fleet takes it');
+  const { base } = await serve(status);
+  const api = (await (await fetch(`${base}/api/status`)).json()) as GatewayStatus;
+  assert.deepEqual(
+    api.problems.map((p) => p.code),
+    doc.problems.map((p) => p.code),
+    '/api/status lists the same',
+  );
 });

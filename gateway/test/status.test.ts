@@ -1,13 +1,14 @@
 /** The gateway's own status: GatewayStatus, rates, /metrics, the local endpoint and its guard. */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { request } from 'node:http';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { freePort } from '../../deploy/net.js';
 import { SqliteBuffer } from '../buffer/sqlite-buffer.js';
 import { ConfigError, validateConfig } from '../config/config.js';
@@ -289,6 +290,16 @@ test('local endpoint: /api/status, the page with a strict CSP and no inline scri
     assert.ok((await r.text()).length > 100, asset);
   }
   assert.equal((await fetch(`${base}/assets/..%2f..%2fstatus.js`)).status, 404, 'only named assets are served');
+  // A path asked for before its file exists is not remembered as missing: unknown paths, which
+  // anyone can make up by the million, take no memory.
+  const probe = join(dirname(fileURLToPath(import.meta.url)), '../web/browser/cache-probe.js');
+  try {
+    assert.equal((await fetch(`${base}/assets/cache-probe.js`)).status, 404);
+    writeFileSync(probe, `// ${'x'.repeat(200)}`);
+    assert.equal((await fetch(`${base}/assets/cache-probe.js`)).status, 200);
+  } finally {
+    rmSync(probe, { force: true });
+  }
   const history = (await (await fetch(`${base}/api/history?gateway=gw-status`)).json()) as {
     ts: number[];
     depth: number[];

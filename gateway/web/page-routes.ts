@@ -49,22 +49,23 @@ export interface PageRoutesOptions {
 export type Routes = (req: IncomingMessage, res: ServerResponse, url: URL) => boolean;
 
 export function pageRoutes(o: PageRoutesOptions): Routes {
-  const cache = new Map<string, Asset | null>();
+  // Only assets that exist are kept: remembering every unknown path asked for would grow without bound.
+  const cache = new Map<string, Asset>();
   const html = pageHtml(o.mode);
   const load = (path: string): Asset | null => {
-    if (!cache.has(path)) {
-      const script = SCRIPT.exec(path);
-      let a: Asset | null = ASSET_SOURCES[path]?.() ?? null;
-      if (!a && script) {
-        try {
-          a = asset('text/javascript; charset=utf-8', readFileSync(join(BROWSER_DIR, `${script[1]}.js`)));
-        } catch {
-          a = null;
-        }
+    const cached = cache.get(path);
+    if (cached) return cached;
+    const script = SCRIPT.exec(path);
+    let a: Asset | null = ASSET_SOURCES[path]?.() ?? null;
+    if (!a && script) {
+      try {
+        a = asset('text/javascript; charset=utf-8', readFileSync(join(BROWSER_DIR, `${script[1]}.js`)));
+      } catch {
+        a = null;
       }
-      cache.set(path, a);
     }
-    return cache.get(path)!;
+    if (a) cache.set(path, a);
+    return a;
   };
 
   return (req, res, url) => {

@@ -88,6 +88,8 @@ export class Forwarder {
   private backlog: Backlog | undefined;
   private connected = false;
   private running = false;
+  /** stop() has returned: the buffer is no longer ours to touch (the gateway closes it next). */
+  private stopped = false;
   private failures = 0;
   private loop: Promise<void> | undefined;
   /** Ends the current wait: set for every wait, so that stop() is prompt. */
@@ -122,6 +124,7 @@ export class Forwarder {
 
   start(): void {
     this.running = true;
+    this.stopped = false;
     this.loop = this.run();
     this.watchdog = setInterval(() => this.checkStall(), 1000);
     this.watchdog.unref();
@@ -145,6 +148,7 @@ export class Forwarder {
       this.loop?.then(() => true),
       new Promise<false>((r) => setTimeout(r, this.opts.stopTimeoutMs, false).unref()),
     ]);
+    this.stopped = true;
     if (!finished)
       this.log.warn('in-flight batch abandoned at shutdown; it stays in the buffer and is sent after restart');
     await this.close();
@@ -367,14 +371,16 @@ export class Forwarder {
 
   /**
    * A buffer operation. The buffer's disk failing (full, I/O errors) is no uplink failure: the
-   * connection stays, and the operation is retried with backoff until it works or we stop.
-   * Returns undefined only when stopped first.
+   * connection stays, and the operation is retried with backoff until it works or we stop. While
+   * stopping it is still tried once (a batch Kafka acknowledges then is deleted, not sent again),
+   * but not after stop() has returned. Returns undefined only when it did not succeed by then.
    */
   private async local<T>(what: string, op: () => T): Promise<T | undefined> {
-    for (let attempt = 0; this.running; attempt++) {
+    for (let attempt = 0; attempt === 0 ? !this.stopped : this.running; attempt++) {
       try {
         return op();
       } catch (err) {
+        if (!this.running) break;
         const delay = backoffDelay(attempt, this.opts.backoff);
         this.log.warn({ err: (err as Error).message, retryInMs: delay }, `${what}; retrying`);
         await this.sleep(delay, false);

@@ -202,6 +202,34 @@ test('stop while a send hangs returns within stopTimeoutMs; the batch stays buff
   assert.equal(assertDelivered(uplink.log, readings.total), 15, 'only the abandoned batch came twice');
 });
 
+test('a batch Kafka acknowledges while the forwarder stops is deleted, not sent again after a restart', async () => {
+  const uplink = new MemoryUplink();
+  const first = rig(uplink, { stopTimeoutMs: 5000 });
+  const readings = new Readings(2);
+  first.buffer.append(readings.take(10));
+  uplink.failNext('hang');
+  first.forwarder.start();
+  await waitFor('a send hanging', () => uplink.hanging);
+  const stopping = first.forwarder.stop();
+  await new Promise((r) => setTimeout(r, 50));
+  uplink.release(true); // acknowledged well within stopTimeoutMs
+  await stopping;
+  assert.ok(!first.lines.some((l) => /abandoned/.test(l.msg)), 'the batch was not abandoned');
+  assert.equal(first.buffer.stats().depth, 0, 'the acknowledged batch is deleted');
+  first.buffer.close();
+
+  const second = rig(uplink, {}, first.dataDir);
+  second.buffer.append(readings.take(5));
+  second.forwarder.start();
+  try {
+    await waitFor('the new readings sent', () => uplink.log.length === 15);
+  } finally {
+    await second.forwarder.stop();
+    second.buffer.close();
+  }
+  assert.equal(assertDelivered(uplink.log, readings.total), 0, 'no reading came twice');
+});
+
 /** (sensor, value) names a reading of Readings, whatever seq it was given. */
 const identity = (r: StoredRecord) => {
   const { sensor, value } = JSON.parse(r.value) as { sensor: string; value: number };

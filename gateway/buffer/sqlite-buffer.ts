@@ -102,7 +102,8 @@ export class SqliteBuffer {
   private readonly space: DiskSpace;
   /** The effective cap (maxBytes, or less on a filling disk), refreshed at most once a second. */
   private cap: number;
-  private capAt = 0;
+  /** performance.now() of the last refresh: a wall-clock step back must not hold the cap for an hour. */
+  private capAt = Number.NEGATIVE_INFINITY;
   /** The storage problem raised now, if any (cleared by the next commit that works). */
   private failing: 'disk_full' | 'buffer_io_error' | null = null;
   private closed = false;
@@ -519,7 +520,7 @@ export class SqliteBuffer {
 
   /** Refresh the effective cap from the file system (at most once a second). */
   private refreshCap(): void {
-    const now = Date.now();
+    const now = performance.now();
     if (now - this.capAt < 1000) return;
     this.capAt = now;
     this.cap = this.space.cap(this.opts.maxBytes, this.space.size([BUFFER_FILE, `${BUFFER_FILE}-wal`]));

@@ -1,10 +1,21 @@
 /** The buffer on a file system that really fills (a small tmpfs): refuse, keep acking, resume. */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, statfsSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  rmSync,
+  statfsSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { after, before, test } from 'node:test';
 import type { BufferOptions } from '../buffer/buffer.js';
 import { RESERVE_FILE } from '../buffer/disk-space.js';
@@ -14,6 +25,7 @@ import { Ingest } from '../ingest/ingest.js';
 import { encodeRecord } from '../ingest/record.js';
 import { Status } from '../status/status.js';
 import { incompressible, writeLegacyFile } from './support/buffer-file.js';
+import { libfaketime } from './support/faketime.js';
 import { bufferDefaults } from './support/pipeline-fixture.js';
 
 let mount: string;
@@ -214,3 +226,71 @@ function fill(mountpoint: string): string {
   assert.ok(fs.bavail * fs.bsize < 4096, 'the disk is full');
   return file;
 }
+
+/**
+ * In a process under libfaketime: a buffer whose cap the full disk holds down (drop-oldest at
+ * work), then room freed and the wall clock stepped back an hour, as an NTP step does. The cap is
+ * looked at again within a second of monotonic time: what fits now is stored, nothing dropped.
+ */
+test('room freed while the wall clock steps back an hour: the cap follows within a second, nothing more is dropped', async () => {
+  const disk = mkdtempSync(join(tmpdir(), 'sg-clock-'));
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', disk]);
+  const dir = join(disk, 'data');
+  mkdirSync(dir);
+  const clockFile = join(disk, 'faketime');
+  writeFileSync(clockFile, '+0\n');
+  const filler = join(disk, 'filler');
+  const fd = openSync(filler, 'w');
+  writeSync(fd, Buffer.alloc(1536 * 1024, 1));
+  closeSync(fd);
+  const fs = statfsSync(dir);
+  const reserveBytes = fs.bavail * fs.bsize - 640 * 1024;
+  const dist = (p: string) => new URL(p, import.meta.url).href;
+  const child = spawn(
+    process.execPath,
+    [
+      '--input-type=module',
+      '-e',
+      `
+      import { createInterface } from 'node:readline';
+      import { SqliteBuffer } from '${dist('../buffer/sqlite-buffer.js')}';
+      import { incompressible } from '${dist('./support/buffer-file.js')}';
+      import { bufferDefaults } from '${dist('./support/pipeline-fixture.js')}';
+      const b = SqliteBuffer.open(${JSON.stringify(dir)}, { ...bufferDefaults, reserveBytes: ${reserveBytes} });
+      let dropped = 0;
+      for (let i = 0; i < 100 && dropped === 0; i++) dropped = b.append(incompressible(500, 150)).droppedOldest;
+      console.log(JSON.stringify({ full: dropped > 0 }));
+      await new Promise((r) => createInterface({ input: process.stdin }).once('line', r));
+      await new Promise((r) => setTimeout(r, 1500));
+      dropped = 0;
+      for (let i = 0; i < 3; i++) dropped += b.append(incompressible(500, 150)).droppedOldest;
+      b.close();
+      console.log(JSON.stringify({ dropped }));
+      process.exit(0);
+      `,
+    ],
+    {
+      stdio: ['pipe', 'pipe', 'inherit'],
+      env: {
+        ...process.env,
+        LD_PRELOAD: libfaketime(),
+        FAKETIME_TIMESTAMP_FILE: clockFile,
+        FAKETIME_NO_CACHE: '1',
+        FAKETIME_DONT_FAKE_MONOTONIC: '1',
+      },
+    },
+  );
+  try {
+    const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+    const next = async () => JSON.parse((await lines.next()).value as string);
+    assert.deepEqual(await next(), { full: true }, 'drop-oldest at work under the small cap');
+    rmSync(filler);
+    writeFileSync(clockFile, '-1h\n');
+    child.stdin!.write('go\n');
+    assert.deepEqual(await next(), { dropped: 0 }, 'the freed room is used');
+  } finally {
+    child.kill();
+    execFileSync('umount', ['-l', disk]);
+    rmSync(disk, { recursive: true, force: true });
+  }
+});

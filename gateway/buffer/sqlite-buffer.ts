@@ -455,8 +455,10 @@ export class SqliteBuffer {
     });
     this.nextSeq = Math.max(this.nextSeq, r.nextSeq ?? 0);
     this.h.salvageTx([]);
-    // Still a fresh buffer if the damaged file says it was one (unreadable: anchored, as its seqs are kept).
-    if (r.anchored === false) this.h.setMeta.run(0, 'anchored');
+    // Still a fresh buffer if the damaged file says it was one; when it cannot say, if no seq was
+    // ever reserved here (only an anchored buffer reserves).
+    if (r.anchored === false || (r.anchored === null && SeqReservation.read(this.dataDir) === null))
+      this.h.setMeta.run(0, 'anchored');
     this.h.db.pragma('wal_checkpoint(TRUNCATE)');
     this.h.db.close();
     const aside = setAside(this.dataDir, BUFFER_FILE);
@@ -540,10 +542,14 @@ export class SqliteBuffer {
       // Room to delete what Kafka acknowledges comes first; without it, take nothing in.
       this.space.keepReserve();
       this.refreshCap();
-      // Durable before any seq of it goes into the file.
-      const mark = this.seqs.highWater;
-      this.seqs.reserve(this.nextSeq + entries.length);
-      if (this.seqs.highWater !== mark) this.events.seqReserved?.(this.seqs.highWater);
+      // Durable before any seq of it goes into the file. Not while un-anchored: those seqs are
+      // provisional (anchor() renumbers them before any is sent), and a reservation on disk is
+      // what makes the next file count as anchored should this one be lost.
+      if (this.isAnchored) {
+        const mark = this.seqs.highWater;
+        this.seqs.reserve(this.nextSeq + entries.length);
+        if (this.seqs.highWater !== mark) this.events.seqReserved?.(this.seqs.highWater);
+      }
       const result = this.keepCountersOnRollback(() => this.h.appendTx(entries, quarantine, session));
       this.deferred = [];
       if (this.failing) {

@@ -34,8 +34,11 @@ test('model: seqs are never handed out twice, whatever happens to the buffer fil
         const file = join(dir, BUFFER_FILE);
         const handedOut = new Set<number>();
         let snapshot: string | undefined;
-        for (const [n, ev] of runs) {
+        for (const [i, [n, ev]] of runs.entries()) {
           const b = SqliteBuffer.open(dir, defaults);
+          // A new data dir: the forwarder anchors it before anything is sent.
+          if (i === 0) b.anchor(0);
+          assert.ok(b.anchored, 'a data dir once anchored stays so, whatever happens to its file');
           const before = new Set(seqsOf(b));
           b.append(incompressible(n, 0));
           for (const seq of seqsOf(b)) {
@@ -70,6 +73,7 @@ test('model: seqs are never handed out twice, whatever happens to the buffer fil
 test('a clean close keeps seqs dense; a crash continues above the high-water mark', () => {
   const dir = tempDir();
   let b = SqliteBuffer.open(dir, defaults);
+  b.anchor(0);
   b.append(incompressible(3, 0));
   b.close();
   b = SqliteBuffer.open(dir, defaults);
@@ -124,6 +128,27 @@ test('mid-file damage: the file is set aside, readable readings are salvaged wit
     ).length,
     1,
   );
+  b.close();
+});
+
+test('a buffer not yet anchored reserves no seqs: should its file be lost, the next one is not anchored either', () => {
+  // A new card, Kafka not reached yet: readings numbered 1, 2, … provisionally. Had they reserved
+  // seqs, the file's successor would count as anchored and send under seqs Kafka already has.
+  const dir = tempDir();
+  const b0 = SqliteBuffer.open(dir, defaults);
+  b0.append(incompressible(5, 0));
+  b0.close();
+  assert.equal(existsSync(join(dir, 'seq.hwm')), false, 'nothing reserved');
+  for (const f of readdirSync(dir)) if (f.startsWith(BUFFER_FILE)) rmSync(join(dir, f));
+  const b = SqliteBuffer.open(dir, defaults);
+  assert.equal(b.anchored, false, 'it will ask Kafka which seqs to follow');
+  b.close();
+});
+
+test('a buffer not yet anchored whose header is destroyed is salvaged not anchored: nothing says otherwise', () => {
+  const { b, reports } = damagedBuffer(3000, (file) => smash(file, 0, 100), false);
+  assert.equal(reports.length, 1);
+  assert.equal(b.anchored, false);
   b.close();
 });
 

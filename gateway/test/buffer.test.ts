@@ -25,6 +25,7 @@ function entries(n: number, sensor = 's1', pad = ''): BufferEntry[] {
 test('seq is assigned in order, persists across reopen and is never reused after a full drain', () => {
   const dir = tempDir();
   let b = SqliteBuffer.open(dir, defaults);
+  b.anchor(0);
   b.append(entries(5));
   const leased = b.lease(0, 100, 1 << 20);
   assert.deepEqual(
@@ -436,6 +437,7 @@ test('anchor: readings already above the floor keep their seqs; an empty buffer 
 test('a new seq block is announced once per reservation, so the status can carry it to Kafka at once', () => {
   const marks: number[] = [];
   const b = SqliteBuffer.open(tempDir(), defaults, { seqReserved: (hw) => marks.push(hw) });
+  b.anchor(0); // only an anchored buffer reserves seqs
   b.append(entries(1));
   assert.equal(marks.length, 1, 'the first reading reserves the first block');
   b.append(entries(100));

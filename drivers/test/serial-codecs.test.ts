@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { describe, test } from 'node:test';
+import { promisify } from 'node:util';
 import { decodeJsonLine, encodeJsonLine } from '../serial/jsonl-codec.js';
 import { decodeLine, encodeLine, type FrameResult, xorChecksum } from '../serial/line-codec.js';
 import { type Frame, LineFramer, MAX_FRAME_BYTES } from '../serial/line-framer.js';
@@ -77,6 +79,32 @@ describe('serial line codec (docs/drivers.md: the serial line format)', () => {
       !r.ok &&
         r.rejection.reason === 'not_a_number' &&
         Buffer.from(r.rejection.payload as Uint8Array).toString() === 'pump-3 temp=hot',
+    );
+  });
+
+  test('a long run of digits that fails at its end costs the number pattern linear work', async () => {
+    // Counted, not timed: V8 counts a regexp's backtracks and, past the given number, switches to its
+    // breadth-first engine and says so on stdout. A linear pattern backtracks once or twice per
+    // character; `\d+\.?\d*` backtracks about n²/2 times on this frame (8 million here).
+    const frame = `p t=${'1'.repeat(4090)}x`;
+    const script = `
+      const { decodeLine } = await import(${JSON.stringify(new URL('../serial/line-codec.js', import.meta.url).href)});
+      const { decodeJsonLine } = await import(${JSON.stringify(new URL('../serial/jsonl-codec.js', import.meta.url).href)});
+      const r = decodeLine(Buffer.from(${JSON.stringify(frame)}), { requireChecksum: false });
+      const j = decodeJsonLine(Buffer.from(${JSON.stringify(frame.slice(4))}), { sensor: 'p', metric: 't' });
+      console.log('reasons', r.rejection?.reason, j.rejection?.reason);`;
+    const { stdout } = await promisify(execFile)(process.execPath, [
+      '--enable-experimental-regexp-engine-on-excessive-backtracks',
+      `--regexp-backtracks-before-fallback=${10 * frame.length}`,
+      '--trace-experimental-regexp-engine',
+      '--input-type=module',
+      '-e',
+      script,
+    ]);
+    assert.equal(
+      stdout.trim(),
+      'reasons not_a_number not_a_number',
+      'a pattern backtracked more than 10 times per byte',
     );
   });
 

@@ -31,11 +31,18 @@ export class Debouncer {
     return this.firstEdge === undefined ? undefined : this.lastEdge + this.ms;
   }
 
-  edge(level: Level, ts: number): void {
-    if (level === this.raw) return; // a repeated level is no edge (sysfs may coalesce interrupts)
+  /**
+   * Take an edge. Returns the pending change if this edge shows it had already settled: edges may
+   * be handed over late and together (the event loop was busy), after the line had in fact been
+   * quiet for `ms`, and a press and release that both arrive before settle() is called must count.
+   */
+  edge(level: Level, ts: number): { level: Level; ts: number } | undefined {
+    if (level === this.raw) return undefined; // a repeated level is no edge (sysfs may coalesce interrupts)
+    const settled = this.settle(ts);
     this.raw = level;
     this.lastEdge = ts;
     this.firstEdge ??= ts;
+    return settled;
   }
 
   /** The accepted change, once the line has been quiet for `ms` at `now`. */

@@ -124,16 +124,19 @@ export class GpioDriver implements Driver {
     const debouncer = new Debouncer(line.read(), this.debounceMs);
     const wanted = (level: Level) =>
       this.opts.mode === 'state' || this.edge === 'both' || (this.edge === 'rising') === (level === 1);
+    const report = (change: { level: Level; ts: number } | undefined) => {
+      if (change && wanted(change.level)) this.emit(change.level, change.ts);
+    };
     const settle = () => {
       this.settleTimer = undefined;
-      const change = debouncer.settle(performance.now());
-      if (change && wanted(change.level)) this.emit(change.level, change.ts);
+      report(debouncer.settle(performance.now()));
       const deadline = debouncer.deadline;
       if (deadline !== undefined) this.settleTimer = setTimeout(settle, Math.max(0, deadline - performance.now()));
     };
     line.watch(
       (level, ts) => {
-        debouncer.edge(level, ts);
+        // A change that settled before this edge, while the settle timer could not run, is reported now.
+        report(debouncer.edge(level, ts));
         // Re-armed on every edge: a bouncing contact pushes its own deadline out.
         clearTimeout(this.settleTimer);
         this.settleTimer = setTimeout(settle, Math.max(0, (debouncer.deadline ?? ts) - performance.now()));

@@ -69,6 +69,23 @@ describe('gpio driver on the simulated chip', () => {
     assert.equal(sink.lastState, 'up');
   });
 
+  test('edges: a press longer than debounceMs counts though the event loop was busy all through it', async () => {
+    driver = new GpioDriver(options(chip, { id: 'button', mode: 'edges', debounceMs: 20 }));
+    const sink = new RecordingSink();
+    await driver.start(sink);
+    // The loop is kept busy (a buffer commit, a GC pause) from the press until past the release, so
+    // the settle timer cannot run between them and both edges reach the driver first.
+    chip.set(17, 1);
+    const pressed = performance.now();
+    while (performance.now() - pressed < 30);
+    chip.set(17, 0);
+    await settled();
+    assert.deepEqual(
+      sink.readings.map((r) => r.value),
+      [1, 0],
+    );
+  });
+
   test('edges: only the chosen transitions, with activeLow inverting the level', async () => {
     chip.set(4, 1); // idle high: a button to ground with a pull-up
     driver = new GpioDriver(

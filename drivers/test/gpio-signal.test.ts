@@ -36,6 +36,22 @@ describe('debouncing', () => {
     assert.equal(d.level, 1);
   });
 
+  test('a change that had settled counts when the next edge comes before settle() was called', () => {
+    // Held at 1 from 0 to 30 with 20 ms debouncing: both edges arrive before anyone asked at 20.
+    const d = new Debouncer(0, 20);
+    assert.equal(d.edge(1, 0), undefined);
+    assert.deepEqual(d.edge(0, 30), { level: 1, ts: 0 });
+    assert.equal(d.level, 1);
+    assert.equal(d.deadline, 50);
+    assert.deepEqual(d.settle(100), { level: 0, ts: 30 });
+    // Within the debounce time the second edge is still a bounce.
+    const b = new Debouncer(0, 20);
+    b.edge(1, 0);
+    assert.equal(b.edge(0, 19.5), undefined);
+    assert.equal(b.settle(100), undefined);
+    assert.equal(b.level, 0);
+  });
+
   test('repeated levels are not edges; zero debounce passes every change', () => {
     const d = new Debouncer(0, 0);
     d.edge(0, 5);

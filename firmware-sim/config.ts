@@ -388,6 +388,20 @@ export const simConfigSchema = z
         pins.set(key, d.id);
       }
     });
+    // A serial or Modbus RTU device's pseudo-terminal is <devDir>/<id> at the gateway's end and
+    // <devDir>/<id>.sim at its own, so ids "x" and "x.sim" would share a path and unplugging one
+    // would delete the other's.
+    const onPty = (d: { transport: string }) => d.transport === 'serial' || d.transport === 'modbus';
+    const ptyIds = new Set(cfg.devices.filter(onPty).map((d) => d.id));
+    cfg.devices.forEach((d, i) => {
+      const base = d.id.slice(0, -'.sim'.length);
+      if (onPty(d) && d.id.endsWith('.sim') && ptyIds.has(base))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['devices', i, 'id'],
+          message: `pseudo-terminal path ${d.id} is already the simulated end of ${base}; choose another id`,
+        });
+    });
   });
 
 export type SimConfig = z.output<typeof simConfigSchema>;

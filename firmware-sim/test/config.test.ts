@@ -178,3 +178,20 @@ test('a fault a device cannot have, or options that do not fit, are errors namin
     ],
   );
 });
+
+test('an id that is another serial or Modbus RTU id plus ".sim" is refused: their pseudo-terminals would share a path', () => {
+  assert.deepEqual(problems({ devices: [serial({ id: 'press.sim' }), serial({ id: 'press' })] }), [
+    'devices[0].id: pseudo-terminal path press.sim is already the simulated end of press; choose another id',
+  ]);
+  assert.deepEqual(
+    problems({ devices: [serial({ id: 'press' }), { id: 'press.sim', transport: 'modbus', model: { type: 'pump' } }] }),
+    ['devices[1].id: pseudo-terminal path press.sim is already the simulated end of press; choose another id'],
+  );
+  // Devices without a pseudo-terminal have no path to share.
+  assert.deepEqual(
+    parseSimConfig({
+      devices: [serial({ id: 'press' }), { id: 'press.sim', transport: 'gpio', pin: 4, model: { type: 'switch' } }],
+    }).devices.length,
+    2,
+  );
+});

@@ -35,7 +35,10 @@ const inventorySchema = z.strictObject({
   devices: z
     .array(
       z.strictObject({
-        id: nameSchema,
+        // The id names the device's folder or image in --out: ".." would be the folder above it.
+        id: nameSchema.refine((id) => !/^\.+$/.test(id), {
+          message: "must not be only dots: it names the device's folder or image in --out",
+        }),
         hostname: z.string().optional(),
         config: mapping.default({}),
         credentials: z.record(z.string(), secret).default({}),

@@ -172,6 +172,32 @@ devices:
   assert.ok(!existsSync(out), 'nothing written');
 });
 
+test('a device id of only dots is refused: it would name a folder outside --out, or --out itself', async () => {
+  const fleet = join(dir, 'dots');
+  mkdirSync(fleet);
+  const inv = join(fleet, 'inventory.yaml');
+  writeFileSync(
+    inv,
+    `
+defaults:
+  kafka: { brokers: ["kafka-1.plant.example:9093"], sasl: { mechanism: scram-sha-512, username: gw } }
+  sources: [{ id: m, driver: mqtt, url: "mqtt://b", topics: [t] }]
+credentials:
+  SENSORGATE_KAFKA_SASL_PASSWORD: hunter2
+devices:
+  - id: ".."
+  - id: "."
+  - id: line3-pi07
+`,
+  );
+  const out = join(fleet, 'out');
+  const r = await sensorgate(['provision', '--inventory', inv, '--out', out]);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /^config: inventory: devices\[0\]\.id: must not be only dots/m);
+  assert.match(r.stderr, /^config: inventory: devices\[1\]\.id: must not be only dots/m);
+  assert.deepEqual(readdirSync(fleet), ['inventory.yaml'], 'nothing written, in --out or beside it');
+});
+
 test('an inventory that is not one says where', async () => {
   const bad = join(dir, 'not-inventory.yaml');
   writeFileSync(bad, 'devices:\n  - { id: "bad id" }\nextra: 1\n');

@@ -11,7 +11,7 @@ import { basename, dirname, extname, join, resolve } from 'node:path';
 import { pack, readBundleManifest } from '../pack/pack.js';
 import type { Arch } from '../pack/targets.js';
 import { type Bundle, customise, describeBundle, type Identity, type ImageInfo, inspectImage } from './customise.js';
-import { type DevicePayload, devicePayload, type GatewayConfigRules } from './device-config.js';
+import { DeployConfigError, type DevicePayload, devicePayload, type GatewayConfigRules } from './device-config.js';
 import { silentProgress } from './progress.js';
 import { checkTargetDevice, type ProgressFactory, syncTarget, writeAndVerify } from './write.js';
 
@@ -43,12 +43,28 @@ export interface FlashResult {
   mode: ImageInfo['mode'];
 }
 
-/** Credential files of a directory: name -> content without the trailing newline `echo` adds. */
+/**
+ * Credential files of a directory: name -> content without the trailing newline `echo` adds.
+ * A symbolic link (say into a secrets store) counts as the file it points to; one that points to
+ * nothing or to no file is refused, naming it, rather than the credential going missing unnoticed.
+ */
 export async function readCredentialsDir(dir: string): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
+  const problems: string[] = [];
   for (const entry of await readdir(dir, { withFileTypes: true })) {
-    if (entry.isFile()) out[entry.name] = (await readFile(join(dir, entry.name), 'utf8')).replace(/\r?\n$/, '');
+    const path = join(dir, entry.name);
+    if (entry.isSymbolicLink()) {
+      const target = await stat(path).catch(() => undefined);
+      if (!target?.isFile()) {
+        problems.push(
+          `credentials.${entry.name}: ${path} is a symbolic link to ${target ? 'something that is not a file' : 'nothing'}`,
+        );
+        continue;
+      }
+    } else if (!entry.isFile()) continue;
+    out[entry.name] = (await readFile(path, 'utf8')).replace(/\r?\n$/, '');
   }
+  if (problems.length) throw new DeployConfigError(problems);
   return out;
 }
 

@@ -6,7 +6,16 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  readlinkSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { parse as parseYaml } from 'yaml';
@@ -248,6 +257,65 @@ test('an invalid config is refused before anything is written: exit 2, one line 
     );
   }
   assert.ok(!existsSync(out), 'no output image');
+});
+
+test('a credential that is a symbolic link is flashed as the file it points to; one that points to no file is refused', async () => {
+  const image = buildRpiImage(dir, 'linked.img');
+  mkdirSync(join(dir, 'store'));
+  writeFileSync(join(dir, 'store', 'sasl.pw'), 'sasl-pw-from-store\n');
+  const linked = join(dir, 'linked-credentials');
+  mkdirSync(linked);
+  writeFileSync(join(linked, 'mqtt-client.key'), 'key-pi07\n');
+  symlinkSync('../store/sasl.pw', join(linked, 'SENSORGATE_KAFKA_SASL_PASSWORD'));
+  const out = join(dir, 'linked-pi07.img');
+  const r = await sensorgate([
+    'flash',
+    '--image',
+    image,
+    '--out',
+    out,
+    '--config',
+    configFile,
+    '--credentials',
+    linked,
+    '--bundle',
+    bundle,
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(
+    readBootFile(out, 'sensorgate/credentials/SENSORGATE_KAFKA_SASL_PASSWORD').toString(),
+    'sasl-pw-from-store',
+  );
+  assert.equal(readBootFile(out, 'sensorgate/credentials/mqtt-client.key').toString(), 'key-pi07');
+
+  const broken = join(dir, 'broken-credentials');
+  mkdirSync(broken);
+  symlinkSync('../store/absent.pw', join(broken, 'SENSORGATE_KAFKA_SASL_PASSWORD'));
+  symlinkSync('../store', join(broken, 'mqtt-client.key'));
+  const brokenOut = join(dir, 'broken-pi07.img');
+  const refused = await sensorgate([
+    'flash',
+    '--image',
+    image,
+    '--out',
+    brokenOut,
+    '--config',
+    configFile,
+    '--credentials',
+    broken,
+    '--bundle',
+    bundle,
+  ]);
+  assert.equal(refused.code, 2, refused.stderr);
+  assert.match(
+    refused.stderr,
+    /^config: credentials\.SENSORGATE_KAFKA_SASL_PASSWORD: .* is a symbolic link to nothing$/m,
+  );
+  assert.match(
+    refused.stderr,
+    /^config: credentials\.mqtt-client\.key: .* is a symbolic link to something that is not a file$/m,
+  );
+  assert.ok(!existsSync(brokenOut), 'nothing written');
 });
 
 test("a bundle for another CPU than the image's OS is refused", async () => {

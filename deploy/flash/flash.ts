@@ -5,9 +5,11 @@
  * the (customised) image is written to the card and read back. The config is validated before
  * anything is written, and the bundle must be for the image's CPU.
  */
-import { copyFile, mkdtemp, readdir, readFile, realpath, rm, stat } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { mkdtemp, open, readdir, readFile, realpath, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, extname, join, resolve } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { pack, readBundleManifest } from '../pack/pack.js';
 import type { Arch } from '../pack/targets.js';
 import { type Bundle, customise, describeBundle, type Identity, type ImageInfo, inspectImage } from './customise.js';
@@ -101,6 +103,23 @@ export async function resolveBundle(
   };
 }
 
+/**
+ * Copy an image to `out`, which is owner-only (0600) before a byte is in it: the copy is about to
+ * get the device's secrets, and copyFile would give it the input's mode (0644 as downloaded).
+ */
+export async function copyImagePrivately(image: string, out: string): Promise<void> {
+  const file = await open(out, 'w', 0o600);
+  try {
+    // open() leaves the mode of a file that was already there; a device node keeps its own.
+    if ((await file.stat()).isFile()) await file.chmod(0o600);
+  } catch (err) {
+    await file.close();
+    throw err;
+  }
+  // The write stream closes the file when done or failed.
+  await pipeline(createReadStream(image, { highWaterMark: 1 << 20 }), file.createWriteStream());
+}
+
 async function sameFile(a: string, b: string): Promise<boolean> {
   const real = async (p: string) => realpath(p).catch(() => resolve(p));
   return (await real(a)) === (await real(b));
@@ -146,7 +165,7 @@ export async function flash(opts: FlashOptions): Promise<FlashResult> {
     let identity: Identity;
     if (out) {
       log(`copying ${opts.image} to ${out}`);
-      await copyFile(opts.image, out);
+      await copyImagePrivately(opts.image, out);
       identity = await customise(out, info, payload, bundle);
       log(`customised ${out} for ${identity.gatewayId}`);
       if (opts.device) {

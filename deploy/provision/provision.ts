@@ -7,11 +7,11 @@
  *   --credentials OUT/<id>/credentials --start`.
  * Every device is validated before anything is written.
  */
-import { chmod, copyFile, mkdir, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { customise, inspectImage } from '../flash/customise.js';
 import type { GatewayConfigRules } from '../flash/device-config.js';
-import { resolveBundle } from '../flash/flash.js';
+import { copyImagePrivately, resolveBundle } from '../flash/flash.js';
 import type { Arch } from '../pack/targets.js';
 import { loadInventory } from './inventory.js';
 
@@ -62,7 +62,7 @@ export async function provision(opts: ProvisionOptions): Promise<ProvisionedDevi
     for (const [i, d] of devices.entries()) {
       const path = join(opts.out, `${d.id}.img`);
       log(`[${i + 1}/${devices.length}] ${d.id} -> ${path}`);
-      await copyFile(opts.image, path);
+      await copyImagePrivately(opts.image, path);
       await customise(path, info, d, bundle);
       done.push({ id: d.id, path });
     }

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
+  chmodSync,
   existsSync,
   lstatSync,
   mkdirSync,
@@ -316,6 +317,21 @@ test('a credential that is a symbolic link is flashed as the file it points to; 
     /^config: credentials\.mqtt-client\.key: .* is a symbolic link to something that is not a file$/m,
   );
   assert.ok(!existsSync(brokenOut), 'nothing written');
+});
+
+test('the customised copy is readable by its owner only, whatever the mode of the input or of a file it replaces', async () => {
+  const image = buildRpiImage(dir, 'mode.img');
+  chmodSync(image, 0o644);
+  const out = join(dir, 'mode-pi07.img');
+  const r = await sensorgate(['flash', '--image', image, '--out', out, ...deviceArgs()]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(statSync(out).mode & 0o777, 0o600, 'the secrets on it are not for other local users');
+  assert.equal(readBootFile(out, 'sensorgate/credentials/SENSORGATE_KAFKA_SASL_PASSWORD').toString(), 's3cret-pi07');
+
+  chmodSync(out, 0o644);
+  const again = await sensorgate(['flash', '--image', image, '--out', out, ...deviceArgs()]);
+  assert.equal(again.code, 0, again.stderr);
+  assert.equal(statSync(out).mode & 0o777, 0o600);
 });
 
 test("a bundle for another CPU than the image's OS is refused", async () => {

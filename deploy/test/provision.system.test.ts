@@ -1,7 +1,7 @@
 /** `sensorgate provision`: a fleet inventory into per-device images or per-device config folders. */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parse as parseYaml } from 'yaml';
@@ -56,6 +56,7 @@ const hashFile = (path: string) => createHash('sha256').update(readFileSync(path
 
 test('one customised image per device, each with its own config, identity and secrets', async () => {
   const image = buildRpiImage(dir, 'base.img');
+  chmodSync(image, 0o644);
   const before = hashFile(image);
   const out = join(dir, 'images');
   const r = await sensorgate([
@@ -72,6 +73,8 @@ test('one customised image per device, each with its own config, identity and se
   assert.equal(r.code, 0, r.stderr);
   assert.equal(hashFile(image), before, 'the input image is never modified');
   assert.deepEqual(readdirSync(out).sort(), ['line3-pi07.img', 'line4-pi01.img']);
+  for (const img of readdirSync(out))
+    assert.equal(statSync(join(out, img)).mode & 0o777, 0o600, `${img} holds secrets: owner only, unlike the input`);
   assert.deepEqual(
     JSON.parse(r.stdout).map((d: { id: string }) => d.id),
     ['line3-pi07', 'line4-pi01'],

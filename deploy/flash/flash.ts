@@ -107,7 +107,7 @@ export async function resolveBundle(
  * Copy an image to `out`, which is owner-only (0600) before a byte is in it: the copy is about to
  * get the device's secrets, and copyFile would give it the input's mode (0644 as downloaded).
  */
-export async function copyImagePrivately(image: string, out: string): Promise<void> {
+async function copyImagePrivately(image: string, out: string): Promise<void> {
   const file = await open(out, 'w', 0o600);
   try {
     // open() leaves the mode of a file that was already there; a device node keeps its own.
@@ -118,6 +118,34 @@ export async function copyImagePrivately(image: string, out: string): Promise<vo
   }
   // The write stream closes the file when done or failed.
   await pipeline(createReadStream(image, { highWaterMark: 1 << 20 }), file.createWriteStream());
+}
+
+/**
+ * Copy `image` to `out` and customise the copy. If that fails, an image this run created is
+ * removed: a copy without the first-boot hook would look finished and boot a stock system. A file
+ * that was already at `out` (a device node, or one the user chose to overwrite) is not ours to
+ * remove; it is only reported unfinished.
+ */
+export async function customiseCopy(
+  image: string,
+  out: string,
+  info: ImageInfo,
+  device: DevicePayload,
+  bundle: Bundle,
+  log: (line: string) => void,
+): Promise<Identity> {
+  const existed = await stat(out).then(
+    () => true,
+    () => false,
+  );
+  try {
+    await copyImagePrivately(image, out);
+    return await customise(out, info, device, bundle);
+  } catch (err) {
+    if (existed) log(`warning: ${out} was overwritten but not finished: do not use it`);
+    else await rm(out, { force: true });
+    throw err;
+  }
 }
 
 async function sameFile(a: string, b: string): Promise<boolean> {
@@ -165,8 +193,7 @@ export async function flash(opts: FlashOptions): Promise<FlashResult> {
     let identity: Identity;
     if (out) {
       log(`copying ${opts.image} to ${out}`);
-      await copyImagePrivately(opts.image, out);
-      identity = await customise(out, info, payload, bundle);
+      identity = await customiseCopy(opts.image, out, info, payload, bundle, log);
       log(`customised ${out} for ${identity.gatewayId}`);
       if (opts.device) {
         const { sha256 } = await writeAndVerify(out, opts.device, progress);

@@ -9,9 +9,9 @@
  */
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { customise, inspectImage } from '../flash/customise.js';
+import { inspectImage } from '../flash/customise.js';
 import type { GatewayConfigRules } from '../flash/device-config.js';
-import { copyImagePrivately, resolveBundle } from '../flash/flash.js';
+import { customiseCopy, resolveBundle } from '../flash/flash.js';
 import type { Arch } from '../pack/targets.js';
 import { loadInventory } from './inventory.js';
 
@@ -62,8 +62,7 @@ export async function provision(opts: ProvisionOptions): Promise<ProvisionedDevi
     for (const [i, d] of devices.entries()) {
       const path = join(opts.out, `${d.id}.img`);
       log(`[${i + 1}/${devices.length}] ${d.id} -> ${path}`);
-      await copyImagePrivately(opts.image, path);
-      await customise(path, info, d, bundle);
+      await customiseCopy(opts.image, path, info, d, bundle, log);
       done.push({ id: d.id, path });
     }
   } finally {

@@ -334,6 +334,23 @@ test('the customised copy is readable by its owner only, whatever the mode of th
   assert.equal(statSync(out).mode & 0o777, 0o600);
 });
 
+test('a boot partition too small for the bundle fails the flash and leaves no image that looks finished', async () => {
+  const image = buildRpiImage(dir, 'small-boot.img', { bootMiB: 4 });
+  const out = join(dir, 'small-boot-pi07.img');
+  const r = await sensorgate(['flash', '--image', image, '--out', out, ...deviceArgs()]);
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /Disk full/);
+  assert.ok(!existsSync(out), 'the unfinished copy is removed');
+
+  // A file that was there before is the user's: overwritten, but not removed.
+  const given = join(dir, 'small-boot-given.img');
+  writeFileSync(given, 'was here');
+  const again = await sensorgate(['flash', '--image', image, '--out', given, ...deviceArgs()]);
+  assert.equal(again.code, 1, again.stderr);
+  assert.ok(existsSync(given));
+  assert.match(again.stderr, /overwritten but not finished: do not use it/);
+});
+
 test("a bundle for another CPU than the image's OS is refused", async () => {
   const image = buildRpiImage(dir, 'x86.img', { program: '/usr/bin/env' });
   const out = join(dir, 'x86-out.img');

@@ -117,6 +117,25 @@ test('one customised image per device, each with its own config, identity and se
   assert.ok(readBootFile(pi01, 'cmdline.txt').toString().includes('systemd.run=/boot/firmware/sensorgate/firstrun.sh'));
 });
 
+test('a device whose image cannot be customised fails the run, and its unfinished image is removed', async () => {
+  const image = buildRpiImage(dir, 'small-boot.img', { bootMiB: 4 });
+  const out = join(dir, 'small-images');
+  const r = await sensorgate([
+    'provision',
+    '--inventory',
+    inventory,
+    '--image',
+    image,
+    '--out',
+    out,
+    '--bundle',
+    await bundleFor('arm64'),
+  ]);
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /Disk full/);
+  assert.deepEqual(readdirSync(out), [], 'no image that looks finished');
+});
+
 test('without an image: one folder per device for install.sh, secrets readable by the owner only', async () => {
   const out = join(dir, 'folders');
   const r = await sensorgate(['provision', '--inventory', inventory, '--out', out]);

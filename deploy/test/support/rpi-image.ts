@@ -26,6 +26,8 @@ export interface ImageOptions {
   bootFiles?: Record<string, string>;
   /** A program whose ELF header says which CPU the OS is for (default: an arm64 one). */
   program?: string;
+  /** Size of the boot partition in MiB (default 64, FAT32; FAT16 below that). */
+  bootMiB?: number;
 }
 
 /** Byte offset of the boot partition in images made here. */
@@ -33,11 +35,14 @@ export const BOOT_OFFSET = BOOT_START_SECTOR * 512;
 
 export function buildRpiImage(dir: string, name: string, opts: ImageOptions = {}): string {
   const work = mkdtempSync(join(tmpdir(), 'sg-img-'));
+  const bootMiB = opts.bootMiB ?? BOOT_MiB;
   try {
     const boot = join(work, 'boot.fat');
     writeFileSync(boot, '');
-    execFileSync('truncate', ['-s', `${BOOT_MiB}M`, boot]);
-    execFileSync('mkfs.vfat', ['-F', '32', '-n', 'BOOTFS', boot], { stdio: 'ignore' });
+    execFileSync('truncate', ['-s', `${bootMiB}M`, boot]);
+    execFileSync('mkfs.vfat', [...(bootMiB >= BOOT_MiB ? ['-F', '32'] : []), '-n', 'BOOTFS', boot], {
+      stdio: 'ignore',
+    });
     const files: Record<string, string> = {
       'cmdline.txt': `${opts.cmdline ?? PI_CMDLINE}\n`,
       'config.txt': '[all]\narm_64bit=1\ndtparam=audio=on\n',
@@ -75,13 +80,13 @@ export function buildRpiImage(dir: string, name: string, opts: ImageOptions = {}
     execFileSync('mkfs.ext4', ['-q', '-F', '-d', rootDir, root], { stdio: 'ignore' });
 
     const image = join(dir, name);
-    const rootStart = BOOT_START_SECTOR + (BOOT_MiB * MiB) / 512;
+    const rootStart = BOOT_START_SECTOR + (bootMiB * MiB) / 512;
     writeFileSync(image, '');
-    execFileSync('truncate', ['-s', `${1 + BOOT_MiB + ROOT_MiB}M`, image]);
+    execFileSync('truncate', ['-s', `${1 + bootMiB + ROOT_MiB}M`, image]);
     const table = [
       'label: dos',
       'label-id: 0x5e3da3da',
-      `start=${BOOT_START_SECTOR}, size=${(BOOT_MiB * MiB) / 512}, type=c`,
+      `start=${BOOT_START_SECTOR}, size=${(bootMiB * MiB) / 512}, type=c`,
       `start=${rootStart}, type=83`,
       '',
     ].join('\n');

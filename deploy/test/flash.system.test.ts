@@ -269,19 +269,21 @@ test('a credential that is a symbolic link is flashed as the file it points to; 
   writeFileSync(join(linked, 'mqtt-client.key'), 'key-pi07\n');
   symlinkSync('../store/sasl.pw', join(linked, 'SENSORGATE_KAFKA_SASL_PASSWORD'));
   const out = join(dir, 'linked-pi07.img');
-  const r = await sensorgate([
-    'flash',
-    '--image',
-    image,
-    '--out',
-    out,
-    '--config',
-    configFile,
-    '--credentials',
-    linked,
-    '--bundle',
-    bundle,
-  ]);
+  const flashWith = (credentials: string, to: string) =>
+    sensorgate([
+      'flash',
+      '--image',
+      image,
+      '--out',
+      to,
+      '--config',
+      configFile,
+      '--credentials',
+      credentials,
+      '--bundle',
+      bundle,
+    ]);
+  const r = await flashWith(linked, out);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(
     readBootFile(out, 'sensorgate/credentials/SENSORGATE_KAFKA_SASL_PASSWORD').toString(),
@@ -294,19 +296,7 @@ test('a credential that is a symbolic link is flashed as the file it points to; 
   symlinkSync('../store/absent.pw', join(broken, 'SENSORGATE_KAFKA_SASL_PASSWORD'));
   symlinkSync('../store', join(broken, 'mqtt-client.key'));
   const brokenOut = join(dir, 'broken-pi07.img');
-  const refused = await sensorgate([
-    'flash',
-    '--image',
-    image,
-    '--out',
-    brokenOut,
-    '--config',
-    configFile,
-    '--credentials',
-    broken,
-    '--bundle',
-    bundle,
-  ]);
+  const refused = await flashWith(broken, brokenOut);
   assert.equal(refused.code, 2, refused.stderr);
   assert.match(
     refused.stderr,

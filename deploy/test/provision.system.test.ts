@@ -54,12 +54,9 @@ function onDevice(configText: string, credentials: Record<string, string>) {
 
 const hashFile = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
 
-test('one customised image per device, each with its own config, identity and secrets', async () => {
-  const image = buildRpiImage(dir, 'base.img');
-  chmodSync(image, 0o644);
-  const before = hashFile(image);
-  const out = join(dir, 'images');
-  const r = await sensorgate([
+/** `sensorgate provision` of the inventory onto `image`, an image per device in `out`. */
+const provisionImages = async (image: string, out: string) =>
+  sensorgate([
     'provision',
     '--inventory',
     inventory,
@@ -70,6 +67,13 @@ test('one customised image per device, each with its own config, identity and se
     '--bundle',
     await bundleFor('arm64'),
   ]);
+
+test('one customised image per device, each with its own config, identity and secrets', async () => {
+  const image = buildRpiImage(dir, 'base.img');
+  chmodSync(image, 0o644);
+  const before = hashFile(image);
+  const out = join(dir, 'images');
+  const r = await provisionImages(image, out);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(hashFile(image), before, 'the input image is never modified');
   assert.deepEqual(readdirSync(out).sort(), ['line3-pi07.img', 'line4-pi01.img']);
@@ -120,17 +124,7 @@ test('one customised image per device, each with its own config, identity and se
 test('a device whose image cannot be customised fails the run, and its unfinished image is removed', async () => {
   const image = buildRpiImage(dir, 'small-boot.img', { bootMiB: 4 });
   const out = join(dir, 'small-images');
-  const r = await sensorgate([
-    'provision',
-    '--inventory',
-    inventory,
-    '--image',
-    image,
-    '--out',
-    out,
-    '--bundle',
-    await bundleFor('arm64'),
-  ]);
+  const r = await provisionImages(image, out);
   assert.equal(r.code, 1, r.stderr);
   assert.match(r.stderr, /Disk full/);
   assert.deepEqual(readdirSync(out), [], 'no image that looks finished');

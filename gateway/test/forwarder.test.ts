@@ -165,6 +165,19 @@ test('records the uplink refuses as too large are quarantined; the others are de
   assert.equal(assertDelivered(uplink.log, readings.total, big), 0, 'each once');
 });
 
+/** The gateway started again on the same data dir and uplink, taking `entries` in: runs until its buffer is empty. */
+async function restart(uplink: MemoryUplink, dataDir: string, entries: BufferEntry[]): Promise<void> {
+  const again = rig(uplink, {}, dataDir);
+  again.buffer.append(entries);
+  again.forwarder.start();
+  try {
+    await waitFor('the buffer sent after the restart', () => again.buffer.stats().depth === 0);
+  } finally {
+    await again.forwarder.stop();
+    again.buffer.close();
+  }
+}
+
 test('stop while a send hangs returns within stopTimeoutMs; the batch stays buffered and is sent after a restart', {
   timeout: 15_000,
 }, async () => {
@@ -190,15 +203,7 @@ test('stop while a send hangs returns within stopTimeoutMs; the batch stays buff
   assert.equal(first.buffer.stats().depth, 15, 'the in-flight batch is still buffered');
   first.buffer.close();
 
-  const second = rig(uplink, {}, first.dataDir);
-  second.buffer.append(readings.take(5));
-  second.forwarder.start();
-  try {
-    await waitFor('the backlog sent after the restart', () => second.buffer.stats().depth === 0);
-  } finally {
-    await second.forwarder.stop();
-    second.buffer.close();
-  }
+  await restart(uplink, first.dataDir, readings.take(5));
   assert.equal(assertDelivered(uplink.log, readings.total), 15, 'only the abandoned batch came twice');
 });
 
@@ -218,15 +223,7 @@ test('a batch Kafka acknowledges while the forwarder stops is deleted, not sent 
   assert.equal(first.buffer.stats().depth, 0, 'the acknowledged batch is deleted');
   first.buffer.close();
 
-  const second = rig(uplink, {}, first.dataDir);
-  second.buffer.append(readings.take(5));
-  second.forwarder.start();
-  try {
-    await waitFor('the new readings sent', () => uplink.log.length === 15);
-  } finally {
-    await second.forwarder.stop();
-    second.buffer.close();
-  }
+  await restart(uplink, first.dataDir, readings.take(5));
   assert.equal(assertDelivered(uplink.log, readings.total), 0, 'no reading came twice');
 });
 
@@ -315,34 +312,41 @@ test('an anchored buffer is numbered on as it is: nothing renumbered, whatever K
   assert.ok(!again.lines.some((l) => l.msg.includes('fresh buffer')));
 });
 
-test('lingerMs: a small batch waits for more; a reading after a quiet spell and full batches go at once', async () => {
+/**
+ * A forwarder lingering far longer than any test waits (whatever is sent within one did not
+ * linger), started, and its first reading sent at once (after a quiet spell): the next small batch waits.
+ */
+async function lingering(opts: Partial<ForwarderOptions> = {}) {
   const uplink = new MemoryUplink();
-  // Far longer than any wait below: whatever is sent within them did not linger.
-  const r = rig(uplink, { lingerMs: 600_000 });
+  const r = rig(uplink, { lingerMs: 600_000, ...opts });
   const readings = new Readings(2);
+  const feed = (entries: BufferEntry[]) => {
+    r.buffer.append(entries);
+    r.forwarder.notify();
+  };
   r.forwarder.start();
+  await waitFor('anchored', () => r.buffer.anchored, 30_000);
+  feed(readings.take(1));
+  await waitFor('the first reading sent', () => uplink.log.length === 1, 30_000);
+  return { uplink, r, readings, feed };
+}
+
+test('lingerMs: a small batch waits for more; a reading after a quiet spell and full batches go at once', async () => {
+  const { uplink, r, readings, feed } = await lingering();
   try {
-    await waitFor('anchored', () => r.buffer.anchored, 30_000);
-    r.buffer.append(readings.take(1));
-    r.forwarder.notify();
-    await waitFor('the first reading sent', () => uplink.log.length === 1, 30_000);
-    r.buffer.append(readings.take(2 * fast.batchMaxRecords));
-    r.forwarder.notify();
+    feed(readings.take(2 * fast.batchMaxRecords));
     await waitFor('two full batches sent', () => uplink.log.length === 1 + 2 * fast.batchMaxRecords, 30_000);
     // Under a tenth of batchMaxRecords: small. While it waits, readings that make it a tenth end the wait.
     const tenth = fast.batchMaxRecords / 10;
-    r.buffer.append(readings.take(tenth - 1));
-    r.forwarder.notify();
+    feed(readings.take(tenth - 1));
     await new Promise((resolve) => setTimeout(resolve, 200)); // time to lease them and begin the wait
-    r.buffer.append(readings.take(1));
-    r.forwarder.notify();
+    feed(readings.take(1));
     await waitFor(
       'the batch sent once a tenth',
       () => uplink.log.length === 1 + 2 * fast.batchMaxRecords + tenth,
       30_000,
     );
-    r.buffer.append(readings.take(3));
-    r.forwarder.notify();
+    feed(readings.take(3));
   } finally {
     await r.forwarder.stop();
   }
@@ -352,23 +356,14 @@ test('lingerMs: a small batch waits for more; a reading after a quiet spell and 
 });
 
 test('lingerMs: readings that make a waiting batch a tenth of batchMaxBytes end the wait, as a tenth of batchMaxRecords does', async () => {
-  const uplink = new MemoryUplink();
   // A tenth of the bytes is 1,200: two readings padded by 400 (about 475 bytes each) are small,
   // three are not, while three readings are still under a tenth of batchMaxRecords (4).
-  const r = rig(uplink, { lingerMs: 600_000, batchMaxBytes: 12_000 });
-  const readings = new Readings(2);
-  r.forwarder.start();
+  const { uplink, r, readings, feed } = await lingering({ batchMaxBytes: 12_000 });
   try {
-    await waitFor('anchored', () => r.buffer.anchored, 30_000);
-    r.buffer.append(readings.take(1));
-    r.forwarder.notify();
-    await waitFor('the first reading sent', () => uplink.log.length === 1, 30_000);
-    r.buffer.append(readings.take(2, 400));
-    r.forwarder.notify();
+    feed(readings.take(2, 400));
     await new Promise((resolve) => setTimeout(resolve, 200)); // time to lease them and begin the wait
     assert.equal(uplink.log.length, 1, 'two large readings are still a small batch: it waits');
-    r.buffer.append(readings.take(1, 400));
-    r.forwarder.notify();
+    feed(readings.take(1, 400));
     await waitFor('the batch sent once a tenth of the bytes', () => uplink.log.length === 4, 30_000);
   } finally {
     await r.forwarder.stop();

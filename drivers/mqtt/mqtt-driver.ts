@@ -121,6 +121,7 @@ export class MqttDriver implements Driver {
         this.holdAck(client, this.group?.done ?? Promise.resolve());
         return;
       }
+      if (release !== undefined) this.releasing.add(release);
       this.holdAck(client, takeIn(topic, payload, release), release);
     });
   }
@@ -165,7 +166,6 @@ export class MqttDriver implements Driver {
     return (topic, payload, release) => {
       const { readings, rejections } = decode(topic, payload);
       const session: SessionChange | undefined = release === undefined ? undefined : { release: [release] };
-      if (release !== undefined) this.releasing.add(release);
       return sink.submit(readings, rejections, session);
     };
   }
@@ -206,12 +206,18 @@ export class MqttDriver implements Driver {
    */
   private connected(client: MqttClient, sink: DriverSink, takeIn: TakeIn, sessionPresent: boolean): void {
     // A new session (the broker lost ours) will never send PUBREL for what we hold: take it in now.
+    // It numbers its messages from 1 again, so a PUBREL from now on is for a new message, even
+    // under the id of one taken in here: these ids are not marked as being released, and the new
+    // message held under one stays held when this take-in commits. One that fails stays held
+    // (in the buffer) for the next connection without a session.
     if (!sessionPresent) {
       for (const m of this.heldMessages.values()) {
         if (this.releasing.has(m.id)) continue;
         takeIn(m.topic, m.payload, m.id).then(
-          () => this.forget([m.id]),
-          () => this.releasing.delete(m.id),
+          () => {
+            if (this.heldMessages.get(m.id) === m) this.forget([m.id]);
+          },
+          () => undefined,
         );
       }
     }

@@ -314,4 +314,32 @@ describe('mqtt driver at QoS 2', () => {
       await driver.stop();
     }
   });
+
+  test('a new message under the packet id of one held from the lost session is not forgotten with it', async () => {
+    // The broker's new session numbers its messages from 1 again. While the old message 1 is still
+    // being taken in (its commit stalls), the new message 1 arrives and is held; the old one's
+    // commit must not make the driver forget the new one, or its PUBREL finds nothing to take in.
+    const sink = new StalledSink();
+    sink.heldMessages.set(1, { id: 1, topic: 'plant/old-1/temp', payload: Buffer.from('{"value": 1}') });
+    const driver = new MqttDriver(options(env.broker.url));
+    try {
+      await driver.start(sink);
+      await until('up', () => sink.lastState === 'up');
+      await env.pub.publishAsync('plant/new-1/temp', '{"value": 2}', { qos: 2 });
+      await until('the new message held under id 1', () => sink.heldMessages.get(1)?.topic === 'plant/new-1/temp');
+      await until(
+        'both taken in',
+        () => sink.readings.some((r) => r.sensor === 'new-1') && sink.readings.some((r) => r.sensor === 'old-1'),
+        () => sink.commitAll(),
+      );
+      await until(
+        'nothing held',
+        () => sink.heldMessages.size === 0,
+        () => sink.commitAll(),
+      );
+    } finally {
+      sink.commitAll();
+      await driver.stop();
+    }
+  });
 });

@@ -143,6 +143,9 @@ export class MqttDriver implements Driver {
           }
         : { protocolVersion: 4 }),
       reconnectPeriod: 2000,
+      // Without it one refused CONNACK (a password not yet on the broker, a broker still starting)
+      // stops mqtt.js from ever trying again; refused, the source keeps retrying and says why.
+      reconnectOnConnackError: true,
       connectTimeout: 10_000,
       username: o.username,
       password: o.password,

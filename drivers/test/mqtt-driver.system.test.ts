@@ -128,6 +128,25 @@ describe('mqtt driver with username and password', () => {
       await bad.stop();
     }
   });
+
+  test('refused, then the password is added on the broker: the source comes up by itself', async () => {
+    const driver = new MqttDriver(options(env.broker.url, { username: 'late', password: 'added-later' }));
+    const sink = new RecordingSink();
+    await driver.start(sink);
+    try {
+      await until('refused', () =>
+        sink.states.some((s) => s.state === 'down' && /not authori[sz]ed|bad user/i.test(s.detail ?? '')),
+      );
+      env.broker.setUser('late', 'added-later');
+      await until(
+        'up with readings, without a restart',
+        () => sink.readings.some((r) => r.sensor === 'probe'),
+        () => env.pub.publishAsync('plant/probe/x', '1', { qos: 1 }),
+      );
+    } finally {
+      await driver.stop();
+    }
+  });
 });
 
 describe('mqtt driver subscriptions and limits', () => {

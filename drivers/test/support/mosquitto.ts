@@ -35,6 +35,8 @@ export interface Broker {
   start(): Promise<void>;
   stop(): Promise<void>;
   destroy(): Promise<void>;
+  /** Add a user or change a password (a broker made with `users`), then reload: mosquitto_passwd and SIGHUP, as an operator does. */
+  setUser(user: string, password: string): void;
   /** The broker's log lines that mention `text` (a client id), for a failing test's message. */
   logLines(text: string): string[];
 }
@@ -126,12 +128,13 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<Broker> {
       `require_certificate ${opts.tls.requireClientCert}`,
     );
   }
+  const passwords = join(dir, 'passwd');
+  const setPassword = (user: string, password: string) =>
+    execFileSync('mosquitto_passwd', ['-b', passwords, user, password], { stdio: 'ignore' });
   if (opts.users) {
-    const file = join(dir, 'passwd');
-    writeFileSync(file, '');
-    for (const [user, password] of Object.entries(opts.users))
-      execFileSync('mosquitto_passwd', ['-b', file, user, password], { stdio: 'ignore' });
-    conf.push(`password_file ${file}`, 'allow_anonymous false');
+    writeFileSync(passwords, '');
+    for (const [user, password] of Object.entries(opts.users)) setPassword(user, password);
+    conf.push(`password_file ${passwords}`, 'allow_anonymous false');
   } else {
     conf.push('allow_anonymous true');
   }
@@ -160,6 +163,11 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<Broker> {
       const exited = new Promise((r) => (c.exitCode !== null ? r(undefined) : c.once('exit', r)));
       c.kill('SIGTERM');
       await exited;
+    },
+    setUser(user, password) {
+      if (!opts.users) throw new Error('a broker made without users has no password file');
+      setPassword(user, password);
+      child?.kill('SIGHUP');
     },
     async destroy() {
       await broker.stop();

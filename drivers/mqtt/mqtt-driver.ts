@@ -224,9 +224,12 @@ export class MqttDriver implements Driver {
         );
       }
     }
-    // A resumed session keeps its subscriptions; subscribing again is harmless and picks up
-    // topics added to the config since.
-    client.subscribe(this.opts.topics, { qos: this.opts.qos }, (err, granted) => {
+    // A resumed session keeps its subscriptions; subscribing again picks up topics added to the
+    // config since. Retained messages come only with a subscription the session did not have
+    // (MQTT 5 retain handling 1): each resubscription would otherwise take the last retained value
+    // in again as a new reading. MQTT 3.1.1 cannot ask for that (docs/drivers.md says so).
+    const retainHandling = this.opts.mqttVersion === '5' ? { rh: 1 as const } : {};
+    client.subscribe(this.opts.topics, { qos: this.opts.qos, ...retainHandling }, (err, granted) => {
       if (client.disconnecting) return;
       if (err) {
         sink.state('down', `subscribe failed: ${err.message}`);

@@ -334,6 +334,29 @@ describe('mqtt driver at QoS 2', () => {
     }
   });
 
+  test('a retained message is taken in with the subscription, not again when the gateway restarts on its session', async () => {
+    await env.pub.publishAsync('plant/retained-1/temp', '{"value": 42}', { qos: 2, retain: true });
+    const opts = options(env.broker.url);
+    const runs = [new RecordingSink(), new RecordingSink()];
+    try {
+      for (const sink of runs) {
+        const driver = new MqttDriver(opts); // the same client id: the broker's session is resumed
+        try {
+          await startReading(driver, sink, env.pub);
+        } finally {
+          await driver.stop();
+        }
+      }
+      assert.deepEqual(
+        runs.map((sink) => sink.readings.filter((r) => r.sensor === 'retained-1').length),
+        [1, 0],
+        'taken in with the new subscription, not again',
+      );
+    } finally {
+      await env.pub.publishAsync('plant/retained-1/temp', '', { qos: 1, retain: true }); // cleared
+    }
+  });
+
   test('a new message under the packet id of one held from the lost session is not forgotten with it', async () => {
     // The broker's new session numbers its messages from 1 again. While the old message 1 is still
     // being taken in (its commit stalls), the new message 1 arrives and is held; the old one's

@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { Driver, DriverSink } from '../drivers/driver.js';
 import type { OpenGpioChip } from '../drivers/gpio/chip.js';
 import type { BufferEvents } from './buffer/buffer.js';
+import { lockDataDir } from './buffer/data-dir-lock.js';
 import { SqliteBuffer } from './buffer/sqlite-buffer.js';
 import type { Config } from './config/config.js';
 import { Forwarder } from './forwarder/forwarder.js';
@@ -41,6 +42,8 @@ export class Gateway {
   private drivers: Driver[] = [];
   private systemd?: SystemdSession;
   private refreshTimer?: NodeJS.Timeout;
+  /** Releases the data dir's lock (see data-dir-lock.ts). */
+  private unlock?: () => void;
   status?: Status;
 
   constructor(
@@ -58,6 +61,7 @@ export class Gateway {
       bufferMaxBytes: cfg.buffer.maxBytes,
     });
     this.status = status;
+    this.unlock = lockDataDir(cfg.gateway.dataDir);
     const buffer = SqliteBuffer.open(
       cfg.gateway.dataDir,
       { ...cfg.buffer },
@@ -129,6 +133,7 @@ export class Gateway {
     await this.heartbeat?.stop();
     if (this.server) await close(this.server);
     this.buffer?.close();
+    this.unlock?.();
     this.log.info('gateway stopped');
   }
 }

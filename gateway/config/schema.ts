@@ -8,7 +8,18 @@ import { nameSchema as name } from '../../drivers/name-schema.js';
 import { MAX_UNIT_LENGTH } from '../../drivers/names.js';
 import { listenProblem } from '../web/auth.js';
 
-const hostPort = z.string().regex(/^[^\s:]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/, { message: 'must be HOST:PORT' });
+/** HOST:PORT (or [v6addr]:PORT). The port is range-checked too: one no socket takes would pass check and fail run. */
+const hostPort = z
+  .string()
+  .regex(/^[^\s:]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/, { message: 'must be HOST:PORT' })
+  .refine(
+    (s) => {
+      const port = /:(\d+)$/.exec(s)?.[1];
+      // No port at all is the regex's line, not a second one here.
+      return port === undefined || (Number(port) >= 1 && Number(port) <= 65535);
+    },
+    { message: 'the port must be 1-65535' },
+  );
 const filePath = z.string().min(1);
 
 const SIZE_UNITS: Record<string, number> = {
@@ -107,9 +118,9 @@ const mqttSource = z
     maxBurst: z.number().int().min(1).optional(),
     username: z.string().optional(),
     password: z.string().optional(),
-    ca: filePath.optional(),
-    cert: filePath.optional(),
-    key: filePath.optional(),
+    ca: pemFile.optional(),
+    cert: pemFile.optional(),
+    key: pemFile.optional(),
   })
   .superRefine((s, ctx) => {
     const tls = /^(mqtts|wss):/.test(s.url);

@@ -11,6 +11,7 @@ import { RecordingSink, until } from '../../drivers/test/support/recording-sink.
 import { SimGpioChip } from '../../firmware-sim/gpio-chip.js';
 import { ConfigError, loadConfig, validateConfig } from '../config/config.js';
 import { createDriver } from '../ingest/sources.js';
+import { withDeviceFiles } from './support/device-files.js';
 
 const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 const DOCS = fileURLToPath(new URL('../../../docs/drivers.md', import.meta.url));
@@ -41,7 +42,9 @@ const modbus = {
 const gpio = { id: 'g', driver: 'gpio', pin: 17 };
 
 test('every complete example in docs/drivers.md is a valid config, and builds its drivers', () => {
-  const examples = [...readFileSync(DOCS, 'utf8').matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => parseYaml(m[1]!));
+  const examples = [...readFileSync(DOCS, 'utf8').matchAll(/```yaml\n([\s\S]*?)```/g)].map((m, i) =>
+    parseYaml(withDeviceFiles(m[1]!, join(dir, `example-${i}`))),
+  );
   assert.equal(examples.length, 6, 'one example per driver, and for Sparkplug B and Modbus TCP');
   const drivers = new Set<string>();
   for (const ex of examples) {

@@ -195,6 +195,57 @@ test('sensorgate check and run exit 2 with readable lines on an invalid config',
   assert.match(missing.stderr, /cannot read \(ENOENT\)/);
 });
 
+test('check refuses what run would refuse at start, as run does: a TLS file that is not there, a port no socket takes', () => {
+  const dataDir = join(dir, 'refused-data');
+  const withSource = (source: Record<string, unknown>) => ({
+    ...minimal,
+    gateway: { id: 'gw1', dataDir },
+    sources: [source],
+  });
+  const mqtts = { ...minimal.sources[0], url: 'mqtts://127.0.0.1:8883' };
+  const missing = join(dir, 'no-such-ca.pem');
+  const cases: Array<[string, object, NodeJS.ProcessEnv, string]> = [
+    [
+      'mqtt ca missing',
+      withSource({ ...mqtts, ca: missing }),
+      {},
+      `config: sources[0].ca: cannot read ${missing} (ENOENT), found the string "${missing}"`,
+    ],
+    [
+      'status.listen port too high',
+      withSource(mqtts),
+      { SENSORGATE_STATUS_LISTEN: '127.0.0.1:70000' },
+      'config: status.listen: the port must be 1-65535, found the string "127.0.0.1:70000"',
+    ],
+    [
+      'broker port too high',
+      { ...withSource(mqtts), kafka: { brokers: ['127.0.0.1:9092', 'h:99999'] } },
+      {},
+      'config: kafka.brokers[1]: the port must be 1-65535, found the string "h:99999"',
+    ],
+    [
+      'port 0',
+      withSource(mqtts),
+      { SENSORGATE_STATUS_LISTEN: '127.0.0.1:0' },
+      'config: status.listen: the port must be 1-65535, found the string "127.0.0.1:0"',
+    ],
+  ];
+  for (const [what, config, env, line] of cases) {
+    const file = join(dir, 'refused.yaml');
+    writeFileSync(file, JSON.stringify(config));
+    for (const cmd of ['check', 'run']) {
+      // The timeout stops a run that (wrongly) started: it then fails the status check below.
+      const r = spawnSync(process.execPath, [CLI, cmd, '--config', file], {
+        encoding: 'utf8',
+        env: { ...process.env, ...env },
+        timeout: 15_000,
+      });
+      assert.equal(r.status, 2, `${what}: ${cmd} exited ${r.status} (${r.signal}): ${r.stderr}`);
+      assert.deepEqual(r.stderr.trim().split('\n'), [line], `${what}: ${cmd}`);
+    }
+  }
+});
+
 test('sensorgate check prints the resolved config', () => {
   const file = join(dir, 'good.yaml');
   writeFileSync(file, JSON.stringify(minimal));

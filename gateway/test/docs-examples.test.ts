@@ -6,11 +6,12 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, normalize } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { withDeviceFiles } from './support/device-files.js';
 import { CLI } from './support/gateway-process.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -42,19 +43,6 @@ test('the docs hold gateway config examples (README, the config reference, the d
   );
   assert.ok(examples.length >= 5, examples.map((e) => e.where).join(', '));
 });
-
-/**
- * The files an example names under /etc/sensorgate (TLS certificates and keys, read at start so
- * that a wrong path is a config error) exist on a device, not here: give the example its own
- * copy of that folder, with a file at each path it names.
- */
-function withDeviceFiles(yaml: string, root: string): string {
-  for (const [path] of yaml.matchAll(/\/etc\/sensorgate\/[A-Za-z0-9._/-]+/g)) {
-    mkdirSync(dirname(join(root, path)), { recursive: true });
-    writeFileSync(join(root, path), '-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n');
-  }
-  return yaml.replaceAll('/etc/sensorgate/', `${root}/etc/sensorgate/`);
-}
 
 for (const [i, e] of examples.entries()) {
   test(`${e.where} passes check`, () => {

@@ -123,6 +123,26 @@ test('SENSORGATE_* variables override file values, by path', () => {
   );
 });
 
+test('a camelCase key split at its words is found even where a shorter key is its first word', () => {
+  const file = join(dir, 'env-split.yaml');
+  writeFileSync(file, JSON.stringify(minimal));
+  // client is a key of its own: CLIENT_ID must still reach clientId, and CLIENT client.
+  const split = loadConfig(file, { SENSORGATE_KAFKA_CLIENT_ID: 'edge-7' }).kafka;
+  assert.deepEqual([split.clientId, split.client], ['edge-7', 'kafkajs']);
+  assert.equal(loadConfig(file, { SENSORGATE_KAFKA_CLIENT: 'platformatic' }).kafka.client, 'platformatic');
+  assert.equal(loadConfig(file, { SENSORGATE_KAFKA_CLIENT: 'kafkajs' }).kafka.client, 'kafkajs');
+  const gpioFile = join(dir, 'env-split-gpio.yaml');
+  writeFileSync(
+    gpioFile,
+    JSON.stringify({ ...minimal, sources: [{ id: 'door', driver: 'gpio', pin: 200, chipLabel: 'pcf8574' }] }),
+  );
+  for (const name of ['SENSORGATE_SOURCES_0_CHIP_LABEL', 'SENSORGATE_SOURCES_0_CHIPLABEL']) {
+    const src = loadConfig(gpioFile, { [name]: 'mcp23017' }).sources[0]!;
+    assert.ok(src.driver === 'gpio', name);
+    assert.deepEqual([src.chipLabel, src.chip], ['mcp23017', 'onoff'], name);
+  }
+});
+
 test('a config loaded in a worker thread is the one loadConfig gives, frozen; a refused one the same problems', async () => {
   const good = join(dir, 'worker-good.yaml');
   writeFileSync(good, JSON.stringify(minimal));

@@ -36,11 +36,12 @@ export function redactSecrets<T>(value: T): T {
 
 /**
  * `raw` validated by `schema` (a config of ours: the gateway's, the simulator's), or a ConfigError
- * with one line per problem.
+ * with one line per problem: `earlier` (e.g. the environment's), then the ones found here.
  */
-export function validateWith<S extends z.ZodType>(schema: S, raw: unknown): z.output<S> {
+export function validateWith<S extends z.ZodType>(schema: S, raw: unknown, earlier: string[] = []): z.output<S> {
   const result = schema.safeParse(raw, { reportInput: true });
-  if (!result.success) throw new ConfigError(problemLines(result.error.issues, { schema, raw }));
+  if (!result.success || earlier.length)
+    throw new ConfigError([...earlier, ...(result.success ? [] : problemLines(result.error.issues, { schema, raw }))]);
   return result.data;
 }
 
@@ -56,16 +57,18 @@ export function loadYamlMapping(file: string): Record<string, unknown> {
   return read.mapping;
 }
 
-/** A config file parsed and overlaid with SENSORGATE_* variables, not yet validated. */
-function readConfigFile(file: string, env: NodeJS.ProcessEnv): Record<string, unknown> {
+/**
+ * A config file parsed and overlaid with SENSORGATE_* variables, not yet validated, and the
+ * variables' problems: reported with the file's, not instead of them (one run of check shows all).
+ */
+function readConfigFile(file: string, env: NodeJS.ProcessEnv): { raw: Record<string, unknown>; envProblems: string[] } {
   const raw = loadYamlMapping(file);
-  const envProblems = applyEnv(raw, env);
-  if (envProblems.length) throw new ConfigError(envProblems);
-  return raw;
+  return { raw, envProblems: applyEnv(raw, env) };
 }
 
 export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): Readonly<Config> {
-  return validateConfig(readConfigFile(file, env));
+  const { raw, envProblems } = readConfigFile(file, env);
+  return deepFreeze(validateWith(configSchema, raw, envProblems));
 }
 
 /**
@@ -73,8 +76,10 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
  * `consume` read a gateway's own file (its other sections are ignored) or one with just `kafka:`.
  */
 export function loadKafkaConfig(file: string, env: NodeJS.ProcessEnv = process.env): Readonly<Config['kafka']> {
-  const result = z.object({ kafka: configSchema.shape.kafka }).safeParse(readConfigFile(file, env));
-  if (!result.success) throw new ConfigError(problemLines(result.error.issues));
+  const { raw, envProblems } = readConfigFile(file, env);
+  const result = z.object({ kafka: configSchema.shape.kafka }).safeParse(raw);
+  if (!result.success || envProblems.length)
+    throw new ConfigError([...envProblems, ...(result.success ? [] : problemLines(result.error.issues))]);
   return deepFreeze(result.data.kafka);
 }
 

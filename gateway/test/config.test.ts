@@ -215,6 +215,24 @@ test('sensorgate check and run exit 2 with readable lines on an invalid config',
   assert.match(missing.stderr, /cannot read \(ENOENT\)/);
 });
 
+test('a bad SENSORGATE_ variable is reported with the file problems, not instead of them', () => {
+  const file = join(dir, 'bad-and-env.yaml');
+  writeFileSync(file, 'gateway:\n  id: gw1\n  dtaDir: /x\nkafka:\n  brokers: "a:1"\nsources: []\n');
+  for (const cmd of ['check', 'run']) {
+    const r = spawnSync(process.execPath, [CLI, cmd, '--config', file], {
+      encoding: 'utf8',
+      env: { ...process.env, SENSORGATE_KAFKA_TOPICS: 'x' },
+    });
+    assert.equal(r.status, 2, `${cmd}: ${r.stderr}`);
+    assert.deepEqual(r.stderr.trim().split('\n'), [
+      'config: SENSORGATE_KAFKA_TOPICS: no such config key',
+      'config: gateway.dtaDir: unknown key; did you mean "dataDir"?',
+      'config: kafka.brokers: expected a list, found the string "a:1"',
+      'config: sources: expected at least one source, found 0 items',
+    ]);
+  }
+});
+
 test('check refuses what run would refuse at start, as run does: a TLS file that is not there, a port no socket takes', () => {
   const dataDir = join(dir, 'refused-data');
   const withSource = (source: Record<string, unknown>) => ({

@@ -4,10 +4,10 @@ import { readQuarantined, readStats } from '../buffer/read-only.js';
 import { configOption, configOrExit } from './config-or-exit.js';
 import { action, exitWithProblems } from './exit.js';
 
-/** A row count the user typed: a whole number from 1 up, or a refusal naming the flag. */
+/** A row count the user typed: a whole number from 1 up (SQLite's integers bound it), or a refusal naming the flag. */
 function rowLimit(text: string): number {
   const n = Number(text);
-  if (/^\d+$/.test(text.trim()) && n >= 1) return n;
+  if (/^\d+$/.test(text.trim()) && n >= 1 && Number.isSafeInteger(n)) return n;
   return exitWithProblems('buffer quarantine', [
     `--limit: expected a whole number of rows (1 or more), found "${text}"`,
   ]);

@@ -302,6 +302,11 @@ test('buffer commands: a data dir with no buffer yet reads as empty; a bad --lim
   const stats = spawnSync(process.execPath, [CLI, 'buffer', 'stats', '-c', file], { encoding: 'utf8' });
   assert.equal(stats.status, 0, stats.stderr);
   assert.deepEqual(JSON.parse(stats.stdout), { depth: 0, bytes: 0, oldestTs: null, nextSeq: 1 });
+  const huge = spawnSync(process.execPath, [CLI, 'buffer', 'quarantine', '-n', '99999999999999999999', '-c', file], {
+    encoding: 'utf8',
+  });
+  assert.equal(huge.status, 2, huge.stderr);
+  assert.match(huge.stderr, /--limit: expected a whole number of rows/);
   const bad = spawnSync(process.execPath, [CLI, 'buffer', 'quarantine', '-n', 'abc', '-c', file], { encoding: 'utf8' });
   assert.equal(bad.status, 2);
   assert.equal(

@@ -69,6 +69,14 @@ export class EventHub {
   private tick(): void {
     const { changed, removed } = this.store.tick();
     const now = Date.now();
+    // Looked at every tick, not only when there is an update to send: in a quiet fleet a page
+    // that never reads would otherwise hold its whole snapshot in memory for as long as it likes.
+    for (const c of this.clients) {
+      if (c.writableLength > MAX_QUEUED_BYTES) {
+        this.clients.delete(c);
+        c.destroy();
+      }
+    }
     if (this.clients.size === 0) return;
     if (changed.length || removed.length) {
       const data = `{"serverNow":${now},"meta":${this.meta()},"entries":[${changed.join(',')}],"removed":${JSON.stringify(removed)}}`;
@@ -81,11 +89,6 @@ export class EventHub {
   }
 
   private write(res: ServerResponse, event: string, data: string): void {
-    if (res.writableLength > MAX_QUEUED_BYTES) {
-      this.clients.delete(res);
-      res.destroy();
-      return;
-    }
     // JSON has no raw newlines, so the payload is one `data:` line.
     res.write(`event: ${event}\ndata: ${data}\n\n`);
   }

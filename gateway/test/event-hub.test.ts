@@ -3,12 +3,12 @@
  * is dropped even when nothing changes, and the stream's answers carry the security headers.
  */
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, request, type Server } from 'node:http';
 import { connect } from 'node:net';
 import { test } from 'node:test';
 import { statusSchema } from '../status/status-document.js';
 import { EventHub } from '../web/event-hub.js';
-import { close, listen } from '../web/http.js';
+import { CONTENT_SECURITY_POLICY, close, listen } from '../web/http.js';
 import { ViewStore } from '../web/view-store.js';
 
 /** A store of `gateways` quiet gateways (an hour between heartbeats), each status about `sourceCount` × 100 bytes. */
@@ -81,3 +81,31 @@ test('a page that never reads is dropped although no update is sent', { timeout:
 async function until(ok: () => boolean): Promise<void> {
   while (!ok()) await new Promise((r) => setTimeout(r, 20));
 }
+
+test('the stream and its "too many pages" answer carry the security headers', async () => {
+  const hub = new EventHub(quietStore(1, 1), { maxClients: 1 });
+  const { server, port } = await serve(hub);
+  try {
+    const open = () =>
+      new Promise<IncomingMessage>((resolve, reject) =>
+        request({ host: '127.0.0.1', port, path: '/api/events' }, resolve).on('error', reject).end(),
+      );
+    const stream = await open();
+    const refused = await open();
+    assert.equal(stream.statusCode, 200);
+    assert.equal(stream.headers['content-type'], 'text/event-stream; charset=utf-8');
+    assert.equal(refused.statusCode, 503);
+    for (const res of [stream, refused]) {
+      assert.equal(res.headers['content-security-policy'], CONTENT_SECURITY_POLICY);
+      assert.equal(res.headers['x-content-type-options'], 'nosniff');
+      assert.equal(res.headers['x-frame-options'], 'DENY');
+      assert.equal(res.headers['referrer-policy'], 'no-referrer');
+      assert.equal(res.headers['cache-control'], 'no-store');
+    }
+    refused.resume();
+    stream.destroy();
+  } finally {
+    hub.stop();
+    await close(server);
+  }
+});

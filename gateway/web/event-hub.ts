@@ -5,6 +5,7 @@
  * dropped rather than buffered without bound; its EventSource reconnects and starts afresh.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { send, writeHead } from './http.js';
 import type { ViewStore } from './view-store.js';
 
 export interface EventHubOptions {
@@ -44,16 +45,10 @@ export class EventHub {
 
   attach(req: IncomingMessage, res: ServerResponse): void {
     if (this.clients.size >= (this.opts.maxClients ?? 100)) {
-      res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8', 'retry-after': '10' });
-      res.end('too many live pages open\n');
+      send(res, 503, 'text/plain; charset=utf-8', 'too many live pages open\n', { 'retry-after': '10' });
       return;
     }
-    res.writeHead(200, {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'x-content-type-options': 'nosniff',
-      'cache-control': 'no-store',
-      'x-accel-buffering': 'no',
-    });
+    writeHead(res, 200, 'text/event-stream; charset=utf-8', { 'x-accel-buffering': 'no' });
     res.write('retry: 2000\n\n');
     // The snapshot is built from the list, not from the pending changes: those go to everyone.
     this.write(

@@ -27,6 +27,11 @@ const SECURITY_HEADERS = {
   'cross-origin-resource-policy': 'same-origin',
 };
 
+/** The status line and the headers every answer carries, streamed ones (live updates) included. */
+export function writeHead(res: ServerResponse, code: number, type: string, headers: Record<string, string> = {}): void {
+  res.writeHead(code, { ...SECURITY_HEADERS, 'content-type': type, 'cache-control': 'no-store', ...headers });
+}
+
 export function send(
   res: ServerResponse,
   code: number,
@@ -34,7 +39,7 @@ export function send(
   body: string | Buffer,
   headers: Record<string, string> = {},
 ): void {
-  res.writeHead(code, { ...SECURITY_HEADERS, 'content-type': type, 'cache-control': 'no-store', ...headers });
+  writeHead(res, code, type, headers);
   res.end(body);
 }
 

@@ -3,6 +3,7 @@
  * says so on /api/fleet, /healthz and /metrics, and once in its log, without stack traces.
  */
 import assert from 'node:assert/strict';
+import { request } from 'node:http';
 import { test } from 'node:test';
 import { freePort } from '../../deploy/net.js';
 import { configSchema } from '../config/config.js';
@@ -36,6 +37,22 @@ test('no Kafka: /api/fleet says not connected with the error, /healthz 503, metr
     const health = await fetch(`${fleet.url}/healthz`);
     assert.equal(health.status, 503);
     assert.match(await health.text(), /^cannot read the status topic: /);
+    // No token: a foreign Host (a DNS-rebound page) is not told Kafka's error either.
+    const rebound = await new Promise<{ status?: number; body: string }>((resolve, reject) =>
+      request(
+        { host: '127.0.0.1', port: new URL(fleet.url).port, path: '/healthz', headers: { host: 'attacker.example' } },
+        (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (d) => (body += d));
+          res.on('end', () => resolve({ status: res.statusCode, body }));
+        },
+      )
+        .on('error', reject)
+        .end(),
+    );
+    assert.equal(rebound.status, 403);
+    assert.doesNotMatch(rebound.body, /status topic/);
     assert.match(await (await fetch(`${fleet.url}/metrics`)).text(), /^sensorgate_fleet_kafka_connected 0$/m);
     await waitFor('the log saying so', () => lines.some((l) => /cannot read the status topic/.test(l.msg)), 30_000);
     await new Promise((r) => setTimeout(r, 3000));

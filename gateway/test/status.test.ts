@@ -332,6 +332,23 @@ test('local endpoint guard: token as Bearer or Basic, /healthz open, no writes, 
   assert.equal((await get(guarded.port, '/api/status', { authorization: `Bearer ${TOKEN}` }, 'DELETE')).status, 405);
 });
 
+test('probes without a token: /readyz and /healthz answer a loopback Host only, so the problems cannot be read by DNS rebinding', async () => {
+  const { status } = setup();
+  status.addSource('plant', 'mqtt');
+  status.sourceState('plant', 'down', 'mqtt://plc-user@10.20.0.7:1883: Not authorized');
+  const { port } = await serve(status);
+  for (const path of ['/readyz', '/healthz']) {
+    const rebound = await get(port, path, { host: `attacker.example:${port}` });
+    assert.equal(rebound.status, 403, `${path} for a foreign Host`);
+    assert.doesNotMatch(rebound.body, /plc-user|source_down/);
+  }
+  const local = await get(port, '/readyz', { host: `localhost:${port}` });
+  assert.equal(local.status, 503);
+  assert.equal(JSON.parse(local.body).problems[0].code, 'source_down');
+  assert.equal((await get(port, '/healthz', { host: `127.0.0.1:${port}` })).status, 200);
+  assert.equal((await get(port, '/readyz', { host: `[::1]:${port}` })).status, 503);
+});
+
 test('config: status.heartbeatIntervalMs and status.authToken; a token is required beyond loopback', () => {
   const base = {
     gateway: { id: 'gw' },

@@ -6,12 +6,13 @@
  *   GET /api/status   the GatewayStatus JSON
  *   GET /metrics      Prometheus text format
  *   GET /             the status page for this one device (see page/page-routes.ts for its data)
- * With status.authToken set, everything but /healthz needs it (Bearer, or Basic password).
+ * With status.authToken set, everything but /healthz and /readyz needs it (Bearer, or Basic
+ * password). Without one, every path, the probes included, answers only a loopback Host.
  */
 import { createServer, type Server } from 'node:http';
 import type { Status } from '../status/status.js';
 import { EventHub } from './event-hub.js';
-import { admit, listen, requestUrl, send, sendJson } from './http.js';
+import { admit, admitProbe, listen, requestUrl, send, sendJson } from './http.js';
 import { pageRoutes } from './page-routes.js';
 import { HISTORY_STEP_MS, ViewStore } from './view-store.js';
 
@@ -48,9 +49,12 @@ export async function startStatusServer(
   const server = createServer(async (req, res) => {
     try {
       const url = requestUrl(req);
-      if (url.pathname === '/healthz' && (req.method === 'GET' || req.method === 'HEAD'))
+      if (url.pathname === '/healthz' && (req.method === 'GET' || req.method === 'HEAD')) {
+        if (!admitProbe(req, res, opts.authToken)) return;
         return send(res, 200, 'text/plain', 'ok\n');
+      }
       if (url.pathname === '/readyz' && (req.method === 'GET' || req.method === 'HEAD')) {
+        if (!admitProbe(req, res, opts.authToken)) return;
         const ready = status.ready();
         return send(
           res,

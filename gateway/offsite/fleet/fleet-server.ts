@@ -11,7 +11,7 @@ import type { Config } from '../../config/config.js';
 import { VERSION } from '../../lib/version.js';
 import { listenProblem } from '../../web/auth.js';
 import { EventHub } from '../../web/event-hub.js';
-import { admit, close, listen, requestUrl, send, sendJson } from '../../web/http.js';
+import { admit, admitProbe, close, listen, requestUrl, send, sendJson } from '../../web/http.js';
 import { pageRoutes } from '../../web/page-routes.js';
 import { ViewStore } from '../../web/view-store.js';
 import { type FeedHealth, type FeedRecord, KafkaStatusFeed, type StatusFeed } from './kafka-status-feed.js';
@@ -168,6 +168,7 @@ export class FleetServer {
         return send(res, 400, 'text/plain', 'bad request\n');
       }
       if (url.pathname === '/healthz' && (req.method === 'GET' || req.method === 'HEAD')) {
+        if (!admitProbe(req, res, this.o.authToken)) return;
         // Healthy means doing its job: the page is only as true as the topic it reads.
         const k = this.kafka();
         if (!k.connected)

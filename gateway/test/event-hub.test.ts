@@ -10,6 +10,7 @@ import { statusSchema } from '../status/status-document.js';
 import { EventHub } from '../web/event-hub.js';
 import { CONTENT_SECURITY_POLICY, close, listen } from '../web/http.js';
 import { ViewStore } from '../web/view-store.js';
+import { statusDoc } from './support/status-doc.js';
 
 /** A store of `gateways` quiet gateways (an hour between heartbeats), each status about `sourceCount` × 100 bytes. */
 function quietStore(gateways: number, sourceCount: number): ViewStore {
@@ -24,17 +25,7 @@ function quietStore(gateways: number, sourceCount: number): ViewStore {
     rejected: 0,
   }));
   for (let g = 0; g < gateways; g++) {
-    const status = statusSchema.parse({
-      gateway: `gw-${g}`,
-      version: '0.1.0',
-      ts: now,
-      uptimeS: 10,
-      heartbeatIntervalMs: 3_600_000,
-      buffer: { depth: 0, bytes: 0, oldestTs: null },
-      uplink: { connected: true, lastAckTs: now, lastError: null, sent: 0 },
-      sources,
-      problems: [],
-    });
+    const status = statusSchema.parse(statusDoc(`gw-${g}`, { heartbeatIntervalMs: 3_600_000, sources }));
     store.put(`gw-${g}`, status, now, now);
   }
   store.tick(); // hand out the puts now, so the hub has no update to send

@@ -10,6 +10,7 @@ import { FleetServer } from '../offsite/fleet/fleet-server.js';
 import type { FeedRecord, StatusFeed } from '../offsite/fleet/kafka-status-feed.js';
 import { MAX_STATUS_BYTES } from '../offsite/fleet/status-record.js';
 import type { ViewEntry } from '../web/view-store.js';
+import { statusDoc as status } from './support/status-doc.js';
 
 /** A status topic the test writes to: records reach the fleet server as a live feed hands them over. */
 class TestFeed implements StatusFeed {
@@ -32,22 +33,6 @@ class TestFeed implements StatusFeed {
       live: true,
     });
   }
-}
-
-function status(gateway: string, extra: Record<string, unknown> = {}) {
-  const now = Date.now();
-  return {
-    gateway,
-    version: '0.1.0',
-    ts: now,
-    uptimeS: 10,
-    heartbeatIntervalMs: 1000,
-    buffer: { depth: 0, bytes: 0, oldestTs: null },
-    uplink: { connected: true, lastAckTs: now, lastError: null, sent: 0 },
-    sources: [{ id: 's', driver: 'mqtt', state: 'up', lastReadingTs: null, readings: 0, rejected: 0 }],
-    problems: [],
-    ...extra,
-  };
 }
 
 async function fleet(opts: { maxBytes?: number } = {}) {

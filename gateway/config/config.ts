@@ -45,9 +45,9 @@ export function validateWith<S extends z.ZodType>(schema: S, raw: unknown, earli
   return result.data;
 }
 
-/** Validate an already-parsed config object (env applied by the caller if wanted). */
-export function validateConfig(raw: unknown): Readonly<Config> {
-  return deepFreeze(validateWith(configSchema, raw));
+/** Validate an already-parsed config object (env applied by the caller if wanted; `earlier` as in validateWith). */
+export function validateConfig(raw: unknown, earlier: string[] = []): Readonly<Config> {
+  return deepFreeze(validateWith(configSchema, raw, earlier));
 }
 
 /** A YAML file's top-level mapping, or a ConfigError with one line per problem. */
@@ -68,7 +68,7 @@ function readConfigFile(file: string, env: NodeJS.ProcessEnv): { raw: Record<str
 
 export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): Readonly<Config> {
   const { raw, envProblems } = readConfigFile(file, env);
-  return deepFreeze(validateWith(configSchema, raw, envProblems));
+  return validateConfig(raw, envProblems);
 }
 
 /**
